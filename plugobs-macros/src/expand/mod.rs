@@ -1,0 +1,3 @@
+//! Code generation. Runs only on validated input and cannot fail.
+
+pub mod plugin;

@@ -1,0 +1,22 @@
+//! Procedural macros of [plugobs](https://docs.rs/plugobs). Use them through the `plugobs`
+//! crate, which re-exports them and the runtime they expand to.
+//!
+//! Each macro runs three stages: parse the arguments and the item into a borrowed model
+//! (`args`, `ast`), check everything (`valid`, all errors collected and spanned on the
+//! offending token), then generate code (`expand`, which cannot fail). On an error the
+//! user's item is emitted unchanged next to the error (`fallback`).
+#![deny(missing_docs)]
+
+mod args;
+mod ast;
+mod expand;
+mod fallback;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Registers a struct as a plugin. See the `plugobs` crate for the full documentation.
+#[proc_macro_attribute]
+pub fn plugin(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::plugin::entry(args.into(), input.into()).into()
+}

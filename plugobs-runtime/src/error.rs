@@ -1,0 +1,304 @@
+//! Typed errors of the runtime.
+//!
+//! Every failure plugobs can report is a variant here; nothing in the runtime panics or
+//! silently drops a problem.
+
+use std::fmt;
+
+use crate::descriptor::SourceLocation;
+use crate::state::Stage;
+
+/// An error returned by a plugin's constructor or lifecycle hook, captured by plugobs.
+///
+/// It keeps the error's `Display` text and the Rust type name of the error (reported as
+/// `error.type` on spans), or notes that the hook panicked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookError {
+    message: String,
+    error_type: &'static str,
+    panicked: bool,
+}
+
+impl HookError {
+    /// Captures an error value returned by a hook.
+    ///
+    /// ```
+    /// let err = plugobs_runtime::HookError::from_error(&std::fmt::Error);
+    /// assert_eq!(err.message(), "an error occurred when formatting an argument");
+    /// assert_eq!(err.error_type(), "core::fmt::Error");
+    /// ```
+    pub fn from_error<E: fmt::Display + ?Sized>(error: &E) -> Self {
+        HookError {
+            message: error.to_string(),
+            error_type: std::any::type_name::<E>(),
+            panicked: false,
+        }
+    }
+
+    /// Captures a panic payload caught while running a hook.
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "panic with a non-string payload".to_owned()
+        };
+        HookError { message, error_type: "panic", panicked: true }
+    }
+
+    /// A hook future that was dropped before it completed.
+    pub(crate) fn cancelled() -> Self {
+        HookError {
+            message: "the hook's future was dropped before it completed".to_owned(),
+            error_type: "cancelled",
+            panicked: false,
+        }
+    }
+
+    /// The error's `Display` text, or the panic message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The Rust type name of the error, `"panic"` for a panic, `"cancelled"` for a
+    /// dropped future.
+    pub fn error_type(&self) -> &'static str {
+        self.error_type
+    }
+
+    /// Whether the hook panicked rather than returning an error.
+    pub fn panicked(&self) -> bool {
+        self.panicked
+    }
+
+    /// The bounded `reason` label for this failure: `error`, `panic` or `cancelled`.
+    pub fn reason(&self) -> FailureReason {
+        if self.panicked {
+            FailureReason::Panic
+        } else if self.error_type == "cancelled" {
+            FailureReason::Cancelled
+        } else {
+            FailureReason::Error
+        }
+    }
+}
+
+impl fmt::Display for HookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.panicked {
+            write!(f, "panicked: {}", self.message)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+impl std::error::Error for HookError {}
+
+/// Why a load, start or stop failed: the bounded `reason` label of
+/// `plugobs_plugin_load_failures_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum FailureReason {
+    /// The constructor or hook returned `Err`.
+    Error,
+    /// The constructor or hook panicked.
+    Panic,
+    /// An async hook's future was dropped before it completed.
+    Cancelled,
+}
+
+impl FailureReason {
+    /// Every reason, in label order.
+    pub const ALL: [FailureReason; 3] =
+        [FailureReason::Error, FailureReason::Panic, FailureReason::Cancelled];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::Error => "error",
+            FailureReason::Panic => "panic",
+            FailureReason::Cancelled => "cancelled",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed lifecycle step of one plugin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LifecycleError {
+    /// The plugin's registered name.
+    pub plugin: &'static str,
+    /// The step that failed.
+    pub stage: Stage,
+    /// What the constructor or hook reported.
+    pub error: HookError,
+}
+
+impl fmt::Display for LifecycleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "plugin `{}` failed to {}: {}", self.plugin, self.stage.verb(), self.error)
+    }
+}
+
+impl std::error::Error for LifecycleError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// A problem with the set of registered plugins, or a lookup that found nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// Two plugin definitions use the same name. Neither is loadable until one is renamed
+    /// (`#[plugin(name = "...")]`).
+    DuplicateName {
+        /// The shared name.
+        name: &'static str,
+        /// Where the first definition is.
+        first: SourceLocation,
+        /// Where the second definition is.
+        second: SourceLocation,
+    },
+    /// Plugins the host expected but that are not registered. Usually the crate defining
+    /// them was never linked: `inventory` keeps only crates the binary references, so add
+    /// `use plugin_crate as _;` to the host.
+    Missing {
+        /// The expected names that were not found, in the order they were asked for.
+        names: Vec<String>,
+    },
+    /// No plugin has this name.
+    UnknownPlugin {
+        /// The name that was asked for.
+        name: String,
+    },
+    /// The plugin exists but does not declare `provides = dyn Trait` for the requested
+    /// trait.
+    DoesNotProvide {
+        /// The plugin's name.
+        plugin: &'static str,
+        /// The requested trait object type.
+        requested: &'static str,
+    },
+    /// Several problems at once.
+    Many(Vec<RegistryError>),
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryError::DuplicateName { name, first, second } => write!(
+                f,
+                "two plugins are named `{name}`: one defined at {first}, one at {second}; \
+                 give one of them another name with #[plugin(name = \"...\")]"
+            ),
+            RegistryError::Missing { names } => write!(
+                f,
+                "expected plugins are not registered: {}; if they live in another crate, \
+                 make sure the host references it (`use that_crate as _;`)",
+                names.join(", ")
+            ),
+            RegistryError::UnknownPlugin { name } => write!(f, "no plugin is named `{name}`"),
+            RegistryError::DoesNotProvide { plugin, requested } => write!(
+                f,
+                "plugin `{plugin}` does not provide `{requested}`; declare it with \
+                 #[plugin(provides = {requested})]"
+            ),
+            RegistryError::Many(errors) => {
+                for (i, e) in errors.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+/// Why loading one plugin failed: it could not be found, or a lifecycle step failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    /// The lookup failed.
+    Registry(RegistryError),
+    /// The constructor or start hook failed.
+    Lifecycle(LifecycleError),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Registry(e) => e.fmt(f),
+            LoadError::Lifecycle(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Registry(e) => Some(e),
+            LoadError::Lifecycle(e) => Some(e),
+        }
+    }
+}
+
+impl From<RegistryError> for LoadError {
+    fn from(e: RegistryError) -> Self {
+        LoadError::Registry(e)
+    }
+}
+
+impl From<LifecycleError> for LoadError {
+    fn from(e: LifecycleError) -> Self {
+        LoadError::Lifecycle(e)
+    }
+}
+
+/// A configuration call that could not be honoured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The namespace is not a valid Prometheus name prefix.
+    InvalidNamespace {
+        /// What was given.
+        namespace: String,
+    },
+    /// The namespace was already fixed (set before, or used by a flush).
+    AlreadySet {
+        /// The namespace in use.
+        namespace: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::InvalidNamespace { namespace } => write!(
+                f,
+                "`{namespace}` is not a valid metric namespace; use letters, digits and `_`, not starting with a digit"
+            ),
+            ConfigError::AlreadySet { namespace } => write!(
+                f,
+                "the metric namespace is already `{namespace}`; set it once, before the first flush"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

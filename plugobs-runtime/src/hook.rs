@@ -1,0 +1,234 @@
+//! Calling constructors and lifecycle hooks, sync or async, with panics caught.
+//!
+//! Hooks may be plain functions or `async`; plugobs never picks an async runtime for the
+//! host. An async hook yields a [`HookCall::Pending`] future that the `*_async` lifecycle
+//! methods await on the host's runtime, and that the blocking methods drive on the calling
+//! thread with a minimal parking executor ([`block_on`]).
+
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use crate::error::HookError;
+
+/// The boxed future of an async hook.
+pub type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HookError>> + Send + 'a>>;
+
+/// The result of calling a hook: finished (sync hook), or a future to await (async hook).
+pub enum HookCall<'a> {
+    /// The hook ran to completion.
+    Done(Result<(), HookError>),
+    /// The hook is async; await this.
+    Pending(HookFuture<'a>),
+}
+
+impl std::fmt::Debug for HookCall<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HookCall::Done(r) => f.debug_tuple("Done").field(r).finish(),
+            HookCall::Pending(_) => f.write_str("Pending(..)"),
+        }
+    }
+}
+
+impl<'a> HookCall<'a> {
+    /// A hook that did nothing and succeeded.
+    pub fn done() -> Self {
+        HookCall::Done(Ok(()))
+    }
+
+    /// Whether the hook is async.
+    pub fn is_async(&self) -> bool {
+        matches!(self, HookCall::Pending(_))
+    }
+
+    /// Waits for the hook on the current thread; panics inside the future become errors.
+    pub fn wait(self) -> Result<(), HookError> {
+        match self {
+            HookCall::Done(r) => r,
+            HookCall::Pending(fut) => block_on(CatchUnwind(fut)),
+        }
+    }
+
+    /// Awaits the hook; panics inside the future become errors.
+    pub async fn finish(self) -> Result<(), HookError> {
+        match self {
+            HookCall::Done(r) => r,
+            HookCall::Pending(fut) => CatchUnwind(fut).await,
+        }
+    }
+}
+
+/// Calls `f` (which starts a hook), turning a panic into a [`HookError`].
+pub(crate) fn call_catching<'a>(f: impl FnOnce() -> HookCall<'a>) -> HookCall<'a> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(call) => call,
+        Err(payload) => HookCall::Done(Err(HookError::from_panic(&*payload))),
+    }
+}
+
+/// Polls a hook future, turning a panic into a [`HookError`].
+struct CatchUnwind<'a>(HookFuture<'a>);
+
+impl Future for CatchUnwind<'_> {
+    type Output = Result<(), HookError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = &mut self.0;
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => Poll::Ready(Err(HookError::from_panic(&*payload))),
+        }
+    }
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives a future to completion on the current thread, parking between polls.
+///
+/// This is what the blocking lifecycle methods use for async hooks. Hooks that need a
+/// specific runtime's reactor (tokio I/O or timers, say) must be run with the `*_async`
+/// methods from inside that runtime instead.
+///
+/// ```
+/// assert_eq!(plugobs_runtime::block_on(async { 40 + 2 }), 42);
+/// ```
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+/// Marker: a hook that returns `()` or `Result<(), E>`.
+pub struct SyncHook;
+/// Marker: an async hook.
+pub struct AsyncHook;
+
+/// What a lifecycle hook may return. Generated code calls [`into_hook_call`].
+#[diagnostic::on_unimplemented(
+    message = "a plugobs lifecycle hook cannot return `{Self}`",
+    label = "this hook returns `{Self}`",
+    note = "write the hook as `fn(&mut self)` or `async fn(&mut self)` returning `()` or `Result<(), E>` where `E: Display`"
+)]
+pub trait IntoHookCall<'a, M> {
+    /// Converts the hook's return value.
+    fn into_hook_call(self) -> HookCall<'a>;
+}
+
+/// A hook's final output: `()` or `Result<(), E>`.
+pub trait HookOutput {
+    /// Converts to the captured result.
+    fn into_result(self) -> Result<(), HookError>;
+}
+
+impl HookOutput for () {
+    fn into_result(self) -> Result<(), HookError> {
+        Ok(())
+    }
+}
+
+impl<E: Display> HookOutput for Result<(), E> {
+    fn into_result(self) -> Result<(), HookError> {
+        self.map_err(|e| HookError::from_error(&e))
+    }
+}
+
+impl<'a> IntoHookCall<'a, SyncHook> for () {
+    fn into_hook_call(self) -> HookCall<'a> {
+        HookCall::done()
+    }
+}
+
+impl<'a, E: Display> IntoHookCall<'a, SyncHook> for Result<(), E> {
+    fn into_hook_call(self) -> HookCall<'a> {
+        HookCall::Done(self.into_result())
+    }
+}
+
+impl<'a, F> IntoHookCall<'a, AsyncHook> for F
+where
+    F: Future + Send + 'a,
+    F::Output: HookOutput,
+{
+    fn into_hook_call(self) -> HookCall<'a> {
+        HookCall::Pending(Box::pin(async move { self.await.into_result() }))
+    }
+}
+
+/// Converts a hook's return value; called by generated code.
+pub fn into_hook_call<'a, M, T: IntoHookCall<'a, M>>(value: T) -> HookCall<'a> {
+    value.into_hook_call()
+}
+
+/// Marker: a constructor returning `Self`.
+pub struct Infallible;
+/// Marker: a constructor returning `Result<Self, E>`.
+pub struct Fallible;
+
+/// What a constructor (`new = path`) may return for plugin `T`.
+#[diagnostic::on_unimplemented(
+    message = "a plugobs constructor for `{T}` cannot return `{Self}`",
+    label = "this constructor returns `{Self}`",
+    note = "`new = path` must name a `fn() -> {T}` or a `fn() -> Result<{T}, E>` where `E: Display`"
+)]
+pub trait IntoInstance<T, M> {
+    /// Converts the constructor's return value.
+    fn into_instance(self) -> Result<T, HookError>;
+}
+
+impl<T> IntoInstance<T, Infallible> for T {
+    fn into_instance(self) -> Result<T, HookError> {
+        Ok(self)
+    }
+}
+
+impl<T, E: Display> IntoInstance<T, Fallible> for Result<T, E> {
+    fn into_instance(self) -> Result<T, HookError> {
+        self.map_err(|e| HookError::from_error(&e))
+    }
+}
+
+/// Converts a constructor's return value; called by generated code.
+pub fn into_instance<T, M, V: IntoInstance<T, M>>(value: V) -> Result<T, HookError> {
+    value.into_instance()
+}
+
+/// A plugin type plugobs can construct without `new = path`: any `T: Default`.
+#[diagnostic::on_unimplemented(
+    message = "plugobs cannot construct `{Self}`: it has no `new = ...` and does not implement `Default`",
+    label = "this plugin has no constructor",
+    note = "derive or implement `Default` for `{Self}`, or name a constructor with `#[plugin(new = path)]`"
+)]
+pub trait DefaultConstructor: Sized {
+    /// Builds the default value.
+    fn construct_default() -> Self;
+}
+
+impl<T: Default> DefaultConstructor for T {
+    fn construct_default() -> Self {
+        T::default()
+    }
+}
+
+/// Constructs `T` with `Default`; called by generated code.
+pub fn default_instance<T: DefaultConstructor>() -> Result<T, HookError> {
+    Ok(T::construct_default())
+}

@@ -1,0 +1,78 @@
+//! Runtime of [plugobs](https://docs.rs/plugobs): the plugin registry, the lifecycle,
+//! plugobs' own aggregates and the bridge to the `metrics` facade.
+//!
+//! Users depend on the `plugobs` crate, which re-exports everything here together with
+//! the `#[plugin]` and `#[instrumented]` macros. Where to find things:
+//!
+//! | concept | module |
+//! |---|---|
+//! | the closed list of metric names | [`names`] |
+//! | static plugin metadata, link-time registration | [`descriptor`] |
+//! | states and steps | [`state`] |
+//! | calling sync or async hooks | [`hook`] |
+//! | one plugin's live record | [`record`] |
+//! | discovery and queries | [`registry`](mod@registry) |
+//! | load, start, stop | [`lifecycle`] |
+//! | lock-free histogram cells | [`cells`] |
+//! | publishing to the `metrics` facade | [`bridge`] |
+//! | snapshots for people and programs | [`stats`] |
+//! | typed errors | [`error`] |
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod bridge;
+pub mod cells;
+pub mod descriptor;
+pub mod error;
+pub mod hook;
+pub mod lifecycle;
+pub mod names;
+pub mod record;
+pub mod registry;
+pub mod state;
+pub mod stats;
+
+pub use bridge::{flush, set_namespace};
+pub use descriptor::{Plugin, PluginDescriptor, SourceLocation};
+pub use error::{ConfigError, FailureReason, HookError, LifecycleError, LoadError, RegistryError};
+pub use hook::block_on;
+pub use lifecycle::{LoadReport, Loaded};
+pub use record::{Failure, PluginRecord};
+pub use registry::Registry;
+pub use state::{PluginState, Stage};
+pub use stats::{HealthCounts, PluginStats, RegistryStats};
+
+/// The process-wide registry of every plugin linked into this binary.
+///
+/// Built on first use from `inventory`; that build is the *discovery* step, timed as
+/// `plugobs_discovery_duration_seconds` inside a `plugin.discover` span. Plugins whose
+/// name is taken twice are left out and reported by [`Registry::check`]. The first call
+/// also starts the background flush thread that publishes to the installed `metrics`
+/// recorder (see [`bridge`]).
+///
+/// A plugin defined in a crate the binary never references is not linked, so it is not
+/// here: see [`Registry::expect_plugins`].
+///
+/// ```
+/// let registry = plugobs_runtime::registry();
+/// assert!(registry.check().is_ok());
+/// ```
+pub fn registry() -> &'static Registry {
+    let registry = registry::global();
+    bridge::ensure_flusher();
+    registry
+}
+
+/// What generated code names. Not public API: no stability guarantees.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::descriptor::{
+        Factory, Instance, Plugin, PluginDescriptor, Provided, Provides, Registration,
+        SourceLocation, factory,
+    };
+    pub use crate::error::HookError;
+    pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};
+    pub use inventory;
+    pub use std::any::TypeId;
+    pub use std::result::Result::{self, Err, Ok};
+}

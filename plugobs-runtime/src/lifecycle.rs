@@ -1,0 +1,357 @@
+//! Load, start and stop: timed, spanned, counted, with panics and cancellation caught.
+//!
+//! *Load* constructs an instance through the registered constructor, *start* runs its
+//! start hook, *stop* its stop hook. Each step runs inside a `plugin.load|start|stop` span,
+//! is timed into the step's duration histogram, and ends in a counted state transition:
+//! `Loaded`, `Running` or `Stopped` on success, `Failed` on an error, a panic, or (for an
+//! async hook) a future dropped before it finished. A failing plugin never keeps the
+//! others from loading.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use crate::descriptor::{Factory, Instance, Provided};
+use crate::error::{HookError, LifecycleError, LoadError, RegistryError};
+use crate::hook::call_catching;
+use crate::record::PluginRecord;
+use crate::registry::Registry;
+use crate::state::{PluginState, Stage};
+
+/// One running lifecycle step. Dropping it unfinished (a cancelled future) records the
+/// step as failed with reason `cancelled`.
+struct Step<'r> {
+    record: &'r PluginRecord,
+    stage: Stage,
+    span: tracing::Span,
+    began: Instant,
+    finished: bool,
+}
+
+impl<'r> Step<'r> {
+    fn begin(record: &'r PluginRecord, stage: Stage) -> Self {
+        let d = record.descriptor();
+        let span = match stage {
+            Stage::Load => tracing::info_span!(
+                "plugin.load",
+                plugin.name = d.name,
+                plugin.kind = d.kind,
+                error.type = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+            ),
+            Stage::Start => tracing::info_span!(
+                "plugin.start",
+                plugin.name = d.name,
+                plugin.kind = d.kind,
+                error.type = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+            ),
+            Stage::Stop => tracing::info_span!(
+                "plugin.stop",
+                plugin.name = d.name,
+                plugin.kind = d.kind,
+                error.type = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+            ),
+        };
+        Step { record, stage, span, began: Instant::now(), finished: false }
+    }
+
+    fn finish(self, result: Result<(), HookError>) -> Result<(), LifecycleError> {
+        match result {
+            Ok(()) => {
+                self.succeed();
+                Ok(())
+            }
+            Err(error) => Err(self.fail(error)),
+        }
+    }
+
+    fn succeed(mut self) {
+        self.finished = true;
+        let elapsed = self.began.elapsed();
+        let record = self.record;
+        let d = record.descriptor();
+        record.record_duration(self.stage, elapsed);
+        let _entered = self.span.enter();
+        let (to, verb) = match self.stage {
+            Stage::Load => (PluginState::Loaded, "loaded"),
+            Stage::Start => (PluginState::Running, "started"),
+            Stage::Stop => (PluginState::Stopped, "stopped"),
+        };
+        record.transition(to);
+        tracing::info!(
+            plugin.name = d.name,
+            plugin.kind = d.kind,
+            stage = self.stage.as_str(),
+            duration_seconds = elapsed.as_secs_f64(),
+            "plugin {verb}"
+        );
+    }
+
+    fn fail(mut self, error: HookError) -> LifecycleError {
+        self.finished = true;
+        let elapsed = self.began.elapsed();
+        let record = self.record;
+        let d = record.descriptor();
+        record.record_duration(self.stage, elapsed);
+        let _entered = self.span.enter();
+        self.span.record("error.type", error.error_type());
+        self.span.record("otel.status_code", "ERROR");
+        record.record_failure(self.stage, &error);
+        tracing::error!(
+            plugin.name = d.name,
+            plugin.kind = d.kind,
+            stage = self.stage.as_str(),
+            reason = error.reason().as_str(),
+            error.type = error.error_type(),
+            error.message = error.message(),
+            duration_seconds = elapsed.as_secs_f64(),
+            "plugin failed to {}",
+            self.stage.as_str()
+        );
+        LifecycleError { plugin: d.name, stage: self.stage, error }
+    }
+}
+
+impl Drop for Step<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let step = Step {
+                record: self.record,
+                stage: self.stage,
+                span: self.span.clone(),
+                began: self.began,
+                finished: false,
+            };
+            self.finished = true;
+            // The failure is reported through metrics, the record and the log; nobody is
+            // left to receive the returned error.
+            let _ = step.fail(HookError::cancelled());
+        }
+    }
+}
+
+/// A started plugin instance, used as the trait object `S` through `Deref`.
+///
+/// Stop it with [`Loaded::stop`] (or [`Loaded::stop_async`]) to run its stop hook;
+/// dropping it drops the instance without running the hook.
+pub struct Loaded<S: ?Sized + 'static> {
+    record: Arc<PluginRecord>,
+    instance: Box<dyn Instance<S>>,
+}
+
+impl<S: ?Sized + 'static> std::fmt::Debug for Loaded<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded").field("plugin", &self.name()).finish_non_exhaustive()
+    }
+}
+
+impl<S: ?Sized + 'static> Deref for Loaded<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        self.instance.get()
+    }
+}
+
+impl<S: ?Sized + 'static> DerefMut for Loaded<S> {
+    fn deref_mut(&mut self) -> &mut S {
+        self.instance.get_mut()
+    }
+}
+
+impl<S: ?Sized + 'static> Loaded<S> {
+    /// The plugin's registered name.
+    pub fn name(&self) -> &'static str {
+        self.record.descriptor().name
+    }
+
+    /// The plugin's live record.
+    pub fn record(&self) -> &PluginRecord {
+        &self.record
+    }
+
+    /// Runs the stop hook (an async one on this thread) and drops the instance.
+    ///
+    /// # Errors
+    /// The hook's error or panic; the plugin is then `Failed`.
+    pub fn stop(mut self) -> Result<(), LifecycleError> {
+        let step = Step::begin(&self.record, Stage::Stop);
+        let result = step.span.in_scope(|| call_catching(|| self.instance.stop()).wait());
+        step.finish(result)
+    }
+
+    /// Runs the stop hook, awaiting an async one on the caller's runtime.
+    ///
+    /// # Errors
+    /// The hook's error or panic; the plugin is then `Failed`.
+    pub async fn stop_async(mut self) -> Result<(), LifecycleError> {
+        let step = Step::begin(&self.record, Stage::Stop);
+        let span = step.span.clone();
+        let call = span.in_scope(|| call_catching(|| self.instance.stop()));
+        let result = call.finish().instrument(span).await;
+        step.finish(result)
+    }
+}
+
+/// The outcome of loading every plugin that provides one trait.
+#[derive(Debug)]
+pub struct LoadReport<S: ?Sized + 'static> {
+    /// The started instances, ordered by plugin name.
+    pub loaded: Vec<Loaded<S>>,
+    /// The plugins that failed to load or start, ordered by plugin name.
+    pub failures: Vec<LifecycleError>,
+}
+
+impl<S: ?Sized + 'static> LoadReport<S> {
+    /// Whether every plugin loaded and started.
+    pub fn is_complete(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+fn factory_of<S: ?Sized + 'static>(
+    record: &PluginRecord,
+    provided: &'static Provided,
+) -> Result<&'static Factory<S>, RegistryError> {
+    provided.factory.downcast_ref::<Factory<S>>().ok_or(RegistryError::DoesNotProvide {
+        plugin: record.descriptor().name,
+        requested: std::any::type_name::<S>(),
+    })
+}
+
+fn construct<S: ?Sized + 'static>(
+    record: &PluginRecord,
+    factory: &Factory<S>,
+) -> Result<Box<dyn Instance<S>>, LifecycleError> {
+    let step = Step::begin(record, Stage::Load);
+    let built = step.span.in_scope(|| {
+        std::panic::catch_unwind(factory.0).unwrap_or_else(|p| Err(HookError::from_panic(&*p)))
+    });
+    match built {
+        Ok(instance) => {
+            step.succeed();
+            Ok(instance)
+        }
+        Err(e) => Err(step.fail(e)),
+    }
+}
+
+impl Registry {
+    fn providers<S: ?Sized + 'static>(
+        &self,
+    ) -> impl Iterator<Item = (Arc<PluginRecord>, &'static Provided)> + '_ {
+        self.records_arc().filter_map(|r| r.descriptor().provided::<S>().map(|p| (r.clone(), p)))
+    }
+
+    fn provider<S: ?Sized + 'static>(
+        &self,
+        name: &str,
+    ) -> Result<(Arc<PluginRecord>, &'static Provided), RegistryError> {
+        let record = self.lookup_arc(name)?;
+        let provided = record.descriptor().provided::<S>().ok_or(RegistryError::DoesNotProvide {
+            plugin: record.descriptor().name,
+            requested: std::any::type_name::<S>(),
+        })?;
+        Ok((record.clone(), provided))
+    }
+
+    fn load_sync<S: ?Sized + 'static>(
+        record: Arc<PluginRecord>,
+        provided: &'static Provided,
+    ) -> Result<Loaded<S>, LoadError> {
+        let factory = factory_of::<S>(&record, provided)?;
+        let mut instance = construct(&record, factory)?;
+        let step = Step::begin(&record, Stage::Start);
+        let result = step.span.in_scope(|| call_catching(|| instance.start()).wait());
+        step.finish(result)?;
+        Ok(Loaded { record, instance })
+    }
+
+    async fn load_async_one<S: ?Sized + 'static>(
+        record: Arc<PluginRecord>,
+        provided: &'static Provided,
+    ) -> Result<Loaded<S>, LoadError> {
+        let factory = factory_of::<S>(&record, provided)?;
+        let mut instance = construct(&record, factory)?;
+        let step = Step::begin(&record, Stage::Start);
+        let span = step.span.clone();
+        let call = span.in_scope(|| call_catching(|| instance.start()));
+        let result = call.finish().instrument(span).await;
+        step.finish(result)?;
+        Ok(Loaded { record, instance })
+    }
+
+    /// Loads and starts the plugin `name` as the trait object `S`, driving an async start
+    /// hook on this thread.
+    ///
+    /// # Errors
+    /// [`LoadError::Registry`] when there is no such plugin or it does not provide `S`;
+    /// [`LoadError::Lifecycle`] when its constructor or start hook failed.
+    pub fn load<S: ?Sized + 'static>(&self, name: &str) -> Result<Loaded<S>, LoadError> {
+        let (record, provided) = self.provider::<S>(name)?;
+        Self::load_sync(record, provided)
+    }
+
+    /// Loads and starts the plugin `name` as `S`, awaiting an async start hook on the
+    /// caller's runtime.
+    ///
+    /// # Errors
+    /// As [`Registry::load`].
+    pub async fn load_async<S: ?Sized + 'static>(&self, name: &str) -> Result<Loaded<S>, LoadError> {
+        let (record, provided) = self.provider::<S>(name)?;
+        Self::load_async_one(record, provided).await
+    }
+
+    /// Loads and starts every plugin that provides `S` (`#[plugin(provides = dyn S)]`),
+    /// in name order. Async start hooks run on this thread. A failing plugin is reported
+    /// in [`LoadReport::failures`] and does not stop the others.
+    pub fn load_all<S: ?Sized + 'static>(&self) -> LoadReport<S> {
+        let mut report = LoadReport { loaded: Vec::new(), failures: Vec::new() };
+        for (record, provided) in self.providers::<S>() {
+            match Self::load_sync(record, provided) {
+                Ok(loaded) => report.loaded.push(loaded),
+                Err(e) => report.push_failure(e),
+            }
+        }
+        report
+    }
+
+    /// As [`Registry::load_all`], awaiting async start hooks on the caller's runtime, one
+    /// plugin after another.
+    pub async fn load_all_async<S: ?Sized + 'static>(&self) -> LoadReport<S> {
+        let mut report = LoadReport { loaded: Vec::new(), failures: Vec::new() };
+        let providers: Vec<_> = self.providers::<S>().collect();
+        for (record, provided) in providers {
+            match Self::load_async_one(record, provided).await {
+                Ok(loaded) => report.loaded.push(loaded),
+                Err(e) => report.push_failure(e),
+            }
+        }
+        report
+    }
+}
+
+impl<S: ?Sized + 'static> LoadReport<S> {
+    fn push_failure(&mut self, e: LoadError) {
+        match e {
+            LoadError::Lifecycle(e) => self.failures.push(e),
+            // `providers` only yields plugins that declare `S`, whose factory is a
+            // `Factory<S>` by construction; should that ever not hold, say so as a
+            // failed load rather than dropping it.
+            LoadError::Registry(e) => {
+                tracing::error!(error = %e, "plugin could not be loaded");
+                self.failures.push(LifecycleError {
+                    plugin: match e {
+                        RegistryError::DoesNotProvide { plugin, .. } => plugin,
+                        _ => "unknown",
+                    },
+                    stage: Stage::Load,
+                    error: HookError::from_error(&e),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Discovery and queries: the set of registered plugins and their records.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::cells::{ExportCursors, HistogramCells};
+use crate::descriptor::{PluginDescriptor, linked_descriptors};
+use crate::error::RegistryError;
+use crate::record::PluginRecord;
+
+/// The plugins known to a host, each with its live [`PluginRecord`].
+///
+/// The process-wide registry is [`registry()`], built from everything `#[plugin]`
+/// registered in the binary. Tests can build an isolated one from an explicit list with
+/// [`Registry::from_descriptors`].
+pub struct Registry {
+    records: Vec<Arc<PluginRecord>>,
+    by_name: BTreeMap<&'static str, usize>,
+    problems: Vec<RegistryError>,
+    discovery_time: Duration,
+    pub(crate) discovery: HistogramCells,
+    pub(crate) discovery_cursors: ExportCursors,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("plugins", &self.by_name.keys().collect::<Vec<_>>())
+            .field("problems", &self.problems)
+            .finish()
+    }
+}
+
+static GLOBAL: OnceLock<Registry> = OnceLock::new();
+
+/// The global registry, built on first use; see `crate::registry`.
+pub(crate) fn global() -> &'static Registry {
+    GLOBAL.get_or_init(|| Registry::discover(linked_descriptors()))
+}
+
+impl Registry {
+    /// Builds a registry from an explicit list of descriptors, e.g.
+    /// `[<MyPlugin as plugobs::Plugin>::DESCRIPTOR]`, for isolated tests and embedding.
+    ///
+    /// # Errors
+    /// [`RegistryError::DuplicateName`] (or [`RegistryError::Many`]) when two descriptors
+    /// share a name.
+    pub fn from_descriptors(
+        descriptors: impl IntoIterator<Item = &'static PluginDescriptor>,
+    ) -> Result<Registry, RegistryError> {
+        let registry = Registry::discover(descriptors);
+        match registry.check() {
+            Ok(()) => Ok(registry),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn discover(descriptors: impl IntoIterator<Item = &'static PluginDescriptor>) -> Registry {
+        let span = tracing::info_span!("plugin.discover");
+        let _entered = span.enter();
+        let began = Instant::now();
+
+        let mut seen: BTreeMap<&'static str, Vec<&'static PluginDescriptor>> = BTreeMap::new();
+        for d in descriptors {
+            let same = seen.entry(d.name).or_default();
+            // The same descriptor submitted twice is one plugin, not a conflict.
+            if !same.iter().any(|s| std::ptr::eq(*s, d)) {
+                same.push(d);
+            }
+        }
+        let mut records = Vec::with_capacity(seen.len());
+        let mut by_name = BTreeMap::new();
+        let mut problems = Vec::new();
+        for (name, mut defs) in seen {
+            if defs.len() == 1 {
+                by_name.insert(name, records.len());
+                records.push(Arc::new(PluginRecord::new(defs[0])));
+            } else {
+                defs.sort_by_key(|d| (d.location.file, d.location.line));
+                for other in &defs[1..] {
+                    let problem = RegistryError::DuplicateName {
+                        name,
+                        first: defs[0].location,
+                        second: other.location,
+                    };
+                    tracing::error!(plugin.name = name, error = %problem, "duplicate plugin name");
+                    problems.push(problem);
+                }
+            }
+        }
+
+        let discovery_time = began.elapsed();
+        let discovery = HistogramCells::new();
+        discovery.record(u64::try_from(discovery_time.as_nanos()).unwrap_or(u64::MAX));
+        tracing::info!(
+            plugins = records.len(),
+            duration_seconds = discovery_time.as_secs_f64(),
+            "plugins discovered"
+        );
+        Registry {
+            records,
+            by_name,
+            problems,
+            discovery_time,
+            discovery,
+            discovery_cursors: ExportCursors::default(),
+        }
+    }
+
+    /// Every registered plugin, ordered by name.
+    pub fn plugins(&self) -> impl ExactSizeIterator<Item = &PluginRecord> + '_ {
+        self.records.iter().map(|r| &**r)
+    }
+
+    pub(crate) fn records_arc(&self) -> impl Iterator<Item = &Arc<PluginRecord>> + '_ {
+        self.records.iter()
+    }
+
+    pub(crate) fn lookup_arc(&self, name: &str) -> Result<&Arc<PluginRecord>, RegistryError> {
+        self.by_name
+            .get(name)
+            .map(|&i| &self.records[i])
+            .ok_or_else(|| RegistryError::UnknownPlugin { name: name.to_owned() })
+    }
+
+    /// The plugin with this name.
+    pub fn get(&self, name: &str) -> Option<&PluginRecord> {
+        self.by_name.get(name).map(|&i| &*self.records[i])
+    }
+
+    /// The plugins of one kind, ordered by name.
+    pub fn by_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a PluginRecord> + 'a {
+        self.plugins().filter(move |r| r.descriptor().kind == kind)
+    }
+
+    /// How many plugins are registered.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether no plugin is registered.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// How long discovery took.
+    pub fn discovery_duration(&self) -> Duration {
+        self.discovery_time
+    }
+
+    /// The problems found at discovery: two plugins with one name.
+    ///
+    /// # Errors
+    /// The problem, or [`RegistryError::Many`] when there are several.
+    pub fn check(&self) -> Result<(), RegistryError> {
+        match self.problems.as_slice() {
+            [] => Ok(()),
+            [one] => Err(one.clone()),
+            many => Err(RegistryError::Many(many.to_vec())),
+        }
+    }
+
+    /// Checks that every name in `names` is registered.
+    ///
+    /// `inventory` only sees crates the final binary links, and the linker drops a crate
+    /// nothing references. A plugin crate the host only depends on in `Cargo.toml` can
+    /// therefore vanish without a sound; call this at start-up with the plugins you ship,
+    /// and reference each plugin crate from the host (`use my_plugins as _;`).
+    ///
+    /// # Errors
+    /// [`RegistryError::Missing`] with the missing names, in the order given.
+    pub fn expect_plugins(&self, names: &[&str]) -> Result<(), RegistryError> {
+        let missing: Vec<String> =
+            names.iter().filter(|n| self.get(n).is_none()).map(|n| (*n).to_owned()).collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            tracing::error!(missing = ?missing, "expected plugins are not registered");
+            Err(RegistryError::Missing { names: missing })
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Snapshots of the registry for humans (`Display`, an aligned table) and machines
+//! (`serde::Serialize` behind the `serde` feature). Built from records; no exporter needed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use crate::record::{Failure, PluginRecord};
+use crate::registry::Registry;
+use crate::state::PluginState;
+
+/// Health counts over all plugins.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct HealthCounts {
+    /// Plugins whose last health check passed.
+    pub healthy: usize,
+    /// Plugins whose last health check reported degraded service.
+    pub degraded: usize,
+    /// Plugins whose last health check failed.
+    pub unhealthy: usize,
+    /// Plugins never checked (or without a health hook).
+    pub unknown: usize,
+}
+
+/// A point-in-time view of one plugin.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PluginStats {
+    /// Registered name.
+    pub name: &'static str,
+    /// Kind.
+    pub kind: &'static str,
+    /// Version.
+    pub version: &'static str,
+    /// Lifecycle state.
+    pub state: PluginState,
+    /// How long the last construction took.
+    #[cfg_attr(feature = "serde", serde(with = "opt_seconds"))]
+    pub load_duration: Option<Duration>,
+    /// How long the last start hook took.
+    #[cfg_attr(feature = "serde", serde(with = "opt_seconds"))]
+    pub start_duration: Option<Duration>,
+    /// When the last instance was constructed.
+    #[cfg_attr(feature = "serde", serde(with = "opt_unix_seconds"))]
+    pub loaded_at: Option<SystemTime>,
+    /// Failed loads, starts and stops.
+    pub failures: u64,
+    /// The most recent failure.
+    pub last_failure: Option<Failure>,
+}
+
+impl PluginStats {
+    /// A snapshot of one record.
+    pub fn of(record: &PluginRecord) -> PluginStats {
+        let d = record.descriptor();
+        let t = record.timings();
+        PluginStats {
+            name: d.name,
+            kind: d.kind,
+            version: d.version,
+            state: record.state(),
+            load_duration: t.load,
+            start_duration: t.start,
+            loaded_at: t.loaded_at,
+            failures: record.total_failures(),
+            last_failure: t.last_failure.clone(),
+        }
+    }
+}
+
+/// A point-in-time view of a whole registry: `registry().stats()`.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct RegistryStats {
+    /// How many plugins are registered.
+    pub total: usize,
+    /// Plugins per kind.
+    pub by_kind: BTreeMap<&'static str, usize>,
+    /// Plugins per state; every state is present, possibly with 0.
+    pub by_state: BTreeMap<PluginState, usize>,
+    /// Health counts.
+    pub health: HealthCounts,
+    /// All failed lifecycle steps over all plugins.
+    pub total_errors: u64,
+    /// How long discovery took.
+    #[cfg_attr(feature = "serde", serde(with = "seconds"))]
+    pub discovery_duration: Duration,
+    /// One entry per plugin, ordered by name.
+    pub plugins: Vec<PluginStats>,
+}
+
+impl Registry {
+    /// A snapshot of every plugin's state, timings and failures.
+    ///
+    /// ```
+    /// let stats = plugobs_runtime::registry().stats();
+    /// assert_eq!(stats.total, stats.plugins.len());
+    /// println!("{stats}");
+    /// ```
+    pub fn stats(&self) -> RegistryStats {
+        let plugins: Vec<PluginStats> = self.plugins().map(PluginStats::of).collect();
+        let mut by_kind = BTreeMap::new();
+        let mut by_state: BTreeMap<PluginState, usize> =
+            PluginState::ALL.iter().map(|s| (*s, 0)).collect();
+        for p in &plugins {
+            *by_kind.entry(p.kind).or_insert(0) += 1;
+            *by_state.entry(p.state).or_insert(0) += 1;
+        }
+        RegistryStats {
+            total: plugins.len(),
+            by_kind,
+            by_state,
+            health: HealthCounts { unknown: plugins.len(), ..HealthCounts::default() },
+            total_errors: plugins.iter().map(|p| p.failures).sum(),
+            discovery_duration: self.discovery_duration(),
+            plugins,
+        }
+    }
+}
+
+/// Formats a duration with three significant figures and a unit.
+pub(crate) fn human(d: Duration) -> String {
+    human_nanos(d.as_nanos() as f64)
+}
+
+pub(crate) fn human_nanos(ns: f64) -> String {
+    let (v, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    if v < 10.0 {
+        format!("{v:.2}{unit}")
+    } else if v < 100.0 {
+        format!("{v:.1}{unit}")
+    } else {
+        format!("{v:.0}{unit}")
+    }
+}
+
+/// Writes rows as columns padded to their widest cell.
+pub(crate) fn write_table(f: &mut fmt::Formatter<'_>, rows: &[Vec<String>]) -> fmt::Result {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(' ', widths[c] - cell.chars().count() + 2));
+            }
+        }
+        writeln!(f, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn opt(d: Option<Duration>) -> String {
+    d.map(human).unwrap_or_else(|| "-".to_owned())
+}
+
+impl fmt::Display for RegistryStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kinds: Vec<String> = self.by_kind.iter().map(|(k, n)| format!("{k}={n}")).collect();
+        let states: Vec<String> = self
+            .by_state
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, n)| format!("{s}={n}"))
+            .collect();
+        writeln!(
+            f,
+            "plugins: {} ({}) | states: {} | health: healthy={} degraded={} unhealthy={} unknown={} | errors: {} | discovery: {}",
+            self.total,
+            kinds.join(" "),
+            if states.is_empty() { "-".to_owned() } else { states.join(" ") },
+            self.health.healthy,
+            self.health.degraded,
+            self.health.unhealthy,
+            self.health.unknown,
+            self.total_errors,
+            human(self.discovery_duration),
+        )?;
+        let now = SystemTime::now();
+        let mut rows = vec![
+            ["PLUGIN", "KIND", "VERSION", "STATE", "LOAD", "START", "LOADED", "LAST FAILURE"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for p in &self.plugins {
+            rows.push(vec![
+                p.name.to_owned(),
+                p.kind.to_owned(),
+                p.version.to_owned(),
+                p.state.as_str().to_owned(),
+                opt(p.load_duration),
+                opt(p.start_duration),
+                p.loaded_at
+                    .map(|t| format!("{} ago", human(now.duration_since(t).unwrap_or_default())))
+                    .unwrap_or_else(|| "-".to_owned()),
+                p.last_failure
+                    .as_ref()
+                    .map(|e| format!("{} {}: {}", e.stage, e.reason, e.message))
+                    .unwrap_or_else(|| "-".to_owned()),
+            ]);
+        }
+        write_table(f, &rows)
+    }
+}
+
+#[cfg(feature = "serde")]
+mod seconds {
+    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+#[cfg(feature = "serde")]
+mod opt_seconds {
+    pub fn serialize<S: serde::Serializer>(
+        d: &Option<std::time::Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// Serializes a `SystemTime` as seconds since the Unix epoch.
+#[cfg(feature = "serde")]
+pub(crate) mod unix_seconds {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    pub fn secs(t: &SystemTime) -> f64 {
+        t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    }
+
+    pub fn serialize<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(secs(t))
+    }
+}
+
+#[cfg(feature = "serde")]
+mod opt_unix_seconds {
+    pub fn serialize<S: serde::Serializer>(
+        t: &Option<std::time::SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_some(&super::unix_seconds::secs(t)),
+            None => s.serialize_none(),
+        }
+    }
+}
