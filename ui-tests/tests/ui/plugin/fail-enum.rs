@@ -1,0 +1,7 @@
+#[plugobs::plugin]
+enum Codec {
+    Json,
+    Csv,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[plugobs::plugin]
+fn make_plugin() {}
+
+fn main() {}

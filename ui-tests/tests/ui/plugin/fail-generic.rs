@@ -1,0 +1,7 @@
+#[plugobs::plugin]
+#[derive(Default)]
+struct Buffer<T> {
+    items: Vec<T>,
+}
+
+fn main() {}

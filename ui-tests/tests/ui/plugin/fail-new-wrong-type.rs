@@ -1,0 +1,8 @@
+#[plugobs::plugin(new = make)]
+struct FileSink;
+
+fn make() -> Option<FileSink> {
+    Some(FileSink)
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[plugobs::plugin]
+struct FileSink {
+    path: String,
+}
+
+fn main() {}

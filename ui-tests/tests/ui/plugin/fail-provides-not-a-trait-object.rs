@@ -1,0 +1,5 @@
+#[plugobs::plugin(provides = String)]
+#[derive(Default)]
+struct FileSink;
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[plugobs::plugin(kind = "sink", name = "a", kind = "source")]
+#[derive(Default)]
+struct FileSink;
+
+fn main() {}
