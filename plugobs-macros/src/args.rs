@@ -129,3 +129,95 @@ pub fn crate_path(krate: Option<&Path>) -> TokenStream {
         }
     }
 }
+
+/// One `fields(...)` entry: a bare argument name, or `name = expr`.
+pub struct Field {
+    pub name: Ident,
+    pub value: Option<syn::Expr>,
+}
+
+/// Where an `#[instrumented]` attribute sits; decides which keys it accepts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// On an impl block.
+    Impl,
+    /// On a method inside an `#[instrumented]` impl block.
+    MethodInImpl,
+    /// On a free function, or a method whose impl block is not instrumented.
+    Function,
+}
+
+/// The arguments of `#[instrumented(...)]`.
+#[derive(Default)]
+pub struct InstrumentedArgs {
+    pub name: Option<LitStr>,
+    pub level: Option<LitStr>,
+    pub fields: Vec<Field>,
+    pub err: Option<Ident>,
+    pub skip: Option<Ident>,
+    pub plugin: Option<Type>,
+    pub krate: Option<Path>,
+}
+
+impl Place {
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Place::Impl => &["level", "err", "plugin", "crate"],
+            Place::MethodInImpl => &["name", "level", "fields", "err", "skip"],
+            Place::Function => &["name", "level", "fields", "err", "skip", "plugin", "crate"],
+        }
+    }
+}
+
+impl InstrumentedArgs {
+    pub fn parse(args: TokenStream, place: Place) -> syn::Result<Self> {
+        let mut out = InstrumentedArgs::default();
+        let mut seen = Seen::default();
+        let parser = syn::meta::parser(|meta| {
+            let key = seen.check(&meta, "instrumented", place.keys())?;
+            match key.as_str() {
+                "name" => out.name = Some(string_value(&meta, "name")?),
+                "level" => out.level = Some(string_value(&meta, "level")?),
+                "err" => out.err = Some(flag(&meta, "err")?),
+                "skip" => out.skip = Some(flag(&meta, "skip")?),
+                "plugin" => {
+                    let input = meta.value().map_err(|_| {
+                        syn::Error::new_spanned(&meta.path, "`plugin` needs a type: `plugin = MyPlugin`")
+                    })?;
+                    out.plugin = Some(input.parse()?);
+                }
+                "crate" => out.krate = Some(path_value(&meta, "crate", "crate = ::plugobs")?),
+                "fields" => {
+                    let mut names: Vec<String> = Vec::new();
+                    meta.parse_nested_meta(|field| {
+                        let name = field.path.get_ident().cloned().ok_or_else(|| {
+                            syn::Error::new_spanned(&field.path, "a field name is a plain identifier: `fields(user_id, len = line.len())`")
+                        })?;
+                        if names.contains(&name.to_string()) {
+                            return Err(syn::Error::new(name.span(), format!("field `{name}` is given twice; keep only one")));
+                        }
+                        names.push(name.to_string());
+                        let value = if field.input.peek(Token![=]) { Some(field.value()?.parse()?) } else { None };
+                        out.fields.push(Field { name, value });
+                        Ok(())
+                    })?;
+                }
+                _ => unreachable_key(&meta)?,
+            }
+            Ok(())
+        });
+        parser.parse2(args)?;
+        Ok(out)
+    }
+}
+
+/// A bare `key` with no value.
+fn flag(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Ident> {
+    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+        return Err(meta.error(format!("`{key}` takes no value: write `{key}` alone")));
+    }
+    meta.path
+        .get_ident()
+        .cloned()
+        .ok_or_else(|| syn::Error::new_spanned(&meta.path, format!("expected `{key}`")))
+}

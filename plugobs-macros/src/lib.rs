@@ -9,6 +9,7 @@
 
 mod args;
 mod ast;
+mod asyncness;
 mod expand;
 mod fallback;
 mod valid;
@@ -19,4 +20,18 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn plugin(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::plugin::entry(args.into(), input.into()).into()
+}
+
+/// Makes every call of a plugin's methods an observed operation. See the `plugobs` crate
+/// for the full documentation.
+#[proc_macro_attribute]
+pub fn instrumented(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::instrumented::entry(args.into(), input.into()).into()
+}
+
+/// Derives `plugobs::ErrorKind` for an enum: each variant's name in snake_case is its
+/// `error_kind` label.
+#[proc_macro_derive(ErrorKind)]
+pub fn derive_error_kind(input: TokenStream) -> TokenStream {
+    expand::error_kind::entry(input.into()).into()
 }

@@ -12,6 +12,7 @@
 //! [`flush_interval`] (1 s by default); [`flush`] does it synchronously on the calling
 //! thread, which is how tests publish into a thread-local `DebuggingRecorder`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -21,7 +22,9 @@ use metrics::{Key, Label, Level, Metadata, Recorder, SharedString};
 use crate::cells::{ExportCursors, HistogramSnapshot, bucket_value};
 use crate::error::{ConfigError, FailureReason};
 use crate::names::{self, MetricDef, MetricType};
+use crate::outcome::Outcome;
 use crate::record::PluginRecord;
+use crate::site::ResolvedSite;
 use crate::registry::{Registry, global};
 use crate::state::{PluginState, Stage};
 
@@ -214,6 +217,40 @@ fn publish_lifecycle(p: &Publisher<'_>, record: &PluginRecord) {
     }
 }
 
+fn publish_operations(p: &Publisher<'_>, sites: &[&'static ResolvedSite]) {
+    let Some(first) = sites.first() else { return };
+    let d = first.descriptor();
+    let base = vec![
+        Label::new("plugin", d.name),
+        Label::new("kind", d.kind),
+        Label::new("operation", first.operation()),
+    ];
+    let mut outcomes = [0u64; 4];
+    let mut in_flight = 0u64;
+    let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
+    for site in sites {
+        let t = site.totals();
+        outcomes[0] += t.ok();
+        outcomes[1] += t.error_total();
+        outcomes[2] += t.panicked;
+        outcomes[3] += t.cancelled;
+        in_flight += t.in_flight();
+        for (slot, n) in t.errors.iter().enumerate() {
+            if let Some(kind) = site.kind_label(slot).filter(|_| *n > 0) {
+                *kinds.entry(kind).or_insert(0) += n;
+            }
+        }
+        p.histogram(&names::OPERATION_DURATION, base.clone(), &site.latency_cursors, &t.latency);
+    }
+    for (label, n) in Outcome::LABELS.iter().zip(outcomes) {
+        p.counter(&names::OPERATIONS, with_label(base.clone(), "outcome", label), n);
+    }
+    for (kind, n) in kinds {
+        p.counter(&names::ERRORS, with_label(base.clone(), "error_kind", kind), n);
+    }
+    p.gauge(&names::OPERATIONS_IN_FLIGHT, base, in_flight as f64);
+}
+
 impl Registry {
     /// Publishes this registry's aggregates to the current recorder, on this thread.
     ///
@@ -230,6 +267,9 @@ impl Registry {
             }
             for (state, n) in PluginState::ALL.iter().zip(by_state) {
                 p.gauge(&names::PLUGINS, vec![Label::new("state", state.as_str())], n as f64);
+            }
+            for sites in self.operation_sites().values() {
+                publish_operations(&p, sites);
             }
         });
     }

@@ -1,4 +1,5 @@
-//! Lock-free aggregates: the log-linear latency histogram.
+//! Lock-free aggregates: the log-linear latency histogram, and the per-thread sharded,
+//! cache-padded cells an operation records into.
 //!
 //! Values are nanoseconds. Below 32 ns every value has its own bucket; above, each power of
 //! two is split into 32 equal sub-buckets, so a bucket's midpoint is within 1/64 (≈ 1.6 %)
@@ -6,7 +7,10 @@
 //! All updates are relaxed atomic adds: counts are exact under any number of threads.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed},
+};
 
 const SUB_BITS: u32 = 5;
 const SUB_COUNT: u64 = 1 << SUB_BITS;
@@ -169,6 +173,141 @@ impl HistogramSnapshot {
     /// `None` when empty.
     pub fn max_nanos(&self) -> Option<f64> {
         self.buckets.iter().rposition(|&n| n > 0).map(bucket_value)
+    }
+}
+
+impl HistogramSnapshot {
+    /// A snapshot from bucket counts alone; the sum is estimated from bucket midpoints.
+    pub fn from_buckets(buckets: Vec<u64>) -> Self {
+        let count = buckets.iter().sum();
+        let sum_nanos = buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (bucket_value(i) * *n as f64) as u64)
+            .sum();
+        HistogramSnapshot { buckets, count, sum_nanos }
+    }
+}
+
+/// Number of error-kind slots per operation; further distinct kinds are counted under
+/// [`OVERFLOW_KIND`].
+pub const ERROR_KIND_SLOTS: usize = 16;
+/// The `error_kind` label for kinds beyond [`ERROR_KIND_SLOTS`] distinct ones.
+pub const OVERFLOW_KIND: &str = "other";
+
+/// One thread-shard of an operation's cells, on its own cache lines.
+#[repr(align(128))]
+pub struct Shard {
+    pub(crate) started: AtomicU64,
+    pub(crate) panicked: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
+    pub(crate) errors: [AtomicU64; ERROR_KIND_SLOTS + 1],
+    pub(crate) buckets: Box<[AtomicU64]>,
+}
+
+impl Shard {
+    fn new() -> Self {
+        Shard {
+            started: AtomicU64::new(0),
+            panicked: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            errors: Default::default(),
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+/// Totals of an operation's cells, summed over shards.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperationTotals {
+    /// Calls that finished, whatever the outcome (the histogram's count).
+    pub finished: u64,
+    /// Calls that started (read after `finished`, so `started >= finished`).
+    pub started: u64,
+    /// Calls that returned an error, per error-kind slot (the last is the overflow).
+    pub errors: [u64; ERROR_KIND_SLOTS + 1],
+    /// Calls that panicked.
+    pub panicked: u64,
+    /// Futures dropped before they finished.
+    pub cancelled: u64,
+    /// Latency histogram over every finished call.
+    pub latency: HistogramSnapshot,
+}
+
+impl OperationTotals {
+    /// Calls that returned an error of any kind.
+    pub fn error_total(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    /// Calls that finished normally and were not errors.
+    pub fn ok(&self) -> u64 {
+        self.finished
+            .saturating_sub(self.error_total())
+            .saturating_sub(self.panicked)
+            .saturating_sub(self.cancelled)
+    }
+
+    /// Calls in progress.
+    pub fn in_flight(&self) -> u64 {
+        self.started.saturating_sub(self.finished)
+    }
+}
+
+/// The cells of one operation: a power-of-two number of shards, one per thread modulo
+/// the shard count, so threads on different cores never write the same cache line.
+pub struct ShardedCells {
+    shards: Box<[Shard]>,
+    mask: usize,
+}
+
+impl std::fmt::Debug for ShardedCells {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardedCells").field("shards", &self.shards.len()).finish()
+    }
+}
+
+/// The shard count: the machine's parallelism rounded up to a power of two, 2 ..= 16.
+pub fn shard_count() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get()).next_power_of_two().clamp(2, 16)
+}
+
+impl ShardedCells {
+    /// Cells with `shards` shards (rounded up to a power of two).
+    pub fn new(shards: usize) -> Self {
+        let n = shards.max(1).next_power_of_two();
+        ShardedCells { shards: (0..n).map(|_| Shard::new()).collect(), mask: n - 1 }
+    }
+
+    /// The shard for a thread index.
+    #[inline(always)]
+    pub fn shard(&self, thread_index: usize) -> &Shard {
+        &self.shards[thread_index & self.mask]
+    }
+
+    /// Sums every shard.
+    pub fn totals(&self) -> OperationTotals {
+        let mut buckets = vec![0u64; BUCKETS];
+        let mut errors = [0u64; ERROR_KIND_SLOTS + 1];
+        let (mut panicked, mut cancelled) = (0, 0);
+        for shard in self.shards.iter() {
+            // Buckets first, with Acquire: a call records its outcome counter before its
+            // bucket (Release), so every call seen here also has its outcome seen below,
+            // and `ok()` never counts an error as ok.
+            for (acc, cell) in buckets.iter_mut().zip(shard.buckets.iter()) {
+                *acc += cell.load(Acquire);
+            }
+            for (acc, cell) in errors.iter_mut().zip(shard.errors.iter()) {
+                *acc += cell.load(Relaxed);
+            }
+            panicked += shard.panicked.load(Relaxed);
+            cancelled += shard.cancelled.load(Relaxed);
+        }
+        let latency = HistogramSnapshot::from_buckets(buckets);
+        // Read `started` after the finished counts: both only grow, so started >= finished.
+        let started = self.shards.iter().map(|s| s.started.load(Relaxed)).sum();
+        OperationTotals { finished: latency.count, started, errors, panicked, cancelled, latency }
     }
 }
 

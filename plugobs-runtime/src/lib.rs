@@ -13,7 +13,9 @@
 //! | one plugin's live record | [`record`] |
 //! | discovery and queries | [`registry`](mod@registry) |
 //! | load, start, stop | [`lifecycle`] |
-//! | lock-free histogram cells | [`cells`] |
+//! | an operation's static call site, the hot path | [`site`] |
+//! | outcomes and error kinds | [`outcome`] |
+//! | lock-free sharded cells and the histogram | [`cells`] |
 //! | publishing to the `metrics` facade | [`bridge`] |
 //! | snapshots for people and programs | [`stats`] |
 //! | typed errors | [`error`] |
@@ -27,8 +29,10 @@ pub mod error;
 pub mod hook;
 pub mod lifecycle;
 pub mod names;
+pub mod outcome;
 pub mod record;
 pub mod registry;
+pub mod site;
 pub mod state;
 pub mod stats;
 
@@ -37,10 +41,11 @@ pub use descriptor::{Plugin, PluginDescriptor, SourceLocation};
 pub use error::{ConfigError, FailureReason, HookError, LifecycleError, LoadError, RegistryError};
 pub use hook::block_on;
 pub use lifecycle::{LoadReport, Loaded};
+pub use outcome::ErrorKind;
 pub use record::{Failure, PluginRecord};
 pub use registry::Registry;
 pub use state::{PluginState, Stage};
-pub use stats::{HealthCounts, PluginStats, RegistryStats};
+pub use stats::{HealthCounts, OperationStats, PluginStats, RegistryStats};
 
 /// The process-wide registry of every plugin linked into this binary.
 ///
@@ -72,7 +77,11 @@ pub mod __private {
     };
     pub use crate::error::HookError;
     pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};
+    pub use crate::outcome::{ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult};
+    pub use crate::site::{CallGuard, OperationSite, PendingGuard, WatchedCall};
     pub use inventory;
+    pub use std::option::Option::{self, None, Some};
+    pub use tracing;
     pub use std::any::TypeId;
     pub use std::result::Result::{self, Err, Ok};
 }

@@ -123,6 +123,43 @@ pub const STATE_TRANSITIONS: MetricDef = MetricDef {
     buckets: &[],
 };
 
+/// `plugobs_plugin_operations_total`: finished calls by outcome.
+pub const OPERATIONS: MetricDef = MetricDef {
+    name: "plugin_operations_total",
+    kind: MetricType::Counter,
+    labels: &["plugin", "kind", "operation", "outcome"],
+    unit: None,
+    help: "Finished plugin operation calls, by outcome (ok, error, panic, cancelled).",
+    buckets: &[],
+};
+/// `plugobs_plugin_operation_duration_seconds`: call latency, every outcome.
+pub const OPERATION_DURATION: MetricDef = MetricDef {
+    name: "plugin_operation_duration_seconds",
+    kind: MetricType::Histogram,
+    labels: &["plugin", "kind", "operation"],
+    unit: Some(Unit::Seconds),
+    help: "Latency of plugin operation calls, whatever their outcome.",
+    buckets: OPERATION_BUCKETS,
+};
+/// `plugobs_plugin_operations_in_flight`: calls in progress.
+pub const OPERATIONS_IN_FLIGHT: MetricDef = MetricDef {
+    name: "plugin_operations_in_flight",
+    kind: MetricType::Gauge,
+    labels: &["plugin", "kind", "operation"],
+    unit: None,
+    help: "Plugin operation calls in progress.",
+    buckets: &[],
+};
+/// `plugobs_plugin_errors_total`: calls that returned an error, by bounded kind.
+pub const ERRORS: MetricDef = MetricDef {
+    name: "plugin_errors_total",
+    kind: MetricType::Counter,
+    labels: &["plugin", "kind", "operation", "error_kind"],
+    unit: None,
+    help: "Plugin operation calls that returned an error, by error kind.",
+    buckets: &[],
+};
+
 /// The lifecycle metrics: registry, discovery, load, start, stop.
 pub const LIFECYCLE: &[MetricDef] = &[
     PLUGIN_INFO,
@@ -135,8 +172,24 @@ pub const LIFECYCLE: &[MetricDef] = &[
     STATE_TRANSITIONS,
 ];
 
+/// The per-operation metrics of `#[instrumented]`.
+pub const OPERATION: &[MetricDef] = &[OPERATIONS, OPERATION_DURATION, OPERATIONS_IN_FLIGHT, ERRORS];
+
 /// Every metric plugobs emits. A test asserts each one reaches the exporter.
-pub const ALL: &[MetricDef] = LIFECYCLE;
+pub const ALL: &[MetricDef] = &[
+    PLUGIN_INFO,
+    PLUGINS,
+    DISCOVERY_DURATION,
+    LOAD_DURATION,
+    START_DURATION,
+    STOP_DURATION,
+    LOAD_FAILURES,
+    STATE_TRANSITIONS,
+    OPERATIONS,
+    OPERATION_DURATION,
+    OPERATIONS_IN_FLIGHT,
+    ERRORS,
+];
 
 /// Looks a metric up by its name without namespace.
 ///

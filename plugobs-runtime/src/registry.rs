@@ -8,6 +8,7 @@ use crate::cells::{ExportCursors, HistogramCells};
 use crate::descriptor::{PluginDescriptor, linked_descriptors};
 use crate::error::RegistryError;
 use crate::record::PluginRecord;
+use crate::site::{self, ResolvedSite};
 
 /// The plugins known to a host, each with its live [`PluginRecord`].
 ///
@@ -122,6 +123,19 @@ impl Registry {
             .get(name)
             .map(|&i| &self.records[i])
             .ok_or_else(|| RegistryError::UnknownPlugin { name: name.to_owned() })
+    }
+
+    /// The resolved operation sites of this registry's plugins, grouped by (plugin,
+    /// operation): two functions instrumented under one operation name are one operation.
+    pub fn operation_sites(&self) -> BTreeMap<(&'static str, &'static str), Vec<&'static ResolvedSite>> {
+        let mut groups: BTreeMap<_, Vec<_>> = BTreeMap::new();
+        for site in site::sites() {
+            let d = site.descriptor();
+            if self.get(d.name).is_some_and(|r| std::ptr::eq(r.descriptor(), d)) {
+                groups.entry((d.name, site.operation())).or_default().push(site);
+            }
+        }
+        groups
     }
 
     /// The plugin with this name.

@@ -102,10 +102,10 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub use plugobs_macros::plugin;
+pub use plugobs_macros::{ErrorKind, instrumented, plugin};
 
 pub use plugobs_runtime::{
-    ConfigError, Failure, FailureReason, HealthCounts, HookError, LifecycleError, LoadError,
+    ConfigError, ErrorKind, Failure, FailureReason, OperationStats, HealthCounts, HookError, LifecycleError, LoadError,
     LoadReport, Loaded, Plugin, PluginDescriptor, PluginRecord, PluginState, PluginStats,
     Registry, RegistryError, RegistryStats, SourceLocation, Stage, block_on, bridge, flush,
     names, registry, set_namespace,

@@ -1,3 +1,5 @@
 //! Code generation. Runs only on validated input and cannot fail.
 
+pub mod error_kind;
+pub mod instrumented;
 pub mod plugin;

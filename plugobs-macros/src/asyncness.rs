@@ -1,0 +1,124 @@
+//! Recognising async bodies, as tracing-attributes does: `async fn`; a function returning
+//! `impl Future` whose body ends in an `async move` block; and async-trait's
+//! `Box::pin(async move { … })` body, whichever attribute order the user wrote.
+
+use syn::visit_mut::VisitMut;
+use syn::{Block, Expr, GenericArgument, PathArguments, ReturnType, Signature, Stmt, Type, TypeParamBound};
+
+/// The shape of a function body.
+pub enum Shape {
+    /// A plain function: the call is the body.
+    Sync,
+    /// `async fn`: the call is the future.
+    AsyncFn,
+    /// The tail expression is an async block (possibly inside `Box::pin(...)`); the call is
+    /// that future. Holds the path to the async block inside the body's tail.
+    TailAsync,
+}
+
+pub fn shape(sig: &Signature, block: &Block) -> Shape {
+    if sig.asyncness.is_some() {
+        return Shape::AsyncFn;
+    }
+    match block.stmts.last() {
+        Some(Stmt::Expr(Expr::Async(_), None)) => Shape::TailAsync,
+        Some(Stmt::Expr(Expr::Call(call), None)) if is_box_pin(&call.func) && call.args.len() == 1 => {
+            match call.args.first() {
+                Some(Expr::Async(_)) => Shape::TailAsync,
+                _ => Shape::Sync,
+            }
+        }
+        _ => Shape::Sync,
+    }
+}
+
+fn is_box_pin(func: &Expr) -> bool {
+    let Expr::Path(p) = func else { return false };
+    let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    segs.len() >= 2 && segs[segs.len() - 2] == "Box" && segs[segs.len() - 1] == "pin"
+}
+
+/// The tail async block of a `TailAsync` body.
+pub fn tail_async_mut(block: &mut Block) -> Option<&mut Expr> {
+    match block.stmts.last_mut() {
+        Some(Stmt::Expr(e @ Expr::Async(_), None)) => Some(e),
+        Some(Stmt::Expr(Expr::Call(call), None)) => call.args.first_mut().filter(|e| matches!(e, Expr::Async(_))),
+        _ => None,
+    }
+}
+
+/// `impl Trait` becomes `_`, so the type can be written as a hint.
+struct EraseImpl;
+
+impl VisitMut for EraseImpl {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(t) = ty {
+            let span = t.impl_token.span;
+            *ty = syn::parse_quote_spanned!(span=> _);
+        } else {
+            syn::visit_mut::visit_type_mut(self, ty);
+        }
+    }
+}
+
+fn erased(ty: &Type) -> Type {
+    let mut ty = ty.clone();
+    EraseImpl.visit_type_mut(&mut ty);
+    ty
+}
+
+/// The type a sync function or `async fn` produces, as a hint: `()` when none is written.
+pub fn output_hint(output: &ReturnType) -> Type {
+    match output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => erased(ty),
+    }
+}
+
+/// `T` from `impl Future<Output = T>` or `Pin<Box<dyn Future<Output = T> + ..>>`;
+/// `_` when it cannot be found.
+pub fn future_output_hint(output: &ReturnType) -> Type {
+    match output {
+        ReturnType::Type(_, ty) => find_output(ty).map(|t| erased(&t)).unwrap_or_else(|| syn::parse_quote!(_)),
+        ReturnType::Default => syn::parse_quote!(_),
+    }
+}
+
+fn find_output(ty: &Type) -> Option<Type> {
+    match ty {
+        Type::ImplTrait(t) => bounds_output(t.bounds.iter()),
+        Type::TraitObject(t) => bounds_output(t.bounds.iter()),
+        Type::Paren(p) => find_output(&p.elem),
+        Type::Group(g) => find_output(&g.elem),
+        Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            match &last.arguments {
+                PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+                    GenericArgument::Type(t) => find_output(t),
+                    _ => None,
+                }),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn bounds_output<'a>(mut bounds: impl Iterator<Item = &'a TypeParamBound>) -> Option<Type> {
+    bounds.find_map(|b| match b {
+        TypeParamBound::Trait(t) => {
+            let last = t.path.segments.last()?;
+            if last.ident != "Future" {
+                return None;
+            }
+            match &last.arguments {
+                PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+                    GenericArgument::AssocType(at) if at.ident == "Output" => Some(at.ty.clone()),
+                    _ => None,
+                }),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+}
