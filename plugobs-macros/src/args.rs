@@ -13,7 +13,12 @@ pub struct Seen(Vec<String>);
 
 impl Seen {
     /// Records `key`; an error at the key if it was seen before or is not in `allowed`.
-    pub fn check(&mut self, meta: &ParseNestedMeta<'_>, attr: &str, allowed: &[&str]) -> syn::Result<String> {
+    pub fn check(
+        &mut self,
+        meta: &ParseNestedMeta<'_>,
+        attr: &str,
+        allowed: &[&str],
+    ) -> syn::Result<String> {
         let key = path_key(&meta.path);
         if !allowed.contains(&key.as_str()) {
             return Err(syn::Error::new_spanned(
@@ -36,7 +41,11 @@ impl Seen {
 }
 
 fn path_key(path: &Path) -> String {
-    path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
 }
 
 /// The arguments of `#[plugin(...)]`.
@@ -53,8 +62,17 @@ pub struct PluginArgs {
     pub krate: Option<Path>,
 }
 
-const PLUGIN_KEYS: &[&str] =
-    &["name", "kind", "version", "description", "new", "provides", "start", "stop", "crate"];
+const PLUGIN_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "version",
+    "description",
+    "new",
+    "provides",
+    "start",
+    "stop",
+    "crate",
+];
 
 impl PluginArgs {
     pub fn parse(args: TokenStream) -> syn::Result<Self> {
@@ -76,7 +94,8 @@ impl PluginArgs {
                     if input.peek(syn::token::Bracket) {
                         let content;
                         bracketed!(content in input);
-                        let list: Punctuated<Type, Token![,]> = content.parse_terminated(Type::parse, Token![,])?;
+                        let list: Punctuated<Type, Token![,]> =
+                            content.parse_terminated(Type::parse, Token![,])?;
                         out.provides.extend(list);
                     } else {
                         out.provides.push(input.parse()?);
@@ -96,10 +115,16 @@ use syn::parse::Parse;
 /// `key = "string"`.
 pub fn string_value(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<LitStr> {
     let input = meta.value().map_err(|_| {
-        syn::Error::new_spanned(&meta.path, format!("`{key}` needs a value: `{key} = \"...\"`"))
+        syn::Error::new_spanned(
+            &meta.path,
+            format!("`{key}` needs a value: `{key} = \"...\"`"),
+        )
     })?;
     input.parse::<LitStr>().map_err(|e| {
-        syn::Error::new(e.span(), format!("`{key}` takes a string literal: `{key} = \"...\"`"))
+        syn::Error::new(
+            e.span(),
+            format!("`{key}` takes a string literal: `{key} = \"...\"`"),
+        )
     })
 }
 
@@ -108,9 +133,12 @@ pub fn path_value(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::
     let input = meta.value().map_err(|_| {
         syn::Error::new_spanned(&meta.path, format!("`{key}` needs a path: `{example}`"))
     })?;
-    input
-        .parse::<Path>()
-        .map_err(|e| syn::Error::new(e.span(), format!("`{key}` takes a path to a function: `{example}`")))
+    input.parse::<Path>().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("`{key}` takes a path to a function: `{example}`"),
+        )
+    })
 }
 
 /// A key passed the allow-list but has no arm: a bug in this crate, reported as a
@@ -182,7 +210,10 @@ impl InstrumentedArgs {
                 "skip" => out.skip = Some(flag(&meta, "skip")?),
                 "plugin" => {
                     let input = meta.value().map_err(|_| {
-                        syn::Error::new_spanned(&meta.path, "`plugin` needs a type: `plugin = MyPlugin`")
+                        syn::Error::new_spanned(
+                            &meta.path,
+                            "`plugin` needs a type: `plugin = MyPlugin`",
+                        )
                     })?;
                     out.plugin = Some(input.parse()?);
                 }

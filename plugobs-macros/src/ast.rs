@@ -11,12 +11,18 @@ pub struct PluginStruct<'a> {
 
 impl<'a> PluginStruct<'a> {
     pub fn from_item(item: &'a ItemStruct) -> Self {
-        PluginStruct { item, ident: &item.ident }
+        PluginStruct {
+            item,
+            ident: &item.ident,
+        }
     }
 
     /// The first non-empty line of the doc comment.
     pub fn doc_summary(&self) -> Option<String> {
-        doc_lines(&self.item.attrs).into_iter().map(|l| l.trim().to_owned()).find(|l| !l.is_empty())
+        doc_lines(&self.item.attrs)
+            .into_iter()
+            .map(|l| l.trim().to_owned())
+            .find(|l| !l.is_empty())
     }
 }
 
@@ -27,7 +33,9 @@ pub fn doc_lines(attrs: &[Attribute]) -> Vec<String> {
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
             Meta::NameValue(nv) => match &nv.value {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.value()),
                 _ => None,
             },
             _ => None,

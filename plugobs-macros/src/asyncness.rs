@@ -3,7 +3,9 @@
 //! `Box::pin(async move { … })` body, whichever attribute order the user wrote.
 
 use syn::visit_mut::VisitMut;
-use syn::{Block, Expr, GenericArgument, PathArguments, ReturnType, Signature, Stmt, Type, TypeParamBound};
+use syn::{
+    Block, Expr, GenericArgument, PathArguments, ReturnType, Signature, Stmt, Type, TypeParamBound,
+};
 
 /// The shape of a function body.
 pub enum Shape {
@@ -22,7 +24,9 @@ pub fn shape(sig: &Signature, block: &Block) -> Shape {
     }
     match block.stmts.last() {
         Some(Stmt::Expr(Expr::Async(_), None)) => Shape::TailAsync,
-        Some(Stmt::Expr(Expr::Call(call), None)) if is_box_pin(&call.func) && call.args.len() == 1 => {
+        Some(Stmt::Expr(Expr::Call(call), None))
+            if is_box_pin(&call.func) && call.args.len() == 1 =>
+        {
             match call.args.first() {
                 Some(Expr::Async(_)) => Shape::TailAsync,
                 _ => Shape::Sync,
@@ -34,7 +38,12 @@ pub fn shape(sig: &Signature, block: &Block) -> Shape {
 
 fn is_box_pin(func: &Expr) -> bool {
     let Expr::Path(p) = func else { return false };
-    let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let segs: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     segs.len() >= 2 && segs[segs.len() - 2] == "Box" && segs[segs.len() - 1] == "pin"
 }
 
@@ -42,7 +51,10 @@ fn is_box_pin(func: &Expr) -> bool {
 pub fn tail_async_mut(block: &mut Block) -> Option<&mut Expr> {
     match block.stmts.last_mut() {
         Some(Stmt::Expr(e @ Expr::Async(_), None)) => Some(e),
-        Some(Stmt::Expr(Expr::Call(call), None)) => call.args.first_mut().filter(|e| matches!(e, Expr::Async(_))),
+        Some(Stmt::Expr(Expr::Call(call), None)) => call
+            .args
+            .first_mut()
+            .filter(|e| matches!(e, Expr::Async(_))),
         _ => None,
     }
 }
@@ -79,7 +91,9 @@ pub fn output_hint(output: &ReturnType) -> Type {
 /// `_` when it cannot be found.
 pub fn future_output_hint(output: &ReturnType) -> Type {
     match output {
-        ReturnType::Type(_, ty) => find_output(ty).map(|t| erased(&t)).unwrap_or_else(|| syn::parse_quote!(_)),
+        ReturnType::Type(_, ty) => find_output(ty)
+            .map(|t| erased(&t))
+            .unwrap_or_else(|| syn::parse_quote!(_)),
         ReturnType::Default => syn::parse_quote!(_),
     }
 }

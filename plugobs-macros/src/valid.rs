@@ -25,7 +25,10 @@ impl Errors {
 fn non_empty(errors: &mut Errors, lit: Option<&LitStr>, key: &str) {
     if let Some(lit) = lit {
         if lit.value().trim().is_empty() {
-            errors.push(syn::Error::new(lit.span(), format!("`{key}` cannot be empty")));
+            errors.push(syn::Error::new(
+                lit.span(),
+                format!("`{key}` cannot be empty"),
+            ));
         }
     }
 }
@@ -42,7 +45,10 @@ pub fn plugin(args: &PluginArgs, item: &PluginStruct<'_>) -> syn::Result<()> {
     }
     if let Some(name) = &args.name {
         let v = name.value();
-        if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
+        if !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        {
             errors.push(syn::Error::new(
                 name.span(),
                 "a plugin name may use ASCII letters, digits, `_`, `-` and `.`",
@@ -67,21 +73,41 @@ pub fn plugin(args: &PluginArgs, item: &PluginStruct<'_>) -> syn::Result<()> {
 pub fn not_instrumentable(item: &syn::Item) -> syn::Error {
     use syn::spanned::Spanned;
     let (span, what, hint) = match item {
-        syn::Item::Struct(s) => (s.struct_token.span(), "a struct", "put it on the struct's `impl` blocks"),
-        syn::Item::Enum(e) => (e.enum_token.span(), "an enum", "put it on the enum's `impl` blocks"),
+        syn::Item::Struct(s) => (
+            s.struct_token.span(),
+            "a struct",
+            "put it on the struct's `impl` blocks",
+        ),
+        syn::Item::Enum(e) => (
+            e.enum_token.span(),
+            "an enum",
+            "put it on the enum's `impl` blocks",
+        ),
         syn::Item::Trait(t) => (
             t.trait_token.span(),
             "a trait definition",
             "put it on each plugin's `impl Trait for Plugin` block",
         ),
-        other => (other.span(), "this item", "put it on an impl block or a function"),
+        other => (
+            other.span(),
+            "this item",
+            "put it on an impl block or a function",
+        ),
     };
-    syn::Error::new(span, format!("`#[instrumented]` cannot go on {what}; {hint}"))
+    syn::Error::new(
+        span,
+        format!("`#[instrumented]` cannot go on {what}; {hint}"),
+    )
 }
 
 /// The span level from `level = "..."`; DEBUG by default.
-pub fn level(lit: Option<&LitStr>, p: &proc_macro2::TokenStream) -> syn::Result<proc_macro2::TokenStream> {
-    let Some(lit) = lit else { return Ok(quote::quote!(#p::tracing::Level::DEBUG)) };
+pub fn level(
+    lit: Option<&LitStr>,
+    p: &proc_macro2::TokenStream,
+) -> syn::Result<proc_macro2::TokenStream> {
+    let Some(lit) = lit else {
+        return Ok(quote::quote!(#p::tracing::Level::DEBUG));
+    };
     let level = match lit.value().to_ascii_lowercase().as_str() {
         "trace" => quote::quote!(TRACE),
         "debug" => quote::quote!(DEBUG),
@@ -125,7 +151,10 @@ pub fn function(sig: &syn::Signature, args: &InstrumentedArgs, place: Place) -> 
         ));
     }
     if let Some(v) = &sig.variadic {
-        errors.push(syn::Error::new_spanned(&v.dots, "a variadic function cannot be instrumented"));
+        errors.push(syn::Error::new_spanned(
+            v.dots,
+            "a variadic function cannot be instrumented",
+        ));
     }
     let arg_names: Vec<String> = sig
         .inputs

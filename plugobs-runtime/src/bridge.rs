@@ -24,8 +24,8 @@ use crate::error::{ConfigError, FailureReason};
 use crate::names::{self, MetricDef, MetricType};
 use crate::outcome::Outcome;
 use crate::record::PluginRecord;
-use crate::site::ResolvedSite;
 use crate::registry::{Registry, global};
+use crate::site::ResolvedSite;
 use crate::state::{PluginState, Stage};
 
 const DEFAULT_NAMESPACE: &str = "plugobs";
@@ -43,14 +43,23 @@ const METADATA: Metadata<'static> = Metadata::new("plugobs", Level::INFO, Some("
 /// [`ConfigError::InvalidNamespace`] unless it matches `[a-zA-Z_][a-zA-Z0-9_]*`;
 /// [`ConfigError::AlreadySet`] once names have been used.
 pub fn set_namespace(namespace: &str) -> Result<(), ConfigError> {
-    let valid = namespace.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && namespace.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid = namespace
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(ConfigError::InvalidNamespace { namespace: namespace.to_owned() });
+        return Err(ConfigError::InvalidNamespace {
+            namespace: namespace.to_owned(),
+        });
     }
     NAMESPACE
         .set(namespace.to_owned())
-        .map_err(|_| ConfigError::AlreadySet { namespace: self::namespace().to_owned() })
+        .map_err(|_| ConfigError::AlreadySet {
+            namespace: self::namespace().to_owned(),
+        })
 }
 
 /// The metric namespace in use.
@@ -70,7 +79,9 @@ pub fn full_name(def: &MetricDef) -> String {
 
 /// Sets how often the background thread flushes (at least 10 ms).
 pub fn set_flush_interval(interval: Duration) {
-    let ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(10);
+    let ms = u64::try_from(interval.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(10);
     FLUSH_INTERVAL_MS.store(ms, Ordering::Relaxed);
 }
 
@@ -85,12 +96,14 @@ pub(crate) fn ensure_flusher() {
     if FLUSHER_STARTED.swap(true, Ordering::AcqRel) {
         return;
     }
-    let spawned = std::thread::Builder::new().name("plugobs-flush".to_owned()).spawn(|| {
-        loop {
-            std::thread::sleep(flush_interval());
-            flush();
-        }
-    });
+    let spawned = std::thread::Builder::new()
+        .name("plugobs-flush".to_owned())
+        .spawn(|| {
+            loop {
+                std::thread::sleep(flush_interval());
+                flush();
+            }
+        });
     if let Err(error) = spawned {
         FLUSHER_STARTED.store(false, Ordering::Release);
         tracing::error!(%error, "plugobs could not start its flush thread; call plugobs::flush() yourself");
@@ -135,7 +148,10 @@ pub(crate) struct Publisher<'a> {
 impl<'a> Publisher<'a> {
     fn new(recorder: &'a dyn Recorder) -> Self {
         describe(recorder);
-        Publisher { recorder, id: recorder_id(recorder) }
+        Publisher {
+            recorder,
+            id: recorder_id(recorder),
+        }
     }
 
     fn key(def: &MetricDef, labels: Vec<Label>) -> Key {
@@ -143,11 +159,15 @@ impl<'a> Publisher<'a> {
     }
 
     pub(crate) fn counter(&self, def: &MetricDef, labels: Vec<Label>, total: u64) {
-        self.recorder.register_counter(&Self::key(def, labels), &METADATA).absolute(total);
+        self.recorder
+            .register_counter(&Self::key(def, labels), &METADATA)
+            .absolute(total);
     }
 
     pub(crate) fn gauge(&self, def: &MetricDef, labels: Vec<Label>, value: f64) {
-        self.recorder.register_gauge(&Self::key(def, labels), &METADATA).set(value);
+        self.recorder
+            .register_gauge(&Self::key(def, labels), &METADATA)
+            .set(value);
     }
 
     /// Sends the values of `current` not yet sent to this recorder, in seconds.
@@ -158,9 +178,14 @@ impl<'a> Publisher<'a> {
         cursors: &ExportCursors,
         current: &HistogramSnapshot,
     ) {
-        let handle = self.recorder.register_histogram(&Self::key(def, labels), &METADATA);
+        let handle = self
+            .recorder
+            .register_histogram(&Self::key(def, labels), &METADATA);
         cursors.forward(self.id, current, |bucket, n| {
-            handle.record_many(bucket_value(bucket) / 1e9, usize::try_from(n).unwrap_or(usize::MAX));
+            handle.record_many(
+                bucket_value(bucket) / 1e9,
+                usize::try_from(n).unwrap_or(usize::MAX),
+            );
         });
     }
 }
@@ -179,7 +204,11 @@ fn with_label(mut labels: Vec<Label>, key: &'static str, value: &'static str) ->
 fn publish_lifecycle(p: &Publisher<'_>, record: &PluginRecord) {
     let d = record.descriptor();
     let base = plugin_labels(record);
-    p.gauge(&names::PLUGIN_INFO, with_label(base.clone(), "version", d.version), 1.0);
+    p.gauge(
+        &names::PLUGIN_INFO,
+        with_label(base.clone(), "version", d.version),
+        1.0,
+    );
     for (stage, def) in [
         (Stage::Load, &names::LOAD_DURATION),
         (Stage::Start, &names::START_DURATION),
@@ -187,7 +216,12 @@ fn publish_lifecycle(p: &Publisher<'_>, record: &PluginRecord) {
     ] {
         let snapshot = record.durations(stage).snapshot();
         if snapshot.count() > 0 {
-            p.histogram(def, base.clone(), &record.duration_cursors[stage.index()], &snapshot);
+            p.histogram(
+                def,
+                base.clone(),
+                &record.duration_cursors[stage.index()],
+                &snapshot,
+            );
         }
     }
     for stage in Stage::ALL {
@@ -209,8 +243,11 @@ fn publish_lifecycle(p: &Publisher<'_>, record: &PluginRecord) {
         for to in PluginState::ALL {
             let n = record.transitions(from, to);
             if n > 0 {
-                let labels =
-                    with_label(with_label(base.clone(), "from", from.as_str()), "to", to.as_str());
+                let labels = with_label(
+                    with_label(base.clone(), "from", from.as_str()),
+                    "to",
+                    to.as_str(),
+                );
                 p.counter(&names::STATE_TRANSITIONS, labels, n);
             }
         }
@@ -240,13 +277,26 @@ fn publish_operations(p: &Publisher<'_>, sites: &[&'static ResolvedSite]) {
                 *kinds.entry(kind).or_insert(0) += n;
             }
         }
-        p.histogram(&names::OPERATION_DURATION, base.clone(), &site.latency_cursors, &t.latency);
+        p.histogram(
+            &names::OPERATION_DURATION,
+            base.clone(),
+            &site.latency_cursors,
+            &t.latency,
+        );
     }
     for (label, n) in Outcome::LABELS.iter().zip(outcomes) {
-        p.counter(&names::OPERATIONS, with_label(base.clone(), "outcome", label), n);
+        p.counter(
+            &names::OPERATIONS,
+            with_label(base.clone(), "outcome", label),
+            n,
+        );
     }
     for (kind, n) in kinds {
-        p.counter(&names::ERRORS, with_label(base.clone(), "error_kind", kind), n);
+        p.counter(
+            &names::ERRORS,
+            with_label(base.clone(), "error_kind", kind),
+            n,
+        );
     }
     p.gauge(&names::OPERATIONS_IN_FLIGHT, base, in_flight as f64);
 }
@@ -259,14 +309,23 @@ impl Registry {
     pub fn flush(&self) {
         metrics::with_recorder(|recorder| {
             let p = Publisher::new(recorder);
-            p.histogram(&names::DISCOVERY_DURATION, vec![], &self.discovery_cursors, &self.discovery.snapshot());
+            p.histogram(
+                &names::DISCOVERY_DURATION,
+                vec![],
+                &self.discovery_cursors,
+                &self.discovery.snapshot(),
+            );
             let mut by_state = [0usize; PluginState::ALL.len()];
             for record in self.plugins() {
                 by_state[record.state().index()] += 1;
                 publish_lifecycle(&p, record);
             }
             for (state, n) in PluginState::ALL.iter().zip(by_state) {
-                p.gauge(&names::PLUGINS, vec![Label::new("state", state.as_str())], n as f64);
+                p.gauge(
+                    &names::PLUGINS,
+                    vec![Label::new("state", state.as_str())],
+                    n as f64,
+                );
             }
             for sites in self.operation_sites().values() {
                 publish_operations(&p, sites);

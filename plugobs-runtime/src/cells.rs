@@ -75,7 +75,9 @@ impl Default for HistogramCells {
 
 impl std::fmt::Debug for HistogramCells {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HistogramCells").field("count", &self.count.load(Relaxed)).finish()
+        f.debug_struct("HistogramCells")
+            .field("count", &self.count.load(Relaxed))
+            .finish()
     }
 }
 
@@ -125,7 +127,11 @@ pub struct HistogramSnapshot {
 impl HistogramSnapshot {
     /// A snapshot with no values.
     pub fn empty() -> Self {
-        HistogramSnapshot { buckets: vec![0; BUCKETS], count: 0, sum_nanos: 0 }
+        HistogramSnapshot {
+            buckets: vec![0; BUCKETS],
+            count: 0,
+            sum_nanos: 0,
+        }
     }
 
     /// The number of values recorded.
@@ -186,7 +192,11 @@ impl HistogramSnapshot {
             .filter(|(_, n)| **n > 0)
             .map(|(i, n)| (bucket_value(i) * *n as f64) as u64)
             .sum();
-        HistogramSnapshot { buckets, count, sum_nanos }
+        HistogramSnapshot {
+            buckets,
+            count,
+            sum_nanos,
+        }
     }
 }
 
@@ -264,20 +274,28 @@ pub struct ShardedCells {
 
 impl std::fmt::Debug for ShardedCells {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShardedCells").field("shards", &self.shards.len()).finish()
+        f.debug_struct("ShardedCells")
+            .field("shards", &self.shards.len())
+            .finish()
     }
 }
 
 /// The shard count: the machine's parallelism rounded up to a power of two, 2 ..= 16.
 pub fn shard_count() -> usize {
-    std::thread::available_parallelism().map_or(4, |n| n.get()).next_power_of_two().clamp(2, 16)
+    std::thread::available_parallelism()
+        .map_or(4, |n| n.get())
+        .next_power_of_two()
+        .clamp(2, 16)
 }
 
 impl ShardedCells {
     /// Cells with `shards` shards (rounded up to a power of two).
     pub fn new(shards: usize) -> Self {
         let n = shards.max(1).next_power_of_two();
-        ShardedCells { shards: (0..n).map(|_| Shard::new()).collect(), mask: n - 1 }
+        ShardedCells {
+            shards: (0..n).map(|_| Shard::new()).collect(),
+            mask: n - 1,
+        }
     }
 
     /// The shard for a thread index.
@@ -307,7 +325,14 @@ impl ShardedCells {
         let latency = HistogramSnapshot::from_buckets(buckets);
         // Read `started` after the finished counts: both only grow, so started >= finished.
         let started = self.shards.iter().map(|s| s.started.load(Relaxed)).sum();
-        OperationTotals { finished: latency.count, started, errors, panicked, cancelled, latency }
+        OperationTotals {
+            finished: latency.count,
+            started,
+            errors,
+            panicked,
+            cancelled,
+            latency,
+        }
     }
 }
 
@@ -331,7 +356,12 @@ impl std::fmt::Debug for ExportCursors {
 impl ExportCursors {
     /// Calls `emit(bucket, new_values)` for every bucket of `current` that grew since the
     /// last call for `destination`, and remembers `current` as sent.
-    pub fn forward(&self, destination: usize, current: &HistogramSnapshot, mut emit: impl FnMut(usize, u64)) {
+    pub fn forward(
+        &self,
+        destination: usize,
+        current: &HistogramSnapshot,
+        mut emit: impl FnMut(usize, u64),
+    ) {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         let pos = match sent.iter().position(|(d, _)| *d == destination) {
             Some(pos) => pos,
@@ -363,7 +393,10 @@ mod tests {
             assert!(i < BUCKETS);
             last = i;
             if v < 1 << 41 {
-                assert!(bucket_lower(i) <= v && v < bucket_lower(i) + bucket_width(i), "{v}");
+                assert!(
+                    bucket_lower(i) <= v && v < bucket_lower(i) + bucket_width(i),
+                    "{v}"
+                );
             }
         }
         assert_eq!(bucket_index(u64::MAX), BUCKETS - 1);

@@ -68,7 +68,9 @@ pub struct Provided {
 
 impl fmt::Debug for Provided {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Provided").field("trait_name", &self.trait_name).finish()
+        f.debug_struct("Provided")
+            .field("trait_name", &self.trait_name)
+            .finish()
     }
 }
 

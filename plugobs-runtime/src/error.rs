@@ -44,7 +44,11 @@ impl HookError {
         } else {
             "panic with a non-string payload".to_owned()
         };
-        HookError { message, error_type: "panic", panicked: true }
+        HookError {
+            message,
+            error_type: "panic",
+            panicked: true,
+        }
     }
 
     /// A hook future that was dropped before it completed.
@@ -112,8 +116,11 @@ pub enum FailureReason {
 
 impl FailureReason {
     /// Every reason, in label order.
-    pub const ALL: [FailureReason; 3] =
-        [FailureReason::Error, FailureReason::Panic, FailureReason::Cancelled];
+    pub const ALL: [FailureReason; 3] = [
+        FailureReason::Error,
+        FailureReason::Panic,
+        FailureReason::Cancelled,
+    ];
 
     /// The label value.
     pub fn as_str(self) -> &'static str {
@@ -148,7 +155,13 @@ pub struct LifecycleError {
 
 impl fmt::Display for LifecycleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "plugin `{}` failed to {}: {}", self.plugin, self.stage.verb(), self.error)
+        write!(
+            f,
+            "plugin `{}` failed to {}: {}",
+            self.plugin,
+            self.stage.verb(),
+            self.error
+        )
     }
 }
 
@@ -199,7 +212,11 @@ pub enum RegistryError {
 impl fmt::Display for RegistryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RegistryError::DuplicateName { name, first, second } => write!(
+            RegistryError::DuplicateName {
+                name,
+                first,
+                second,
+            } => write!(
                 f,
                 "two plugins are named `{name}`: one defined at {first}, one at {second}; \
                  give one of them another name with #[plugin(name = \"...\")]"

@@ -77,11 +77,13 @@ pub mod __private {
     };
     pub use crate::error::HookError;
     pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};
-    pub use crate::outcome::{ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult};
+    pub use crate::outcome::{
+        ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
+    };
     pub use crate::site::{CallGuard, OperationSite, PendingGuard, WatchedCall};
     pub use inventory;
-    pub use std::option::Option::{self, None, Some};
-    pub use tracing;
     pub use std::any::TypeId;
+    pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{self, Err, Ok};
+    pub use tracing;
 }

@@ -56,7 +56,13 @@ impl<'r> Step<'r> {
                 otel.status_code = tracing::field::Empty,
             ),
         };
-        Step { record, stage, span, began: Instant::now(), finished: false }
+        Step {
+            record,
+            stage,
+            span,
+            began: Instant::now(),
+            finished: false,
+        }
     }
 
     fn finish(self, result: Result<(), HookError>) -> Result<(), LifecycleError> {
@@ -112,7 +118,11 @@ impl<'r> Step<'r> {
             "plugin failed to {}",
             self.stage.as_str()
         );
-        LifecycleError { plugin: d.name, stage: self.stage, error }
+        LifecycleError {
+            plugin: d.name,
+            stage: self.stage,
+            error,
+        }
     }
 }
 
@@ -145,7 +155,9 @@ pub struct Loaded<S: ?Sized + 'static> {
 
 impl<S: ?Sized + 'static> std::fmt::Debug for Loaded<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Loaded").field("plugin", &self.name()).finish_non_exhaustive()
+        f.debug_struct("Loaded")
+            .field("plugin", &self.name())
+            .finish_non_exhaustive()
     }
 }
 
@@ -179,7 +191,9 @@ impl<S: ?Sized + 'static> Loaded<S> {
     /// The hook's error or panic; the plugin is then `Failed`.
     pub fn stop(mut self) -> Result<(), LifecycleError> {
         let step = Step::begin(&self.record, Stage::Stop);
-        let result = step.span.in_scope(|| call_catching(|| self.instance.stop()).wait());
+        let result = step
+            .span
+            .in_scope(|| call_catching(|| self.instance.stop()).wait());
         step.finish(result)
     }
 
@@ -216,10 +230,13 @@ fn factory_of<S: ?Sized + 'static>(
     record: &PluginRecord,
     provided: &'static Provided,
 ) -> Result<&'static Factory<S>, RegistryError> {
-    provided.factory.downcast_ref::<Factory<S>>().ok_or(RegistryError::DoesNotProvide {
-        plugin: record.descriptor().name,
-        requested: std::any::type_name::<S>(),
-    })
+    provided
+        .factory
+        .downcast_ref::<Factory<S>>()
+        .ok_or(RegistryError::DoesNotProvide {
+            plugin: record.descriptor().name,
+            requested: std::any::type_name::<S>(),
+        })
 }
 
 fn construct<S: ?Sized + 'static>(
@@ -243,7 +260,8 @@ impl Registry {
     fn providers<S: ?Sized + 'static>(
         &self,
     ) -> impl Iterator<Item = (Arc<PluginRecord>, &'static Provided)> + '_ {
-        self.records_arc().filter_map(|r| r.descriptor().provided::<S>().map(|p| (r.clone(), p)))
+        self.records_arc()
+            .filter_map(|r| r.descriptor().provided::<S>().map(|p| (r.clone(), p)))
     }
 
     fn provider<S: ?Sized + 'static>(
@@ -251,10 +269,14 @@ impl Registry {
         name: &str,
     ) -> Result<(Arc<PluginRecord>, &'static Provided), RegistryError> {
         let record = self.lookup_arc(name)?;
-        let provided = record.descriptor().provided::<S>().ok_or(RegistryError::DoesNotProvide {
-            plugin: record.descriptor().name,
-            requested: std::any::type_name::<S>(),
-        })?;
+        let provided =
+            record
+                .descriptor()
+                .provided::<S>()
+                .ok_or(RegistryError::DoesNotProvide {
+                    plugin: record.descriptor().name,
+                    requested: std::any::type_name::<S>(),
+                })?;
         Ok((record.clone(), provided))
     }
 
@@ -265,7 +287,9 @@ impl Registry {
         let factory = factory_of::<S>(&record, provided)?;
         let mut instance = construct(&record, factory)?;
         let step = Step::begin(&record, Stage::Start);
-        let result = step.span.in_scope(|| call_catching(|| instance.start()).wait());
+        let result = step
+            .span
+            .in_scope(|| call_catching(|| instance.start()).wait());
         step.finish(result)?;
         Ok(Loaded { record, instance })
     }
@@ -300,7 +324,10 @@ impl Registry {
     ///
     /// # Errors
     /// As [`Registry::load`].
-    pub async fn load_async<S: ?Sized + 'static>(&self, name: &str) -> Result<Loaded<S>, LoadError> {
+    pub async fn load_async<S: ?Sized + 'static>(
+        &self,
+        name: &str,
+    ) -> Result<Loaded<S>, LoadError> {
         let (record, provided) = self.provider::<S>(name)?;
         Self::load_async_one(record, provided).await
     }
@@ -309,7 +336,10 @@ impl Registry {
     /// in name order. Async start hooks run on this thread. A failing plugin is reported
     /// in [`LoadReport::failures`] and does not stop the others.
     pub fn load_all<S: ?Sized + 'static>(&self) -> LoadReport<S> {
-        let mut report = LoadReport { loaded: Vec::new(), failures: Vec::new() };
+        let mut report = LoadReport {
+            loaded: Vec::new(),
+            failures: Vec::new(),
+        };
         for (record, provided) in self.providers::<S>() {
             match Self::load_sync(record, provided) {
                 Ok(loaded) => report.loaded.push(loaded),
@@ -322,7 +352,10 @@ impl Registry {
     /// As [`Registry::load_all`], awaiting async start hooks on the caller's runtime, one
     /// plugin after another.
     pub async fn load_all_async<S: ?Sized + 'static>(&self) -> LoadReport<S> {
-        let mut report = LoadReport { loaded: Vec::new(), failures: Vec::new() };
+        let mut report = LoadReport {
+            loaded: Vec::new(),
+            failures: Vec::new(),
+        };
         let providers: Vec<_> = self.providers::<S>().collect();
         for (record, provided) in providers {
             match Self::load_async_one(record, provided).await {

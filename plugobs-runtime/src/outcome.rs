@@ -178,6 +178,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_borrow)] // the borrows are the dispatch
     fn classification_prefers_the_most_specific() {
         let a: Result<u8, Kinded> = Err(Kinded);
         let b: Result<u8, String> = Err("x".into());
@@ -188,6 +189,9 @@ mod tests {
         assert_eq!((&&&Probe(&c)).__plugobs_outcome(), Outcome::Ok);
         assert_eq!((&&&Probe(&d)).__plugobs_outcome(), Outcome::Ok);
         let io: Result<(), std::io::Error> = Err(std::io::ErrorKind::TimedOut.into());
-        assert_eq!((&&&Probe(&io)).__plugobs_outcome(), Outcome::Error("timed_out"));
+        assert_eq!(
+            (&&&Probe(&io)).__plugobs_outcome(),
+            Outcome::Error("timed_out")
+        );
     }
 }

@@ -111,7 +111,11 @@ impl PluginRecord {
 
     /// All failures of every stage.
     pub fn total_failures(&self) -> u64 {
-        self.failures.iter().flatten().map(|c| c.load(Relaxed)).sum()
+        self.failures
+            .iter()
+            .flatten()
+            .map(|c| c.load(Relaxed))
+            .sum()
     }
 
     /// The duration histogram of a stage.

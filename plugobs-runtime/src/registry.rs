@@ -122,17 +122,27 @@ impl Registry {
         self.by_name
             .get(name)
             .map(|&i| &self.records[i])
-            .ok_or_else(|| RegistryError::UnknownPlugin { name: name.to_owned() })
+            .ok_or_else(|| RegistryError::UnknownPlugin {
+                name: name.to_owned(),
+            })
     }
 
     /// The resolved operation sites of this registry's plugins, grouped by (plugin,
     /// operation): two functions instrumented under one operation name are one operation.
-    pub fn operation_sites(&self) -> BTreeMap<(&'static str, &'static str), Vec<&'static ResolvedSite>> {
+    pub fn operation_sites(
+        &self,
+    ) -> BTreeMap<(&'static str, &'static str), Vec<&'static ResolvedSite>> {
         let mut groups: BTreeMap<_, Vec<_>> = BTreeMap::new();
         for site in site::sites() {
             let d = site.descriptor();
-            if self.get(d.name).is_some_and(|r| std::ptr::eq(r.descriptor(), d)) {
-                groups.entry((d.name, site.operation())).or_default().push(site);
+            if self
+                .get(d.name)
+                .is_some_and(|r| std::ptr::eq(r.descriptor(), d))
+            {
+                groups
+                    .entry((d.name, site.operation()))
+                    .or_default()
+                    .push(site);
             }
         }
         groups
@@ -185,8 +195,11 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::Missing`] with the missing names, in the order given.
     pub fn expect_plugins(&self, names: &[&str]) -> Result<(), RegistryError> {
-        let missing: Vec<String> =
-            names.iter().filter(|n| self.get(n).is_none()).map(|n| (*n).to_owned()).collect();
+        let missing: Vec<String> = names
+            .iter()
+            .filter(|n| self.get(n).is_none())
+            .map(|n| (*n).to_owned())
+            .collect();
         if missing.is_empty() {
             Ok(())
         } else {

@@ -83,7 +83,10 @@ impl std::fmt::Debug for ResolvedSite {
 impl OperationSite {
     /// A site for the operation `operation`.
     pub const fn new(operation: &'static str) -> Self {
-        OperationSite { operation, resolved: OnceLock::new() }
+        OperationSite {
+            operation,
+            resolved: OnceLock::new(),
+        }
     }
 
     /// Starts a call of this operation of the plugin `descriptor`.
@@ -95,7 +98,11 @@ impl OperationSite {
         };
         let shard = site.cells.shard(thread_index());
         shard.started.fetch_add(1, Relaxed);
-        CallGuard { site, shard, start: site.clock.raw() }
+        CallGuard {
+            site,
+            shard,
+            start: site.clock.raw(),
+        }
     }
 
     /// Starts a call whose body is the future `fut`; the returned future ends the call
@@ -106,7 +113,10 @@ impl OperationSite {
         descriptor: &'static PluginDescriptor,
         fut: F,
     ) -> WatchedCall<F> {
-        WatchedCall { guard: Some(self.enter(descriptor)), fut }
+        WatchedCall {
+            guard: Some(self.enter(descriptor)),
+            fut,
+        }
     }
 
     #[cold]
@@ -189,7 +199,9 @@ pub struct CallGuard {
 
 impl std::fmt::Debug for CallGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallGuard").field("site", &self.site).finish_non_exhaustive()
+        f.debug_struct("CallGuard")
+            .field("site", &self.site)
+            .finish_non_exhaustive()
     }
 }
 
@@ -203,7 +215,10 @@ impl CallGuard {
 
     #[inline(always)]
     fn record(&self, outcome: Outcome) {
-        let nanos = self.site.clock.delta_as_nanos(self.start, self.site.clock.raw());
+        let nanos = self
+            .site
+            .clock
+            .delta_as_nanos(self.start, self.site.clock.raw());
         match outcome {
             Outcome::Ok => {}
             Outcome::Error(kind) => {
@@ -223,7 +238,11 @@ impl CallGuard {
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        self.record(if std::thread::panicking() { Outcome::Panic } else { Outcome::Cancelled });
+        self.record(if std::thread::panicking() {
+            Outcome::Panic
+        } else {
+            Outcome::Cancelled
+        });
     }
 }
 

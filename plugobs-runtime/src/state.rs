@@ -62,7 +62,10 @@ impl PluginState {
     }
 
     pub(crate) fn from_index(index: usize) -> PluginState {
-        PluginState::ALL.get(index).copied().unwrap_or(PluginState::Failed)
+        PluginState::ALL
+            .get(index)
+            .copied()
+            .unwrap_or(PluginState::Failed)
     }
 }
 

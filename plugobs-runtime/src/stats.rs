@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::cells::HistogramSnapshot;
 use crate::record::{Failure, PluginRecord};
-use crate::site::ResolvedSite;
 use crate::registry::Registry;
+use crate::site::ResolvedSite;
 use crate::state::PluginState;
 
 /// Health counts over all plugins.
@@ -220,12 +220,25 @@ impl Registry {
             total: plugins.len(),
             by_kind,
             by_state,
-            health: HealthCounts { unknown: plugins.len(), ..HealthCounts::default() },
+            health: HealthCounts {
+                unknown: plugins.len(),
+                ..HealthCounts::default()
+            },
             total_errors: plugins
                 .iter()
-                .map(|p| p.failures + p.operations.iter().map(|o| o.errors + o.panics).sum::<u64>())
+                .map(|p| {
+                    p.failures
+                        + p.operations
+                            .iter()
+                            .map(|o| o.errors + o.panics)
+                            .sum::<u64>()
+                })
                 .sum(),
-            total_calls: plugins.iter().flat_map(|p| &p.operations).map(|o| o.calls).sum(),
+            total_calls: plugins
+                .iter()
+                .flat_map(|p| &p.operations)
+                .map(|o| o.calls)
+                .sum(),
             discovery_duration: self.discovery_duration(),
             plugins,
         }
@@ -260,7 +273,13 @@ pub(crate) fn human_nanos(ns: f64) -> String {
 pub(crate) fn write_table(f: &mut fmt::Formatter<'_>, rows: &[Vec<String>]) -> fmt::Result {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in rows {
         let mut line = String::new();
@@ -269,7 +288,10 @@ pub(crate) fn write_table(f: &mut fmt::Formatter<'_>, rows: &[Vec<String>]) -> f
                 line.push_str(cell);
             } else {
                 line.push_str(cell);
-                line.extend(std::iter::repeat_n(' ', widths[c] - cell.chars().count() + 2));
+                line.extend(std::iter::repeat_n(
+                    ' ',
+                    widths[c] - cell.chars().count() + 2,
+                ));
             }
         }
         writeln!(f, "{}", line.trim_end())?;
@@ -283,7 +305,11 @@ fn opt(d: Option<Duration>) -> String {
 
 impl fmt::Display for RegistryStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kinds: Vec<String> = self.by_kind.iter().map(|(k, n)| format!("{k}={n}")).collect();
+        let kinds: Vec<String> = self
+            .by_kind
+            .iter()
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect();
         let states: Vec<String> = self
             .by_state
             .iter()
@@ -295,7 +321,11 @@ impl fmt::Display for RegistryStats {
             "plugins: {} ({}) | states: {} | health: healthy={} degraded={} unhealthy={} unknown={} | calls: {} | errors: {} | discovery: {}",
             self.total,
             kinds.join(" "),
-            if states.is_empty() { "-".to_owned() } else { states.join(" ") },
+            if states.is_empty() {
+                "-".to_owned()
+            } else {
+                states.join(" ")
+            },
             self.health.healthy,
             self.health.degraded,
             self.health.unhealthy,
@@ -306,9 +336,18 @@ impl fmt::Display for RegistryStats {
         )?;
         let now = SystemTime::now();
         let mut rows = vec![
-            ["PLUGIN", "KIND", "VERSION", "STATE", "LOAD", "START", "LOADED", "LAST FAILURE"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "PLUGIN",
+                "KIND",
+                "VERSION",
+                "STATE",
+                "LOAD",
+                "START",
+                "LOADED",
+                "LAST FAILURE",
+            ]
+            .map(String::from)
+            .to_vec(),
         ];
         for p in &self.plugins {
             rows.push(vec![
@@ -329,17 +368,33 @@ impl fmt::Display for RegistryStats {
         }
         write_table(f, &rows)?;
         let mut ops = vec![
-            ["PLUGIN", "OPERATION", "CALLS", "ERRORS", "PANICS", "CANCELLED", "IN-FLIGHT", "MEAN", "P50", "P90", "P99", "MAX"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "PLUGIN",
+                "OPERATION",
+                "CALLS",
+                "ERRORS",
+                "PANICS",
+                "CANCELLED",
+                "IN-FLIGHT",
+                "MEAN",
+                "P50",
+                "P90",
+                "P99",
+                "MAX",
+            ]
+            .map(String::from)
+            .to_vec(),
         ];
         for p in &self.plugins {
             for o in &p.operations {
                 let errors = if o.errors_by_kind.is_empty() {
                     o.errors.to_string()
                 } else {
-                    let kinds: Vec<String> =
-                        o.errors_by_kind.iter().map(|(k, n)| format!("{k}={n}")).collect();
+                    let kinds: Vec<String> = o
+                        .errors_by_kind
+                        .iter()
+                        .map(|(k, n)| format!("{k}={n}"))
+                        .collect();
                     format!("{} ({})", o.errors, kinds.join(" "))
                 };
                 ops.push(vec![
@@ -368,7 +423,10 @@ impl fmt::Display for RegistryStats {
 
 #[cfg(feature = "serde")]
 mod seconds {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 }
@@ -392,7 +450,9 @@ pub(crate) mod unix_seconds {
     use std::time::{SystemTime, UNIX_EPOCH};
 
     pub fn secs(t: &SystemTime) -> f64 {
-        t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+        t.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
     }
 
     pub fn serialize<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {

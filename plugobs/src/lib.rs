@@ -105,10 +105,10 @@
 pub use plugobs_macros::{ErrorKind, instrumented, plugin};
 
 pub use plugobs_runtime::{
-    ConfigError, ErrorKind, Failure, FailureReason, OperationStats, HealthCounts, HookError, LifecycleError, LoadError,
-    LoadReport, Loaded, Plugin, PluginDescriptor, PluginRecord, PluginState, PluginStats,
-    Registry, RegistryError, RegistryStats, SourceLocation, Stage, block_on, bridge, flush,
-    names, registry, set_namespace,
+    ConfigError, ErrorKind, Failure, FailureReason, HealthCounts, HookError, LifecycleError,
+    LoadError, LoadReport, Loaded, OperationStats, Plugin, PluginDescriptor, PluginRecord,
+    PluginState, PluginStats, Registry, RegistryError, RegistryStats, SourceLocation, Stage,
+    block_on, bridge, flush, names, registry, set_namespace,
 };
 
 #[cfg(feature = "prometheus")]

@@ -27,7 +27,10 @@ pub fn builder() -> Result<PrometheusBuilder, BuildError> {
 /// # Errors
 /// Only if a bucket list were empty, which the closed list rules out.
 pub fn with_buckets(mut builder: PrometheusBuilder) -> Result<PrometheusBuilder, BuildError> {
-    for def in names::ALL.iter().filter(|d| d.kind == MetricType::Histogram) {
+    for def in names::ALL
+        .iter()
+        .filter(|d| d.kind == MetricType::Histogram)
+    {
         builder = builder
             .set_buckets_for_metric(Matcher::Full(crate::bridge::full_name(def)), def.buckets)?;
     }

@@ -21,11 +21,22 @@ pub struct Unique;
 
 #[test]
 fn an_explicit_registry_with_two_plugins_of_one_name_is_refused() {
-    let err = Registry::from_descriptors([first::Alpha::DESCRIPTOR, second::Beta::DESCRIPTOR]).unwrap_err();
-    let RegistryError::DuplicateName { name, first, second } = &err else { panic!("{err:?}") };
+    let err = Registry::from_descriptors([first::Alpha::DESCRIPTOR, second::Beta::DESCRIPTOR])
+        .unwrap_err();
+    let RegistryError::DuplicateName {
+        name,
+        first,
+        second,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
     assert_eq!(*name, "shared_name");
     assert_eq!((first.file, first.line), ("tests/tests/duplicates.rs", 9));
-    assert_eq!((second.file, second.line), ("tests/tests/duplicates.rs", 15));
+    assert_eq!(
+        (second.file, second.line),
+        ("tests/tests/duplicates.rs", 15)
+    );
     assert_eq!(
         err.to_string(),
         "two plugins are named `shared_name`: one defined at tests/tests/duplicates.rs:9, one at \
@@ -38,9 +49,17 @@ fn the_global_registry_leaves_both_out_and_says_why() {
     let r = plugobs::registry();
     assert!(r.get("shared_name").is_none());
     assert!(r.get("unique").is_some());
-    assert!(matches!(r.check(), Err(RegistryError::DuplicateName { name: "shared_name", .. })));
+    assert!(matches!(
+        r.check(),
+        Err(RegistryError::DuplicateName {
+            name: "shared_name",
+            ..
+        })
+    ));
     assert!(matches!(
         r.load::<dyn std::any::Any>("shared_name"),
-        Err(plugobs::LoadError::Registry(RegistryError::UnknownPlugin { .. }))
+        Err(plugobs::LoadError::Registry(
+            RegistryError::UnknownPlugin { .. }
+        ))
     ));
 }

@@ -67,24 +67,47 @@ fn clean_load_and_start() {
     assert_eq!(
         published.gauge(
             "plugobs_plugin_info",
-            &[("plugin", "clean_greeter"), ("kind", "greeter"), ("version", VERSION)]
+            &[
+                ("plugin", "clean_greeter"),
+                ("kind", "greeter"),
+                ("version", VERSION)
+            ]
         ),
         Some(1.0)
     );
-    assert_eq!(published.gauge("plugobs_plugins", &[("state", "running")]), Some(1.0));
-    assert_eq!(published.gauge("plugobs_plugins", &[("state", "failed")]), Some(0.0));
-    assert_eq!(published.gauge("plugobs_plugins", &[("state", "registered")]), Some(0.0));
+    assert_eq!(
+        published.gauge("plugobs_plugins", &[("state", "running")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        published.gauge("plugobs_plugins", &[("state", "failed")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        published.gauge("plugobs_plugins", &[("state", "registered")]),
+        Some(0.0)
+    );
     assert_eq!(
         published.counter(
             "plugobs_plugin_state_transitions_total",
-            &[("plugin", "clean_greeter"), ("kind", "greeter"), ("from", "registered"), ("to", "loaded")]
+            &[
+                ("plugin", "clean_greeter"),
+                ("kind", "greeter"),
+                ("from", "registered"),
+                ("to", "loaded")
+            ]
         ),
         Some(1)
     );
     assert_eq!(
         published.counter(
             "plugobs_plugin_state_transitions_total",
-            &[("plugin", "clean_greeter"), ("kind", "greeter"), ("from", "loaded"), ("to", "running")]
+            &[
+                ("plugin", "clean_greeter"),
+                ("kind", "greeter"),
+                ("from", "loaded"),
+                ("to", "running")
+            ]
         ),
         Some(1)
     );
@@ -93,7 +116,12 @@ fn clean_load_and_start() {
             assert_eq!(
                 published.counter(
                     "plugobs_plugin_load_failures_total",
-                    &[("plugin", "clean_greeter"), ("kind", "greeter"), ("stage", stage), ("reason", reason)]
+                    &[
+                        ("plugin", "clean_greeter"),
+                        ("kind", "greeter"),
+                        ("stage", stage),
+                        ("reason", reason)
+                    ]
                 ),
                 Some(0),
                 "{stage} {reason}"
@@ -107,14 +135,30 @@ fn clean_load_and_start() {
     assert_eq!(p.last_failure, None);
     assert!(p.loaded_at.is_some());
 
-    let load = published.histogram("plugobs_plugin_load_duration_seconds", &pk).unwrap();
+    let load = published
+        .histogram("plugobs_plugin_load_duration_seconds", &pk)
+        .unwrap();
     assert_eq!(load.len(), 1);
-    assert!(close(load[0], p.load_duration.unwrap().as_secs_f64()), "{load:?} vs {:?}", p.load_duration);
-    let start = published.histogram("plugobs_plugin_start_duration_seconds", &pk).unwrap();
+    assert!(
+        close(load[0], p.load_duration.unwrap().as_secs_f64()),
+        "{load:?} vs {:?}",
+        p.load_duration
+    );
+    let start = published
+        .histogram("plugobs_plugin_start_duration_seconds", &pk)
+        .unwrap();
     assert_eq!(start.len(), 1);
     assert!(close(start[0], p.start_duration.unwrap().as_secs_f64()));
-    assert_eq!(published.histogram("plugobs_plugin_stop_duration_seconds", &pk), None);
-    assert_eq!(published.histogram("plugobs_discovery_duration_seconds", &[]).map(Vec::len), Some(1));
+    assert_eq!(
+        published.histogram("plugobs_plugin_stop_duration_seconds", &pk),
+        None
+    );
+    assert_eq!(
+        published
+            .histogram("plugobs_discovery_duration_seconds", &[])
+            .map(Vec::len),
+        Some(1)
+    );
 }
 
 /// Its constructor fails.
@@ -147,38 +191,85 @@ fn constructor_returning_err() {
     assert_eq!(failure.stage, Stage::Load);
     assert_eq!(failure.error.message(), "missing api key");
     assert_eq!(failure.error.reason(), FailureReason::Error);
-    assert!(failure.error.error_type().ends_with("TestError"), "{}", failure.error.error_type());
-    assert_eq!(failure.to_string(), "plugin `broken_config` failed to load: missing api key");
+    assert!(
+        failure.error.error_type().ends_with("TestError"),
+        "{}",
+        failure.error.error_type()
+    );
+    assert_eq!(
+        failure.to_string(),
+        "plugin `broken_config` failed to load: missing api key"
+    );
 
     let labels = |stage, reason| {
-        [("plugin", "broken_config"), ("kind", "greeter"), ("stage", stage), ("reason", reason)]
+        [
+            ("plugin", "broken_config"),
+            ("kind", "greeter"),
+            ("stage", stage),
+            ("reason", reason),
+        ]
     };
-    assert_eq!(published.counter("plugobs_plugin_load_failures_total", &labels("load", "error")), Some(1));
-    assert_eq!(published.counter("plugobs_plugin_load_failures_total", &labels("load", "panic")), Some(0));
-    assert_eq!(published.counter("plugobs_plugin_load_failures_total", &labels("start", "error")), Some(0));
     assert_eq!(
         published.counter(
-            "plugobs_plugin_state_transitions_total",
-            &[("plugin", "broken_config"), ("kind", "greeter"), ("from", "registered"), ("to", "failed")]
+            "plugobs_plugin_load_failures_total",
+            &labels("load", "error")
         ),
         Some(1)
     );
-    assert_eq!(published.gauge("plugobs_plugins", &[("state", "failed")]), Some(1.0));
+    assert_eq!(
+        published.counter(
+            "plugobs_plugin_load_failures_total",
+            &labels("load", "panic")
+        ),
+        Some(0)
+    );
+    assert_eq!(
+        published.counter(
+            "plugobs_plugin_load_failures_total",
+            &labels("start", "error")
+        ),
+        Some(0)
+    );
+    assert_eq!(
+        published.counter(
+            "plugobs_plugin_state_transitions_total",
+            &[
+                ("plugin", "broken_config"),
+                ("kind", "greeter"),
+                ("from", "registered"),
+                ("to", "failed")
+            ]
+        ),
+        Some(1)
+    );
+    assert_eq!(
+        published.gauge("plugobs_plugins", &[("state", "failed")]),
+        Some(1.0)
+    );
     assert_eq!(
         published
-            .histogram("plugobs_plugin_load_duration_seconds", &[("plugin", "broken_config"), ("kind", "greeter")])
+            .histogram(
+                "plugobs_plugin_load_duration_seconds",
+                &[("plugin", "broken_config"), ("kind", "greeter")]
+            )
             .map(Vec::len),
         Some(1)
     );
     assert_eq!(
-        published.histogram("plugobs_plugin_start_duration_seconds", &[("plugin", "broken_config"), ("kind", "greeter")]),
+        published.histogram(
+            "plugobs_plugin_start_duration_seconds",
+            &[("plugin", "broken_config"), ("kind", "greeter")]
+        ),
         None
     );
 
     let stats = registry.stats();
     assert_eq!(stats.total_errors, 1);
     let last = stats.plugins[0].last_failure.as_ref().unwrap();
-    assert_eq!((last.stage, last.reason, last.message.as_str()), (Stage::Load, FailureReason::Error, "missing api key"));
+    assert_eq!(
+        (last.stage, last.reason, last.message.as_str()),
+        (Stage::Load, FailureReason::Error, "missing api key")
+    );
 }
 
 /// Its constructor panics.
@@ -210,18 +301,31 @@ fn constructor_that_panics() {
     assert_eq!(
         published.counter(
             "plugobs_plugin_load_failures_total",
-            &[("plugin", "panicky_constructor"), ("kind", "greeter"), ("stage", "load"), ("reason", "panic")]
+            &[
+                ("plugin", "panicky_constructor"),
+                ("kind", "greeter"),
+                ("stage", "load"),
+                ("reason", "panic")
+            ]
         ),
         Some(1)
     );
     assert_eq!(
         published.counter(
             "plugobs_plugin_load_failures_total",
-            &[("plugin", "panicky_constructor"), ("kind", "greeter"), ("stage", "load"), ("reason", "error")]
+            &[
+                ("plugin", "panicky_constructor"),
+                ("kind", "greeter"),
+                ("stage", "load"),
+                ("reason", "error")
+            ]
         ),
         Some(0)
     );
-    assert_eq!(registry.get("panicky_constructor").unwrap().state(), PluginState::Failed);
+    assert_eq!(
+        registry.get("panicky_constructor").unwrap().state(),
+        PluginState::Failed
+    );
 }
 
 /// Its async start hook fails.
@@ -244,24 +348,42 @@ fn assert_start_failed(published: &common::Published, registry: &Registry) {
     assert_eq!(
         published.counter(
             "plugobs_plugin_load_failures_total",
-            &[("plugin", "unreachable_upstream"), ("kind", "greeter"), ("stage", "start"), ("reason", "error")]
+            &[
+                ("plugin", "unreachable_upstream"),
+                ("kind", "greeter"),
+                ("stage", "start"),
+                ("reason", "error")
+            ]
         ),
         Some(1)
     );
     let t = |from, to| {
         published.counter(
             "plugobs_plugin_state_transitions_total",
-            &[("plugin", "unreachable_upstream"), ("kind", "greeter"), ("from", from), ("to", to)],
+            &[
+                ("plugin", "unreachable_upstream"),
+                ("kind", "greeter"),
+                ("from", from),
+                ("to", to),
+            ],
         )
     };
     assert_eq!(t("registered", "loaded"), Some(1));
     assert_eq!(t("loaded", "failed"), Some(1));
     assert_eq!(t("loaded", "running"), None);
     let pk = [("plugin", "unreachable_upstream"), ("kind", "greeter")];
-    assert_eq!(published.histogram("plugobs_plugin_start_duration_seconds", &pk).map(Vec::len), Some(1));
+    assert_eq!(
+        published
+            .histogram("plugobs_plugin_start_duration_seconds", &pk)
+            .map(Vec::len),
+        Some(1)
+    );
     let stats = registry.stats();
     assert_eq!(stats.plugins[0].state, PluginState::Failed);
-    assert_eq!(stats.plugins[0].last_failure.as_ref().unwrap().message, "connection refused");
+    assert_eq!(
+        stats.plugins[0].last_failure.as_ref().unwrap().message,
+        "connection refused"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -316,7 +438,12 @@ fn a_start_future_dropped_midway_is_a_cancelled_failure() {
     assert_eq!(
         published.counter(
             "plugobs_plugin_load_failures_total",
-            &[("plugin", "hanging_start"), ("kind", "greeter"), ("stage", "start"), ("reason", "cancelled")]
+            &[
+                ("plugin", "hanging_start"),
+                ("kind", "greeter"),
+                ("stage", "start"),
+                ("reason", "cancelled")
+            ]
         ),
         Some(1)
     );
@@ -334,17 +461,36 @@ fn stop_runs_the_hook_and_is_timed() {
         registry.flush();
     });
     let pk = [("plugin", "clean_greeter"), ("kind", "greeter")];
-    assert_eq!(published.histogram("plugobs_plugin_stop_duration_seconds", &pk).map(Vec::len), Some(1));
+    assert_eq!(
+        published
+            .histogram("plugobs_plugin_stop_duration_seconds", &pk)
+            .map(Vec::len),
+        Some(1)
+    );
     assert_eq!(
         published.counter(
             "plugobs_plugin_state_transitions_total",
-            &[("plugin", "clean_greeter"), ("kind", "greeter"), ("from", "running"), ("to", "stopped")]
+            &[
+                ("plugin", "clean_greeter"),
+                ("kind", "greeter"),
+                ("from", "running"),
+                ("to", "stopped")
+            ]
         ),
         Some(1)
     );
-    assert_eq!(published.gauge("plugobs_plugins", &[("state", "stopped")]), Some(1.0));
-    assert_eq!(published.gauge("plugobs_plugins", &[("state", "running")]), Some(0.0));
-    assert_eq!(registry.get("clean_greeter").unwrap().state(), PluginState::Stopped);
+    assert_eq!(
+        published.gauge("plugobs_plugins", &[("state", "stopped")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        published.gauge("plugobs_plugins", &[("state", "running")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        registry.get("clean_greeter").unwrap().state(),
+        PluginState::Stopped
+    );
 }
 
 /// Its stop hook panics.
@@ -375,11 +521,19 @@ fn a_panicking_stop_hook_is_a_failure_not_a_crash() {
     assert_eq!(
         published.counter(
             "plugobs_plugin_load_failures_total",
-            &[("plugin", "crash_on_stop"), ("kind", "greeter"), ("stage", "stop"), ("reason", "panic")]
+            &[
+                ("plugin", "crash_on_stop"),
+                ("kind", "greeter"),
+                ("stage", "stop"),
+                ("reason", "panic")
+            ]
         ),
         Some(1)
     );
-    assert_eq!(registry.get("crash_on_stop").unwrap().state(), PluginState::Failed);
+    assert_eq!(
+        registry.get("crash_on_stop").unwrap().state(),
+        PluginState::Failed
+    );
 }
 
 #[test]
@@ -391,7 +545,10 @@ fn a_recorder_installed_after_the_events_still_receives_them() {
     let published = capture(|| registry.flush());
     assert_eq!(
         published
-            .histogram("plugobs_plugin_load_duration_seconds", &[("plugin", "clean_greeter"), ("kind", "greeter")])
+            .histogram(
+                "plugobs_plugin_load_duration_seconds",
+                &[("plugin", "clean_greeter"), ("kind", "greeter")]
+            )
             .map(Vec::len),
         Some(1)
     );

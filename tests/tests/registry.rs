@@ -36,8 +36,12 @@ impl GeoEnricher {
 }
 
 fn three() -> Registry {
-    Registry::from_descriptors([JsonCodec::DESCRIPTOR, CsvCodec::DESCRIPTOR, GeoEnricher::DESCRIPTOR])
-        .unwrap()
+    Registry::from_descriptors([
+        JsonCodec::DESCRIPTOR,
+        CsvCodec::DESCRIPTOR,
+        GeoEnricher::DESCRIPTOR,
+    ])
+    .unwrap()
 }
 
 #[test]
@@ -55,7 +59,10 @@ fn descriptors_carry_defaults_and_overrides() {
     let csv = CsvCodec::DESCRIPTOR;
     assert_eq!((csv.name, csv.description), ("csv", "Comma separated."));
     let geo = GeoEnricher::DESCRIPTOR;
-    assert_eq!((geo.kind, geo.version, geo.description), ("enricher", env!("CARGO_PKG_VERSION"), ""));
+    assert_eq!(
+        (geo.kind, geo.version, geo.description),
+        ("enricher", env!("CARGO_PKG_VERSION"), "")
+    );
     assert!(geo.provides.is_empty());
 }
 
@@ -76,7 +83,10 @@ fn lookup_by_name_and_kind() {
 fn loading_unknown_or_unprovided_plugins_is_a_typed_error() {
     let r = three();
     let err = r.load::<dyn Codec>("xml").unwrap_err();
-    assert_eq!(err, plugobs::LoadError::Registry(RegistryError::UnknownPlugin { name: "xml".into() }));
+    assert_eq!(
+        err,
+        plugobs::LoadError::Registry(RegistryError::UnknownPlugin { name: "xml".into() })
+    );
     let err = r.load::<dyn Codec>("geo_enricher").unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -91,7 +101,10 @@ fn load_all_loads_only_providers_and_keeps_going() {
     let ids: Vec<_> = report.loaded.iter().map(|c| c.id()).collect();
     assert_eq!(ids, ["csv", "json"]);
     assert!(report.is_complete());
-    assert_eq!(r.get("geo_enricher").unwrap().state(), PluginState::Registered);
+    assert_eq!(
+        r.get("geo_enricher").unwrap().state(),
+        PluginState::Registered
+    );
 }
 
 #[test]
@@ -99,7 +112,12 @@ fn expected_plugins_report_exactly_the_missing_names() {
     let r = three();
     assert_eq!(r.expect_plugins(&["csv", "json_codec"]), Ok(()));
     let err = r.expect_plugins(&["csv", "parquet", "avro"]).unwrap_err();
-    assert_eq!(err, RegistryError::Missing { names: vec!["parquet".into(), "avro".into()] });
+    assert_eq!(
+        err,
+        RegistryError::Missing {
+            names: vec!["parquet".into(), "avro".into()]
+        }
+    );
     assert!(err.to_string().contains("use that_crate as _;"), "{err}");
 }
 
@@ -107,7 +125,10 @@ fn expected_plugins_report_exactly_the_missing_names() {
 fn the_global_registry_holds_every_linked_plugin() {
     let r = plugobs::registry();
     assert_eq!(r.check(), Ok(()));
-    assert_eq!(r.expect_plugins(&["json_codec", "csv", "geo_enricher"]), Ok(()));
+    assert_eq!(
+        r.expect_plugins(&["json_codec", "csv", "geo_enricher"]),
+        Ok(())
+    );
     assert_eq!(r.len(), 3);
 }
 
@@ -127,10 +148,22 @@ fn stats_totals_by_kind_state_and_errors() {
     assert_eq!(stats.total_errors, 0);
     let table = stats.to_string();
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("plugins: 3 (codec=2 enricher=1) | states: registered=1 running=2"), "{table}");
-    assert!(lines[1].starts_with("PLUGIN        KIND      VERSION  STATE       LOAD"), "{table}");
-    assert!(lines[2].starts_with("csv           codec     0.1.0    running"), "{table}");
-    assert!(lines[3].starts_with("geo_enricher  enricher  0.1.0    registered  -"), "{table}");
+    assert!(
+        lines[0].starts_with("plugins: 3 (codec=2 enricher=1) | states: registered=1 running=2"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("PLUGIN        KIND      VERSION  STATE       LOAD"),
+        "{table}"
+    );
+    assert!(
+        lines[2].starts_with("csv           codec     0.1.0    running"),
+        "{table}"
+    );
+    assert!(
+        lines[3].starts_with("geo_enricher  enricher  0.1.0    registered  -"),
+        "{table}"
+    );
 
     let json = serde_json::to_value(&stats).unwrap();
     assert_eq!(json["total"], 3);

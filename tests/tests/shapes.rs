@@ -52,9 +52,9 @@ impl Shapes {
         self.counter
     }
 
-    fn generic<T: Into<u64>>(&self, value: T) -> u64
+    fn generic<T>(&self, value: T) -> u64
     where
-        T: Copy,
+        T: Into<u64> + Copy,
     {
         value.into()
     }
@@ -88,7 +88,11 @@ impl Shapes {
 
     #[instrumented(name = "renamed", level = "info", fields(x, doubled = x * 2), err)]
     fn options(&self, x: u32) -> Result<u32, ShapeError> {
-        if x == 0 { Err(ShapeError::TooBig) } else { Ok(x) }
+        if x == 0 {
+            Err(ShapeError::TooBig)
+        } else {
+            Ok(x)
+        }
     }
 
     #[instrumented(skip)]
@@ -102,7 +106,10 @@ impl Shapes {
         Ok(n)
     }
 
-    fn impl_future(&self, s: String) -> impl std::future::Future<Output = Result<u32, ShapeError>> + '_ {
+    fn impl_future(
+        &self,
+        s: String,
+    ) -> impl std::future::Future<Output = Result<u32, ShapeError>> + '_ {
         let trimmed = s.trim().to_owned();
         async move {
             tokio::task::yield_now().await;
@@ -121,7 +128,10 @@ fn free_function(a: u32, b: u32) -> u32 {
 }
 
 fn op<'a>(stats: &'a [OperationStats], name: &str) -> &'a OperationStats {
-    stats.iter().find(|o| o.name == name).unwrap_or_else(|| panic!("no operation {name}"))
+    stats
+        .iter()
+        .find(|o| o.name == name)
+        .unwrap_or_else(|| panic!("no operation {name}"))
 }
 
 #[tokio::test]
@@ -176,12 +186,18 @@ async fn every_shape_records_exactly_its_calls() {
     ] {
         assert_eq!(calls(name), n, "{name}");
     }
-    assert!(ops.iter().all(|o| o.name != "skipped" && o.name != "options"));
+    assert!(
+        ops.iter()
+            .all(|o| o.name != "skipped" && o.name != "options")
+    );
     let early = op(ops, "early_return");
     assert_eq!((early.ok, early.errors), (1, 2));
     assert_eq!(early.errors_by_kind.get("too_big"), Some(&1));
     assert_eq!(early.errors_by_kind.get("parse"), Some(&1));
     assert_eq!(op(ops, "async_fn").errors_by_kind.get("parse"), Some(&1));
     assert_eq!(op(ops, "renamed").errors, 1);
-    assert!(ops.iter().all(|o| o.in_flight == 0 && o.panics == 0 && o.cancelled == 0));
+    assert!(
+        ops.iter()
+            .all(|o| o.in_flight == 0 && o.panics == 0 && o.cancelled == 0)
+    );
 }

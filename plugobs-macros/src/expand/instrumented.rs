@@ -18,7 +18,9 @@ pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
         Err(e) => {
             let e = syn::Error::new(
                 e.span(),
-                format!("{e}; `#[instrumented]` goes on an impl block, a method with a body, or a function"),
+                format!(
+                    "{e}; `#[instrumented]` goes on an impl block, a method with a body, or a function"
+                ),
             );
             return fallback::with_item(e, input);
         }
@@ -48,7 +50,10 @@ struct FnOptions<'a> {
 }
 
 fn is_instrumented_attr(attr: &syn::Attribute) -> bool {
-    attr.path().segments.last().is_some_and(|s| s.ident == "instrumented")
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "instrumented")
 }
 
 fn attr_args(attr: &syn::Attribute) -> syn::Result<TokenStream> {
@@ -87,7 +92,10 @@ fn expand_impl(args: TokenStream, mut imp: ItemImpl) -> syn::Result<TokenStream>
             }
         }
         if own.len() > 1 {
-            errors.push(syn::Error::new_spanned(&own[1], "`#[instrumented]` is given twice on this method; keep one"));
+            errors.push(syn::Error::new_spanned(
+                &own[1],
+                "`#[instrumented]` is given twice on this method; keep one",
+            ));
             continue;
         }
         if let Some(attr) = own.first() {
@@ -148,7 +156,13 @@ fn op_name(args: &InstrumentedArgs, sig: &Signature) -> String {
 }
 
 fn instrument_method(method: &mut ImplItemFn, ctx: &Ctx, opts: &FnOptions<'_>) {
-    let block = std::mem::replace(&mut method.block, Block { brace_token: Default::default(), stmts: vec![] });
+    let block = std::mem::replace(
+        &mut method.block,
+        Block {
+            brace_token: Default::default(),
+            stmts: vec![],
+        },
+    );
     method.block = instrument_block(&method.sig, block, ctx, opts);
 }
 
@@ -211,6 +225,7 @@ fn parts(ctx: &Ctx, opts: &FnOptions<'_>) -> Parts {
             );
         },
         classify_and_finish: quote! {
+            #[allow(clippy::needless_borrow)]
             let #outcome = {
                 #[allow(unused_imports)]
                 use #p::{ViaAny as _, ViaErrorKind as _, ViaResult as _};
@@ -234,7 +249,11 @@ fn instrument_block(sig: &Signature, mut block: Block, ctx: &Ctx, opts: &FnOptio
     let ret = hygienic("__plugobs_ret");
     let guard = hygienic("__plugobs_guard");
     let entered = hygienic("__plugobs_entered");
-    let Parts { site_static, make_span, classify_and_finish } = parts(ctx, opts);
+    let Parts {
+        site_static,
+        make_span,
+        classify_and_finish,
+    } = parts(ctx, opts);
     let tokens = match asyncness::shape(sig, &block) {
         Shape::Sync => {
             let hint = asyncness::output_hint(&sig.output);
@@ -294,6 +313,9 @@ fn instrument_block(sig: &Signature, mut block: Block, ctx: &Ctx, opts: &FnOptio
     };
     syn::parse2(tokens).unwrap_or_else(|e| Block {
         brace_token: Default::default(),
-        stmts: vec![syn::Stmt::Expr(syn::Expr::Verbatim(e.to_compile_error()), None)],
+        stmts: vec![syn::Stmt::Expr(
+            syn::Expr::Verbatim(e.to_compile_error()),
+            None,
+        )],
     })
 }

@@ -62,7 +62,10 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
         .name
         .clone()
         .unwrap_or_else(|| LitStr::new(&snake_case(&ident.to_string()), span));
-    let kind = args.kind.clone().unwrap_or_else(|| LitStr::new("plugin", span));
+    let kind = args
+        .kind
+        .clone()
+        .unwrap_or_else(|| LitStr::new("plugin", span));
     let version = match &args.version {
         Some(v) => quote!(#v),
         None => quote!(::core::env!("CARGO_PKG_VERSION")),

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::MetricKind;
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
 type Labels = Vec<(String, String)>;
 
@@ -18,14 +18,19 @@ pub struct Published {
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
-    let mut l: Labels = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mut l: Labels = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     l.sort();
     l
 }
 
 impl Published {
     pub fn counter(&self, name: &str, pairs: &[(&str, &str)]) -> Option<u64> {
-        self.counters.get(&(name.to_owned(), labels(pairs))).copied()
+        self.counters
+            .get(&(name.to_owned(), labels(pairs)))
+            .copied()
     }
     pub fn gauge(&self, name: &str, pairs: &[(&str, &str)]) -> Option<f64> {
         self.gauges.get(&(name.to_owned(), labels(pairs))).copied()
@@ -37,9 +42,21 @@ impl Published {
     pub fn shapes(&self) -> Vec<(MetricKind, String, Vec<String>)> {
         let keys = |l: &Labels| l.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
         let mut out = Vec::new();
-        out.extend(self.counters.keys().map(|(n, l)| (MetricKind::Counter, n.clone(), keys(l))));
-        out.extend(self.gauges.keys().map(|(n, l)| (MetricKind::Gauge, n.clone(), keys(l))));
-        out.extend(self.histograms.keys().map(|(n, l)| (MetricKind::Histogram, n.clone(), keys(l))));
+        out.extend(
+            self.counters
+                .keys()
+                .map(|(n, l)| (MetricKind::Counter, n.clone(), keys(l))),
+        );
+        out.extend(
+            self.gauges
+                .keys()
+                .map(|(n, l)| (MetricKind::Gauge, n.clone(), keys(l))),
+        );
+        out.extend(
+            self.histograms
+                .keys()
+                .map(|(n, l)| (MetricKind::Histogram, n.clone(), keys(l))),
+        );
         out
     }
 }
@@ -54,8 +71,10 @@ pub fn capture(f: impl FnOnce()) -> Published {
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
         let (kind, key) = key.into_parts();
         let name = key.name().to_owned();
-        let mut l: Labels =
-            key.labels().map(|l| (l.key().to_owned(), l.value().to_owned())).collect();
+        let mut l: Labels = key
+            .labels()
+            .map(|l| (l.key().to_owned(), l.value().to_owned()))
+            .collect();
         l.sort();
         match (kind, value) {
             (MetricKind::Counter, DebugValue::Counter(v)) => {
@@ -65,7 +84,8 @@ pub fn capture(f: impl FnOnce()) -> Published {
                 out.gauges.insert((name, l), v.into_inner());
             }
             (MetricKind::Histogram, DebugValue::Histogram(v)) => {
-                out.histograms.insert((name, l), v.into_iter().map(|x| x.into_inner()).collect());
+                out.histograms
+                    .insert((name, l), v.into_iter().map(|x| x.into_inner()).collect());
             }
             other => panic!("unexpected metric value {other:?}"),
         }

@@ -1,0 +1,46 @@
+//! Enrichers defined in the host binary itself.
+
+use plugobs_example_plugins::{EnrichError, Enricher};
+
+/// The environment variable [`EnvEnricher`] reads.
+const ENV_VAR: &str = "QUICKSTART_ENV";
+
+/// Tags every line with the deployment environment, `env=<QUICKSTART_ENV>`.
+///
+/// Built by a fallible constructor, `new = Self::from_env`: an `Err` (or a panic) there
+/// is a failed *load*, counted with `stage="load"`, and the plugin is never started.
+#[plugobs::plugin(kind = "enricher", provides = dyn Enricher, new = Self::from_env)]
+#[derive(Debug)]
+pub struct EnvEnricher {
+    env: String,
+}
+
+impl EnvEnricher {
+    /// Constructor: `fn() -> Self` or `fn() -> Result<Self, E>` with any `E: Display`.
+    fn from_env() -> Result<Self, EnrichError> {
+        let env = match std::env::var(ENV_VAR) {
+            Ok(env) => env,
+            Err(std::env::VarError::NotPresent) => "dev".to_owned(),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(EnrichError::Config(format!("{ENV_VAR} is not UTF-8")));
+            }
+        };
+        let valid = !env.is_empty()
+            && env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(EnrichError::Config(format!(
+                "{ENV_VAR}={env:?}: use letters, digits, `-` and `_`"
+            )));
+        }
+        Ok(EnvEnricher { env })
+    }
+}
+
+// Per-operation metrics: `#[plugobs::instrumented]` goes on this impl once plugobs ships it.
+impl Enricher for EnvEnricher {
+    fn enrich(&self, line: &str) -> Result<String, EnrichError> {
+        Ok(format!("{line} env={}", self.env))
+    }
+}
