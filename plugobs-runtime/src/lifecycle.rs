@@ -79,7 +79,6 @@ impl<'r> Step<'r> {
         self.finished = true;
         let elapsed = self.began.elapsed();
         let record = self.record;
-        let d = record.descriptor();
         record.record_duration(self.stage, elapsed);
         let _entered = self.span.enter();
         let (to, verb) = match self.stage {
@@ -89,8 +88,6 @@ impl<'r> Step<'r> {
         };
         record.transition(to);
         tracing::info!(
-            plugin.name = d.name,
-            plugin.kind = d.kind,
             stage = self.stage.as_str(),
             duration_seconds = elapsed.as_secs_f64(),
             "plugin {verb}"
@@ -108,11 +105,8 @@ impl<'r> Step<'r> {
         self.span.record("otel.status_code", "ERROR");
         record.record_failure(self.stage, &error);
         tracing::error!(
-            plugin.name = d.name,
-            plugin.kind = d.kind,
             stage = self.stage.as_str(),
             reason = error.reason().as_str(),
-            error.type = error.error_type(),
             error.message = error.message(),
             duration_seconds = elapsed.as_secs_f64(),
             "plugin failed to {}",

@@ -112,7 +112,7 @@ pub const LOAD_FAILURES: MetricDef = MetricDef {
     kind: MetricType::Counter,
     labels: &["plugin", "kind", "stage", "reason"],
     unit: None,
-    help: "Plugin loads and starts that failed, by stage (load, start) and reason (error, panic, cancelled).",
+    help: "Plugin lifecycle steps that failed, by stage (load, start, stop) and reason (error, panic, cancelled).",
     buckets: &[],
 };
 /// `plugobs_plugin_state_transitions_total`: every lifecycle transition.

@@ -26,7 +26,18 @@ pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
         }
     };
     let result = match item {
-        Item::Impl(imp) => expand_impl(args, imp),
+        Item::Impl(imp) => {
+            // On error, emit the impl without the method-level attributes, which mean
+            // nothing outside an instrumented impl and would add a second error.
+            let mut stripped = imp.clone();
+            for item in &mut stripped.items {
+                if let ImplItem::Fn(method) = item {
+                    method.attrs.retain(|a| !is_instrumented_attr(a));
+                }
+            }
+            return expand_impl(args, imp)
+                .unwrap_or_else(|e| fallback::with_item(e, quote!(#stripped)));
+        }
         Item::Fn(f) => expand_function(args, f),
         other => Err(valid::not_instrumentable(&other)),
     };
@@ -44,6 +55,8 @@ struct Ctx {
 /// The options of one function.
 struct FnOptions<'a> {
     name: String,
+    /// Where `err` errors point: the return type.
+    output_span: Span,
     level: TokenStream,
     err: bool,
     fields: &'a [Field],
@@ -117,6 +130,7 @@ fn expand_impl(args: TokenStream, mut imp: ItemImpl) -> syn::Result<TokenStream>
         let level = method_args.level.as_ref().or(impl_args.level.as_ref());
         let opts = FnOptions {
             name: op_name(&method_args, &method.sig),
+            output_span: output_span(&method.sig),
             level: valid::level(level, &ctx.p)?,
             err: method_args.err.is_some() || impl_args.err.is_some(),
             fields: &method_args.fields,
@@ -139,6 +153,7 @@ fn expand_function(args: TokenStream, mut f: ItemFn) -> syn::Result<TokenStream>
     let ctx = Ctx { p, descriptor };
     let opts = FnOptions {
         name: op_name(&fn_args, &f.sig),
+        output_span: output_span(&f.sig),
         level: valid::level(fn_args.level.as_ref(), &ctx.p)?,
         err: fn_args.err.is_some(),
         fields: &fn_args.fields,
@@ -146,6 +161,13 @@ fn expand_function(args: TokenStream, mut f: ItemFn) -> syn::Result<TokenStream>
     let block = instrument_block(&f.sig, (*f.block).clone(), &ctx, &opts);
     *f.block = block;
     Ok(quote!(#f))
+}
+
+fn output_span(sig: &Signature) -> Span {
+    match &sig.output {
+        syn::ReturnType::Type(_, ty) => ty.span(),
+        syn::ReturnType::Default => sig.ident.span(),
+    }
 }
 
 fn op_name(args: &InstrumentedArgs, sig: &Signature) -> String {
@@ -196,8 +218,9 @@ fn parts(ctx: &Ctx, opts: &FnOptions<'_>) -> Parts {
     });
     let err_event = opts.err.then(|| {
         let e = hygienic("__plugobs_err");
+        let as_err = quote_spanned!(opts.output_span=> #p::ErrDisplay::__plugobs_err(&#ret));
         quote! {
-            if let #p::Some(#e) = #p::ErrDisplay::__plugobs_err(&#ret) {
+            if let #p::Some(#e) = #as_err {
                 #p::tracing::event!(
                     parent: &#span,
                     #p::tracing::Level::ERROR,

@@ -1,0 +1,13 @@
+#[plugobs::plugin]
+#[derive(Default)]
+struct FileSink;
+
+#[plugobs::instrumented]
+impl FileSink {
+    #[instrumented(fields(path))]
+    fn write(&self, line: &str) -> usize {
+        line.len()
+    }
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[plugobs::instrumented]
+fn helper(x: u32) -> u32 {
+    x + 1
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[plugobs::instrumented]
+struct FileSink;
+
+fn main() {}

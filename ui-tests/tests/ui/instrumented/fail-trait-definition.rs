@@ -1,0 +1,6 @@
+#[plugobs::instrumented]
+trait Sink {
+    fn write(&self, line: &str);
+}
+
+fn main() {}
