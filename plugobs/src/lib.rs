@@ -45,8 +45,8 @@
 //!     sink.write("hello").unwrap();
 //! }
 //! let stats = plugobs::registry().stats();
-//! assert_eq!(stats.plugins[0].name, "stdout_sink");
-//! assert_eq!(stats.plugins[0].state, plugobs::PluginState::Running);
+//! let sink = stats.plugins.iter().find(|p| p.name == "stdout_sink").unwrap();
+//! assert_eq!(sink.state, plugobs::PluginState::Running);
 //! println!("{stats}");
 //! ```
 //!
@@ -77,8 +77,14 @@
 //! the operation (DEBUG by default) carrying `plugin.name` and `plugin.kind`.
 //!
 //! ```
-//! #[derive(Debug, plugobs::ErrorKind)]
+//! #[derive(Debug, PartialEq, plugobs::ErrorKind)]
 //! pub enum FetchError { Timeout, Refused }
+//!
+//! impl std::fmt::Display for FetchError {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         write!(f, "{self:?}")
+//!     }
+//! }
 //!
 //! #[plugobs::plugin(kind = "source")]
 //! #[derive(Default)]
