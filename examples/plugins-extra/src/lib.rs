@@ -2,8 +2,10 @@
 //!
 //! This crate defines the traits the quick-start host loads plugins as ([`Sink`] and
 //! [`Enricher`]), their error types, and two plugins: [`GeoIpEnricher`] and [`S3Sink`].
-//! `#[plugobs::plugin]` registers them at link time through `inventory`; nothing here
-//! calls plugobs at run time.
+//! `#[plugobs::plugin]` registers them at link time through `inventory`;
+//! `#[plugobs::instrumented]` makes their methods observed operations; and
+//! `#[derive(plugobs::ErrorKind)]` gives each error variant its `error_kind` label.
+//! Nothing here calls plugobs by hand.
 //!
 //! A host that depends on a crate like this one must *reference* it, or the linker may
 //! drop it and its plugins silently vanish:
@@ -14,6 +16,8 @@
 //! ```
 
 use std::fmt;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
@@ -41,7 +45,11 @@ pub trait Enricher: Send + Sync {
 }
 
 /// Why a [`Sink`] could not write (or start).
-#[derive(Debug)]
+///
+/// `#[derive(plugobs::ErrorKind)]` names each variant's `error_kind` label (snake case:
+/// `unavailable`, `rejected`, `timeout`, `io`), so `plugobs_plugin_errors_total` tells a
+/// timeout from a refused line without ever putting a message in a label.
+#[derive(Debug, plugobs::ErrorKind)]
 #[non_exhaustive]
 pub enum SinkError {
     /// The destination could not be reached.
@@ -53,6 +61,13 @@ pub enum SinkError {
     },
     /// The destination refused the line.
     Rejected(String),
+    /// The destination did not answer in time.
+    Timeout {
+        /// What timed out, e.g. `PUT s3://bucket/key`.
+        request: String,
+        /// How long the sink waited.
+        after: Duration,
+    },
     /// Local I/O failed.
     Io(std::io::Error),
 }
@@ -64,6 +79,9 @@ impl fmt::Display for SinkError {
                 write!(f, "cannot reach {endpoint}: {reason}")
             }
             SinkError::Rejected(why) => write!(f, "line rejected: {why}"),
+            SinkError::Timeout { request, after } => {
+                write!(f, "{request}: no answer after {after:?}")
+            }
             SinkError::Io(e) => write!(f, "i/o error: {e}"),
         }
     }
@@ -85,11 +103,20 @@ impl From<std::io::Error> for SinkError {
 }
 
 /// Why an [`Enricher`] could not enrich a line (or be constructed).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `error_kind` labels, from the derive: `missing_field`, `malformed`, `config`.
+#[derive(Debug, Clone, PartialEq, Eq, plugobs::ErrorKind)]
 #[non_exhaustive]
 pub enum EnrichError {
     /// The line has no field this enricher reads.
     MissingField(&'static str),
+    /// The field is there but its value cannot be used.
+    Malformed {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: String,
+    },
     /// The enricher's configuration is invalid.
     Config(String),
 }
@@ -98,6 +125,9 @@ impl fmt::Display for EnrichError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EnrichError::MissingField(field) => write!(f, "the line has no `{field}` field"),
+            EnrichError::Malformed { field, value } => {
+                write!(f, "`{field}={value}` is not valid")
+            }
             EnrichError::Config(why) => write!(f, "invalid configuration: {why}"),
         }
     }
@@ -129,10 +159,19 @@ impl Default for GeoIpEnricher {
     }
 }
 
-// Per-operation metrics: `#[plugobs::instrumented]` goes on this impl once plugobs ships it.
+// Every method of this impl is an operation: `enrich` gets calls by outcome, latency,
+// in-flight and errors by kind, labelled plugin="geo_ip_enricher", kind="enricher",
+// operation="enrich". The line itself is never recorded.
+#[plugobs::instrumented]
 impl Enricher for GeoIpEnricher {
     fn enrich(&self, line: &str) -> Result<String, EnrichError> {
         let ip = field(line, "ip").ok_or(EnrichError::MissingField("ip"))?;
+        if ip.parse::<IpAddr>().is_err() {
+            return Err(EnrichError::Malformed {
+                field: "ip",
+                value: ip.to_owned(),
+            });
+        }
         let country = self
             .prefixes
             .iter()
@@ -142,11 +181,15 @@ impl Enricher for GeoIpEnricher {
     }
 }
 
-/// Batches lines and uploads them to an S3 bucket.
+/// How many lines [`S3Sink`] buffers before it uploads them as one object.
+pub const S3_BATCH_LINES: usize = 100;
+
+/// Batches lines and uploads them to an S3 bucket, [`S3_BATCH_LINES`] per object.
 ///
 /// Its start hook signs in and checks the bucket (simulated with a short sleep, so the
 /// start time shows in `plugobs_plugin_start_duration_seconds`); its stop hook uploads
-/// what is still buffered.
+/// what is still buffered. The second upload times out (simulated, so the quick start
+/// behaves the same everywhere); the batch stays buffered and the next write retries it.
 #[plugobs::plugin(kind = "sink", provides = dyn Sink, start = Self::connect, stop = Self::upload)]
 #[derive(Debug)]
 pub struct S3Sink {
@@ -155,6 +198,10 @@ pub struct S3Sink {
     /// Lines waiting for the next upload. `Sink::write` takes `&self`, so interior
     /// mutability it is.
     pending: Mutex<Vec<String>>,
+    /// Upload attempts so far.
+    attempts: AtomicU32,
+    /// Objects uploaded so far.
+    uploaded: AtomicU32,
 }
 
 impl Default for S3Sink {
@@ -163,10 +210,14 @@ impl Default for S3Sink {
             bucket: "s3://plugobs-quickstart/logs".to_owned(),
             connected: false,
             pending: Mutex::new(Vec::new()),
+            attempts: AtomicU32::new(0),
+            uploaded: AtomicU32::new(0),
         }
     }
 }
 
+// Lifecycle hooks. plugobs times these itself (load, start, stop); they are not
+// operations, so this impl has no `#[instrumented]`.
 impl S3Sink {
     /// Start hook: plugobs times it and records `loaded -> running` (or `-> failed`).
     fn connect(&mut self) -> Result<(), SinkError> {
@@ -175,30 +226,62 @@ impl S3Sink {
         Ok(())
     }
 
-    /// Stop hook: flushes the batch. plugobs times it as `plugin_stop_duration_seconds`.
+    /// Stop hook: uploads what is left. plugobs times it as `plugin_stop_duration_seconds`;
+    /// the upload inside is a `put_object` operation like any other.
     fn upload(&mut self) -> Result<(), SinkError> {
-        let batch = std::mem::take(
-            self.pending
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
-        if !batch.is_empty() {
-            thread::sleep(Duration::from_millis(5)); // PUT object
-        }
+        self.put_batch()?;
         self.connected = false;
         Ok(())
     }
+}
 
-    /// How many lines wait for the next upload.
+// Operations that are not part of a trait are instrumented the same way.
+#[plugobs::instrumented]
+impl S3Sink {
+    /// Uploads the buffered lines as one object; returns how many it uploaded.
+    ///
+    /// `name`: the operation is called after the S3 request, `put_object`, not after the
+    /// method. `level = "info"`: its span shows in INFO logs. `err`: a failed upload is
+    /// logged as an ERROR event with the error's message, even though `write` swallows it.
+    #[instrumented(name = "put_object", level = "info", err)]
+    fn put_batch(&self) -> Result<usize, SinkError> {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+        let key = format!("{}/{attempt:05}.log", self.bucket);
+        thread::sleep(Duration::from_millis(2)); // PUT object
+        if attempt == 2 {
+            return Err(SinkError::Timeout {
+                request: format!("PUT {key}"),
+                after: Duration::from_secs(5),
+            });
+        }
+        let lines = pending.len();
+        pending.clear();
+        self.uploaded.fetch_add(1, Ordering::Relaxed);
+        Ok(lines)
+    }
+
+    /// How many lines wait for the next upload. A cheap accessor, not worth an operation:
+    /// `skip` leaves it exactly as written.
+    #[instrumented(skip)]
     pub fn pending(&self) -> usize {
         self.pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
     }
+
+    /// How many objects were uploaded.
+    #[instrumented(skip)]
+    pub fn uploaded(&self) -> u32 {
+        self.uploaded.load(Ordering::Relaxed)
+    }
 }
 
-// Per-operation metrics: `#[plugobs::instrumented]` goes on this impl once plugobs ships it.
+#[plugobs::instrumented]
 impl Sink for S3Sink {
     fn write(&self, line: &str) -> Result<(), SinkError> {
         if !self.connected {
@@ -207,10 +290,17 @@ impl Sink for S3Sink {
                 reason: "not connected".to_owned(),
             });
         }
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(line.to_owned());
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.push(line.to_owned());
+            pending.len() >= S3_BATCH_LINES
+        };
+        if full {
+            // A failed upload keeps the batch for the next write to retry. The line is
+            // buffered either way, so `write` succeeds; `put_object`'s own metrics and its
+            // `err` event record the failure.
+            let _ = self.put_batch();
+        }
         Ok(())
     }
 }
@@ -224,10 +314,12 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
+    use plugobs::ErrorKind;
+
     use super::*;
 
     #[test]
-    fn geo_ip_enriches_known_prefixes_and_refuses_lines_without_ip() {
+    fn geo_ip_enriches_known_prefixes_and_refuses_lines_without_a_valid_ip() {
         let geo = GeoIpEnricher::default();
         assert_eq!(
             geo.enrich("GET / ip=81.2.69.160").unwrap(),
@@ -237,17 +329,31 @@ mod tests {
             geo.enrich("GET / ip=1.1.1.1").unwrap(),
             "GET / ip=1.1.1.1 geo=unknown"
         );
-        assert_eq!(geo.enrich("GET /"), Err(EnrichError::MissingField("ip")));
+        let missing = geo.enrich("GET /").unwrap_err();
+        assert_eq!(missing, EnrichError::MissingField("ip"));
+        assert_eq!(missing.error_kind(), "missing_field");
+        let malformed = geo.enrich("GET / ip=-").unwrap_err();
+        assert_eq!(malformed.to_string(), "`ip=-` is not valid");
+        assert_eq!(malformed.error_kind(), "malformed");
     }
 
     #[test]
-    fn s3_sink_buffers_only_once_connected() {
+    fn s3_sink_buffers_only_once_connected_and_retries_a_timed_out_upload() {
         let mut s3 = S3Sink::default();
-        assert!(s3.write("x").is_err());
+        assert_eq!(s3.write("x").unwrap_err().error_kind(), "unavailable");
         s3.connect().unwrap();
+        for _ in 0..S3_BATCH_LINES {
+            s3.write("x").unwrap();
+        }
+        assert_eq!((s3.pending(), s3.uploaded()), (0, 1));
+        for _ in 0..S3_BATCH_LINES {
+            s3.write("x").unwrap(); // the second upload times out: the batch stays
+        }
+        assert_eq!((s3.pending(), s3.uploaded()), (S3_BATCH_LINES, 1));
+        s3.write("x").unwrap(); // retried
+        assert_eq!((s3.pending(), s3.uploaded()), (0, 2));
         s3.write("x").unwrap();
-        assert_eq!(s3.pending(), 1);
         s3.upload().unwrap();
-        assert_eq!(s3.pending(), 0);
+        assert_eq!((s3.pending(), s3.uploaded()), (0, 3));
     }
 }

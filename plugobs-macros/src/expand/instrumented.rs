@@ -224,8 +224,6 @@ fn parts(ctx: &Ctx, opts: &FnOptions<'_>) -> Parts {
                 #p::tracing::event!(
                     parent: &#span,
                     #p::tracing::Level::ERROR,
-                    plugin.name = (#d).name,
-                    operation = #name,
                     error = %#e,
                     "plugin operation failed"
                 );

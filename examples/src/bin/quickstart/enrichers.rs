@@ -38,7 +38,7 @@ impl EnvEnricher {
     }
 }
 
-// Per-operation metrics: `#[plugobs::instrumented]` goes on this impl once plugobs ships it.
+#[plugobs::instrumented]
 impl Enricher for EnvEnricher {
     fn enrich(&self, line: &str) -> Result<String, EnrichError> {
         Ok(format!("{line} env={}", self.env))

@@ -4,22 +4,26 @@
 //! defined in this binary (`sinks`, `enrichers`), two in another crate
 //! (`plugobs-example-plugins`), which also defines the traits. One start hook is
 //! `async`, one fails, one constructor reads the environment and returns a `Result`.
+//! Every plugin's trait impl carries `#[plugobs::instrumented]`, so each `enrich` and
+//! `write` is an operation with calls by outcome, latency, in-flight calls and errors
+//! by kind (from `#[derive(plugobs::ErrorKind)]` on the error enums).
 //!
 //! The host installs a `tracing` subscriber and a Prometheus recorder, checks that every
-//! plugin it ships is linked in, loads and starts them, pushes a few lines through them,
-//! stops one, and prints `plugobs::registry().stats()` and the Prometheus exposition.
+//! plugin it ships is linked in, loads and starts them, pushes 400 log lines through
+//! them (some of which fail, in several ways), stops one, and prints the Prometheus
+//! exposition and `plugobs::registry().stats()`.
 //!
 //! ```text
 //! cargo run -p plugobs-examples --bin quickstart
 //! ```
 //!
-//! Logs go to stderr, the report to stdout. Per-operation metrics (calls, latency and
-//! errors of `write` and `enrich`) come with `#[plugobs::instrumented]` in a later plugobs
-//! release; the plugin impls mark where it goes.
+//! Logs go to stderr, the report to stdout. Everything is simulated and deterministic:
+//! the counts are the same on every run, only the durations change.
 
 mod enrichers;
 mod sinks;
 
+use std::collections::BTreeMap;
 use std::error::Error;
 
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -43,14 +47,55 @@ const EXPECTED_PLUGINS: &[&str] = &[
     "s3_sink",
 ];
 
-/// Log lines to push through the pipeline. The last one has no `ip=` field, which the
-/// GeoIP enricher refuses.
-const LINES: &[&str] = &[
-    "GET /health ip=10.0.4.2 status=200",
-    "POST /login ip=81.2.69.160 status=401",
-    "GET /orders/42 ip=89.160.20.112 status=200",
-    "cron: rotated 3 files",
-];
+/// How many log lines go through the pipeline.
+const LINES: usize = 400;
+
+/// The `i`-th log line of a deterministic, somewhat realistic access log. Among 400:
+/// 16 cron lines without an `ip=` field and 10 with `ip=-` (both refused by the GeoIP
+/// enricher, as `missing_field` and `malformed`), 8 with a body too large for the webhook
+/// (`rejected`), and 4 server errors (`status=503`, printed by `stdout_sink`).
+fn log_line(i: usize) -> String {
+    const REQUESTS: [&str; 5] = [
+        "GET /health",
+        "GET /orders/42",
+        "POST /login",
+        "GET /search?q=rust",
+        "POST /cart",
+    ];
+    const IPS: [&str; 4] = ["10.0.4.2", "81.2.69.160", "89.160.20.112", "203.0.113.7"];
+    if i % 25 == 24 {
+        return format!("cron job=rotate-logs files={}", i % 7);
+    }
+    let ip = if i % 40 == 7 { "-" } else { IPS[i % IPS.len()] };
+    let status = match i {
+        _ if i % 97 == 50 => 503,
+        _ if i % 9 == 4 => 404,
+        _ => 200,
+    };
+    let mut line = format!(
+        "{} ip={ip} status={status} ms={}",
+        REQUESTS[i % REQUESTS.len()],
+        3 + (i * 37) % 120
+    );
+    if i % 50 == 13 {
+        line.push_str(" body=");
+        line.extend(std::iter::repeat_n('x', 1500));
+    }
+    line
+}
+
+/// Per plugin: how many calls failed during the pipeline, and the first error's message.
+#[derive(Default)]
+struct Failures(BTreeMap<&'static str, (usize, String)>);
+
+impl Failures {
+    fn add(&mut self, plugin: &'static str, error: &dyn std::fmt::Display) {
+        self.0
+            .entry(plugin)
+            .or_insert_with(|| (0, error.to_string()))
+            .0 += 1;
+    }
+}
 
 fn main() -> Result<(), Box<dyn Error>> {
     // 1. Logs. plugobs emits `tracing` spans (`plugin.discover`, `plugin.load`,
@@ -80,20 +125,36 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut sinks = loaded("sinks", registry.load_all::<dyn Sink>());
     let enrichers = loaded("enrichers", registry.load_all::<dyn Enricher>());
 
-    // 5. Use them. `Loaded<dyn Sink>` derefs to `dyn Sink`.
+    // 5. Use them. `Loaded<dyn Sink>` derefs to `dyn Sink`. Every `enrich` and `write`
+    //    is an operation; failures are counted by plugobs with their `error_kind`. Only
+    //    `stdout_sink` prints (server errors); the host prints a summary.
     println!("\n== pipeline ==");
-    for &line in LINES {
-        let mut line = line.to_owned();
+    let (mut not_enriched, mut not_written) = (Failures::default(), Failures::default());
+    for i in 0..LINES {
+        let mut line = log_line(i);
         for enricher in &enrichers {
             match enricher.enrich(&line) {
                 Ok(enriched) => line = enriched,
-                Err(e) => println!("  {} skipped a line: {e}", enricher.name()),
+                Err(e) => not_enriched.add(enricher.name(), &e), // pass the line on as is
             }
         }
         for sink in &sinks {
             if let Err(e) = sink.write(&line) {
-                println!("  {} could not write: {e}", sink.name());
+                not_written.add(sink.name(), &e);
             }
+        }
+    }
+    println!(
+        "{LINES} lines through {} enrichers and {} sinks:",
+        enrichers.len(),
+        sinks.len()
+    );
+    for (what, failures) in [
+        ("not enriched", &not_enriched),
+        ("not written", &not_written),
+    ] {
+        for (plugin, (n, first)) in &failures.0 {
+            println!("  {plugin}: {n} lines {what}, first: {first}");
         }
     }
 
@@ -102,21 +163,24 @@ fn main() -> Result<(), Box<dyn Error>> {
     //    skips the hook.
     if let Some(i) = sinks.iter().position(|s| s.name() == "s3_sink") {
         match sinks.remove(i).stop() {
-            Ok(()) => println!("  stopped s3_sink"),
-            Err(e) => println!("  {e}"),
+            Ok(()) => println!("stopped s3_sink: its stop hook uploaded the last batch"),
+            Err(e) => println!("{e}"),
         }
     }
 
-    // 7. Publish now. A background thread does this every second; an explicit flush
-    //    makes the exposition below complete.
+    // 7. Publish now. plugobs counts into its own atomics and a background thread
+    //    forwards them to the recorder every second; an explicit flush makes the
+    //    exposition below complete.
     plugobs::flush();
 
-    // 8. Report. `stats()` needs no exporter: it reads plugobs' own records. With the
-    //    `serde` feature it is also `Serialize`, e.g. for a `/plugins` endpoint.
+    // 8. Report: the Prometheus exposition, as `/metrics` would serve it, then
+    //    `stats()`, last so it is what the terminal shows. `stats()` needs no exporter:
+    //    it reads plugobs' own aggregates. With the `serde` feature it is also
+    //    `Serialize`, e.g. for a `/plugins` endpoint.
+    println!("\n== prometheus exposition ==");
+    println!("{}", prometheus.render().trim_end());
     println!("\n== plugobs::registry().stats() ==");
     print!("{}", registry.stats());
-    println!("\n== prometheus exposition ==");
-    print!("{}", prometheus.render());
     Ok(())
 }
 

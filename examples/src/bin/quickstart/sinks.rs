@@ -2,12 +2,16 @@
 //!
 //! Each struct is a plugin: `#[plugobs::plugin]` registers it at link time, and the host
 //! loads every `provides = dyn Sink` plugin with `registry().load_all::<dyn Sink>()`.
+//! `#[plugobs::instrumented]` on each `impl Sink` makes `write` an observed operation.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use plugobs_example_plugins::{Sink, SinkError};
 
-/// Prints lines to standard output.
+/// Prints server errors (`status=5xx`) to standard output: the on-call console. Other
+/// lines are accepted and dropped.
 ///
 /// The simplest plugin: constructed with `Default`, no hooks; its name defaults to the
 /// type name in snake case, `stdout_sink`.
@@ -15,13 +19,18 @@ use plugobs_example_plugins::{Sink, SinkError};
 #[derive(Debug, Default)]
 pub struct StdoutSink;
 
-// Per-operation metrics: `#[plugobs::instrumented]` goes on this impl once plugobs ships it.
+#[plugobs::instrumented]
 impl Sink for StdoutSink {
     fn write(&self, line: &str) -> Result<(), SinkError> {
-        writeln!(std::io::stdout().lock(), "  stdout_sink | {line}")?;
+        if line.contains(" status=5") {
+            writeln!(std::io::stdout().lock(), "  stdout_sink | {line}")?;
+        }
         Ok(())
     }
 }
+
+/// The largest body the webhook accepts, in bytes.
+const WEBHOOK_MAX_BODY: usize = 1024;
 
 /// Posts lines to an HTTP webhook.
 ///
@@ -29,18 +38,21 @@ impl Sink for StdoutSink {
 /// thread with plugobs' minimal executor, so it may await anything that only needs a
 /// waker; a hook that needs a runtime's reactor (tokio timers or sockets, say) is loaded
 /// with `load_all_async` from inside that runtime instead.
+///
+/// `write` refuses lines over [`WEBHOOK_MAX_BODY`] bytes (`rejected`) and posts the rest
+/// with [`post`], an async operation of its own; every 64th request times out.
 #[plugobs::plugin(kind = "sink", version = "2.0.1", provides = dyn Sink, start = Self::connect)]
 #[derive(Debug)]
 pub struct WebhookSink {
     url: String,
-    session: Option<u64>,
+    client: Option<HttpClient>,
 }
 
 impl Default for WebhookSink {
     fn default() -> Self {
         WebhookSink {
             url: "https://hooks.example.com/logs".to_owned(),
-            session: None,
+            client: None,
         }
     }
 }
@@ -48,32 +60,75 @@ impl Default for WebhookSink {
 impl WebhookSink {
     /// Start hook (async): plugobs times it from the first poll to completion.
     async fn connect(&mut self) -> Result<(), SinkError> {
-        let session = handshake(&self.url).await?;
-        self.session = Some(session);
+        self.client = Some(HttpClient::handshake(&self.url).await?);
         Ok(())
     }
 }
 
-/// Stands in for an async HTTP client's handshake.
-async fn handshake(url: &str) -> Result<u64, SinkError> {
-    if url.starts_with("https://") {
-        Ok(0x5eed)
-    } else {
-        Err(SinkError::Rejected(format!("{url}: only https is allowed")))
+#[plugobs::instrumented]
+impl Sink for WebhookSink {
+    fn write(&self, line: &str) -> Result<(), SinkError> {
+        let Some(client) = &self.client else {
+            return Err(SinkError::Unavailable {
+                endpoint: self.url.clone(),
+                reason: "no session".to_owned(),
+            });
+        };
+        if line.len() > WEBHOOK_MAX_BODY {
+            return Err(SinkError::Rejected(format!(
+                "{} bytes, the webhook takes at most {WEBHOOK_MAX_BODY}",
+                line.len()
+            )));
+        }
+        // The trait is sync, the HTTP client async: drive the request on this thread.
+        plugobs::block_on(post(client, line))?;
+        Ok(())
     }
 }
 
-// Per-operation metrics: `#[plugobs::instrumented]` goes on this impl once plugobs ships it.
-impl Sink for WebhookSink {
-    fn write(&self, _line: &str) -> Result<(), SinkError> {
-        match self.session {
-            // A real sink would POST the line here.
-            Some(_) => Ok(()),
-            None => Err(SinkError::Unavailable {
-                endpoint: self.url.clone(),
-                reason: "no session".to_owned(),
-            }),
+/// One HTTP POST: an async operation of `webhook_sink`.
+///
+/// A free function has no `Self`, so `plugin = WebhookSink` says whose operation it is.
+/// The call is timed from the future's first poll to its completion; a future dropped
+/// before it finishes would count as `cancelled`. `body` is not recorded: arguments never
+/// are, unless listed in `fields(...)`.
+#[plugobs::instrumented(plugin = WebhookSink)]
+async fn post(client: &HttpClient, body: &str) -> Result<u16, SinkError> {
+    client.send(body).await
+}
+
+/// Stands in for an async HTTP client with a session.
+#[derive(Debug)]
+struct HttpClient {
+    url: String,
+    session: u64,
+    requests: AtomicU64,
+}
+
+impl HttpClient {
+    async fn handshake(url: &str) -> Result<HttpClient, SinkError> {
+        if !url.starts_with("https://") {
+            return Err(SinkError::Rejected(format!("{url}: only https is allowed")));
         }
+        Ok(HttpClient {
+            url: url.to_owned(),
+            session: 0x5eed,
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    async fn send(&self, body: &str) -> Result<u16, SinkError> {
+        // Simulated, so the quick start behaves the same on every machine: every 64th
+        // request times out.
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        if n % 64 == 63 {
+            return Err(SinkError::Timeout {
+                request: format!("POST {} (session {:x})", self.url, self.session),
+                after: Duration::from_secs(2),
+            });
+        }
+        std::hint::black_box(body);
+        Ok(204)
     }
 }
 
@@ -110,7 +165,8 @@ impl KafkaSink {
     }
 }
 
-// Per-operation metrics: `#[plugobs::instrumented]` goes on this impl once plugobs ships it.
+// Instrumented like the others; it never runs here, so it has no operation row.
+#[plugobs::instrumented]
 impl Sink for KafkaSink {
     fn write(&self, _line: &str) -> Result<(), SinkError> {
         if self.connected {
