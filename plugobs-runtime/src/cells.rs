@@ -6,11 +6,11 @@
 //! of any value in it. Values of 2^41 ns (≈ 36 minutes) and more share the last bucket.
 //! All updates are relaxed atomic adds: counts are exact under any number of threads.
 
-use std::sync::Mutex;
 use std::sync::atomic::{
     AtomicU64,
-    Ordering::{Acquire, Relaxed},
+    Ordering::{Acquire, Relaxed, Release},
 };
+use std::sync::{Mutex, OnceLock};
 
 const SUB_BITS: u32 = 5;
 const SUB_COUNT: u64 = 1 << SUB_BITS;
@@ -265,22 +265,36 @@ impl OperationTotals {
     }
 }
 
-/// The cells of one operation: a power-of-two number of shards, one per thread modulo
-/// the shard count, so threads on different cores never write the same cache line.
+/// How many threads get a shard of their own in each operation (allocated on the thread's
+/// first call of that operation). Threads beyond share [`shard_count`] atomic shards.
+pub const EXCLUSIVE_SHARDS: usize = 64;
+
+/// The cells of one operation.
+///
+/// Each of the first [`EXCLUSIVE_SHARDS`] threads of the process writes only its own
+/// shard, allocated on its first call: a single writer, so a counter update is a plain
+/// load and store (no locked instruction) and no two threads share a cache line. Later
+/// threads share a small power-of-two set of shards updated with atomic adds.
 pub struct ShardedCells {
-    shards: Box<[Shard]>,
+    exclusive: Box<[OnceLock<Box<Shard>>]>,
+    shared: Box<[Shard]>,
     mask: usize,
 }
 
 impl std::fmt::Debug for ShardedCells {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ShardedCells")
-            .field("shards", &self.shards.len())
+            .field(
+                "exclusive",
+                &self.exclusive.iter().filter(|s| s.get().is_some()).count(),
+            )
+            .field("shared", &self.shared.len())
             .finish()
     }
 }
 
-/// The shard count: the machine's parallelism rounded up to a power of two, 2 ..= 16.
+/// The shared shard count: the machine's parallelism rounded up to a power of two,
+/// 2 ..= 16.
 pub fn shard_count() -> usize {
     std::thread::available_parallelism()
         .map_or(4, |n| n.get())
@@ -288,20 +302,96 @@ pub fn shard_count() -> usize {
         .clamp(2, 16)
 }
 
+/// The shard a thread writes to, and whether it is the only writer.
+#[derive(Clone, Copy)]
+pub struct ShardRef<'a> {
+    shard: &'a Shard,
+    exclusive: bool,
+}
+
+impl ShardRef<'_> {
+    #[inline(always)]
+    fn add(self, cell: &AtomicU64, order: std::sync::atomic::Ordering) {
+        if self.exclusive {
+            // Single writer: nobody else stores to this cell, readers only load.
+            cell.store(cell.load(Relaxed).wrapping_add(1), order);
+        } else {
+            cell.fetch_add(1, order);
+        }
+    }
+
+    /// One call started.
+    #[inline(always)]
+    pub fn started(self) {
+        self.add(&self.shard.started, Relaxed);
+    }
+
+    /// One call returned an error of kind slot `slot`.
+    #[inline(always)]
+    pub fn error(self, slot: usize) {
+        self.add(&self.shard.errors[slot.min(ERROR_KIND_SLOTS)], Relaxed);
+    }
+
+    /// One call panicked.
+    #[inline(always)]
+    pub fn panicked(self) {
+        self.add(&self.shard.panicked, Relaxed);
+    }
+
+    /// One future was dropped before it finished.
+    #[inline(always)]
+    pub fn cancelled(self) {
+        self.add(&self.shard.cancelled, Relaxed);
+    }
+
+    /// One call finished after `nanos`; recorded last, with Release, so whoever sees it in
+    /// the histogram also sees its outcome counter.
+    #[inline(always)]
+    pub fn finished(self, nanos: u64) {
+        self.add(&self.shard.buckets[bucket_index(nanos)], Release);
+    }
+}
+
 impl ShardedCells {
-    /// Cells with `shards` shards (rounded up to a power of two).
-    pub fn new(shards: usize) -> Self {
-        let n = shards.max(1).next_power_of_two();
+    /// Cells with `shared` shared shards (rounded up to a power of two).
+    pub fn new(shared: usize) -> Self {
+        let n = shared.max(1).next_power_of_two();
         ShardedCells {
-            shards: (0..n).map(|_| Shard::new()).collect(),
+            exclusive: (0..EXCLUSIVE_SHARDS).map(|_| OnceLock::new()).collect(),
+            shared: (0..n).map(|_| Shard::new()).collect(),
             mask: n - 1,
         }
     }
 
-    /// The shard for a thread index.
+    /// The shard of the thread with index `thread_index` (unique per thread, never reused).
     #[inline(always)]
-    pub fn shard(&self, thread_index: usize) -> &Shard {
-        &self.shards[thread_index & self.mask]
+    pub fn shard(&self, thread_index: usize) -> ShardRef<'_> {
+        match self.exclusive.get(thread_index) {
+            Some(slot) => ShardRef {
+                shard: match slot.get() {
+                    Some(shard) => shard,
+                    None => Self::claim(slot),
+                },
+                exclusive: true,
+            },
+            None => ShardRef {
+                shard: &self.shared[thread_index & self.mask],
+                exclusive: false,
+            },
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn claim(slot: &OnceLock<Box<Shard>>) -> &Shard {
+        slot.get_or_init(|| Box::new(Shard::new()))
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Shard> {
+        self.exclusive
+            .iter()
+            .filter_map(|s| s.get().map(|b| &**b))
+            .chain(self.shared.iter())
     }
 
     /// Sums every shard.
@@ -309,7 +399,7 @@ impl ShardedCells {
         let mut buckets = vec![0u64; BUCKETS];
         let mut errors = [0u64; ERROR_KIND_SLOTS + 1];
         let (mut panicked, mut cancelled) = (0, 0);
-        for shard in self.shards.iter() {
+        for shard in self.all() {
             // Buckets first, with Acquire: a call records its outcome counter before its
             // bucket (Release), so every call seen here also has its outcome seen below,
             // and `ok()` never counts an error as ok.
@@ -324,7 +414,7 @@ impl ShardedCells {
         }
         let latency = HistogramSnapshot::from_buckets(buckets);
         // Read `started` after the finished counts: both only grow, so started >= finished.
-        let started = self.shards.iter().map(|s| s.started.load(Relaxed)).sum();
+        let started = self.all().map(|s| s.started.load(Relaxed)).sum();
         OperationTotals {
             finished: latency.count,
             started,
@@ -412,6 +502,37 @@ mod tests {
             let err = (mid - v as f64).abs() / v as f64;
             assert!(err <= 1.0 / 64.0 + 1e-9, "{v}: {err}");
         }
+    }
+
+    #[test]
+    fn exclusive_and_shared_shards_add_up_exactly() {
+        let cells = std::sync::Arc::new(ShardedCells::new(2));
+        // Indices 0..4 own a shard each; 100.. share two shards under atomic adds.
+        let threads: Vec<_> = [0usize, 1, 2, 3, 100, 101, 102, 103]
+            .into_iter()
+            .map(|index| {
+                let cells = cells.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50_000u64 {
+                        let shard = cells.shard(index);
+                        shard.started();
+                        if i % 5 == 0 {
+                            shard.error(0);
+                        }
+                        shard.finished(i % 4096);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let t = cells.totals();
+        assert_eq!(
+            (t.started, t.finished, t.error_total(), t.ok()),
+            (400_000, 400_000, 80_000, 320_000)
+        );
+        assert_eq!(t.in_flight(), 0);
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //! sharded cells. After that, a call is:
 //!
 //! 1. one acquire load (the resolved site) and one thread-local read (the shard index),
-//! 2. a TSC clock read and a relaxed `started += 1` in this thread's shard,
+//! 2. a TSC clock read and `started += 1` in this thread's own shard,
 //! 3. the user's code,
 //! 4. a TSC clock read, the outcome counter if it was not ok, and a `bucket += 1`.
+//!
+//! A thread's own shard has a single writer, so `+= 1` is a plain load and store, not a
+//! locked read-modify-write; see [`ShardedCells`](crate::cells::ShardedCells).
 //!
 //! No hashing, no allocation, no lock, no label building. Everything else — sums over
 //! shards, percentiles, publishing to the `metrics` recorder — happens off the hot path,
@@ -16,13 +19,12 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed, Ordering::Release};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use crate::cells::{
-    ERROR_KIND_SLOTS, ExportCursors, OVERFLOW_KIND, OperationTotals, Shard, ShardedCells,
-    bucket_index, shard_count,
+    ERROR_KIND_SLOTS, ExportCursors, OVERFLOW_KIND, OperationTotals, ShardedCells, shard_count,
 };
 use crate::descriptor::PluginDescriptor;
 use crate::outcome::Outcome;
@@ -96,11 +98,9 @@ impl OperationSite {
             Some(site) => *site,
             None => self.resolve(descriptor),
         };
-        let shard = site.cells.shard(thread_index());
-        shard.started.fetch_add(1, Relaxed);
+        site.cells.shard(thread_index()).started();
         CallGuard {
             site,
-            shard,
             start: site.clock.raw(),
         }
     }
@@ -164,8 +164,22 @@ impl ResolvedSite {
     }
 
     /// The slot of an error kind, claiming a free one on first sight.
-    #[cold]
+    #[inline]
     fn kind_slot(&self, kind: &'static str) -> usize {
+        // Fast path: the same `&'static str` as last time (derived kinds are literals).
+        for (i, slot) in self.kinds.iter().enumerate() {
+            match slot.get() {
+                Some(k) if std::ptr::eq(*k, kind) => return i,
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        self.kind_slot_slow(kind)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn kind_slot_slow(&self, kind: &'static str) -> usize {
         for (i, slot) in self.kinds.iter().enumerate() {
             match slot.get() {
                 Some(k) if *k == kind => return i,
@@ -193,7 +207,6 @@ impl ResolvedSite {
 #[must_use = "a call guard records the call when finished or dropped"]
 pub struct CallGuard {
     site: &'static ResolvedSite,
-    shard: &'static Shard,
     start: u64,
 }
 
@@ -219,20 +232,15 @@ impl CallGuard {
             .site
             .clock
             .delta_as_nanos(self.start, self.site.clock.raw());
+        // This thread's shard: an async call may finish on another thread than it began.
+        let shard = self.site.cells.shard(thread_index());
         match outcome {
             Outcome::Ok => {}
-            Outcome::Error(kind) => {
-                self.shard.errors[self.site.kind_slot(kind)].fetch_add(1, Relaxed);
-            }
-            Outcome::Panic => {
-                self.shard.panicked.fetch_add(1, Relaxed);
-            }
-            Outcome::Cancelled => {
-                self.shard.cancelled.fetch_add(1, Relaxed);
-            }
+            Outcome::Error(kind) => shard.error(self.site.kind_slot(kind)),
+            Outcome::Panic => shard.panicked(),
+            Outcome::Cancelled => shard.cancelled(),
         }
-        // Release: whoever sees this call in the histogram also sees its outcome.
-        self.shard.buckets[bucket_index(nanos)].fetch_add(1, Release);
+        shard.finished(nanos);
     }
 }
 
