@@ -122,6 +122,18 @@ impl Shapes {
     }
 }
 
+// A single method, in an impl block that is not instrumented.
+impl Shapes {
+    #[plugobs::instrumented(name = "single")]
+    fn single_method(&self) -> u32 {
+        self.counter + 100
+    }
+
+    fn not_instrumented(&self) -> u32 {
+        self.counter
+    }
+}
+
 #[plugobs::instrumented(plugin = Shapes)]
 fn free_function(a: u32, b: u32) -> u32 {
     a * b
@@ -162,6 +174,8 @@ async fn every_shape_records_exactly_its_calls() {
     assert_eq!(s.impl_future(" 2 ".into()).await, Ok(3));
     assert_eq!(Shapes::assoc_no_self(), 3);
     assert_eq!(free_function(3, 4), 12);
+    assert_eq!(s.single_method(), 101);
+    assert_eq!(s.not_instrumented(), 1);
 
     let stats = registry.stats();
     let ops = &stats.plugins[0].operations;
@@ -183,6 +197,7 @@ async fn every_shape_records_exactly_its_calls() {
         ("impl_future", 1),
         ("assoc_no_self", 1),
         ("free_function", 1),
+        ("single", 1),
     ] {
         assert_eq!(calls(name), n, "{name}");
     }
