@@ -10,9 +10,11 @@ use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 
+type SpanFields = BTreeMap<String, String>;
+
 /// Every span's name and its recorded fields, in creation order.
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>);
+struct Spans(Arc<Mutex<Vec<(String, SpanFields)>>>);
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 impl Visit for Fields<'_> {
