@@ -218,6 +218,15 @@ impl<S: ?Sized + 'static> LoadReport<S> {
     pub fn is_complete(&self) -> bool {
         self.failures.is_empty()
     }
+
+    /// Stops every loaded instance (running async stop hooks on this thread), in order,
+    /// and returns the failures. Every instance is stopped even if some fail.
+    pub fn stop_all(self) -> Vec<LifecycleError> {
+        self.loaded
+            .into_iter()
+            .filter_map(|l| l.stop().err())
+            .collect()
+    }
 }
 
 fn factory_of<S: ?Sized + 'static>(

@@ -12,7 +12,7 @@ use crate::site::{self, ResolvedSite};
 
 /// The plugins known to a host, each with its live [`PluginRecord`].
 ///
-/// The process-wide registry is [`registry()`], built from everything `#[plugin]`
+/// The process-wide registry is [`registry()`](crate::registry()), built from everything `#[plugin]`
 /// registered in the binary. Tests can build an isolated one from an explicit list with
 /// [`Registry::from_descriptors`].
 pub struct Registry {
