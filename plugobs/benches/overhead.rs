@@ -31,8 +31,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+use common::subjects::{BenchError, BenchPlugin, HandCached, body};
 use common::{Interference, env_usize, median, mib, ms, quantile, rss_bytes, verdict};
-use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 // ---------------------------------------------------------------------------------------
@@ -108,29 +108,6 @@ fn heap_counts() -> (i64, i64) {
 // and runs the same `#[inline(always)]` body, so each call is one real call in every case.
 // ---------------------------------------------------------------------------------------
 
-#[derive(Debug, plugobs::ErrorKind)]
-enum BenchError {
-    Divisible,
-}
-
-impl std::fmt::Display for BenchError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("divisible by 64")
-    }
-}
-
-impl std::error::Error for BenchError {}
-
-/// The tiny fallible body: an error for one input in 64.
-#[inline(always)]
-fn body(x: u64) -> Result<u64, BenchError> {
-    if x % 64 == 0 {
-        Err(BenchError::Divisible)
-    } else {
-        Ok(x.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17))
-    }
-}
-
 /// 1. The baseline: not instrumented.
 struct Bare;
 
@@ -141,63 +118,7 @@ impl Bare {
     }
 }
 
-/// 2, 3, 7. A plugobs operation.
-#[plugobs::plugin(kind = "bench")]
-#[derive(Default)]
-struct BenchPlugin;
-
-#[plugobs::instrumented]
-impl BenchPlugin {
-    #[inline(never)]
-    fn parse(&self, x: u64) -> Result<u64, BenchError> {
-        body(x)
-    }
-}
-
-/// 4. What a careful user writes by hand: handles resolved once, two clock reads per call.
-struct HandCached {
-    ok: Counter,
-    error: Counter,
-    duration: Histogram,
-    in_flight: Gauge,
-}
-
-impl HandCached {
-    /// Resolves the handles from the installed recorder; call it after installing.
-    fn new() -> Self {
-        let labels = [
-            ("plugin", "hand_cached"),
-            ("kind", "bench"),
-            ("operation", "parse"),
-        ];
-        let with_outcome = |outcome: &'static str| {
-            let mut l: Vec<(&'static str, &'static str)> = labels.to_vec();
-            l.push(("outcome", outcome));
-            l
-        };
-        HandCached {
-            ok: metrics::counter!("hand_operations_total", &with_outcome("ok")),
-            error: metrics::counter!("hand_operations_total", &with_outcome("error")),
-            duration: metrics::histogram!("hand_operation_duration_seconds", &labels),
-            in_flight: metrics::gauge!("hand_operations_in_flight", &labels),
-        }
-    }
-
-    #[inline(never)]
-    fn parse(&self, x: u64) -> Result<u64, BenchError> {
-        self.in_flight.increment(1.0);
-        let start = Instant::now();
-        let result = body(x);
-        let elapsed = start.elapsed();
-        match &result {
-            Ok(_) => self.ok.increment(1),
-            Err(_) => self.error.increment(1),
-        }
-        self.duration.record(elapsed.as_secs_f64());
-        self.in_flight.decrement(1.0);
-        result
-    }
-}
+// 2, 3, 7: `BenchPlugin::parse`; 4: `HandCached::parse` (both in `common::subjects`).
 
 /// 5. `#[autometrics]` (metrics 0.24 backend).
 struct Auto;

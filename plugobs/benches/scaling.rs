@@ -18,80 +18,9 @@ use std::hint::black_box;
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
+use common::subjects::{BenchPlugin, HandCached};
 use common::{Interference, env_usize, median, thread_cpu_seconds, verdict};
-use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::PrometheusBuilder;
-
-#[derive(Debug, plugobs::ErrorKind)]
-enum BenchError {
-    Divisible,
-}
-
-/// The tiny fallible body: an error for one input in 64.
-#[inline(always)]
-fn body(x: u64) -> Result<u64, BenchError> {
-    if x % 64 == 0 {
-        Err(BenchError::Divisible)
-    } else {
-        Ok(x.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17))
-    }
-}
-
-#[plugobs::plugin(kind = "bench")]
-#[derive(Default)]
-struct BenchPlugin;
-
-#[plugobs::instrumented]
-impl BenchPlugin {
-    #[inline(never)]
-    fn parse(&self, x: u64) -> Result<u64, BenchError> {
-        body(x)
-    }
-}
-
-/// Handles resolved once from the installed recorder; two clock reads per call.
-struct HandCached {
-    ok: Counter,
-    error: Counter,
-    duration: Histogram,
-    in_flight: Gauge,
-}
-
-impl HandCached {
-    fn new() -> Self {
-        let labels = [
-            ("plugin", "hand_cached"),
-            ("kind", "bench"),
-            ("operation", "parse"),
-        ];
-        let with_outcome = |outcome: &'static str| {
-            let mut l: Vec<(&'static str, &'static str)> = labels.to_vec();
-            l.push(("outcome", outcome));
-            l
-        };
-        HandCached {
-            ok: metrics::counter!("hand_operations_total", &with_outcome("ok")),
-            error: metrics::counter!("hand_operations_total", &with_outcome("error")),
-            duration: metrics::histogram!("hand_operation_duration_seconds", &labels),
-            in_flight: metrics::gauge!("hand_operations_in_flight", &labels),
-        }
-    }
-
-    #[inline(never)]
-    fn parse(&self, x: u64) -> Result<u64, BenchError> {
-        self.in_flight.increment(1.0);
-        let start = Instant::now();
-        let result = body(x);
-        let elapsed = start.elapsed();
-        match &result {
-            Ok(_) => self.ok.increment(1),
-            Err(_) => self.error.increment(1),
-        }
-        self.duration.record(elapsed.as_secs_f64());
-        self.in_flight.decrement(1.0);
-        result
-    }
-}
 
 static PLUGIN: BenchPlugin = BenchPlugin;
 static HAND: OnceLock<HandCached> = OnceLock::new();

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+pub mod subjects;
+
 /// The median of `v` (sorted in place); 0 when empty.
 pub fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
