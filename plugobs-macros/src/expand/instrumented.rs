@@ -192,6 +192,30 @@ fn hygienic(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
+/// The generated locals, with mixed-site hygiene so user code can neither see nor shadow
+/// them.
+struct Locals {
+    site: Ident,
+    span: Ident,
+    ret: Ident,
+    guard: Ident,
+    outcome: Ident,
+    entered: Ident,
+}
+
+impl Locals {
+    fn new() -> Self {
+        Locals {
+            site: hygienic("__PLUGOBS_SITE"),
+            span: hygienic("__plugobs_span"),
+            ret: hygienic("__plugobs_ret"),
+            guard: hygienic("__plugobs_guard"),
+            outcome: hygienic("__plugobs_outcome"),
+            entered: hygienic("__plugobs_entered"),
+        }
+    }
+}
+
 /// The span, the outcome classification and the `err` event, shared by every shape.
 struct Parts {
     site_static: TokenStream,
@@ -199,14 +223,17 @@ struct Parts {
     classify_and_finish: TokenStream,
 }
 
-fn parts(ctx: &Ctx, opts: &FnOptions<'_>) -> Parts {
+fn parts(ctx: &Ctx, opts: &FnOptions<'_>, locals: &Locals) -> Parts {
     let p = &ctx.p;
     let d = &ctx.descriptor;
-    let site = hygienic("__PLUGOBS_SITE");
-    let span = hygienic("__plugobs_span");
-    let ret = hygienic("__plugobs_ret");
-    let guard = hygienic("__plugobs_guard");
-    let outcome = hygienic("__plugobs_outcome");
+    let Locals {
+        site,
+        span,
+        ret,
+        guard,
+        outcome,
+        ..
+    } = locals;
     let name = &opts.name;
     let level = &opts.level;
     let fields = opts.fields.iter().map(|f| {
@@ -265,16 +292,20 @@ fn parts(ctx: &Ctx, opts: &FnOptions<'_>) -> Parts {
 fn instrument_block(sig: &Signature, mut block: Block, ctx: &Ctx, opts: &FnOptions<'_>) -> Block {
     let p = &ctx.p;
     let d = &ctx.descriptor;
-    let site = hygienic("__PLUGOBS_SITE");
-    let span = hygienic("__plugobs_span");
-    let ret = hygienic("__plugobs_ret");
-    let guard = hygienic("__plugobs_guard");
-    let entered = hygienic("__plugobs_entered");
+    let locals = Locals::new();
+    let Locals {
+        site,
+        span,
+        ret,
+        guard,
+        entered,
+        ..
+    } = &locals;
     let Parts {
         site_static,
         make_span,
         classify_and_finish,
-    } = parts(ctx, opts);
+    } = parts(ctx, opts, &locals);
     let tokens = match asyncness::shape(sig, &block) {
         Shape::Sync => {
             let hint = asyncness::output_hint(&sig.output);
