@@ -140,11 +140,31 @@ impl Drop for Step<'_> {
 
 /// A started plugin instance, used as the trait object `S` through `Deref`.
 ///
-/// Stop it with [`Loaded::stop`] (or [`Loaded::stop_async`]) to run its stop hook;
-/// dropping it drops the instance without running the hook.
+/// Stop it with [`Loaded::stop`] (or [`Loaded::stop_async`]) to run its stop hook.
+/// Dropping it drops the instance without running the hook; the plugin is then `Stopped`
+/// and, if it has a stop hook, a warning says the hook did not run.
 pub struct Loaded<S: ?Sized + 'static> {
     record: Arc<PluginRecord>,
     instance: Box<dyn Instance<S>>,
+    stop_begun: bool,
+}
+
+impl<S: ?Sized + 'static> Drop for Loaded<S> {
+    /// Dropped without `stop()`: the instance is gone, so the plugin is `Stopped`, and the
+    /// log says its stop hook did not run.
+    fn drop(&mut self) {
+        if !self.stop_begun {
+            let d = self.record.descriptor();
+            if d.has_stop {
+                tracing::warn!(
+                    plugin.name = d.name,
+                    plugin.kind = d.kind,
+                    "plugin instance dropped without stop(); its stop hook did not run"
+                );
+            }
+            self.record.transition(PluginState::Stopped);
+        }
+    }
 }
 
 impl<S: ?Sized + 'static> std::fmt::Debug for Loaded<S> {
@@ -184,6 +204,7 @@ impl<S: ?Sized + 'static> Loaded<S> {
     /// # Errors
     /// The hook's error or panic; the plugin is then `Failed`.
     pub fn stop(mut self) -> Result<(), LifecycleError> {
+        self.stop_begun = true;
         let step = Step::begin(&self.record, Stage::Stop);
         let result = step
             .span
@@ -196,6 +217,7 @@ impl<S: ?Sized + 'static> Loaded<S> {
     /// # Errors
     /// The hook's error or panic; the plugin is then `Failed`.
     pub async fn stop_async(mut self) -> Result<(), LifecycleError> {
+        self.stop_begun = true;
         let step = Step::begin(&self.record, Stage::Stop);
         let span = step.span.clone();
         let call = span.in_scope(|| call_catching(|| self.instance.stop()));
@@ -294,7 +316,11 @@ impl Registry {
             .span
             .in_scope(|| call_catching(|| instance.start()).wait());
         step.finish(result)?;
-        Ok(Loaded { record, instance })
+        Ok(Loaded {
+            record,
+            instance,
+            stop_begun: false,
+        })
     }
 
     async fn load_async_one<S: ?Sized + 'static>(
@@ -308,7 +334,11 @@ impl Registry {
         let call = span.in_scope(|| call_catching(|| instance.start()));
         let result = call.finish().instrument(span).await;
         step.finish(result)?;
-        Ok(Loaded { record, instance })
+        Ok(Loaded {
+            record,
+            instance,
+            stop_begun: false,
+        })
     }
 
     /// Loads and starts the plugin `name` as the trait object `S`, driving an async start

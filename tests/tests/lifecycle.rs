@@ -571,3 +571,48 @@ fn a_recorder_installed_after_the_events_still_receives_them() {
         .sum();
     assert_eq!(samples, 1);
 }
+
+/// Dropped without `stop()`.
+#[plugobs::plugin(kind = "greeter", provides = dyn Greeter, stop = Self::close)]
+#[derive(Default)]
+pub struct DroppedGreeter;
+impl DroppedGreeter {
+    fn close(&mut self) {}
+}
+impl Greeter for DroppedGreeter {
+    fn greet(&self) -> String {
+        "bye".into()
+    }
+}
+
+#[test]
+fn dropping_a_loaded_plugin_marks_it_stopped_without_a_stop_duration() {
+    let registry = isolated::<DroppedGreeter>();
+    let published = capture(|| {
+        drop(registry.load::<dyn Greeter>("dropped_greeter").unwrap());
+        registry.flush();
+    });
+    assert_eq!(
+        registry.get("dropped_greeter").unwrap().state(),
+        PluginState::Stopped
+    );
+    assert_eq!(
+        published.counter(
+            "plugobs_plugin_state_transitions_total",
+            &[
+                ("plugin", "dropped_greeter"),
+                ("kind", "greeter"),
+                ("from", "running"),
+                ("to", "stopped")
+            ]
+        ),
+        Some(1)
+    );
+    assert_eq!(
+        published.histogram(
+            "plugobs_plugin_stop_duration_seconds",
+            &[("plugin", "dropped_greeter"), ("kind", "greeter")]
+        ),
+        None
+    );
+}
