@@ -55,6 +55,22 @@ fn with<'a>(
     v
 }
 
+/// `plugobs_plugin_operations_total{outcome}` of one operation.
+fn outcome(published: &common::Published, base: [(&str, &str); 3], outcome: &str) -> Option<u64> {
+    published.counter(
+        "plugobs_plugin_operations_total",
+        &with(base, "outcome", outcome),
+    )
+}
+
+/// `plugobs_plugin_errors_total{error_kind}` of one operation.
+fn error_kind(published: &common::Published, base: [(&str, &str); 3], kind: &str) -> Option<u64> {
+    published.counter(
+        "plugobs_plugin_errors_total",
+        &with(base, "error_kind", kind),
+    )
+}
+
 #[plugobs::plugin(kind = "store", provides = dyn Store)]
 #[derive(Default)]
 pub struct OutcomeStore;
@@ -86,25 +102,13 @@ fn ok_error_and_panic_outcomes_with_error_kinds() {
         registry.flush();
     });
     let base = op_labels("outcome_store", "get");
-    let total = |outcome| {
-        published.counter(
-            "plugobs_plugin_operations_total",
-            &with(base, "outcome", outcome),
-        )
-    };
-    assert_eq!(total("ok"), Some(3));
-    assert_eq!(total("error"), Some(3));
-    assert_eq!(total("panic"), Some(1));
-    assert_eq!(total("cancelled"), Some(0));
-    let errors = |kind| {
-        published.counter(
-            "plugobs_plugin_errors_total",
-            &with(base, "error_kind", kind),
-        )
-    };
-    assert_eq!(errors("not_found"), Some(2));
-    assert_eq!(errors("timeout"), Some(1));
-    assert_eq!(errors("error"), None);
+    assert_eq!(outcome(&published, base, "ok"), Some(3));
+    assert_eq!(outcome(&published, base, "error"), Some(3));
+    assert_eq!(outcome(&published, base, "panic"), Some(1));
+    assert_eq!(outcome(&published, base, "cancelled"), Some(0));
+    assert_eq!(error_kind(&published, base, "not_found"), Some(2));
+    assert_eq!(error_kind(&published, base, "timeout"), Some(1));
+    assert_eq!(error_kind(&published, base, "error"), None);
     assert_eq!(
         published.gauge("plugobs_plugin_operations_in_flight", &base),
         Some(0.0)
@@ -159,20 +163,8 @@ fn errors_without_a_kind_are_error() {
         registry.flush();
     });
     let base = op_labels("plain_errors", "parse");
-    assert_eq!(
-        published.counter(
-            "plugobs_plugin_errors_total",
-            &with(base, "error_kind", "error")
-        ),
-        Some(1)
-    );
-    assert_eq!(
-        published.counter(
-            "plugobs_plugin_operations_total",
-            &with(base, "outcome", "ok")
-        ),
-        Some(1)
-    );
+    assert_eq!(error_kind(&published, base, "error"), Some(1));
+    assert_eq!(outcome(&published, base, "ok"), Some(1));
 }
 
 #[plugobs::plugin(kind = "store")]
@@ -210,20 +202,8 @@ fn a_future_dropped_before_completion_is_cancelled_and_leaves_flight() {
     }
     let published = capture(|| registry.flush());
     let base = op_labels("async_store", "hang");
-    assert_eq!(
-        published.counter(
-            "plugobs_plugin_operations_total",
-            &with(base, "outcome", "cancelled")
-        ),
-        Some(1)
-    );
-    assert_eq!(
-        published.counter(
-            "plugobs_plugin_operations_total",
-            &with(base, "outcome", "ok")
-        ),
-        Some(0)
-    );
+    assert_eq!(outcome(&published, base, "cancelled"), Some(1));
+    assert_eq!(outcome(&published, base, "ok"), Some(0));
     assert_eq!(
         published.gauge("plugobs_plugin_operations_in_flight", &base),
         Some(0.0)
@@ -283,20 +263,8 @@ async fn async_calls_on_a_multi_thread_runtime_are_exact() {
     assert_eq!(errors, 50);
     let published = capture(|| registry.flush());
     let base = op_labels("async_store", "fetch");
-    assert_eq!(
-        published.counter(
-            "plugobs_plugin_operations_total",
-            &with(base, "outcome", "ok")
-        ),
-        Some(150)
-    );
-    assert_eq!(
-        published.counter(
-            "plugobs_plugin_errors_total",
-            &with(base, "error_kind", "not_found")
-        ),
-        Some(50)
-    );
+    assert_eq!(outcome(&published, base, "ok"), Some(150));
+    assert_eq!(error_kind(&published, base, "not_found"), Some(50));
     assert_eq!(
         published.gauge("plugobs_plugin_operations_in_flight", &base),
         Some(0.0)
@@ -342,13 +310,7 @@ fn in_flight_counts_calls_in_progress() {
         published.gauge("plugobs_plugin_operations_in_flight", &base),
         Some(0.0)
     );
-    assert_eq!(
-        published.counter(
-            "plugobs_plugin_operations_total",
-            &with(base, "outcome", "ok")
-        ),
-        Some(2)
-    );
+    assert_eq!(outcome(&published, base, "ok"), Some(2));
 }
 
 #[plugobs::plugin(kind = "store")]
@@ -396,27 +358,9 @@ fn four_threads_of_250_000_calls_are_counted_exactly() {
 
     let published = capture(|| registry.flush());
     let base = op_labels("hot_store", "hit");
-    assert_eq!(
-        published.counter(
-            "plugobs_plugin_operations_total",
-            &with(base, "outcome", "ok")
-        ),
-        Some(total - errors)
-    );
-    assert_eq!(
-        published.counter(
-            "plugobs_plugin_operations_total",
-            &with(base, "outcome", "error")
-        ),
-        Some(errors)
-    );
-    assert_eq!(
-        published.counter(
-            "plugobs_plugin_errors_total",
-            &with(base, "error_kind", "not_found")
-        ),
-        Some(errors)
-    );
+    assert_eq!(outcome(&published, base, "ok"), Some(total - errors));
+    assert_eq!(outcome(&published, base, "error"), Some(errors));
+    assert_eq!(error_kind(&published, base, "not_found"), Some(errors));
     assert_eq!(
         published
             .histogram("plugobs_plugin_operation_duration_seconds", &base)
