@@ -13,28 +13,39 @@
 //! | one plugin's live record | [`record`] |
 //! | discovery and queries | [`registry`](mod@registry) |
 //! | load, start, stop | [`lifecycle`] |
-//! | an operation's static call site, the hot path | [`site`] |
+//! | an operation's static call site, the hot path | `site` (internal) |
+//! | per-thread indices, reused when threads exit | `threads` (internal) |
+//! | lock-free sharded cells and the histogram | `cells` (internal) |
 //! | outcomes and error kinds | [`outcome`] |
-//! | lock-free sharded cells and the histogram | [`cells`] |
+//! | one operation's totals, read by all of the below | [`snapshot`] |
+//! | every exported series, walked once | `export` (internal) |
 //! | publishing to the `metrics` facade | [`bridge`] |
+//! | the Prometheus / OpenMetrics text | [`exposition`] |
 //! | snapshots for people and programs | [`stats`] |
 //! | typed errors | [`error`] |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod bridge;
-pub mod cells;
+mod cells;
 pub mod descriptor;
 pub mod error;
+mod export;
+pub mod exposition;
 pub mod hook;
 pub mod lifecycle;
+#[cfg(all(test, loom))]
+mod loom_tests;
 pub mod names;
 pub mod outcome;
 pub mod record;
 pub mod registry;
-pub mod site;
+mod site;
+pub mod snapshot;
 pub mod state;
 pub mod stats;
+mod sync;
+mod threads;
 
 pub use bridge::{flush, set_namespace};
 pub use descriptor::{Plugin, PluginDescriptor, SourceLocation};
@@ -80,7 +91,7 @@ pub mod __private {
     pub use crate::outcome::{
         ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
     };
-    pub use crate::site::{CallGuard, OperationSite, PendingGuard, WatchedCall};
+    pub use crate::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
     pub use inventory;
     pub use std::any::TypeId;
     pub use std::option::Option::{self, None, Some};

@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use crate::cells::{ExportCursors, HistogramCells};
+use crate::cells::Histogram;
 use crate::descriptor::PluginDescriptor;
 use crate::error::{FailureReason, HookError};
+use crate::site::ResolvedSite;
+use crate::snapshot::Operation;
 use crate::state::{PluginState, Stage};
 
 const STATES: usize = PluginState::ALL.len();
@@ -48,9 +50,13 @@ pub struct PluginRecord {
     state: AtomicU8,
     transitions: [[AtomicU64; STATES]; STATES],
     failures: [[AtomicU64; REASONS]; STAGES],
-    durations: [HistogramCells; STAGES],
-    pub(crate) duration_cursors: [ExportCursors; STAGES],
+    durations: [Histogram; STAGES],
     timings: Mutex<Timings>,
+    /// Bumped on every lifecycle event, so exporters can skip an unchanged plugin.
+    generation: AtomicU64,
+    /// Its instrumented operations, by name; each groups the call sites recorded under
+    /// that name.
+    operations: Mutex<Vec<Operation>>,
 }
 
 impl std::fmt::Debug for PluginRecord {
@@ -70,8 +76,9 @@ impl PluginRecord {
             transitions: Default::default(),
             failures: Default::default(),
             durations: Default::default(),
-            duration_cursors: Default::default(),
             timings: Mutex::new(Timings::default()),
+            generation: AtomicU64::new(0),
+            operations: Mutex::new(Vec::new()),
         }
     }
 
@@ -88,6 +95,7 @@ impl PluginRecord {
     /// Moves to `to`, counting and logging the transition. Returns the previous state.
     pub(crate) fn transition(&self, to: PluginState) -> PluginState {
         let from = PluginState::from_index(self.state.swap(to.index() as u8, Relaxed) as usize);
+        self.generation.fetch_add(1, Relaxed);
         self.transitions[from.index()][to.index()].fetch_add(1, Relaxed);
         tracing::info!(
             plugin.name = self.descriptor.name,
@@ -97,6 +105,11 @@ impl PluginRecord {
             "plugin state changed"
         );
         from
+    }
+
+    /// A number that changes on every lifecycle event of this plugin.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
     }
 
     /// How many times the plugin went from `from` to `to`.
@@ -119,8 +132,22 @@ impl PluginRecord {
     }
 
     /// The duration histogram of a stage.
-    pub(crate) fn durations(&self, stage: Stage) -> &HistogramCells {
+    pub(crate) fn durations(&self, stage: Stage) -> &Histogram {
         &self.durations[stage.index()]
+    }
+
+    /// Adds a call site of one of this plugin's operations (grouped by operation name).
+    pub(crate) fn attach(&self, site: &'static ResolvedSite) {
+        let mut ops = self.operations.lock().unwrap_or_else(|e| e.into_inner());
+        match ops.binary_search_by(|o| o.name().cmp(site.operation())) {
+            Ok(i) => ops[i].add_site(site),
+            Err(i) => ops.insert(i, Operation::new(site)),
+        }
+    }
+
+    /// Calls `f` with each of this plugin's operations, ordered by name.
+    pub(crate) fn with_operations<T>(&self, f: impl FnOnce(&[Operation]) -> T) -> T {
+        f(&self.operations.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub(crate) fn timings(&self) -> MutexGuard<'_, Timings> {
@@ -132,6 +159,7 @@ impl PluginRecord {
     /// Records that `stage` took `elapsed`.
     pub(crate) fn record_duration(&self, stage: Stage, elapsed: Duration) {
         self.durations[stage.index()].record(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+        self.generation.fetch_add(1, Relaxed);
         let mut t = self.timings();
         match stage {
             Stage::Load => {
@@ -147,6 +175,7 @@ impl PluginRecord {
     pub(crate) fn record_failure(&self, stage: Stage, error: &HookError) {
         let reason = error.reason();
         self.failures[stage.index()][reason.index()].fetch_add(1, Relaxed);
+        self.generation.fetch_add(1, Relaxed);
         self.timings().last_failure = Some(Failure {
             stage,
             reason,

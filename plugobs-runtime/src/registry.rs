@@ -1,14 +1,14 @@
 //! Discovery and queries: the set of registered plugins and their records.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::cells::{ExportCursors, HistogramCells};
+use crate::cells::Histogram;
 use crate::descriptor::{PluginDescriptor, linked_descriptors};
 use crate::error::RegistryError;
 use crate::record::PluginRecord;
-use crate::site::{self, ResolvedSite};
+use crate::site;
 
 /// The plugins known to a host, each with its live [`PluginRecord`].
 ///
@@ -20,8 +20,9 @@ pub struct Registry {
     by_name: BTreeMap<&'static str, usize>,
     problems: Vec<RegistryError>,
     discovery_time: Duration,
-    pub(crate) discovery: HistogramCells,
-    pub(crate) discovery_cursors: ExportCursors,
+    pub(crate) discovery: Histogram,
+    /// How many entries of the process-wide site list are attached to records.
+    attached: Mutex<usize>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -92,7 +93,7 @@ impl Registry {
         }
 
         let discovery_time = began.elapsed();
-        let discovery = HistogramCells::new();
+        let discovery = Histogram::default();
         discovery.record(u64::try_from(discovery_time.as_nanos()).unwrap_or(u64::MAX));
         tracing::info!(
             plugins = records.len(),
@@ -105,7 +106,7 @@ impl Registry {
             problems,
             discovery_time,
             discovery,
-            discovery_cursors: ExportCursors::default(),
+            attached: Mutex::new(0),
         }
     }
 
@@ -127,25 +128,30 @@ impl Registry {
             })
     }
 
-    /// The resolved operation sites of this registry's plugins, grouped by (plugin,
-    /// operation): two functions instrumented under one operation name are one operation.
-    pub fn operation_sites(
-        &self,
-    ) -> BTreeMap<(&'static str, &'static str), Vec<&'static ResolvedSite>> {
-        let mut groups: BTreeMap<_, Vec<_>> = BTreeMap::new();
-        for site in site::sites() {
+    /// Attaches the operation sites resolved since the last call to their plugins'
+    /// records: a cost per new site, nothing when there is none.
+    pub(crate) fn attach_sites(&self) {
+        let mut attached = self.attached.lock().unwrap_or_else(|e| e.into_inner());
+        *attached = site::sites_since(*attached, |site| {
             let d = site.descriptor();
-            if self
-                .get(d.name)
-                .is_some_and(|r| std::ptr::eq(r.descriptor(), d))
+            if let Some(&i) = self.by_name.get(d.name)
+                && std::ptr::eq(self.records[i].descriptor(), d)
             {
-                groups
-                    .entry((d.name, site.operation()))
-                    .or_default()
-                    .push(site);
+                self.records[i].attach(site);
             }
-        }
-        groups
+        });
+    }
+
+    /// Bytes allocated for the operation cells of this registry's plugins: what
+    /// recording costs in memory, which follows the operations and threads that actually
+    /// recorded and the latency range they saw.
+    pub fn operation_memory(&self) -> usize {
+        self.attach_sites();
+        self.plugins()
+            .map(|r| {
+                r.with_operations(|ops| ops.iter().map(|o| o.allocated_bytes()).sum::<usize>())
+            })
+            .sum()
     }
 
     /// The plugin with this name.

@@ -187,7 +187,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `serde` | `Serialize` for [`RegistryStats`] and everything in it |
-//! | `prometheus` | [`prometheus::builder`]: a `PrometheusBuilder` with plugobs' recommended buckets |
+//! | `prometheus` | [`prometheus::install`]: a metrics-exporter-prometheus recorder whose `render()` also renders plugobs' families straight from its aggregates |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -197,7 +197,7 @@ pub use plugobs_runtime::{
     ConfigError, ErrorKind, Failure, FailureReason, HealthCounts, HookError, LifecycleError,
     LoadError, LoadReport, Loaded, OperationStats, Plugin, PluginDescriptor, PluginRecord,
     PluginState, PluginStats, Registry, RegistryError, RegistryStats, SourceLocation, Stage,
-    block_on, bridge, flush, names, registry, set_namespace,
+    block_on, bridge, exposition, flush, names, registry, set_namespace, snapshot,
 };
 
 #[cfg(feature = "prometheus")]
