@@ -10,13 +10,13 @@ use crate::state::Stage;
 
 /// An error returned by a plugin's constructor or lifecycle hook, captured by plugobs.
 ///
-/// It keeps the error's `Display` text and the Rust type name of the error (reported as
-/// `error.type` on spans), or notes that the hook panicked.
+/// It keeps the error's `Display` text, the Rust type name of the error (reported as
+/// `error.type` on spans) and the [`FailureReason`]: returned, panicked or cancelled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HookError {
     message: String,
     error_type: &'static str,
-    panicked: bool,
+    reason: FailureReason,
 }
 
 impl HookError {
@@ -31,7 +31,7 @@ impl HookError {
         HookError {
             message: error.to_string(),
             error_type: std::any::type_name::<E>(),
-            panicked: false,
+            reason: FailureReason::Error,
         }
     }
 
@@ -47,7 +47,7 @@ impl HookError {
         HookError {
             message,
             error_type: "panic",
-            panicked: true,
+            reason: FailureReason::Panic,
         }
     }
 
@@ -56,7 +56,7 @@ impl HookError {
         HookError {
             message: "the hook's future was dropped before it completed".to_owned(),
             error_type: "cancelled",
-            panicked: false,
+            reason: FailureReason::Cancelled,
         }
     }
 
@@ -73,24 +73,18 @@ impl HookError {
 
     /// Whether the hook panicked rather than returning an error.
     pub fn panicked(&self) -> bool {
-        self.panicked
+        self.reason == FailureReason::Panic
     }
 
     /// The bounded `reason` label for this failure: `error`, `panic` or `cancelled`.
     pub fn reason(&self) -> FailureReason {
-        if self.panicked {
-            FailureReason::Panic
-        } else if self.error_type == "cancelled" {
-            FailureReason::Cancelled
-        } else {
-            FailureReason::Error
-        }
+        self.reason
     }
 }
 
 impl fmt::Display for HookError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.panicked {
+        if self.panicked() {
             write!(f, "panicked: {}", self.message)
         } else {
             f.write_str(&self.message)
@@ -159,7 +153,7 @@ impl fmt::Display for LifecycleError {
             f,
             "plugin `{}` failed to {}: {}",
             self.plugin,
-            self.stage.verb(),
+            self.stage.as_str(),
             self.error
         )
     }

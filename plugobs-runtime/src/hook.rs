@@ -40,11 +40,6 @@ impl<'a> HookCall<'a> {
         HookCall::Done(Ok(()))
     }
 
-    /// Whether the hook is async.
-    pub fn is_async(&self) -> bool {
-        matches!(self, HookCall::Pending(_))
-    }
-
     /// Waits for the hook on the current thread; panics inside the future become errors.
     pub fn wait(self) -> Result<(), HookError> {
         match self {

@@ -82,7 +82,6 @@ pub mod __private {
     };
     pub use crate::site::{CallGuard, OperationSite, PendingGuard, WatchedCall};
     pub use inventory;
-    pub use std::any::TypeId;
     pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{self, Err, Ok};
     pub use tracing;

@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::descriptor::{Factory, Instance, Provided};
+use crate::descriptor::{Factory, Instance};
 use crate::error::{HookError, LifecycleError, LoadError, RegistryError};
-use crate::hook::call_catching;
+use crate::hook::{HookCall, block_on, call_catching};
 use crate::record::PluginRecord;
 use crate::registry::Registry;
 use crate::state::{PluginState, Stage};
@@ -203,25 +203,27 @@ impl<S: ?Sized + 'static> Loaded<S> {
     ///
     /// # Errors
     /// The hook's error or panic; the plugin is then `Failed`.
-    pub fn stop(mut self) -> Result<(), LifecycleError> {
-        self.stop_begun = true;
-        let step = Step::begin(&self.record, Stage::Stop);
-        let result = step
-            .span
-            .in_scope(|| call_catching(|| self.instance.stop()).wait());
-        step.finish(result)
+    pub fn stop(self) -> Result<(), LifecycleError> {
+        block_on(self.stop_with(Drive::Block))
     }
 
     /// Runs the stop hook, awaiting an async one on the caller's runtime.
     ///
     /// # Errors
     /// The hook's error or panic; the plugin is then `Failed`.
-    pub async fn stop_async(mut self) -> Result<(), LifecycleError> {
+    pub async fn stop_async(self) -> Result<(), LifecycleError> {
+        self.stop_with(Drive::Await).await
+    }
+
+    /// The one stop: [`Loaded::stop`] drives it on this thread, [`Loaded::stop_async`]
+    /// awaits it.
+    async fn stop_with(mut self, drive: Drive) -> Result<(), LifecycleError> {
         self.stop_begun = true;
         let step = Step::begin(&self.record, Stage::Stop);
-        let span = step.span.clone();
-        let call = span.in_scope(|| call_catching(|| self.instance.stop()));
-        let result = call.finish().instrument(span).await;
+        let call = step
+            .span
+            .in_scope(|| call_catching(|| self.instance.stop()));
+        let result = drive.hook(&step.span, call).await;
         step.finish(result)
     }
 }
@@ -251,17 +253,24 @@ impl<S: ?Sized + 'static> LoadReport<S> {
     }
 }
 
-fn factory_of<S: ?Sized + 'static>(
-    record: &PluginRecord,
-    provided: &'static Provided,
-) -> Result<&'static Factory<S>, RegistryError> {
-    provided
-        .factory
-        .downcast_ref::<Factory<S>>()
-        .ok_or(RegistryError::DoesNotProvide {
-            plugin: record.descriptor().name,
-            requested: std::any::type_name::<S>(),
-        })
+/// How a lifecycle step waits for an async hook. Each step is written once, as an async
+/// function; the blocking methods run it with [`block_on`] and [`Drive::Block`], so their
+/// hooks are driven on the calling thread, while the `*_async` methods await them.
+#[derive(Clone, Copy, Debug)]
+enum Drive {
+    /// Await the hook on the caller's runtime.
+    Await,
+    /// Drive the hook on this thread.
+    Block,
+}
+
+impl Drive {
+    async fn hook(self, span: &tracing::Span, call: HookCall<'_>) -> Result<(), HookError> {
+        match self {
+            Drive::Await => call.finish().instrument(span.clone()).await,
+            Drive::Block => span.in_scope(|| call.wait()),
+        }
+    }
 }
 
 fn construct<S: ?Sized + 'static>(
@@ -284,37 +293,34 @@ fn construct<S: ?Sized + 'static>(
 impl Registry {
     fn providers<S: ?Sized + 'static>(
         &self,
-    ) -> impl Iterator<Item = (Arc<PluginRecord>, &'static Provided)> + '_ {
+    ) -> impl Iterator<Item = (Arc<PluginRecord>, &'static Factory<S>)> + '_ {
         self.records_arc()
-            .filter_map(|r| r.descriptor().provided::<S>().map(|p| (r.clone(), p)))
+            .filter_map(|r| r.descriptor().provided::<S>().map(|f| (r.clone(), f)))
     }
 
     fn provider<S: ?Sized + 'static>(
         &self,
         name: &str,
-    ) -> Result<(Arc<PluginRecord>, &'static Provided), RegistryError> {
+    ) -> Result<(Arc<PluginRecord>, &'static Factory<S>), RegistryError> {
         let record = self.lookup_arc(name)?;
-        let provided =
-            record
-                .descriptor()
-                .provided::<S>()
-                .ok_or(RegistryError::DoesNotProvide {
-                    plugin: record.descriptor().name,
-                    requested: std::any::type_name::<S>(),
-                })?;
-        Ok((record.clone(), provided))
+        let d = record.descriptor();
+        let factory = d.provided::<S>().ok_or(RegistryError::DoesNotProvide {
+            plugin: d.name,
+            requested: std::any::type_name::<S>(),
+        })?;
+        Ok((record.clone(), factory))
     }
 
-    fn load_sync<S: ?Sized + 'static>(
+    /// The one load of one plugin: construct, then start.
+    async fn load_one<S: ?Sized + 'static>(
         record: Arc<PluginRecord>,
-        provided: &'static Provided,
-    ) -> Result<Loaded<S>, LoadError> {
-        let factory = factory_of::<S>(&record, provided)?;
+        factory: &'static Factory<S>,
+        drive: Drive,
+    ) -> Result<Loaded<S>, LifecycleError> {
         let mut instance = construct(&record, factory)?;
         let step = Step::begin(&record, Stage::Start);
-        let result = step
-            .span
-            .in_scope(|| call_catching(|| instance.start()).wait());
+        let call = step.span.in_scope(|| call_catching(|| instance.start()));
+        let result = drive.hook(&step.span, call).await;
         step.finish(result)?;
         Ok(Loaded {
             record,
@@ -323,22 +329,27 @@ impl Registry {
         })
     }
 
-    async fn load_async_one<S: ?Sized + 'static>(
-        record: Arc<PluginRecord>,
-        provided: &'static Provided,
+    async fn load_with<S: ?Sized + 'static>(
+        &self,
+        name: &str,
+        drive: Drive,
     ) -> Result<Loaded<S>, LoadError> {
-        let factory = factory_of::<S>(&record, provided)?;
-        let mut instance = construct(&record, factory)?;
-        let step = Step::begin(&record, Stage::Start);
-        let span = step.span.clone();
-        let call = span.in_scope(|| call_catching(|| instance.start()));
-        let result = call.finish().instrument(span).await;
-        step.finish(result)?;
-        Ok(Loaded {
-            record,
-            instance,
-            stop_begun: false,
-        })
+        let (record, factory) = self.provider::<S>(name)?;
+        Ok(Self::load_one(record, factory, drive).await?)
+    }
+
+    async fn load_all_with<S: ?Sized + 'static>(&self, drive: Drive) -> LoadReport<S> {
+        let mut report = LoadReport {
+            loaded: Vec::new(),
+            failures: Vec::new(),
+        };
+        for (record, factory) in self.providers::<S>() {
+            match Self::load_one(record, factory, drive).await {
+                Ok(loaded) => report.loaded.push(loaded),
+                Err(e) => report.failures.push(e),
+            }
+        }
+        report
     }
 
     /// Loads and starts the plugin `name` as the trait object `S`, driving an async start
@@ -348,8 +359,7 @@ impl Registry {
     /// [`LoadError::Registry`] when there is no such plugin or it does not provide `S`;
     /// [`LoadError::Lifecycle`] when its constructor or start hook failed.
     pub fn load<S: ?Sized + 'static>(&self, name: &str) -> Result<Loaded<S>, LoadError> {
-        let (record, provided) = self.provider::<S>(name)?;
-        Self::load_sync(record, provided)
+        block_on(self.load_with(name, Drive::Block))
     }
 
     /// Loads and starts the plugin `name` as `S`, awaiting an async start hook on the
@@ -361,63 +371,19 @@ impl Registry {
         &self,
         name: &str,
     ) -> Result<Loaded<S>, LoadError> {
-        let (record, provided) = self.provider::<S>(name)?;
-        Self::load_async_one(record, provided).await
+        self.load_with(name, Drive::Await).await
     }
 
     /// Loads and starts every plugin that provides `S` (`#[plugin(provides = dyn S)]`),
     /// in name order. Async start hooks run on this thread. A failing plugin is reported
     /// in [`LoadReport::failures`] and does not stop the others.
     pub fn load_all<S: ?Sized + 'static>(&self) -> LoadReport<S> {
-        let mut report = LoadReport {
-            loaded: Vec::new(),
-            failures: Vec::new(),
-        };
-        for (record, provided) in self.providers::<S>() {
-            match Self::load_sync(record, provided) {
-                Ok(loaded) => report.loaded.push(loaded),
-                Err(e) => report.push_failure(e),
-            }
-        }
-        report
+        block_on(self.load_all_with(Drive::Block))
     }
 
     /// As [`Registry::load_all`], awaiting async start hooks on the caller's runtime, one
     /// plugin after another.
     pub async fn load_all_async<S: ?Sized + 'static>(&self) -> LoadReport<S> {
-        let mut report = LoadReport {
-            loaded: Vec::new(),
-            failures: Vec::new(),
-        };
-        let providers: Vec<_> = self.providers::<S>().collect();
-        for (record, provided) in providers {
-            match Self::load_async_one(record, provided).await {
-                Ok(loaded) => report.loaded.push(loaded),
-                Err(e) => report.push_failure(e),
-            }
-        }
-        report
-    }
-}
-
-impl<S: ?Sized + 'static> LoadReport<S> {
-    fn push_failure(&mut self, e: LoadError) {
-        match e {
-            LoadError::Lifecycle(e) => self.failures.push(e),
-            // `providers` only yields plugins that declare `S`, whose factory is a
-            // `Factory<S>` by construction; should that ever not hold, say so as a
-            // failed load rather than dropping it.
-            LoadError::Registry(e) => {
-                tracing::error!(error = %e, "plugin could not be loaded");
-                self.failures.push(LifecycleError {
-                    plugin: match e {
-                        RegistryError::DoesNotProvide { plugin, .. } => plugin,
-                        _ => "unknown",
-                    },
-                    stage: Stage::Load,
-                    error: HookError::from_error(&e),
-                })
-            }
-        }
+        self.load_all_with(Drive::Await).await
     }
 }

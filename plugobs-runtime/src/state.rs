@@ -101,19 +101,6 @@ impl Stage {
         }
     }
 
-    /// The span name of this step.
-    pub fn span_name(self) -> &'static str {
-        match self {
-            Stage::Load => "plugin.load",
-            Stage::Start => "plugin.start",
-            Stage::Stop => "plugin.stop",
-        }
-    }
-
-    pub(crate) fn verb(self) -> &'static str {
-        self.as_str()
-    }
-
     pub(crate) fn index(self) -> usize {
         self as usize
     }
