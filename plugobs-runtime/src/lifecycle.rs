@@ -2,10 +2,16 @@
 //!
 //! *Load* constructs an instance through the registered constructor, *start* runs its
 //! start hook, *stop* its stop hook. Each step runs inside a `plugin.load|start|stop` span,
-//! is timed into the step's duration histogram, and ends in a counted state transition:
-//! `Loaded`, `Running` or `Stopped` on success, `Failed` on an error, a panic, or (for an
-//! async hook) a future dropped before it finished. A failing plugin never keeps the
+//! is timed into the step's duration histogram, and moves its instance on: `Loaded`,
+//! `Running` or `Stopped` on success, `Failed` on an error, a panic, or (for an async
+//! hook) a future dropped before it finished. The plugin's state, with its counted
+//! transitions, is derived from its live instances (see [`record`](crate::record)): it is
+//! never `Stopped` while one of its instances runs. A failing plugin never keeps the
 //! others from loading.
+//!
+//! Each step is written once, as an async function. The `*_async` methods await it, and
+//! an async hook in it, on the caller's runtime; the blocking methods drive it with
+//! [`block_on`], which runs an async hook on the calling thread.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -16,7 +22,7 @@ use tracing::Instrument;
 use crate::descriptor::{Factory, Instance};
 use crate::error::{HookError, LifecycleError, LoadError, RegistryError};
 use crate::hook::{HookCall, block_on, call_catching};
-use crate::record::PluginRecord;
+use crate::record::{Identity, Live, PluginRecord};
 use crate::registry::Registry;
 use crate::state::{PluginState, Stage};
 
@@ -81,12 +87,20 @@ impl<'r> Step<'r> {
         let record = self.record;
         record.record_duration(self.stage, elapsed);
         let _entered = self.span.enter();
-        let (to, verb) = match self.stage {
-            Stage::Load => (PluginState::Loaded, "loaded"),
-            Stage::Start => (PluginState::Running, "started"),
-            Stage::Stop => (PluginState::Stopped, "stopped"),
+        let verb = match self.stage {
+            Stage::Load => {
+                record.instance_loaded();
+                "loaded"
+            }
+            Stage::Start => {
+                record.instance_started();
+                "started"
+            }
+            Stage::Stop => {
+                record.instance_ended(Live::Running, PluginState::Stopped, Identity::InSpan);
+                "stopped"
+            }
         };
-        record.transition(to);
         tracing::info!(
             stage = self.stage.as_str(),
             duration_seconds = elapsed.as_secs_f64(),
@@ -141,8 +155,8 @@ impl Drop for Step<'_> {
 /// A started plugin instance, used as the trait object `S` through `Deref`.
 ///
 /// Stop it with [`Loaded::stop`] (or [`Loaded::stop_async`]) to run its stop hook.
-/// Dropping it drops the instance without running the hook; the plugin is then `Stopped`
-/// and, if it has a stop hook, a warning says the hook did not run.
+/// Dropping it drops the instance without running the hook; the instance then ends as
+/// `Stopped` and, if it has a stop hook, a warning says the hook did not run.
 pub struct Loaded<S: ?Sized + 'static> {
     record: Arc<PluginRecord>,
     instance: Box<dyn Instance<S>>,
@@ -150,7 +164,7 @@ pub struct Loaded<S: ?Sized + 'static> {
 }
 
 impl<S: ?Sized + 'static> Drop for Loaded<S> {
-    /// Dropped without `stop()`: the instance is gone, so the plugin is `Stopped`, and the
+    /// Dropped without `stop()`: the instance is gone, so it ends as `Stopped`, and the
     /// log says its stop hook did not run.
     fn drop(&mut self) {
         if !self.stop_begun {
@@ -162,7 +176,8 @@ impl<S: ?Sized + 'static> Drop for Loaded<S> {
                     "plugin instance dropped without stop(); its stop hook did not run"
                 );
             }
-            self.record.transition(PluginState::Stopped);
+            self.record
+                .instance_ended(Live::Running, PluginState::Stopped, Identity::InEvent);
         }
     }
 }
