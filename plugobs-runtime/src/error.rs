@@ -17,6 +17,7 @@ pub struct HookError {
     message: String,
     error_type: &'static str,
     reason: FailureReason,
+    blocked_runtime: bool,
 }
 
 impl HookError {
@@ -32,6 +33,7 @@ impl HookError {
             message: error.to_string(),
             error_type: std::any::type_name::<E>(),
             reason: FailureReason::Error,
+            blocked_runtime: false,
         }
     }
 
@@ -48,6 +50,7 @@ impl HookError {
             message,
             error_type: "panic",
             reason: FailureReason::Panic,
+            blocked_runtime: false,
         }
     }
 
@@ -57,7 +60,33 @@ impl HookError {
             message: "the hook's future was dropped before it completed".to_owned(),
             error_type: "cancelled",
             reason: FailureReason::Cancelled,
+            blocked_runtime: false,
         }
+    }
+
+    /// A blocking lifecycle method refused to wait for an async hook, because the calling
+    /// thread runs a current-thread tokio runtime that could never drive it: the hook's
+    /// future is dropped unpolled (reason `cancelled`).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn blocked_runtime() -> Self {
+        HookError {
+            message: "the hook is async and this thread runs a current-thread tokio runtime, \
+                      which cannot drive it while a blocking plugobs call waits (it would hang); \
+                      await the `_async` method instead (`load_async`, `load_all_async`, \
+                      `stop_async`), or use a multi-thread runtime"
+                .to_owned(),
+            error_type: "blocked_runtime",
+            reason: FailureReason::Cancelled,
+            blocked_runtime: true,
+        }
+    }
+
+    /// Whether a blocking method (`load`, `load_all`, `stop`) refused to run this async
+    /// hook because the calling thread runs a current-thread tokio runtime, which cannot
+    /// make progress while the call blocks (feature `tokio`). The hook did not run; its
+    /// reason is [`FailureReason::Cancelled`]. Await the `_async` form instead.
+    pub fn is_blocked_runtime(&self) -> bool {
+        self.blocked_runtime
     }
 
     /// The error's `Display` text, or the panic message.
@@ -66,7 +95,8 @@ impl HookError {
     }
 
     /// The Rust type name of the error, `"panic"` for a panic, `"cancelled"` for a
-    /// dropped future.
+    /// dropped future, `"blocked_runtime"` for a hook refused by
+    /// [`is_blocked_runtime`](Self::is_blocked_runtime).
     pub fn error_type(&self) -> &'static str {
         self.error_type
     }
