@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::descriptor::{Factory, Instance};
+use crate::descriptor::{Factory, Instance, Plugin};
 use crate::error::{HookError, LifecycleError, LoadError, RegistryError};
 use crate::hook::{HookCall, block_on, call_catching};
 use crate::record::{Identity, Live, PluginRecord};
@@ -212,6 +212,21 @@ impl<S: ?Sized + 'static> Loaded<S> {
     /// The plugin's live record.
     pub fn record(&self) -> &PluginRecord {
         &self.record
+    }
+
+    /// The instance as its concrete plugin type `T`, to reach what the trait object `S`
+    /// does not offer (the plugin's inherent methods, instrumented or not); `None` when
+    /// the instance is not a `T`.
+    ///
+    /// The `plugobs` crate documentation shows it with a `#[plugin]` (section *Reaching a
+    /// plugin's own methods*).
+    pub fn downcast_ref<T: Plugin>(&self) -> Option<&T> {
+        self.instance.as_any().downcast_ref::<T>()
+    }
+
+    /// As [`Loaded::downcast_ref`], mutably.
+    pub fn downcast_mut<T: Plugin>(&mut self) -> Option<&mut T> {
+        self.instance.as_any_mut().downcast_mut::<T>()
     }
 
     /// Runs the stop hook (an async one on this thread) and drops the instance.

@@ -1,7 +1,11 @@
 //! Prometheus glue (feature `prometheus`): a `PrometheusBuilder` preset with plugobs'
 //! recommended histogram buckets, so latencies render as true Prometheus histograms.
 
-use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
+use metrics_exporter_prometheus::{BuildError, Matcher};
+
+/// Re-exported from `metrics-exporter-prometheus`, so a host can name the builder and the
+/// handle it renders with (`PrometheusHandle::render`) without depending on that crate.
+pub use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::names::{self, MetricType};
 
@@ -9,7 +13,9 @@ use crate::names::{self, MetricType};
 /// plugobs histogram. Install it as you would any builder:
 ///
 /// ```
-/// let handle = plugobs::prometheus::builder()
+/// use plugobs::prometheus::PrometheusHandle;
+///
+/// let handle: PrometheusHandle = plugobs::prometheus::builder()
 ///     .unwrap()
 ///     .build_recorder()
 ///     .handle();
