@@ -302,3 +302,54 @@ impl<T: Default> DefaultConstructor for T {
 pub fn default_instance<T: DefaultConstructor>() -> Result<T, HookError> {
     Ok(T::construct_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Pending until another thread, started on the first poll, sets the flag after
+    /// `delay` and wakes the waker.
+    struct WokenLater {
+        done: Arc<AtomicBool>,
+        delay: Duration,
+        started: bool,
+    }
+
+    impl Future for WokenLater {
+        type Output = u32;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+            if self.done.load(Ordering::Acquire) {
+                return Poll::Ready(7);
+            }
+            if !self.started {
+                self.started = true;
+                let (done, delay, waker) = (self.done.clone(), self.delay, cx.waker().clone());
+                std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    done.store(true, Ordering::Release);
+                    waker.wake();
+                });
+            }
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_wait_past_the_warning_limit_still_finishes() {
+        let fut = WokenLater {
+            done: Arc::new(AtomicBool::new(false)),
+            delay: Duration::from_millis(30),
+            started: false,
+        };
+        assert_eq!(drive(fut, Some(Duration::from_millis(1))), 7);
+    }
+
+    #[test]
+    fn a_panicking_async_hook_is_an_error_not_an_unwind() {
+        let call = HookCall::Pending(Box::pin(async { panic!("hook exploded") }));
+        let err = call.wait().unwrap_err();
+        assert!(err.panicked());
+        assert_eq!(err.message(), "hook exploded");
+    }
+}
