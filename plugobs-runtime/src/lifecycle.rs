@@ -232,7 +232,10 @@ impl<S: ?Sized + 'static> Loaded<S> {
     /// Runs the stop hook (an async one on this thread) and drops the instance.
     ///
     /// # Errors
-    /// The hook's error or panic; the plugin is then `Failed`.
+    /// The hook's error or panic; the instance then ends as `Failed` (and so does the
+    /// plugin, unless another of its instances runs). With the `tokio` feature, an async
+    /// stop hook called on a current-thread tokio runtime's thread is refused
+    /// ([`HookError::is_blocked_runtime`]): use [`Loaded::stop_async`] there.
     pub fn stop(self) -> Result<(), LifecycleError> {
         block_on(self.stop_with(Drive::Block))
     }
@@ -240,7 +243,8 @@ impl<S: ?Sized + 'static> Loaded<S> {
     /// Runs the stop hook, awaiting an async one on the caller's runtime.
     ///
     /// # Errors
-    /// The hook's error or panic; the plugin is then `Failed`.
+    /// The hook's error or panic; the instance then ends as `Failed` (and so does the
+    /// plugin, unless another of its instances runs).
     pub async fn stop_async(self) -> Result<(), LifecycleError> {
         self.stop_with(Drive::Await).await
     }
@@ -386,8 +390,13 @@ impl Registry {
     /// hook on this thread.
     ///
     /// # Errors
-    /// [`LoadError::Registry`] when there is no such plugin or it does not provide `S`;
-    /// [`LoadError::Lifecycle`] when its constructor or start hook failed.
+    /// [`LoadError::Registry`] when no plugin has this name
+    /// ([`RegistryError::UnknownPlugin`]), two plugins share it
+    /// ([`RegistryError::DuplicateName`], naming both definitions) or it does not provide
+    /// `S` ([`RegistryError::DoesNotProvide`]); [`LoadError::Lifecycle`] when its
+    /// constructor or start hook failed (with the `tokio` feature, also when its start
+    /// hook is async and this thread runs a current-thread tokio runtime:
+    /// [`HookError::is_blocked_runtime`]).
     pub fn load<S: ?Sized + 'static>(&self, name: &str) -> Result<Loaded<S>, LoadError> {
         block_on(self.load_with(name, Drive::Block))
     }
