@@ -212,3 +212,40 @@ fn no_lifecycle_log_line_repeats_a_field() {
         );
     }
 }
+
+/// An operation that fails, logged with `err`.
+#[plugobs::plugin(kind = "echo")]
+#[derive(Default)]
+pub struct FailingOperation;
+
+#[plugobs::instrumented(err)]
+impl FailingOperation {
+    #[instrumented(fields(n))]
+    fn fetch(&self, n: u32) -> Result<u32, TestError> {
+        if n == 0 {
+            Err(TestError("nothing to fetch"))
+        } else {
+            Ok(n)
+        }
+    }
+}
+
+#[test]
+fn no_operation_log_line_repeats_a_field() {
+    let lines = formatted(|| {
+        let op = FailingOperation;
+        assert!(op.fetch(0).is_err());
+        assert_eq!(op.fetch(2).unwrap(), 2);
+    });
+    for line in &lines {
+        assert_eq!(repeated(line), None, "a field appears twice in: {line}");
+    }
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("nothing to fetch"))
+            .count(),
+        1,
+        "{lines:#?}"
+    );
+}
