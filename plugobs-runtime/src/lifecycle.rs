@@ -285,6 +285,18 @@ impl<S: ?Sized + 'static> LoadReport<S> {
             .filter_map(|l| l.stop().err())
             .collect()
     }
+
+    /// As [`LoadReport::stop_all`], awaiting async stop hooks on the caller's runtime, one
+    /// instance after another.
+    pub async fn stop_all_async(self) -> Vec<LifecycleError> {
+        let mut failures = Vec::new();
+        for loaded in self.loaded {
+            if let Err(e) = loaded.stop_async().await {
+                failures.push(e);
+            }
+        }
+        failures
+    }
 }
 
 /// How a lifecycle step waits for an async hook. Each step is written once, as an async

@@ -135,6 +135,10 @@ fn blocking_load_and_stop_in_a_current_thread_runtime_are_refused_not_hung() {
                 .await
                 .unwrap();
             loaded.stop_async().await.unwrap();
+
+            let report = registry.load_all_async::<dyn Napper>().await;
+            assert_eq!(report.loaded.len(), 1);
+            assert!(report.stop_all_async().await.is_empty());
         })
     });
     let record = registry.get("timer_napper").unwrap();
