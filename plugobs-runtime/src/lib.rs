@@ -62,8 +62,10 @@ pub use stats::{HealthCounts, OperationStats, PluginStats, RegistryStats};
 ///
 /// Built on first use from `inventory`; that build is the *discovery* step, timed as
 /// `plugobs_discovery_duration_seconds` inside a `plugin.discover` span. Plugins whose
-/// name is taken twice are left out and reported by [`Registry::check`]. The first call
-/// also starts the background flush thread that publishes to the installed `metrics`
+/// name is taken twice are left out and reported by [`Registry::check`], and every lookup
+/// of that name ([`Registry::lookup`], [`Registry::load`], [`Registry::expect_plugins`])
+/// fails with [`RegistryError::DuplicateName`], saying where both are defined. The first
+/// call also starts the background flush thread that publishes to the installed `metrics`
 /// recorder (see [`bridge`]).
 ///
 /// A plugin defined in a crate the binary never references is not linked, so it is not
@@ -93,7 +95,6 @@ pub mod __private {
     };
     pub use crate::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
     pub use inventory;
-    pub use std::any::TypeId;
     pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{self, Err, Ok};
     pub use tracing;

@@ -120,12 +120,30 @@ impl Registry {
     }
 
     pub(crate) fn lookup_arc(&self, name: &str) -> Result<&Arc<PluginRecord>, RegistryError> {
-        self.by_name
-            .get(name)
-            .map(|&i| &self.records[i])
-            .ok_or_else(|| RegistryError::UnknownPlugin {
-                name: name.to_owned(),
-            })
+        match self.by_name.get(name) {
+            Some(&i) => Ok(&self.records[i]),
+            None => Err(self
+                .duplicated(name)
+                .unwrap_or_else(|| RegistryError::UnknownPlugin {
+                    name: name.to_owned(),
+                })),
+        }
+    }
+
+    /// The [`RegistryError::DuplicateName`] for `name` (or [`RegistryError::Many`] when it
+    /// is defined more than twice), if two plugins share it.
+    fn duplicated(&self, name: &str) -> Option<RegistryError> {
+        let mut found: Vec<RegistryError> = self
+            .problems
+            .iter()
+            .filter(|p| matches!(p, RegistryError::DuplicateName { name: n, .. } if *n == name))
+            .cloned()
+            .collect();
+        match found.len() {
+            0 => None,
+            1 => found.pop(),
+            _ => Some(RegistryError::Many(found)),
+        }
     }
 
     /// Attaches the operation sites resolved since the last call to their plugins'
@@ -154,9 +172,27 @@ impl Registry {
             .sum()
     }
 
-    /// The plugin with this name.
+    /// The plugin with this name; `None` when no plugin, or more than one, has it (see
+    /// [`Registry::lookup`] to tell those apart).
     pub fn get(&self, name: &str) -> Option<&PluginRecord> {
         self.by_name.get(name).map(|&i| &*self.records[i])
+    }
+
+    /// The plugin with this name, or why there is none.
+    ///
+    /// ```
+    /// use plugobs_runtime::RegistryError;
+    ///
+    /// let err = plugobs_runtime::registry().lookup("no_such_plugin").unwrap_err();
+    /// assert!(matches!(err, RegistryError::UnknownPlugin { .. }));
+    /// ```
+    ///
+    /// # Errors
+    /// [`RegistryError::DuplicateName`] (or [`RegistryError::Many`] for three or more
+    /// definitions) when several plugins share the name, naming where each is defined;
+    /// [`RegistryError::UnknownPlugin`] when none has it.
+    pub fn lookup(&self, name: &str) -> Result<&PluginRecord, RegistryError> {
+        self.lookup_arc(name).map(|r| &**r)
     }
 
     /// The plugins of one kind, ordered by name.
@@ -191,7 +227,7 @@ impl Registry {
         }
     }
 
-    /// Checks that every name in `names` is registered.
+    /// Checks that every name in `names` is registered, once.
     ///
     /// `inventory` only sees crates the final binary links, and the linker drops a crate
     /// nothing references. A plugin crate the host only depends on in `Cargo.toml` can
@@ -199,18 +235,34 @@ impl Registry {
     /// and reference each plugin crate from the host (`use my_plugins as _;`).
     ///
     /// # Errors
-    /// [`RegistryError::Missing`] with the missing names, in the order given.
+    /// [`RegistryError::Missing`] with the missing names, in the order given;
+    /// [`RegistryError::DuplicateName`] for an expected name that two plugins share (they
+    /// are left out of the registry); [`RegistryError::Many`] when there are several of
+    /// these problems (the missing names first, then the duplicates in the order given).
     pub fn expect_plugins(&self, names: &[&str]) -> Result<(), RegistryError> {
-        let missing: Vec<String> = names
-            .iter()
-            .filter(|n| self.get(n).is_none())
-            .map(|n| (*n).to_owned())
-            .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
+        let mut missing = Vec::new();
+        let mut duplicated = Vec::new();
+        for name in names {
+            match self.lookup_arc(name) {
+                Ok(_) => {}
+                Err(RegistryError::UnknownPlugin { name }) => missing.push(name),
+                Err(RegistryError::Many(all)) => duplicated.extend(all),
+                Err(other) => duplicated.push(other),
+            }
+        }
+        let mut problems = Vec::new();
+        if !missing.is_empty() {
             tracing::error!(missing = ?missing, "expected plugins are not registered");
-            Err(RegistryError::Missing { names: missing })
+            problems.push(RegistryError::Missing { names: missing });
+        }
+        for problem in &duplicated {
+            tracing::error!(error = %problem, "an expected plugin name is taken twice");
+        }
+        problems.extend(duplicated);
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(problems.remove(0)),
+            _ => Err(RegistryError::Many(problems)),
         }
     }
 }

@@ -137,6 +137,39 @@
 //! clock read and a relaxed atomic add into this thread's cache-padded shard on entry, and
 //! a clock read and one or two atomic adds on exit: no lock, no hash, no allocation.
 //!
+//! # Reaching a plugin's own methods
+//!
+//! A [`Loaded<dyn Trait>`](Loaded) derefs to the trait object. To call what the trait does
+//! not offer — the plugin's inherent methods, instrumented or not — downcast it to the
+//! plugin's type with [`Loaded::downcast_ref`] (or [`Loaded::downcast_mut`]):
+//!
+//! ```
+//! pub trait Cache: Send + Sync {
+//!     fn get(&self, key: &str) -> Option<String>;
+//! }
+//!
+//! #[plugobs::plugin(kind = "cache", provides = dyn Cache)]
+//! #[derive(Default)]
+//! pub struct LruCache { hits: u64 }
+//!
+//! impl Cache for LruCache {
+//!     fn get(&self, _key: &str) -> Option<String> { None }
+//! }
+//!
+//! #[plugobs::instrumented]
+//! impl LruCache {
+//!     fn capacity(&self) -> usize { 128 }
+//! }
+//!
+//! use plugobs::{Plugin, Registry};
+//! let registry = Registry::from_descriptors([LruCache::DESCRIPTOR]).unwrap();
+//! let cache = registry.load::<dyn Cache>("lru_cache").unwrap();
+//! assert_eq!(cache.get("k"), None); // through the trait
+//! let lru: &LruCache = cache.downcast_ref::<LruCache>().unwrap();
+//! assert_eq!(lru.capacity(), 128); // the plugin's own method
+//! assert_eq!(lru.hits, 0);
+//! ```
+//!
 //! # The linker pitfall
 //!
 //! Registration happens at link time through `inventory`. A crate that only defines
@@ -188,6 +221,7 @@
 //! |---|---|
 //! | `serde` | `Serialize` for [`RegistryStats`] and everything in it |
 //! | `prometheus` | [`prometheus::install`]: a metrics-exporter-prometheus recorder whose `render()` also renders plugobs' families straight from its aggregates |
+//! | `tokio` | blocking `load`/`load_all`/`stop` inside a tokio runtime never hang on an async hook: refused with a typed error ([`HookError::is_blocked_runtime`]) in a current-thread runtime, run in `block_in_place` in a multi-thread one |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

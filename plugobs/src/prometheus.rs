@@ -19,6 +19,8 @@
 //! (see [`bridge::HistogramMode`](crate::bridge::HistogramMode)).
 
 use metrics_exporter_prometheus::Matcher;
+/// Re-exported from `metrics-exporter-prometheus`, so a host can name the builder, the
+/// handle and the error without depending on that crate.
 pub use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
 
 use crate::exposition::{self, Format};
@@ -28,7 +30,9 @@ use crate::names::{self, MetricType};
 /// plugobs histogram, for hosts that install the recorder themselves.
 ///
 /// ```
-/// let handle = plugobs::prometheus::builder()
+/// use plugobs::prometheus::PrometheusHandle;
+///
+/// let handle: PrometheusHandle = plugobs::prometheus::builder()
 ///     .unwrap()
 ///     .build_recorder()
 ///     .handle();
