@@ -292,6 +292,21 @@ impl HistogramSnapshot {
         self.buckets.last().map(|&(i, _)| bucket_value(i as usize))
     }
 
+    /// What was recorded since `earlier` (a previous snapshot of the same histogram): the
+    /// per-bucket differences; the sum is the difference of the sums.
+    pub(crate) fn since(&self, earlier: &HistogramSnapshot) -> HistogramSnapshot {
+        let mut buckets = Vec::new();
+        let mut before = earlier.buckets.iter().peekable();
+        for &(i, n) in &self.buckets {
+            while before.next_if(|&&(j, _)| j < i).is_some() {}
+            let old = before.next_if(|&&(j, _)| j == i).map_or(0, |&(_, m)| m);
+            if n > old {
+                buckets.push((i, n - old));
+            }
+        }
+        HistogramSnapshot::from_parts(buckets, self.sum_nanos.saturating_sub(earlier.sum_nanos))
+    }
+
     /// The values recorded since `earlier` (a previous snapshot of the same histogram), as
     /// (bucket midpoint ns, new count) per bucket that grew.
     pub(crate) fn new_since(&self, earlier: &HistogramSnapshot) -> Vec<(f64, u64)> {

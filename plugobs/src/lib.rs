@@ -228,10 +228,12 @@
 pub use plugobs_macros::{ErrorKind, instrumented, plugin};
 
 pub use plugobs_runtime::{
-    ConfigError, ErrorKind, Failure, FailureReason, HealthCounts, HookError, LifecycleError,
-    LoadError, LoadReport, Loaded, OperationStats, Plugin, PluginDescriptor, PluginRecord,
-    PluginState, PluginStats, Registry, RegistryError, RegistryStats, SourceLocation, Stage,
-    block_on, bridge, exposition, flush, names, registry, set_namespace, snapshot,
+    CheckOptions, CheckReason, ConfigError, ErrorKind, Failure, FailureReason, Health,
+    HealthChange, HealthCounts, HealthMonitor, HealthPolicy, HealthReport, HealthStatus, HookError,
+    LifecycleError, LoadError, LoadReport, Loaded, NotReady, OperationStats, Plugin, PluginCheck,
+    PluginDescriptor, PluginHealth, PluginRecord, PluginState, PluginStats, Readiness, Registry,
+    RegistryError, RegistryStats, SourceLocation, Stage, block_on, bridge, exposition, flush,
+    health, names, registry, set_namespace, snapshot,
 };
 
 #[cfg(feature = "prometheus")]
