@@ -654,10 +654,13 @@ mod tests {
             shard.finished(v);
         }
         let used = cells.allocated_bytes() - empty;
-        // One shard, one page, three chunks (20..=31, 32..=47, 48..=63).
+        // One slot group, one shard, one page, three chunks (20..=31, 32..=47, 48..=63).
         assert_eq!(
             used,
-            size_of::<Shard>() + size_of::<Page>() + 3 * size_of::<Chunk>()
+            size_of::<SlotGroup>()
+                + size_of::<Shard>()
+                + size_of::<Page>()
+                + 3 * size_of::<Chunk>()
         );
         assert!(used < 1024, "{used} bytes for one (operation, thread)");
     }

@@ -16,6 +16,8 @@
 //! × 1 thread ≤ 2 MiB; idle flush of 1 000 ops × 64 threads ≤ 1 ms; `stats()` ≤ 1 ms with
 //! 1 thread, ≤ 5 ms with 64.
 
+#![allow(clippy::result_unit_err)]
+
 mod common;
 
 use std::hint::black_box;
