@@ -129,7 +129,10 @@ fn openmetrics_names_counter_families_without_total_and_ends_with_eof() {
     );
 }
 
-fn published(registry: &Registry) -> Vec<(String, Vec<(String, String)>, DebugValue)> {
+/// One published series: name, label pairs, value.
+type Published = (String, Vec<(String, String)>, DebugValue);
+
+fn published(registry: &Registry) -> Vec<Published> {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, || registry.flush());
@@ -148,11 +151,7 @@ fn published(registry: &Registry) -> Vec<(String, Vec<(String, String)>, DebugVa
         .collect()
 }
 
-fn counter(
-    all: &[(String, Vec<(String, String)>, DebugValue)],
-    name: &str,
-    le: Option<&str>,
-) -> Option<u64> {
+fn counter(all: &[Published], name: &str, le: Option<&str>) -> Option<u64> {
     all.iter().find_map(|(n, labels, v)| {
         let has_le = labels
             .iter()
