@@ -1,0 +1,259 @@
+//! The export paths that cost per series, not per call: the direct Prometheus /
+//! OpenMetrics rendering, the bridge's histogram modes, and the incremental flush.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use plugobs::bridge::{self, Flusher, HistogramMode};
+use plugobs::exposition::{self, Format};
+use plugobs::{Plugin, Registry};
+
+/// The histogram mode is process-wide: tests that depend on it run one at a time.
+static MODE: Mutex<()> = Mutex::new(());
+
+#[derive(Debug, plugobs::ErrorKind)]
+pub enum ParseError {
+    Empty,
+    Garbled,
+}
+
+#[plugobs::plugin(kind = "parser", version = "2.1.0")]
+#[derive(Default)]
+pub struct CsvParser;
+
+#[plugobs::instrumented]
+impl CsvParser {
+    fn parse(&self, line: &str) -> Result<usize, ParseError> {
+        match line {
+            "" => Err(ParseError::Empty),
+            "?" => Err(ParseError::Garbled),
+            _ => Ok(line.split(',').count()),
+        }
+    }
+}
+
+/// A plugin per test: call sites are per function, so tests that share a plugin would
+/// see each other's calls.
+macro_rules! parser {
+    ($name:ident) => {
+        #[plugobs::plugin(kind = "parser")]
+        #[derive(Default)]
+        pub struct $name;
+
+        #[plugobs::instrumented]
+        impl $name {
+            fn parse(&self, line: &str) -> Result<usize, ParseError> {
+                if line.is_empty() {
+                    Err(ParseError::Empty)
+                } else {
+                    Ok(1)
+                }
+            }
+        }
+    };
+}
+
+parser!(JsonParser);
+parser!(XmlParser);
+parser!(TomlParser);
+parser!(YamlParser);
+
+fn lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+#[test]
+fn prometheus_text_has_exact_counts_and_one_header_per_family() {
+    let registry = Registry::from_descriptors([CsvParser::DESCRIPTOR]).unwrap();
+    for line in ["a,b", "a", "", "?", "", "x,y,z"] {
+        let _ = CsvParser.parse(line);
+    }
+    let text = exposition::render(&registry, Format::Prometheus);
+    let l = lines(&text);
+    let base = r#"plugin="csv_parser",kind="parser",operation="parse""#;
+    for want in [
+        format!(r#"plugobs_plugin_operations_total{{{base},outcome="ok"}} 3"#),
+        format!(r#"plugobs_plugin_operations_total{{{base},outcome="error"}} 3"#),
+        format!(r#"plugobs_plugin_operations_total{{{base},outcome="panic"}} 0"#),
+        format!(r#"plugobs_plugin_errors_total{{{base},error_kind="empty"}} 2"#),
+        format!(r#"plugobs_plugin_errors_total{{{base},error_kind="garbled"}} 1"#),
+        format!(r#"plugobs_plugin_operations_in_flight{{{base}}} 0"#),
+        format!(r#"plugobs_plugin_operation_duration_seconds_bucket{{{base},le="1"}} 6"#),
+        format!(r#"plugobs_plugin_operation_duration_seconds_bucket{{{base},le="+Inf"}} 6"#),
+        format!(r#"plugobs_plugin_operation_duration_seconds_count{{{base}}} 6"#),
+        r#"plugobs_plugin_info{plugin="csv_parser",kind="parser",version="2.1.0"} 1"#.to_owned(),
+        r#"plugobs_plugins{state="registered"} 1"#.to_owned(),
+        "# TYPE plugobs_plugin_operation_duration_seconds histogram".to_owned(),
+        "# TYPE plugobs_plugin_operations_total counter".to_owned(),
+    ] {
+        assert!(l.contains(&want.as_str()), "missing `{want}` in\n{text}");
+    }
+    // Cumulative buckets never decrease and end at the count.
+    let buckets: Vec<u64> = l
+        .iter()
+        .filter(|x| x.starts_with("plugobs_plugin_operation_duration_seconds_bucket"))
+        .map(|x| x.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 17, "16 recommended bounds and +Inf");
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    // One HELP and one TYPE line per family.
+    for family in ["plugobs_plugin_operations_total", "plugobs_plugin_info"] {
+        let headers = l
+            .iter()
+            .filter(|x| x.starts_with(&format!("# TYPE {family} ")))
+            .count();
+        assert_eq!(headers, 1, "{family}");
+    }
+}
+
+#[test]
+fn openmetrics_names_counter_families_without_total_and_ends_with_eof() {
+    let registry = Registry::from_descriptors([JsonParser::DESCRIPTOR]).unwrap();
+    let _ = JsonParser.parse("{}");
+    let text = exposition::render(&registry, Format::OpenMetrics);
+    let l = lines(&text);
+    assert!(
+        l.contains(&"# TYPE plugobs_plugin_operations counter"),
+        "{text}"
+    );
+    assert!(l.contains(&"# UNIT plugobs_plugin_operation_duration_seconds seconds"));
+    assert!(l.contains(
+        &r#"plugobs_plugin_operations_total{plugin="json_parser",kind="parser",operation="parse",outcome="ok"} 1"#
+    ));
+    assert_eq!(l.last(), Some(&"# EOF"));
+    assert_eq!(
+        Format::OpenMetrics.content_type(),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+}
+
+/// One published series: name, label pairs, value.
+type Published = (String, Vec<(String, String)>, DebugValue);
+
+fn published(registry: &Registry) -> Vec<Published> {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || registry.flush());
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key().clone();
+            let labels = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            (key.name().to_owned(), labels, value)
+        })
+        .collect()
+}
+
+fn counter(all: &[Published], name: &str, le: Option<&str>) -> Option<u64> {
+    all.iter().find_map(|(n, labels, v)| {
+        let has_le = labels
+            .iter()
+            .find(|(k, _)| k == "le")
+            .map(|(_, v)| v.as_str());
+        match v {
+            DebugValue::Counter(c) if n == name && has_le == le => Some(*c),
+            _ => None,
+        }
+    })
+}
+
+#[test]
+fn the_bridge_forwards_histograms_as_bucket_counters_by_default() {
+    let _mode = MODE.lock().unwrap_or_else(|e| e.into_inner());
+    bridge::set_histogram_mode(HistogramMode::default());
+    let registry = Registry::from_descriptors([XmlParser::DESCRIPTOR]).unwrap();
+    for _ in 0..5 {
+        let _ = XmlParser.parse("a");
+    }
+    let all = published(&registry);
+    let name = "plugobs_plugin_operation_duration_seconds";
+    let calls = registry.stats().plugins[0].operations[0].calls;
+    assert_eq!(calls, 5);
+    assert_eq!(
+        counter(&all, &format!("{name}_bucket"), Some("+Inf")),
+        Some(calls)
+    );
+    assert_eq!(
+        counter(&all, &format!("{name}_bucket"), Some("1")),
+        Some(calls)
+    );
+    assert_eq!(counter(&all, &format!("{name}_count"), None), Some(calls));
+    assert!(
+        all.iter()
+            .any(|(n, _, v)| n == &format!("{name}_sum") && matches!(v, DebugValue::Gauge(_)))
+    );
+    assert!(
+        !all.iter()
+            .any(|(_, _, v)| matches!(v, DebugValue::Histogram(_))),
+        "no per-call samples in bucket mode"
+    );
+}
+
+#[test]
+fn count_and_sum_mode_sends_no_buckets() {
+    let _mode = MODE.lock().unwrap_or_else(|e| e.into_inner());
+    bridge::set_histogram_mode(HistogramMode::CountAndSum);
+    let registry = Registry::from_descriptors([TomlParser::DESCRIPTOR]).unwrap();
+    let _ = TomlParser.parse("x");
+    let all = published(&registry);
+    bridge::set_histogram_mode(HistogramMode::default());
+    let name = "plugobs_plugin_operation_duration_seconds";
+    let calls = registry.stats().plugins[0].operations[0].calls;
+    assert_eq!(counter(&all, &format!("{name}_count"), None), Some(calls));
+    assert!(!all.iter().any(|(n, _, _)| n.ends_with("_bucket")));
+}
+
+/// Counts registrations: what a flush asks of a recorder.
+#[derive(Default)]
+struct Registrations(AtomicUsize);
+
+impl Recorder for Registrations {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Counter::noop()
+    }
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Gauge::noop()
+    }
+    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Histogram::noop()
+    }
+}
+
+#[test]
+fn an_incremental_flush_skips_what_did_not_change() {
+    let _mode = MODE.lock().unwrap_or_else(|e| e.into_inner());
+    bridge::set_histogram_mode(HistogramMode::default());
+    let registry = Registry::from_descriptors([YamlParser::DESCRIPTOR]).unwrap();
+    let _ = YamlParser.parse("a");
+    let recorder = Registrations::default();
+    let mut flusher = Flusher::new();
+    let flush = |flusher: &mut Flusher| {
+        let before = recorder.0.load(Ordering::Relaxed);
+        metrics::with_local_recorder(&recorder, || flusher.flush(&registry));
+        recorder.0.load(Ordering::Relaxed) - before
+    };
+    let first = flush(&mut flusher);
+    let idle = flush(&mut flusher);
+    // The registry's own series: the discovery histogram (13 bounds + +Inf + count + sum)
+    // and one `plugobs_plugins` gauge per state.
+    assert_eq!(idle, 16 + 7);
+    assert!(first > idle + 10, "first {first}, idle {idle}");
+    let _ = YamlParser.parse("a,b");
+    let busy = flush(&mut flusher);
+    // The operation's group again: 4 outcomes, in flight, 16 bounds + +Inf + count + sum.
+    assert!(busy >= idle + 4 + 1 + 19, "busy {busy}, idle {idle}");
+    assert!(busy < first, "busy {busy}, first {first}");
+}
