@@ -23,10 +23,12 @@
 #![forbid(unsafe_code)]
 
 pub mod bridge;
+mod call;
 pub mod cells;
 pub mod descriptor;
 pub mod error;
 pub mod hook;
+mod hook_signature;
 pub mod lifecycle;
 pub mod names;
 pub mod outcome;
@@ -35,6 +37,7 @@ pub mod registry;
 pub mod site;
 pub mod state;
 pub mod stats;
+mod unregistered;
 
 pub use bridge::{flush, set_namespace};
 pub use descriptor::{Plugin, PluginDescriptor, SourceLocation};
@@ -75,12 +78,15 @@ pub mod __private {
         Factory, Instance, Plugin, PluginDescriptor, Provided, Provides, Registration,
         SourceLocation, factory,
     };
+    pub use crate::call::call_once;
     pub use crate::error::HookError;
     pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};
+    pub use crate::hook_signature::{ByMut, ByRef, HookFn, run_hook};
     pub use crate::outcome::{
         ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
     };
     pub use crate::site::{CallGuard, OperationSite, PendingGuard, WatchedCall};
+    pub use crate::unregistered::UNREGISTERED;
     pub use inventory;
     pub use std::any::TypeId;
     pub use std::option::Option::{self, None, Some};

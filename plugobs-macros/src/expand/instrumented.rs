@@ -4,44 +4,45 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Block, Ident, ImplItem, ImplItemFn, Item, ItemFn, ItemImpl, Signature};
+use syn::{Block, Ident, ImplItem, Item, Signature};
 
-use crate::args::{Field, InstrumentedArgs, Place, crate_path};
+use crate::args::{InstrumentedArgs, Place, private_path};
+use crate::ast::{Function, InstrumentedFn, InstrumentedImpl, Target, is_instrumented_attr};
 use crate::asyncness::{self, Shape};
+use crate::errors::Errors;
 use crate::fallback;
-use crate::valid::{self, Errors};
+use crate::valid;
 
 /// Entry point: parse -> validate -> expand.
 pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
     let item: Item = match syn::parse2(input.clone()) {
         Ok(item) => item,
-        Err(e) => {
-            let e = syn::Error::new(
-                e.span(),
-                format!(
-                    "{e}; `#[instrumented]` goes on an impl block, a method with a body, or a function"
-                ),
-            );
-            return fallback::with_item(e, input);
-        }
+        // A syntax error in the item: rustc reports it in the user's own code, once, so
+        // emit the item as written (as tracing-attributes does) and add nothing.
+        Err(_) => return fallback::strip_method_attributes(input),
     };
-    let result = match item {
+    let mut errors = Errors::default();
+    match &item {
         Item::Impl(imp) => {
-            // On error, emit the impl without the method-level attributes, which mean
-            // nothing outside an instrumented impl and would add a second error.
-            let mut stripped = imp.clone();
-            for item in &mut stripped.items {
-                if let ImplItem::Fn(method) = item {
-                    method.attrs.retain(|a| !is_instrumented_attr(a));
-                }
+            let args = InstrumentedArgs::parse(args, Place::Impl, &mut errors);
+            let model = InstrumentedImpl::from_syn(imp, &args, &mut errors);
+            valid::instrumented_impl(&model, &mut errors);
+            match errors.into_error() {
+                None => expand_impl(&model),
+                Some(e) => fallback::with_item(e, fallback::strip_method_attributes(input)),
             }
-            return expand_impl(args, imp)
-                .unwrap_or_else(|e| fallback::with_item(e, quote!(#stripped)));
         }
-        Item::Fn(f) => expand_function(args, f),
-        other => Err(valid::not_instrumentable(&other)),
-    };
-    result.unwrap_or_else(|e| fallback::with_item(e, input))
+        Item::Fn(f) => {
+            let args = InstrumentedArgs::parse(args, Place::Function, &mut errors);
+            let model = InstrumentedFn::from_syn(f, &args);
+            valid::instrumented_fn(&model, &mut errors);
+            match errors.into_error() {
+                None => expand_fn(&model),
+                Some(e) => fallback::with_item(e, input),
+            }
+        }
+        other => fallback::with_item(valid::not_instrumentable(other), input),
+    }
 }
 
 /// What every instrumented function of one attribute shares.
@@ -52,115 +53,45 @@ struct Ctx {
     descriptor: TokenStream,
 }
 
-/// The options of one function.
-struct FnOptions<'a> {
-    name: String,
-    /// Where `err` errors point: the return type.
-    output_span: Span,
-    level: TokenStream,
-    err: bool,
-    fields: &'a [Field],
-}
-
-fn is_instrumented_attr(attr: &syn::Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "instrumented")
-}
-
-fn attr_args(attr: &syn::Attribute) -> syn::Result<TokenStream> {
-    match &attr.meta {
-        syn::Meta::Path(_) => Ok(TokenStream::new()),
-        syn::Meta::List(list) => Ok(list.tokens.clone()),
-        syn::Meta::NameValue(nv) => Err(syn::Error::new_spanned(
-            nv,
-            "write `#[instrumented]` or `#[instrumented(option, ...)]`",
-        )),
-    }
-}
-
-fn expand_impl(args: TokenStream, mut imp: ItemImpl) -> syn::Result<TokenStream> {
-    let impl_args = InstrumentedArgs::parse(args, Place::Impl)?;
-    let p = crate_path(impl_args.krate.as_ref());
-    let p = quote!(#p::__private);
-    let descriptor = match &impl_args.plugin {
-        Some(ty) => quote_spanned!(ty.span()=> <#ty as #p::Plugin>::DESCRIPTOR),
-        None => {
-            let self_ty = &imp.self_ty;
-            quote_spanned!(self_ty.span()=> <Self as #p::Plugin>::DESCRIPTOR)
-        }
-    };
-    let ctx = Ctx { p, descriptor };
-    let mut errors = Errors::default();
-    for item in &mut imp.items {
-        let ImplItem::Fn(method) = item else { continue };
-        let mut method_args = InstrumentedArgs::default();
-        let mut own = Vec::new();
-        for attr in std::mem::take(&mut method.attrs) {
-            if is_instrumented_attr(&attr) {
-                own.push(attr);
-            } else {
-                method.attrs.push(attr);
-            }
-        }
-        if own.len() > 1 {
-            errors.push(syn::Error::new_spanned(
-                &own[1],
-                "`#[instrumented]` is given twice on this method; keep one",
-            ));
-            continue;
-        }
-        if let Some(attr) = own.first() {
-            match attr_args(attr).and_then(|a| InstrumentedArgs::parse(a, Place::MethodInImpl)) {
-                Ok(a) => method_args = a,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            }
-        }
-        if method_args.skip.is_some() {
-            continue;
-        }
-        if let Err(e) = valid::function(&method.sig, &method_args, Place::MethodInImpl) {
-            errors.push(e);
-            continue;
-        }
-        let level = method_args.level.as_ref().or(impl_args.level.as_ref());
-        let opts = FnOptions {
-            name: op_name(&method_args, &method.sig),
-            output_span: output_span(&method.sig),
-            level: valid::level(level, &ctx.p)?,
-            err: method_args.err.is_some() || impl_args.err.is_some(),
-            fields: &method_args.fields,
+impl Ctx {
+    fn new(target: &Target<'_>, self_span: Span) -> Self {
+        let p = private_path(target.krate);
+        let descriptor = match target.plugin {
+            Some(ty) => quote_spanned!(ty.span()=> <#ty as #p::Plugin>::DESCRIPTOR),
+            None => quote_spanned!(self_span=> <Self as #p::Plugin>::DESCRIPTOR),
         };
-        instrument_method(method, &ctx, &opts);
+        Ctx { p, descriptor }
     }
-    errors.finish()?;
-    Ok(quote!(#imp))
 }
 
-fn expand_function(args: TokenStream, mut f: ItemFn) -> syn::Result<TokenStream> {
-    let fn_args = InstrumentedArgs::parse(args, Place::Function)?;
-    valid::function(&f.sig, &fn_args, Place::Function)?;
-    let p = crate_path(fn_args.krate.as_ref());
-    let p = quote!(#p::__private);
-    let descriptor = match &fn_args.plugin {
-        Some(ty) => quote_spanned!(ty.span()=> <#ty as #p::Plugin>::DESCRIPTOR),
-        None => quote_spanned!(f.sig.ident.span()=> <Self as #p::Plugin>::DESCRIPTOR),
-    };
-    let ctx = Ctx { p, descriptor };
-    let opts = FnOptions {
-        name: op_name(&fn_args, &f.sig),
-        output_span: output_span(&f.sig),
-        level: valid::level(fn_args.level.as_ref(), &ctx.p)?,
-        err: fn_args.err.is_some(),
-        fields: &fn_args.fields,
-    };
-    let block = instrument_block(&f.sig, (*f.block).clone(), &ctx, &opts);
-    *f.block = block;
-    Ok(quote!(#f))
+fn expand_impl(model: &InstrumentedImpl<'_>) -> TokenStream {
+    let ctx = Ctx::new(&model.target, model.item.self_ty.span());
+    let mut imp = model.item.clone();
+    for (index, f) in &model.methods {
+        let Some(ImplItem::Fn(method)) = imp.items.get_mut(*index) else {
+            continue;
+        };
+        method.attrs.retain(|a| !is_instrumented_attr(a));
+        if f.skip.is_none() {
+            method.block = wrapped(&method.block, instrument_block(f, &ctx));
+        }
+    }
+    quote!(#imp)
+}
+
+fn expand_fn(model: &InstrumentedFn<'_>) -> TokenStream {
+    let ctx = Ctx::new(&model.target, model.item.sig.ident.span());
+    let mut item = model.item.clone();
+    *item.block = wrapped(&item.block, instrument_block(&model.function, &ctx));
+    quote!(#item)
+}
+
+/// A block, with `original`'s braces, whose only content is `body`.
+fn wrapped(original: &Block, body: TokenStream) -> Block {
+    Block {
+        brace_token: original.brace_token,
+        stmts: vec![syn::Stmt::Expr(syn::Expr::Verbatim(body), None)],
+    }
 }
 
 fn output_span(sig: &Signature) -> Span {
@@ -168,24 +99,6 @@ fn output_span(sig: &Signature) -> Span {
         syn::ReturnType::Type(_, ty) => ty.span(),
         syn::ReturnType::Default => sig.ident.span(),
     }
-}
-
-fn op_name(args: &InstrumentedArgs, sig: &Signature) -> String {
-    args.name.as_ref().map(|n| n.value()).unwrap_or_else(|| {
-        let s = sig.ident.to_string();
-        s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
-    })
-}
-
-fn instrument_method(method: &mut ImplItemFn, ctx: &Ctx, opts: &FnOptions<'_>) {
-    let block = std::mem::replace(
-        &mut method.block,
-        Block {
-            brace_token: Default::default(),
-            stmts: vec![],
-        },
-    );
-    method.block = instrument_block(&method.sig, block, ctx, opts);
 }
 
 fn hygienic(name: &str) -> Ident {
@@ -201,6 +114,7 @@ struct Locals {
     guard: Ident,
     outcome: Ident,
     entered: Ident,
+    future: Ident,
 }
 
 impl Locals {
@@ -212,6 +126,7 @@ impl Locals {
             guard: hygienic("__plugobs_guard"),
             outcome: hygienic("__plugobs_outcome"),
             entered: hygienic("__plugobs_entered"),
+            future: hygienic("__plugobs_future"),
         }
     }
 }
@@ -223,7 +138,7 @@ struct Parts {
     classify_and_finish: TokenStream,
 }
 
-fn parts(ctx: &Ctx, opts: &FnOptions<'_>, locals: &Locals) -> Parts {
+fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
     let p = &ctx.p;
     let d = &ctx.descriptor;
     let Locals {
@@ -234,18 +149,18 @@ fn parts(ctx: &Ctx, opts: &FnOptions<'_>, locals: &Locals) -> Parts {
         outcome,
         ..
     } = locals;
-    let name = &opts.name;
-    let level = &opts.level;
-    let fields = opts.fields.iter().map(|f| {
-        let key = &f.name;
-        match &f.value {
+    let name = &f.name;
+    let level = f.level.constant();
+    let fields = f.fields.iter().map(|field| {
+        let key = &field.name;
+        match &field.value {
             Some(v) => quote!(#key = #p::tracing::field::debug(&(#v))),
             None => quote!(#key = #p::tracing::field::debug(&#key)),
         }
     });
-    let err_event = opts.err.then(|| {
+    let err_event = f.emits_err().then(|| {
         let e = hygienic("__plugobs_err");
-        let as_err = quote_spanned!(opts.output_span=> #p::ErrDisplay::__plugobs_err(&#ret));
+        let as_err = quote_spanned!(output_span(f.sig)=> #p::ErrDisplay::__plugobs_err(&#ret));
         quote! {
             if let #p::Some(#e) = #as_err {
                 #p::tracing::event!(
@@ -263,7 +178,7 @@ fn parts(ctx: &Ctx, opts: &FnOptions<'_>, locals: &Locals) -> Parts {
         },
         make_span: quote! {
             let #span = #p::tracing::span!(
-                #level,
+                #p::tracing::Level::#level,
                 #name,
                 plugin.name = (#d).name,
                 plugin.kind = (#d).kind,
@@ -289,9 +204,13 @@ fn parts(ctx: &Ctx, opts: &FnOptions<'_>, locals: &Locals) -> Parts {
     }
 }
 
-fn instrument_block(sig: &Signature, mut block: Block, ctx: &Ctx, opts: &FnOptions<'_>) -> Block {
+/// The new body of an instrumented function. The user's body runs unchanged: as an
+/// `FnOnce` closure for a sync body (so `return` and `?` stay inside it), inside its own
+/// future for async shapes.
+fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
     let p = &ctx.p;
     let d = &ctx.descriptor;
+    let sig = f.sig;
     let locals = Locals::new();
     let Locals {
         site,
@@ -299,26 +218,26 @@ fn instrument_block(sig: &Signature, mut block: Block, ctx: &Ctx, opts: &FnOptio
         ret,
         guard,
         entered,
+        future,
         ..
     } = &locals;
     let Parts {
         site_static,
         make_span,
         classify_and_finish,
-    } = parts(ctx, opts, &locals);
-    let tokens = match asyncness::shape(sig, &block) {
+    } = parts(f, ctx, &locals);
+    let block = f.block;
+    let body = quote_spanned!(block.brace_token.span.join()=> #block);
+    match f.shape {
         Shape::Sync => {
             let hint = asyncness::output_hint(&sig.output);
-            let brace = block.brace_token;
-            let body = quote_spanned!(brace.span.join()=> #block);
             quote! {{
                 #site_static
                 #make_span
                 let #guard = #site.enter(#d);
-                let #ret: #hint = {
+                let #ret = {
                     let #entered = #span.enter();
-                    #[allow(clippy::redundant_closure_call)]
-                    (move || -> #hint #body)()
+                    #p::call_once::<#hint, _>(move || -> #hint #body)
                 };
                 #classify_and_finish
                 #ret
@@ -340,9 +259,10 @@ fn instrument_block(sig: &Signature, mut block: Block, ctx: &Ctx, opts: &FnOptio
         }
         Shape::TailAsync => {
             let hint = asyncness::future_output_hint(&sig.output);
+            let mut block = block.clone();
             if let Some(tail) = asyncness::tail_async_mut(&mut block) {
                 let inner = tail.clone();
-                let wrapped: syn::Expr = syn::parse_quote! {
+                *tail = syn::Expr::Verbatim(quote! {
                     async move {
                         #make_span
                         let (#guard, #ret) = #p::tracing::Instrument::instrument(
@@ -353,8 +273,7 @@ fn instrument_block(sig: &Signature, mut block: Block, ctx: &Ctx, opts: &FnOptio
                         #classify_and_finish
                         #ret
                     }
-                };
-                *tail = wrapped;
+                });
             }
             let stmts = &block.stmts;
             quote! {{
@@ -362,12 +281,34 @@ fn instrument_block(sig: &Signature, mut block: Block, ctx: &Ctx, opts: &FnOptio
                 #(#stmts)*
             }}
         }
-    };
-    syn::parse2(tokens).unwrap_or_else(|e| Block {
-        brace_token: Default::default(),
-        stmts: vec![syn::Stmt::Expr(
-            syn::Expr::Verbatim(e.to_compile_error()),
-            None,
-        )],
-    })
+        Shape::ReturnedFuture { boxed } => {
+            let returned = asyncness::output_hint(&sig.output);
+            let hint = asyncness::future_output_hint(&sig.output);
+            let watched = quote! {
+                async move {
+                    let (#guard, #ret) = #p::tracing::Instrument::instrument(
+                        #site.enter_async::<#hint, _>(#d, #future),
+                        ::core::clone::Clone::clone(&#span),
+                    )
+                    .await;
+                    #classify_and_finish
+                    #ret
+                }
+            };
+            let watched = if boxed {
+                quote!(::std::boxed::Box::pin(#watched))
+            } else {
+                watched
+            };
+            quote! {{
+                #site_static
+                #make_span
+                let #future = {
+                    let #entered = #span.enter();
+                    #p::call_once::<#returned, _>(move || -> #returned #body)
+                };
+                #watched
+            }}
+        }
+    }
 }
