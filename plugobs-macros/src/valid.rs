@@ -136,18 +136,17 @@ fn function(f: &Function<'_>, target: &Target<'_>, errors: &mut Errors) {
     }
     if let ErrOption::OnFunction(err) = &f.err {
         if !f.returns_result() {
-            let produces = match f.shape {
-                Shape::Sync => "return",
+            let what = match f.shape {
+                Shape::Sync => format!("`{}` does not return", sig.ident),
                 Shape::AsyncFn | Shape::TailAsync | Shape::ReturnedFuture { .. } => {
-                    "resolve to"
+                    format!("the future of `{}` does not resolve to", sig.ident)
                 }
             };
             errors.push(syn::Error::new(
                 err.span(),
                 format!(
-                    "`err` reports the `Err` of a `Result`, but `{}` does not {produces} a \
-                     `Result`; remove `err` here, or return `Result<T, E>` with `E: Display`",
-                    sig.ident
+                    "`err` reports the `Err` of a `Result`, but {what} a `Result`; remove \
+                     `err` here, or return `Result<T, E>` with `E: Display`"
                 ),
             ));
         }

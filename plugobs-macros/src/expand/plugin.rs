@@ -104,10 +104,21 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
     let provides_impls = args.provides.iter().enumerate().map(|(i, ty)| {
         // A type alias gives the trait object its `'static` default, as in `Provides<S>`.
         let alias = syn::Ident::new(&format!("__PlugobsProvided{i}"), ty.span());
+        // The coercions below need `#ident` to implement the trait. Stated as a bound of
+        // the impl (with a binder, so it is not checked as a trivially false bound), a
+        // missing trait impl is reported once, where the plugin is used as `#ty`, instead
+        // of once per coercion.
+        let bounds = match ty {
+            syn::Type::TraitObject(t) => {
+                let bounds = &t.bounds;
+                Some(quote_spanned!(ty.span()=> where for<'__plugobs> #ident: #bounds))
+            }
+            _ => None,
+        };
         quote_spanned! {ty.span()=>
             type #alias = #ty;
             #[automatically_derived]
-            impl #p::Provides<#alias> for #ident {
+            impl #p::Provides<#alias> for #ident #bounds {
                 fn upcast(&self) -> &#alias {
                     self
                 }
@@ -163,11 +174,31 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
 /// `fn start(&mut self)` (or `stop`) calling the user's hook `path`; a hook with another
 /// signature is reported at `path`.
 fn hook(p: &TokenStream, which: &str, path: &syn::Path) -> TokenStream {
-    let method = syn::Ident::new(which, path.span());
-    let call = quote_spanned!(path.span()=> #p::run_hook(self, #path));
+    let span = path.span();
+    let method = syn::Ident::new(which, span);
+    let p = respan(p.clone(), span);
+    let call = quote_spanned!(span=> #p::run_hook(self, #path));
     quote! {
         fn #method(&mut self) -> #p::HookCall<'_> {
             #call
         }
     }
+}
+
+/// `tokens` with every token at `span`, so an error about the whole expression they form
+/// points at the user's tokens rather than at the attribute.
+fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }
