@@ -5,7 +5,7 @@
 # under target/compile-cost and builds it (debug, dependencies prebuilt) three ways:
 # no attribute, `#[tracing::instrument]` on each method, `#[plugobs::instrumented]` on
 # each impl. Prints the median wall time of REPS builds of that crate alone and the
-# lines of LLVM IR it emits.
+# lines of LLVM IR it emits (kept in target/compile-cost/<variant>.ll).
 #
 #   scripts/compile-cost.sh            # REPS=5
 #   REPS=3 scripts/compile-cost.sh
@@ -82,6 +82,7 @@ for mode in none tracing plugobs; do
     rm -f "$DIR"/target/debug/deps/compile_cost-*.ll
     touch "$DIR/src/lib.rs"
     cargo_ rustc --lib -- --emit=llvm-ir
-    ir=$(cat "$DIR"/target/debug/deps/compile_cost-*.ll | wc -l)
+    cat "$DIR"/target/debug/deps/compile_cost-*.ll > "$DIR/$mode.ll"
+    ir=$(wc -l < "$DIR/$mode.ll")
     printf '%-10s %12.2f %12d\n' "$mode" "$median" "$ir"
 done

@@ -12,6 +12,7 @@ mod args;
 mod ast;
 mod asyncness;
 mod errors;
+mod exits;
 mod expand;
 mod fallback;
 mod valid;

@@ -78,7 +78,9 @@ pub mod __private {
         Factory, Instance, Plugin, PluginDescriptor, Provided, Provides, Registration,
         SourceLocation, factory,
     };
-    pub use crate::call::call_once;
+    pub use crate::call::{
+        Finish, OPERATION_FIELDS, call_once, enter, finish, operation_metadata, operation_span,
+    };
     pub use crate::error::HookError;
     pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};
     pub use crate::hook_signature::{ByMut, ByRef, HookFn, run_hook};
@@ -92,4 +94,5 @@ pub mod __private {
     pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{self, Err, Ok};
     pub use tracing;
+    pub use tracing::callsite::DefaultCallsite;
 }

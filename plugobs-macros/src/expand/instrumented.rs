@@ -10,6 +10,7 @@ use crate::args::{InstrumentedArgs, Place, private_path};
 use crate::ast::{Function, InstrumentedFn, InstrumentedImpl, Target, is_instrumented_attr};
 use crate::asyncness::{self, Shape};
 use crate::errors::Errors;
+use crate::exits;
 use crate::fallback;
 use crate::valid;
 
@@ -109,6 +110,7 @@ fn hygienic(name: &str) -> Ident {
 /// them.
 struct Locals {
     site: Ident,
+    callsite: Ident,
     span: Ident,
     ret: Ident,
     guard: Ident,
@@ -121,6 +123,7 @@ impl Locals {
     fn new() -> Self {
         Locals {
             site: hygienic("__PLUGOBS_SITE"),
+            callsite: hygienic("__PLUGOBS_CALLSITE"),
             span: hygienic("__plugobs_span"),
             ret: hygienic("__plugobs_ret"),
             guard: hygienic("__plugobs_guard"),
@@ -131,11 +134,14 @@ impl Locals {
     }
 }
 
-/// The span, the outcome classification and the `err` event, shared by every shape.
+/// What every shape shares: the statics, the span, and what ends the call.
 struct Parts {
-    site_static: TokenStream,
+    /// The operation's `static` call site, and its span's callsite.
+    statics: TokenStream,
+    /// `let span = ...;`
     make_span: TokenStream,
-    classify_and_finish: TokenStream,
+    /// Classifies the return value, ends the call, marks the span, emits the `err` event.
+    finish: TokenStream,
 }
 
 fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
@@ -143,6 +149,7 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
     let d = &ctx.descriptor;
     let Locals {
         site,
+        callsite,
         span,
         ret,
         guard,
@@ -151,13 +158,48 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
     } = locals;
     let name = &f.name;
     let level = f.level.constant();
-    let fields = f.fields.iter().map(|field| {
-        let key = &field.name;
-        match &field.value {
-            Some(v) => quote!(#key = #p::tracing::field::debug(&(#v))),
-            None => quote!(#key = #p::tracing::field::debug(&#key)),
-        }
-    });
+    let level = quote!(#p::tracing::Level::#level);
+    // Without `fields(...)` the span's callsite is two statics and one runtime call; with
+    // them, `tracing::span!` records the extra fields.
+    let (span_statics, make_span) = if f.fields.is_empty() {
+        let meta = hygienic("__PLUGOBS_META");
+        (
+            quote! {
+                static #callsite: #p::DefaultCallsite = #p::DefaultCallsite::new(&#meta);
+                static #meta: #p::tracing::Metadata<'static> = #p::operation_metadata(
+                    #name,
+                    ::core::module_path!(),
+                    #level,
+                    ::core::file!(),
+                    ::core::line!(),
+                    &#callsite,
+                );
+            },
+            quote!(let #span = #p::operation_span(&#callsite, #d);),
+        )
+    } else {
+        let fields = f.fields.iter().map(|field| {
+            let key = &field.name;
+            match &field.value {
+                Some(v) => quote!(#key = #p::tracing::field::debug(&(#v))),
+                None => quote!(#key = #p::tracing::field::debug(&#key)),
+            }
+        });
+        (
+            TokenStream::new(),
+            quote! {
+                let #span = #p::tracing::span!(
+                    #level,
+                    #name,
+                    plugin.name = (#d).name,
+                    plugin.kind = (#d).kind,
+                    #(#fields,)*
+                    error.type = #p::tracing::field::Empty,
+                    otel.status_code = #p::tracing::field::Empty,
+                );
+            },
+        )
+    };
     let err_event = f.emits_err().then(|| {
         let e = hygienic("__plugobs_err");
         let as_err = quote_spanned!(output_span(f.sig)=> #p::ErrDisplay::__plugobs_err(&#ret));
@@ -173,40 +215,27 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
         }
     });
     Parts {
-        site_static: quote! {
+        statics: quote! {
             static #site: #p::OperationSite = #p::OperationSite::new(#name);
+            #span_statics
         },
-        make_span: quote! {
-            let #span = #p::tracing::span!(
-                #p::tracing::Level::#level,
-                #name,
-                plugin.name = (#d).name,
-                plugin.kind = (#d).kind,
-                #(#fields,)*
-                error.type = #p::tracing::field::Empty,
-                otel.status_code = #p::tracing::field::Empty,
-            );
-        },
-        classify_and_finish: quote! {
+        make_span,
+        finish: quote! {
             #[allow(clippy::needless_borrow)]
             let #outcome = {
                 #[allow(unused_imports)]
                 use #p::{ViaAny as _, ViaErrorKind as _, ViaResult as _};
                 (&&&#p::Probe(&#ret)).__plugobs_outcome()
             };
-            #guard.finish(#outcome);
-            if let #p::Outcome::Error(kind) = #outcome {
-                #span.record("error.type", kind);
-                #span.record("otel.status_code", "ERROR");
-            }
+            #p::finish(#guard, &#span, #outcome);
             #err_event
         },
     }
 }
 
-/// The new body of an instrumented function. The user's body runs unchanged: as an
-/// `FnOnce` closure for a sync body (so `return` and `?` stay inside it), inside its own
-/// future for async shapes.
+/// The new body of an instrumented function. The user's body runs unchanged: as a block
+/// (or, when it may `return` or `?` out, an `FnOnce` closure) for a sync body, inside its
+/// own future for async shapes.
 fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
     let p = &ctx.p;
     let d = &ctx.descriptor;
@@ -222,91 +251,93 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         ..
     } = &locals;
     let Parts {
-        site_static,
+        statics,
         make_span,
-        classify_and_finish,
+        finish,
     } = parts(f, ctx, &locals);
     let block = f.block;
     let body = quote_spanned!(block.brace_token.span.join()=> #block);
+    // Awaits the call's future `fut`, then ends the call: the tail of every async shape.
+    let watch = |fut: TokenStream, hint: &syn::Type| {
+        quote! {
+            let (#guard, #ret) = #p::tracing::Instrument::instrument(
+                #site.enter_async::<#hint, _>(#d, #fut),
+                ::core::clone::Clone::clone(&#span),
+            )
+            .await;
+            #finish
+            #ret
+        }
+    };
+    // Runs the sync body `body` producing `hint`, with the span entered.
+    let run = |hint: &syn::Type| {
+        if exits::may_exit_early(block) {
+            quote! {{
+                let #entered = #span.enter();
+                #p::call_once::<#hint, _>(move || -> #hint #body)
+            }}
+        } else {
+            quote! {{
+                let #entered = #span.enter();
+                #body
+            }}
+        }
+    };
     match f.shape {
         Shape::Sync => {
             let hint = asyncness::output_hint(&sig.output);
+            let run = run(&hint);
             quote! {{
-                #site_static
+                #statics
                 #make_span
-                let #guard = #site.enter(#d);
-                let #ret = {
-                    let #entered = #span.enter();
-                    #p::call_once::<#hint, _>(move || -> #hint #body)
-                };
-                #classify_and_finish
+                let #guard = #p::enter(&#site, #d);
+                let #ret: #hint = #run;
+                #finish
                 #ret
             }}
         }
         Shape::AsyncFn => {
             let hint = asyncness::output_hint(&sig.output);
+            let watch = watch(quote!(async move #block), &hint);
             quote! {{
-                #site_static
+                #statics
                 #make_span
-                let (#guard, #ret) = #p::tracing::Instrument::instrument(
-                    #site.enter_async::<#hint, _>(#d, async move #block),
-                    ::core::clone::Clone::clone(&#span),
-                )
-                .await;
-                #classify_and_finish
-                #ret
+                #watch
             }}
         }
         Shape::TailAsync => {
             let hint = asyncness::future_output_hint(&sig.output);
             let mut block = block.clone();
             if let Some(tail) = asyncness::tail_async_mut(&mut block) {
-                let inner = tail.clone();
+                let watch = watch(quote!(#tail), &hint);
                 *tail = syn::Expr::Verbatim(quote! {
                     async move {
                         #make_span
-                        let (#guard, #ret) = #p::tracing::Instrument::instrument(
-                            #site.enter_async::<#hint, _>(#d, #inner),
-                            ::core::clone::Clone::clone(&#span),
-                        )
-                        .await;
-                        #classify_and_finish
-                        #ret
+                        #watch
                     }
                 });
             }
             let stmts = &block.stmts;
             quote! {{
-                #site_static
+                #statics
                 #(#stmts)*
             }}
         }
         Shape::ReturnedFuture { boxed } => {
             let returned = asyncness::output_hint(&sig.output);
             let hint = asyncness::future_output_hint(&sig.output);
-            let watched = quote! {
-                async move {
-                    let (#guard, #ret) = #p::tracing::Instrument::instrument(
-                        #site.enter_async::<#hint, _>(#d, #future),
-                        ::core::clone::Clone::clone(&#span),
-                    )
-                    .await;
-                    #classify_and_finish
-                    #ret
-                }
-            };
+            let run = run(&returned);
+            let watch = watch(quote!(#future), &hint);
+            let watched = quote!(async move { #watch });
             let watched = if boxed {
                 quote!(::std::boxed::Box::pin(#watched))
             } else {
                 watched
             };
             quote! {{
-                #site_static
+                #statics
                 #make_span
-                let #future = {
-                    let #entered = #span.enter();
-                    #p::call_once::<#returned, _>(move || -> #returned #body)
-                };
+                let #future: #returned = #run;
                 #watched
             }}
         }
