@@ -22,7 +22,7 @@ pub enum Shape {
     /// The signature returns a future and the body computes it some other way (it
     /// delegates); the call is the returned future, wrapped.
     ReturnedFuture {
-        /// `Pin<Box<dyn Future ..>>` rather than `impl Future`: wrap in `Box::pin`.
+        /// `Pin<Box<dyn Future ..>>`, or `impl Future + Unpin`: wrap in `Box::pin`.
         boxed: bool,
     },
 }
@@ -52,10 +52,13 @@ pub fn shape(sig: &Signature, block: &Block) -> Shape {
     }
 }
 
-/// `Some(false)` for `impl Future<..>`, `Some(true)` for `Pin<Box<dyn Future<..>>>`.
+/// Whether `ty` is a future: `Some(true)` when the wrapper must be boxed
+/// (`Pin<Box<dyn Future<..>>>`, `impl Future<..> + Unpin`), `Some(false)` for
+/// `impl Future<..>`.
 fn returned_future(ty: &Type) -> Option<bool> {
     match ty {
-        Type::ImplTrait(t) => has_future_bound(t.bounds.iter()).then_some(false),
+        // An `async` block is not `Unpin`; boxed, it is.
+        Type::ImplTrait(t) => has_future_bound(t.bounds.iter()).then(|| has_unpin_bound(&t.bounds)),
         Type::Paren(p) => returned_future(&p.elem),
         Type::Group(g) => returned_future(&g.elem),
         Type::Path(p) => {
@@ -80,6 +83,13 @@ fn single_type_argument(args: &PathArguments) -> Option<&Type> {
         }),
         _ => None,
     }
+}
+
+fn has_unpin_bound(bounds: &syn::punctuated::Punctuated<TypeParamBound, syn::Token![+]>) -> bool {
+    bounds.iter().any(|b| {
+        matches!(b, TypeParamBound::Trait(t)
+            if t.path.segments.last().is_some_and(|s| s.ident == "Unpin"))
+    })
 }
 
 fn has_future_bound<'a>(mut bounds: impl Iterator<Item = &'a TypeParamBound>) -> bool {
