@@ -56,11 +56,13 @@ impl<'ast> Visit<'ast> for Finder {
     fn visit_item(&mut self, _: &'ast Item) {}
 
     fn visit_macro(&mut self, mac: &'ast Macro) {
-        let known = mac.path.get_ident().is_some_and(|name| {
-            LOCAL_MACROS.contains(&name.to_string().as_str())
-        }) || mac.path.segments.len() == 2
-            && mac.path.segments[0].ident == "std"
-            && LOCAL_MACROS.contains(&mac.path.segments[1].ident.to_string().as_str());
+        let known = mac
+            .path
+            .get_ident()
+            .is_some_and(|name| LOCAL_MACROS.contains(&name.to_string().as_str()))
+            || mac.path.segments.len() == 2
+                && mac.path.segments[0].ident == "std"
+                && LOCAL_MACROS.contains(&mac.path.segments[1].ident.to_string().as_str());
         if !known || mentions_exit(&mac.tokens) {
             self.0 = true;
         }

@@ -17,8 +17,12 @@ use crate::outcome::Outcome;
 use crate::site::{CallGuard, OperationSite, PendingGuard};
 
 /// The fields of an operation's span, in this order.
-pub const OPERATION_FIELDS: [&str; 4] =
-    ["plugin.name", "plugin.kind", "error.type", "otel.status_code"];
+pub const OPERATION_FIELDS: [&str; 4] = [
+    "plugin.name",
+    "plugin.kind",
+    "error.type",
+    "otel.status_code",
+];
 
 /// The metadata of an operation's span with the fields [`OPERATION_FIELDS`]; generated
 /// code puts it in a `static` next to the `callsite` that refers to it.

@@ -74,12 +74,12 @@ pub fn registry() -> &'static Registry {
 /// What generated code names. Not public API: no stability guarantees.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::call::{
+        Finish, OPERATION_FIELDS, call_once, enter, finish, operation_metadata, operation_span,
+    };
     pub use crate::descriptor::{
         Factory, Instance, Plugin, PluginDescriptor, Provided, Provides, Registration,
         SourceLocation, factory,
-    };
-    pub use crate::call::{
-        Finish, OPERATION_FIELDS, call_once, enter, finish, operation_metadata, operation_span,
     };
     pub use crate::error::HookError;
     pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};

@@ -36,7 +36,10 @@ async fn sleepy(ms: u64) -> u32 {
 impl Delegating {
     async fn get(&self, n: u32) -> Result<u32, GetError> {
         tokio::task::yield_now().await;
-        self.values.get(n as usize).copied().ok_or(GetError::Missing)
+        self.values
+            .get(n as usize)
+            .copied()
+            .ok_or(GetError::Missing)
     }
 
     fn get_later(&self, n: u32) -> impl Future<Output = Result<u32, GetError>> + '_ {
