@@ -3,36 +3,109 @@
 //! Nothing is sent to the recorder when an event happens. Events land in plugobs' atomic
 //! aggregates; a *flush* reads them and publishes them to whatever recorder is current
 //! (`metrics::with_recorder`): counters with `Counter::absolute` (the exact total since
-//! process start), gauges with `Gauge::set`, and histograms with `Histogram::record_many`
-//! of each bucket's new values (bucket midpoints, within 1.6 %). Handles are resolved per
-//! flush, never per event, so a recorder installed after the first event still receives
-//! everything: on its first flush it gets the whole history, then every flush the delta.
+//! process start) and gauges with `Gauge::set`. Histograms go as the
+//! [`HistogramMode`] says — by default as cumulative bucket counters, whose cost is per
+//! bucket, not per call. Handles are resolved per flush, never per event, so a recorder
+//! installed after the first event still receives everything.
 //!
-//! A background thread, `plugobs-flush`, flushes the global registry every
-//! [`flush_interval`] (1 s by default); [`flush`] does it synchronously on the calling
-//! thread, which is how tests publish into a thread-local `DebuggingRecorder`.
+//! A background thread, `plugobs-flush`, flushes the global registry into the global
+//! recorder every [`flush_interval`] (1 s by default), skipping every plugin and
+//! operation that did not change since its last flush. [`flush`] publishes everything
+//! at once, on the calling thread, which is how tests publish into a thread-local
+//! `DebuggingRecorder`.
+//!
+//! A recorder that renders plugobs' families itself (the Prometheus path,
+//! `plugobs::prometheus::install`) is left alone: see [`render_global_recorder_directly`].
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use metrics::{Key, Label, Level, Metadata, Recorder, SharedString};
 
-use crate::cells::{ExportCursors, HistogramSnapshot, bucket_value};
-use crate::error::{ConfigError, FailureReason};
+use crate::cells::HistogramSnapshot;
+use crate::error::ConfigError;
+use crate::export::{GroupKey, Series, Value};
 use crate::names::{self, MetricDef, MetricType};
-use crate::outcome::Outcome;
-use crate::record::PluginRecord;
 use crate::registry::{Registry, global};
-use crate::site::ResolvedSite;
-use crate::state::{PluginState, Stage};
 
 const DEFAULT_NAMESPACE: &str = "plugobs";
 static NAMESPACE: OnceLock<String> = OnceLock::new();
 static FLUSH_INTERVAL_MS: AtomicU64 = AtomicU64::new(1000);
 static FLUSHER_STARTED: AtomicBool = AtomicBool::new(false);
 static DESCRIBED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static HISTOGRAM_MODE: AtomicU8 = AtomicU8::new(HistogramMode::Buckets as u8);
+/// The address of the global recorder when it renders plugobs' families itself; 0 if not.
+static RENDERED_DIRECTLY: AtomicUsize = AtomicUsize::new(0);
+
+/// How the bridge forwards a histogram to a `metrics` recorder.
+///
+/// plugobs keeps exact log-linear histograms itself; what a recorder receives is a
+/// choice between fidelity to the recorder's own histogram type and a cost that does not
+/// grow with traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum HistogramMode {
+    /// The default. Cumulative counters `{name}_bucket{le="…"}` for the metric's
+    /// recommended bounds (see [`names`]) and `+Inf`, a `{name}_count` counter and a
+    /// `{name}_sum` gauge in seconds: what a Prometheus histogram is made of. Cost per
+    /// flush: one update per bucket, whatever the call rate; memory in the recorder: a
+    /// few counters per series. Works with every recorder; a StatsD or OpenTelemetry
+    /// back end sees counters, not its own histogram type.
+    #[default]
+    Buckets,
+    /// Only `{name}_count` (counter) and `{name}_sum` (gauge, seconds): the cheapest,
+    /// enough for rates and means, no quantiles.
+    CountAndSum,
+    /// Every new call as a histogram value (`Histogram::record_many` of each bucket's
+    /// midpoint, within 1.6 %), for recorders that aggregate values themselves (an
+    /// OpenTelemetry SDK). The recorder's histogram type is used, but its memory and
+    /// work grow with the call rate — metrics-exporter-prometheus stores every value
+    /// until it renders, a StatsD exporter sends each one on the wire.
+    Samples,
+}
+
+/// Sets how histograms are forwarded to `metrics` recorders (default
+/// [`HistogramMode::Buckets`]). Takes effect at the next flush.
+///
+/// ```
+/// use plugobs_runtime::bridge::{self, HistogramMode};
+/// bridge::set_histogram_mode(HistogramMode::CountAndSum);
+/// assert_eq!(bridge::histogram_mode(), HistogramMode::CountAndSum);
+/// bridge::set_histogram_mode(HistogramMode::Buckets);
+/// ```
+pub fn set_histogram_mode(mode: HistogramMode) {
+    HISTOGRAM_MODE.store(mode as u8, Ordering::Relaxed);
+}
+
+/// How histograms are forwarded; see [`set_histogram_mode`].
+pub fn histogram_mode() -> HistogramMode {
+    match HISTOGRAM_MODE.load(Ordering::Relaxed) {
+        x if x == HistogramMode::CountAndSum as u8 => HistogramMode::CountAndSum,
+        x if x == HistogramMode::Samples as u8 => HistogramMode::Samples,
+        _ => HistogramMode::Buckets,
+    }
+}
+
+/// Declares that the global `metrics` recorder renders plugobs' families itself, straight
+/// from plugobs' aggregates (the Prometheus path, `plugobs::prometheus::install`, calls
+/// this): from now on the bridge publishes nothing to it, so nothing appears twice and
+/// no per-call state is stored in it. Recorders installed with
+/// `metrics::with_local_recorder` still receive flushes.
+pub fn render_global_recorder_directly() {
+    // A fresh thread has no local recorder: what it sees is the global one.
+    let id = std::thread::scope(|s| {
+        s.spawn(|| metrics::with_recorder(recorder_id))
+            .join()
+            .unwrap_or(0)
+    });
+    RENDERED_DIRECTLY.store(id, Ordering::Release);
+}
+
+fn rendered_directly(id: usize) -> bool {
+    id != 0 && RENDERED_DIRECTLY.load(Ordering::Acquire) == id
+}
 const METADATA: Metadata<'static> = Metadata::new("plugobs", Level::INFO, Some("plugobs"));
 
 /// Sets the metric namespace (default `plugobs`): `myapp` gives `myapp_plugin_info`.
@@ -99,9 +172,10 @@ pub(crate) fn ensure_flusher() {
     let spawned = std::thread::Builder::new()
         .name("plugobs-flush".to_owned())
         .spawn(|| {
+            let mut state = Incremental::default();
             loop {
                 std::thread::sleep(flush_interval());
-                flush();
+                global().flush_changed(&mut state);
             }
         });
     if let Err(error) = spawned {
@@ -139,197 +213,139 @@ fn describe(recorder: &dyn Recorder) {
     }
 }
 
+/// What the background flusher remembers between flushes of the global recorder.
+#[derive(Default)]
+struct Incremental {
+    recorder: usize,
+    seen: HashMap<GroupKey, u64>,
+}
+
+/// Per recorder and histogram series, the bucket counts already sent as samples
+/// ([`HistogramMode::Samples`] only).
+type SentSamples = HashMap<(usize, String), HistogramSnapshot>;
+static SENT_SAMPLES: Mutex<Option<SentSamples>> = Mutex::new(None);
+
 /// One flush into one recorder.
-pub(crate) struct Publisher<'a> {
+struct Publisher<'a> {
     recorder: &'a dyn Recorder,
     id: usize,
+    mode: HistogramMode,
 }
 
-impl<'a> Publisher<'a> {
-    fn new(recorder: &'a dyn Recorder) -> Self {
-        describe(recorder);
-        Publisher {
-            recorder,
-            id: recorder_id(recorder),
+fn labels(pairs: &[(&'static str, &'static str)]) -> Vec<Label> {
+    pairs.iter().map(|&(k, v)| Label::new(k, v)).collect()
+}
+
+impl Publisher<'_> {
+    fn publish(&self, series: Series<'_>) {
+        let name = full_name(series.def);
+        match series.value {
+            Value::Counter(n) => self
+                .recorder
+                .register_counter(&Key::from_parts(name, labels(series.labels)), &METADATA)
+                .absolute(n),
+            Value::Gauge(v) => self
+                .recorder
+                .register_gauge(&Key::from_parts(name, labels(series.labels)), &METADATA)
+                .set(v),
+            Value::Histogram(h) => self.histogram(series.def, name, series.labels, h),
         }
     }
 
-    fn key(def: &MetricDef, labels: Vec<Label>) -> Key {
-        Key::from_parts(full_name(def), labels)
-    }
-
-    pub(crate) fn counter(&self, def: &MetricDef, labels: Vec<Label>, total: u64) {
-        self.recorder
-            .register_counter(&Self::key(def, labels), &METADATA)
-            .absolute(total);
-    }
-
-    pub(crate) fn gauge(&self, def: &MetricDef, labels: Vec<Label>, value: f64) {
-        self.recorder
-            .register_gauge(&Self::key(def, labels), &METADATA)
-            .set(value);
-    }
-
-    /// Sends the values of `current` not yet sent to this recorder, in seconds.
-    pub(crate) fn histogram(
+    fn histogram(
         &self,
         def: &MetricDef,
-        labels: Vec<Label>,
-        cursors: &ExportCursors,
-        current: &HistogramSnapshot,
+        name: String,
+        pairs: &[(&'static str, &'static str)],
+        h: &HistogramSnapshot,
     ) {
-        let handle = self
-            .recorder
-            .register_histogram(&Self::key(def, labels), &METADATA);
-        cursors.forward(self.id, current, |bucket, n| {
-            handle.record_many(
-                bucket_value(bucket) / 1e9,
-                usize::try_from(n).unwrap_or(usize::MAX),
-            );
-        });
-    }
-}
-
-/// The `plugin` and `kind` labels of a record.
-pub(crate) fn plugin_labels(record: &PluginRecord) -> Vec<Label> {
-    let d = record.descriptor();
-    vec![Label::new("plugin", d.name), Label::new("kind", d.kind)]
-}
-
-fn with_label(mut labels: Vec<Label>, key: &'static str, value: &'static str) -> Vec<Label> {
-    labels.push(Label::new(key, value));
-    labels
-}
-
-fn publish_lifecycle(p: &Publisher<'_>, record: &PluginRecord) {
-    let d = record.descriptor();
-    let base = plugin_labels(record);
-    p.gauge(
-        &names::PLUGIN_INFO,
-        with_label(base.clone(), "version", d.version),
-        1.0,
-    );
-    for (stage, def) in [
-        (Stage::Load, &names::LOAD_DURATION),
-        (Stage::Start, &names::START_DURATION),
-        (Stage::Stop, &names::STOP_DURATION),
-    ] {
-        let snapshot = record.durations(stage).snapshot();
-        if snapshot.count() > 0 {
-            p.histogram(
-                def,
-                base.clone(),
-                &record.duration_cursors[stage.index()],
-                &snapshot,
-            );
-        }
-    }
-    for stage in Stage::ALL {
-        for reason in FailureReason::ALL {
-            let n = record.failures(stage, reason);
-            // Load and start failures are always published (as 0 until they happen) so
-            // alerts on them work from the start; stop failures once they happen.
-            if n > 0 || stage != Stage::Stop {
-                let labels = with_label(
-                    with_label(base.clone(), "stage", stage.as_str()),
-                    "reason",
-                    reason.as_str(),
-                );
-                p.counter(&names::LOAD_FAILURES, labels, n);
+        let counter = |suffix: &str, extra: Option<Label>, n: u64| {
+            let mut l = labels(pairs);
+            l.extend(extra);
+            self.recorder
+                .register_counter(&Key::from_parts(format!("{name}{suffix}"), l), &METADATA)
+                .absolute(n);
+        };
+        match self.mode {
+            HistogramMode::Buckets | HistogramMode::CountAndSum => {
+                if self.mode == HistogramMode::Buckets {
+                    for (bound, n) in def.buckets.iter().zip(h.cumulative(def.buckets)) {
+                        counter("_bucket", Some(Label::new("le", bound.to_string())), n);
+                    }
+                    counter("_bucket", Some(Label::new("le", "+Inf")), h.count());
+                }
+                counter("_count", None, h.count());
+                self.recorder
+                    .register_gauge(
+                        &Key::from_parts(format!("{name}_sum"), labels(pairs)),
+                        &METADATA,
+                    )
+                    .set(h.sum_nanos() as f64 / 1e9);
+            }
+            HistogramMode::Samples => {
+                let key = Key::from_parts(name, labels(pairs));
+                let handle = self.recorder.register_histogram(&key, &METADATA);
+                let mut sent = SENT_SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
+                let last = sent
+                    .get_or_insert_with(HashMap::new)
+                    .entry((self.id, key.to_string()))
+                    .or_default();
+                for (value, n) in h.new_since(last) {
+                    handle.record_many(value / 1e9, usize::try_from(n).unwrap_or(usize::MAX));
+                }
+                *last = h.clone();
             }
         }
     }
-    for from in PluginState::ALL {
-        for to in PluginState::ALL {
-            let n = record.transitions(from, to);
-            if n > 0 {
-                let labels = with_label(
-                    with_label(base.clone(), "from", from.as_str()),
-                    "to",
-                    to.as_str(),
-                );
-                p.counter(&names::STATE_TRANSITIONS, labels, n);
-            }
-        }
-    }
-}
-
-fn publish_operations(p: &Publisher<'_>, sites: &[&'static ResolvedSite]) {
-    let Some(first) = sites.first() else { return };
-    let d = first.descriptor();
-    let base = vec![
-        Label::new("plugin", d.name),
-        Label::new("kind", d.kind),
-        Label::new("operation", first.operation()),
-    ];
-    let mut outcomes = [0u64; 4];
-    let mut in_flight = 0u64;
-    let mut kinds: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for site in sites {
-        let t = site.totals();
-        outcomes[0] += t.ok();
-        outcomes[1] += t.error_total();
-        outcomes[2] += t.panicked;
-        outcomes[3] += t.cancelled;
-        in_flight += t.in_flight();
-        for (slot, n) in t.errors.iter().enumerate() {
-            if let Some(kind) = site.kind_label(slot).filter(|_| *n > 0) {
-                *kinds.entry(kind).or_insert(0) += n;
-            }
-        }
-        p.histogram(
-            &names::OPERATION_DURATION,
-            base.clone(),
-            &site.latency_cursors,
-            &t.latency,
-        );
-    }
-    for (label, n) in Outcome::LABELS.iter().zip(outcomes) {
-        p.counter(
-            &names::OPERATIONS,
-            with_label(base.clone(), "outcome", label),
-            n,
-        );
-    }
-    for (kind, n) in kinds {
-        p.counter(
-            &names::ERRORS,
-            with_label(base.clone(), "error_kind", kind),
-            n,
-        );
-    }
-    p.gauge(&names::OPERATIONS_IN_FLIGHT, base, in_flight as f64);
 }
 
 impl Registry {
-    /// Publishes this registry's aggregates to the current recorder, on this thread.
+    /// Publishes this registry's aggregates to the current recorder, on this thread:
+    /// every series, whether it changed or not.
     ///
     /// Inside `metrics::with_local_recorder` this publishes to the local recorder, which
-    /// is how tests observe an isolated registry.
+    /// is how tests observe an isolated registry. A global recorder that renders
+    /// plugobs' families itself receives nothing (see
+    /// [`render_global_recorder_directly`]).
     pub fn flush(&self) {
         metrics::with_recorder(|recorder| {
-            let p = Publisher::new(recorder);
-            p.histogram(
-                &names::DISCOVERY_DURATION,
-                vec![],
-                &self.discovery_cursors,
-                &self.discovery.snapshot(),
+            let id = recorder_id(recorder);
+            if rendered_directly(id) {
+                return;
+            }
+            describe(recorder);
+            let p = Publisher {
+                recorder,
+                id,
+                mode: histogram_mode(),
+            };
+            self.walk_series(&mut |_, _| true, &mut |series| p.publish(series));
+        });
+    }
+
+    /// The background flush: only the plugins and operations that changed since the
+    /// last one, all of them when the recorder changed.
+    fn flush_changed(&self, state: &mut Incremental) {
+        metrics::with_recorder(|recorder| {
+            let id = recorder_id(recorder);
+            if rendered_directly(id) {
+                return;
+            }
+            if state.recorder != id {
+                state.recorder = id;
+                state.seen.clear();
+            }
+            describe(recorder);
+            let p = Publisher {
+                recorder,
+                id,
+                mode: histogram_mode(),
+            };
+            let seen = &mut state.seen;
+            self.walk_series(
+                &mut |key, fingerprint| seen.insert(key, fingerprint) != Some(fingerprint),
+                &mut |series| p.publish(series),
             );
-            let mut by_state = [0usize; PluginState::ALL.len()];
-            for record in self.plugins() {
-                by_state[record.state().index()] += 1;
-                publish_lifecycle(&p, record);
-            }
-            for (state, n) in PluginState::ALL.iter().zip(by_state) {
-                p.gauge(
-                    &names::PLUGINS,
-                    vec![Label::new("state", state.as_str())],
-                    n as f64,
-                );
-            }
-            for sites in self.operation_sites().values() {
-                publish_operations(&p, sites);
-            }
         });
     }
 }

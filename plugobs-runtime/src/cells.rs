@@ -1,27 +1,43 @@
-//! Lock-free aggregates: the log-linear latency histogram, and the per-thread sharded,
-//! cache-padded cells an operation records into.
+//! Lock-free aggregates whose memory follows use: the log-linear latency histogram with
+//! buckets allocated on first touch, and the per-thread shards an operation records into.
 //!
 //! Values are nanoseconds. Below 32 ns every value has its own bucket; above, each power of
 //! two is split into 32 equal sub-buckets, so a bucket's midpoint is within 1/64 (≈ 1.6 %)
 //! of any value in it. Values of 2^41 ns (≈ 36 minutes) and more share the last bucket.
-//! All updates are relaxed atomic adds: counts are exact under any number of threads.
+//!
+//! Memory: buckets live in chunks of 16 (half a power of two, 128 bytes), chunks in pages
+//! of 16 chunks; both are allocated the first time a value falls into them. A histogram
+//! that has seen nothing costs five pointers; one whose values span a few powers of two
+//! costs a page and a few chunks. A [`Shard`] adds five counters and a pointer for its
+//! error counters (allocated on the first error). An operation allocates a shard only for
+//! a thread that calls it.
+//!
+//! Not public API: generated code reaches the hot path through `site`, readers through
+//! `snapshot`.
 
-use std::sync::atomic::{
-    AtomicU64,
-    Ordering::{Acquire, Relaxed, Release},
+use crate::sync::{
+    AtomicU64, AtomicUsize,
+    Ordering::{self, Acquire, Relaxed, Release},
 };
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 const SUB_BITS: u32 = 5;
 const SUB_COUNT: u64 = 1 << SUB_BITS;
 /// The largest exponent with its own group of sub-buckets.
 const MAX_EXP: u32 = 40;
 /// Number of buckets of a histogram.
-pub const BUCKETS: usize = ((MAX_EXP - SUB_BITS + 2) as usize) * SUB_COUNT as usize;
+pub(crate) const BUCKETS: usize = ((MAX_EXP - SUB_BITS + 2) as usize) * SUB_COUNT as usize;
+
+const CHUNK_BITS: usize = 4;
+const CHUNK: usize = 1 << CHUNK_BITS;
+const CHUNKS: usize = BUCKETS / CHUNK;
+const PAGE_BITS: usize = 4;
+const PAGE: usize = 1 << PAGE_BITS;
+const PAGES: usize = CHUNKS.div_ceil(PAGE);
 
 /// The bucket index of a value in nanoseconds.
 #[inline(always)]
-pub fn bucket_index(nanos: u64) -> usize {
+pub(crate) fn bucket_index(nanos: u64) -> usize {
     if nanos < SUB_COUNT {
         return nanos as usize;
     }
@@ -34,7 +50,7 @@ pub fn bucket_index(nanos: u64) -> usize {
 }
 
 /// The smallest value (ns) that falls into bucket `index`.
-pub fn bucket_lower(index: usize) -> u64 {
+pub(crate) fn bucket_lower(index: usize) -> u64 {
     let index = index.min(BUCKETS - 1) as u64;
     if index < SUB_COUNT {
         return index;
@@ -46,7 +62,7 @@ pub fn bucket_lower(index: usize) -> u64 {
 }
 
 /// The width (ns) of bucket `index`.
-fn bucket_width(index: usize) -> u64 {
+pub(crate) fn bucket_width(index: usize) -> u64 {
     let index = index.min(BUCKETS - 1) as u64;
     if index < SUB_COUNT {
         return 1;
@@ -56,82 +72,175 @@ fn bucket_width(index: usize) -> u64 {
 }
 
 /// The value (ns) that stands for bucket `index`: its midpoint.
-pub fn bucket_value(index: usize) -> f64 {
+pub(crate) fn bucket_value(index: usize) -> f64 {
     bucket_lower(index) as f64 + (bucket_width(index) as f64 - 1.0) / 2.0
 }
 
-/// An atomic log-linear histogram with its count and sum.
-pub struct HistogramCells {
-    buckets: Box<[AtomicU64]>,
+type Chunk = [AtomicU64; CHUNK];
+type Page = [OnceLock<Box<Chunk>>; PAGE];
+
+/// Histogram buckets allocated on first touch, a chunk of 16 at a time.
+#[derive(Default)]
+pub(crate) struct LazyBuckets {
+    pages: [OnceLock<Box<Page>>; PAGES],
+}
+
+impl LazyBuckets {
+    /// The cell of bucket `index`, allocating its page and chunk on first touch.
+    #[inline(always)]
+    fn cell(&self, index: usize) -> &AtomicU64 {
+        let chunk = index >> CHUNK_BITS;
+        let page_slot = &self.pages[(chunk >> PAGE_BITS).min(PAGES - 1)];
+        let page = match page_slot.get() {
+            Some(page) => page,
+            None => claim(page_slot),
+        };
+        let chunk_slot = &page[chunk & (PAGE - 1)];
+        let chunk = match chunk_slot.get() {
+            Some(chunk) => chunk,
+            None => claim(chunk_slot),
+        };
+        &chunk[index & (CHUNK - 1)]
+    }
+
+    /// Calls `f(bucket, count)` for every non-zero bucket, in bucket order.
+    fn for_each_nonzero(&self, mut f: impl FnMut(usize, u64)) {
+        for (p, page) in self.pages.iter().enumerate() {
+            let Some(page) = page.get() else { continue };
+            for (c, chunk) in page.iter().enumerate() {
+                let Some(chunk) = chunk.get() else { continue };
+                let base = ((p << PAGE_BITS) + c) << CHUNK_BITS;
+                for (i, cell) in chunk.iter().enumerate() {
+                    let n = cell.load(Relaxed);
+                    if n > 0 {
+                        f(base + i, n);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes allocated for pages and chunks.
+    fn allocated_bytes(&self) -> usize {
+        self.pages
+            .iter()
+            .filter_map(OnceLock::get)
+            .map(|page| {
+                size_of::<Page>()
+                    + page.iter().filter(|c| c.get().is_some()).count() * size_of::<Chunk>()
+            })
+            .sum()
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn claim<T: Default>(slot: &OnceLock<Box<T>>) -> &T {
+    slot.get_or_init(Box::default)
+}
+
+/// A histogram written by many threads with atomic adds: lifecycle durations.
+#[derive(Default)]
+pub(crate) struct Histogram {
+    buckets: LazyBuckets,
     count: AtomicU64,
     sum_nanos: AtomicU64,
 }
 
-impl Default for HistogramCells {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Debug for HistogramCells {
+impl std::fmt::Debug for Histogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HistogramCells")
+        f.debug_struct("Histogram")
             .field("count", &self.count.load(Relaxed))
             .finish()
     }
 }
 
-impl HistogramCells {
-    /// An empty histogram.
-    pub fn new() -> Self {
-        HistogramCells {
-            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
-            count: AtomicU64::new(0),
-            sum_nanos: AtomicU64::new(0),
-        }
-    }
-
+impl Histogram {
     /// Records one value.
-    #[inline]
-    pub fn record(&self, nanos: u64) {
-        self.buckets[bucket_index(nanos)].fetch_add(1, Relaxed);
+    pub(crate) fn record(&self, nanos: u64) {
+        self.buckets.cell(bucket_index(nanos)).fetch_add(1, Relaxed);
         self.sum_nanos.fetch_add(nanos, Relaxed);
-        self.count.fetch_add(1, Relaxed);
-    }
-
-    /// Adds this histogram's current contents into `into`.
-    pub fn add_to(&self, into: &mut HistogramSnapshot) {
-        for (acc, cell) in into.buckets.iter_mut().zip(self.buckets.iter()) {
-            *acc += cell.load(Relaxed);
-        }
-        into.count += self.count.load(Relaxed);
-        into.sum_nanos += self.sum_nanos.load(Relaxed);
+        self.count.fetch_add(1, Release);
     }
 
     /// A copy of the current contents.
-    pub fn snapshot(&self) -> HistogramSnapshot {
-        let mut s = HistogramSnapshot::empty();
-        self.add_to(&mut s);
-        s
+    pub(crate) fn snapshot(&self) -> HistogramSnapshot {
+        let count = self.count.load(Acquire);
+        let mut buckets = Vec::new();
+        self.buckets
+            .for_each_nonzero(|i, n| buckets.push((i as u32, n)));
+        // The bucket sum is the snapshot's count: a value recorded while this reads may
+        // be in a bucket and not yet in `count`, never the other way round.
+        let _ = count;
+        HistogramSnapshot::from_parts(buckets, self.sum_nanos.load(Relaxed))
     }
 }
 
-/// A point-in-time copy of one or several [`HistogramCells`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A point-in-time copy of a latency histogram: its non-empty buckets, count and exact sum.
+///
+/// Quantiles come from the log-linear buckets and are within about 1.6 % of the true
+/// value; the count and the sum (hence the mean) are exact.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HistogramSnapshot {
-    pub(crate) buckets: Vec<u64>,
-    pub(crate) count: u64,
-    pub(crate) sum_nanos: u64,
+    /// Non-empty buckets as (bucket index, count), by increasing index.
+    buckets: Vec<(u32, u64)>,
+    count: u64,
+    sum_nanos: u64,
 }
 
 impl HistogramSnapshot {
-    /// A snapshot with no values.
-    pub fn empty() -> Self {
+    fn from_parts(buckets: Vec<(u32, u64)>, sum_nanos: u64) -> Self {
+        let count = buckets.iter().map(|(_, n)| n).sum();
         HistogramSnapshot {
-            buckets: vec![0; BUCKETS],
-            count: 0,
-            sum_nanos: 0,
+            buckets,
+            count,
+            sum_nanos,
         }
+    }
+
+    /// Adds `other` into this snapshot.
+    pub(crate) fn merge(&mut self, other: &HistogramSnapshot) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = other.clone();
+            return;
+        }
+        let mut merged = Vec::with_capacity(self.buckets.len() + other.buckets.len());
+        let (mut a, mut b) = (
+            self.buckets.iter().peekable(),
+            other.buckets.iter().peekable(),
+        );
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(&&(i, n)), Some(&&(j, m))) => {
+                    if i == j {
+                        merged.push((i, n + m));
+                        a.next();
+                        b.next();
+                    } else if i < j {
+                        merged.push((i, n));
+                        a.next();
+                    } else {
+                        merged.push((j, m));
+                        b.next();
+                    }
+                }
+                (Some(&&x), None) => {
+                    merged.push(x);
+                    a.next();
+                }
+                (None, Some(&&y)) => {
+                    merged.push(y);
+                    b.next();
+                }
+                (None, None) => break,
+            }
+        }
+        self.buckets = merged;
+        self.count += other.count;
+        self.sum_nanos = self.sum_nanos.wrapping_add(other.sum_nanos);
     }
 
     /// The number of values recorded.
@@ -139,26 +248,28 @@ impl HistogramSnapshot {
         self.count
     }
 
-    /// The per-bucket counts.
-    pub fn buckets(&self) -> &[u64] {
-        &self.buckets
+    /// The exact sum of the values, in nanoseconds.
+    pub fn sum_nanos(&self) -> u64 {
+        self.sum_nanos
     }
 
-    /// The exact mean in nanoseconds, `None` when empty.
+    /// The non-empty buckets as `(lower bound ns, upper bound ns exclusive, count)`, by
+    /// increasing bound.
+    pub fn buckets(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+        self.buckets.iter().map(|&(i, n)| {
+            let i = i as usize;
+            let lower = bucket_lower(i);
+            (lower, lower.saturating_add(bucket_width(i)), n)
+        })
+    }
+
+    /// The exact mean in nanoseconds (sum / count), `None` when empty.
     pub fn mean_nanos(&self) -> Option<f64> {
         (self.count > 0).then(|| self.sum_nanos as f64 / self.count as f64)
     }
 
     /// The quantile `q` (0.0 ..= 1.0) in nanoseconds, within about 1.6 %; `None` when
     /// empty.
-    ///
-    /// ```
-    /// use plugobs_runtime::cells::HistogramCells;
-    /// let h = HistogramCells::new();
-    /// for v in 1..=1000u64 { h.record(v * 1000); }
-    /// let p50 = h.snapshot().quantile_nanos(0.5).unwrap();
-    /// assert!((p50 - 500_000.0).abs() / 500_000.0 < 0.02);
-    /// ```
     pub fn quantile_nanos(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
             return None;
@@ -166,10 +277,10 @@ impl HistogramSnapshot {
         let q = q.clamp(0.0, 1.0);
         let rank = ((q * self.count as f64).ceil() as u64).max(1);
         let mut seen = 0u64;
-        for (i, &n) in self.buckets.iter().enumerate() {
+        for &(i, n) in &self.buckets {
             seen += n;
             if seen >= rank {
-                return Some(bucket_value(i));
+                return Some(bucket_value(i as usize));
             }
         }
         self.max_nanos()
@@ -178,299 +289,302 @@ impl HistogramSnapshot {
     /// The largest value in nanoseconds (the midpoint of the highest non-empty bucket),
     /// `None` when empty.
     pub fn max_nanos(&self) -> Option<f64> {
-        self.buckets.iter().rposition(|&n| n > 0).map(bucket_value)
+        self.buckets.last().map(|&(i, _)| bucket_value(i as usize))
     }
-}
 
-impl HistogramSnapshot {
-    /// A snapshot from bucket counts alone; the sum is estimated from bucket midpoints.
-    pub fn from_buckets(buckets: Vec<u64>) -> Self {
-        let count = buckets.iter().sum();
-        let sum_nanos = buckets
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(i, n)| (bucket_value(i) * *n as f64) as u64)
-            .sum();
-        HistogramSnapshot {
-            buckets,
-            count,
-            sum_nanos,
+    /// The values recorded since `earlier` (a previous snapshot of the same histogram), as
+    /// (bucket midpoint ns, new count) per bucket that grew.
+    pub(crate) fn new_since(&self, earlier: &HistogramSnapshot) -> Vec<(f64, u64)> {
+        let mut out = Vec::new();
+        let mut before = earlier.buckets.iter().peekable();
+        for &(i, n) in &self.buckets {
+            while before.next_if(|&&(j, _)| j < i).is_some() {}
+            let old = before.next_if(|&&(j, _)| j == i).map_or(0, |&(_, m)| m);
+            if n > old {
+                out.push((bucket_value(i as usize), n - old));
+            }
         }
+        out
+    }
+
+    /// Cumulative counts for the upper bounds `bounds_seconds` (increasing), as in a
+    /// Prometheus histogram's `le` buckets. A log-linear bucket counts under the first
+    /// bound at or above its midpoint, so a value is placed within about 1.6 % of its
+    /// bound; the counts are exact. The `+Inf` bucket is [`count`](Self::count).
+    pub fn cumulative(&self, bounds_seconds: &[f64]) -> Vec<u64> {
+        let mut out = vec![0u64; bounds_seconds.len()];
+        let mut b = 0;
+        let mut running = 0u64;
+        for &(i, n) in &self.buckets {
+            let value = bucket_value(i as usize) / 1e9;
+            while b < bounds_seconds.len() && bounds_seconds[b] < value {
+                out[b] = running;
+                b += 1;
+            }
+            running += n;
+        }
+        for slot in &mut out[b..] {
+            *slot = running;
+        }
+        out
     }
 }
 
 /// Number of error-kind slots per operation; further distinct kinds are counted under
 /// [`OVERFLOW_KIND`].
-pub const ERROR_KIND_SLOTS: usize = 16;
+pub(crate) const ERROR_KIND_SLOTS: usize = 16;
 /// The `error_kind` label for kinds beyond [`ERROR_KIND_SLOTS`] distinct ones.
-pub const OVERFLOW_KIND: &str = "other";
+pub(crate) const OVERFLOW_KIND: &str = "other";
 
-/// One thread-shard of an operation's cells, on its own cache lines.
-#[repr(align(128))]
-pub struct Shard {
-    pub(crate) started: AtomicU64,
-    pub(crate) panicked: AtomicU64,
-    pub(crate) cancelled: AtomicU64,
-    pub(crate) errors: [AtomicU64; ERROR_KIND_SLOTS + 1],
-    pub(crate) buckets: Box<[AtomicU64]>,
+type ErrorCells = [AtomicU64; ERROR_KIND_SLOTS + 1];
+
+/// One thread's (or one shared group of threads') cells of an operation.
+#[derive(Default)]
+pub(crate) struct Shard {
+    started: AtomicU64,
+    /// Written last by a call, with Release: whoever reads it with Acquire also sees the
+    /// call's outcome counter, its bucket and its sum.
+    finished: AtomicU64,
+    panicked: AtomicU64,
+    cancelled: AtomicU64,
+    sum_nanos: AtomicU64,
+    errors: OnceLock<Box<ErrorCells>>,
+    buckets: LazyBuckets,
 }
 
 impl Shard {
-    fn new() -> Self {
-        Shard {
-            started: AtomicU64::new(0),
-            panicked: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
-            errors: Default::default(),
-            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+    /// This shard as its single writer's (loom tests build shards directly).
+    #[cfg(loom)]
+    pub(crate) fn as_exclusive(&self) -> ShardRef<'_> {
+        ShardRef {
+            shard: self,
+            exclusive: true,
         }
     }
-}
 
-/// Totals of an operation's cells, summed over shards.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OperationTotals {
-    /// Calls that finished, whatever the outcome (the histogram's count).
-    pub finished: u64,
-    /// Calls that started (read after `finished`, so `started >= finished`).
-    pub started: u64,
-    /// Calls that returned an error, per error-kind slot (the last is the overflow).
-    pub errors: [u64; ERROR_KIND_SLOTS + 1],
-    /// Calls that panicked.
-    pub panicked: u64,
-    /// Futures dropped before they finished.
-    pub cancelled: u64,
-    /// Latency histogram over every finished call.
-    pub latency: HistogramSnapshot,
-}
-
-impl OperationTotals {
-    /// Calls that returned an error of any kind.
-    pub fn error_total(&self) -> u64 {
-        self.errors.iter().sum()
+    fn allocated_bytes(&self) -> usize {
+        size_of::<Shard>()
+            + self.errors.get().map_or(0, |_| size_of::<ErrorCells>())
+            + self.buckets.allocated_bytes()
     }
-
-    /// Calls that finished normally and were not errors.
-    pub fn ok(&self) -> u64 {
-        self.finished
-            .saturating_sub(self.error_total())
-            .saturating_sub(self.panicked)
-            .saturating_sub(self.cancelled)
-    }
-
-    /// Calls in progress.
-    pub fn in_flight(&self) -> u64 {
-        self.started.saturating_sub(self.finished)
-    }
-}
-
-/// How many threads get a shard of their own in each operation (allocated on the thread's
-/// first call of that operation). Threads beyond share [`shard_count`] atomic shards.
-pub const EXCLUSIVE_SHARDS: usize = 64;
-
-/// The cells of one operation.
-///
-/// Each of the first [`EXCLUSIVE_SHARDS`] threads of the process writes only its own
-/// shard, allocated on its first call: a single writer, so a counter update is a plain
-/// load and store (no locked instruction) and no two threads share a cache line. Later
-/// threads share a small power-of-two set of shards updated with atomic adds.
-pub struct ShardedCells {
-    exclusive: Box<[OnceLock<Box<Shard>>]>,
-    shared: Box<[Shard]>,
-    mask: usize,
-}
-
-impl std::fmt::Debug for ShardedCells {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShardedCells")
-            .field(
-                "exclusive",
-                &self.exclusive.iter().filter(|s| s.get().is_some()).count(),
-            )
-            .field("shared", &self.shared.len())
-            .finish()
-    }
-}
-
-/// The shared shard count: the machine's parallelism rounded up to a power of two,
-/// 2 ..= 16.
-pub fn shard_count() -> usize {
-    std::thread::available_parallelism()
-        .map_or(4, |n| n.get())
-        .next_power_of_two()
-        .clamp(2, 16)
 }
 
 /// The shard a thread writes to, and whether it is the only writer.
 #[derive(Clone, Copy)]
-pub struct ShardRef<'a> {
+pub(crate) struct ShardRef<'a> {
     shard: &'a Shard,
     exclusive: bool,
 }
 
 impl ShardRef<'_> {
     #[inline(always)]
-    fn add(self, cell: &AtomicU64, order: std::sync::atomic::Ordering) {
+    fn add(self, cell: &AtomicU64, n: u64, order: Ordering) {
         if self.exclusive {
             // Single writer: nobody else stores to this cell, readers only load.
-            cell.store(cell.load(Relaxed).wrapping_add(1), order);
+            cell.store(cell.load(Relaxed).wrapping_add(n), order);
         } else {
-            cell.fetch_add(1, order);
+            cell.fetch_add(n, order);
         }
     }
 
     /// One call started.
     #[inline(always)]
-    pub fn started(self) {
-        self.add(&self.shard.started, Relaxed);
+    pub(crate) fn started(self) {
+        self.add(&self.shard.started, 1, Relaxed);
     }
 
     /// One call returned an error of kind slot `slot`.
-    #[inline(always)]
-    pub fn error(self, slot: usize) {
-        self.add(&self.shard.errors[slot.min(ERROR_KIND_SLOTS)], Relaxed);
+    #[inline]
+    pub(crate) fn error(self, slot: usize) {
+        let errors = match self.shard.errors.get() {
+            Some(errors) => errors,
+            None => claim(&self.shard.errors),
+        };
+        self.add(&errors[slot.min(ERROR_KIND_SLOTS)], 1, Relaxed);
     }
 
     /// One call panicked.
-    #[inline(always)]
-    pub fn panicked(self) {
-        self.add(&self.shard.panicked, Relaxed);
+    #[inline]
+    pub(crate) fn panicked(self) {
+        self.add(&self.shard.panicked, 1, Relaxed);
     }
 
     /// One future was dropped before it finished.
-    #[inline(always)]
-    pub fn cancelled(self) {
-        self.add(&self.shard.cancelled, Relaxed);
+    #[inline]
+    pub(crate) fn cancelled(self) {
+        self.add(&self.shard.cancelled, 1, Relaxed);
     }
 
-    /// One call finished after `nanos`; recorded last, with Release, so whoever sees it in
-    /// the histogram also sees its outcome counter.
+    /// One call finished after `nanos`; `finished` is written last, with Release, so
+    /// whoever sees the call counted also sees its outcome, bucket and sum.
     #[inline(always)]
-    pub fn finished(self, nanos: u64) {
-        self.add(&self.shard.buckets[bucket_index(nanos)], Release);
+    pub(crate) fn finished(self, nanos: u64) {
+        self.add(self.shard.buckets.cell(bucket_index(nanos)), 1, Relaxed);
+        self.add(&self.shard.sum_nanos, nanos, Relaxed);
+        self.add(&self.shard.finished, 1, Release);
     }
 }
 
-impl ShardedCells {
+/// How many threads get a shard of their own in each operation (allocated on the thread's
+/// first call of that operation). Thread indices are reused when threads exit, so this
+/// bounds *live* threads, not threads ever created; beyond it, threads share
+/// [`shard_count`] atomic shards.
+pub(crate) const EXCLUSIVE_SHARDS: usize = 64;
+
+/// The shared shard count: the machine's parallelism rounded up to a power of two,
+/// 2 ..= 16.
+pub(crate) fn shard_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(4, |n| n.get())
+        .next_power_of_two()
+        .clamp(2, 16)
+}
+
+/// Totals of an operation's cells, summed over shards.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct OperationTotals {
+    /// Calls that finished, whatever the outcome.
+    pub(crate) finished: u64,
+    /// Calls that started (read after `finished`, so `started >= finished`).
+    pub(crate) started: u64,
+    /// Calls that returned an error, per error-kind slot (the last is the overflow).
+    pub(crate) errors: [u64; ERROR_KIND_SLOTS + 1],
+    /// Calls that panicked.
+    pub(crate) panicked: u64,
+    /// Futures dropped before they finished.
+    pub(crate) cancelled: u64,
+    /// Latency histogram over every finished call.
+    pub(crate) latency: HistogramSnapshot,
+}
+
+/// The cells of one operation site: a shard per calling thread, allocated on the thread's
+/// first call; threads beyond [`EXCLUSIVE_SHARDS`] live ones share a few atomic shards,
+/// also allocated on first use.
+pub(crate) struct OperationCells {
+    exclusive: Box<[OnceLock<Box<Shard>>]>,
+    shared: Box<[OnceLock<Box<Shard>>]>,
+    mask: usize,
+    /// One past the highest exclusive slot ever claimed: readers scan only below it.
+    high_water: AtomicUsize,
+}
+
+impl std::fmt::Debug for OperationCells {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperationCells")
+            .field("shards", &self.shards().count())
+            .finish()
+    }
+}
+
+impl OperationCells {
     /// Cells with `shared` shared shards (rounded up to a power of two).
-    pub fn new(shared: usize) -> Self {
+    pub(crate) fn new(shared: usize) -> Self {
         let n = shared.max(1).next_power_of_two();
-        ShardedCells {
+        OperationCells {
             exclusive: (0..EXCLUSIVE_SHARDS).map(|_| OnceLock::new()).collect(),
-            shared: (0..n).map(|_| Shard::new()).collect(),
+            shared: (0..n).map(|_| OnceLock::new()).collect(),
             mask: n - 1,
+            high_water: AtomicUsize::new(0),
         }
     }
 
-    /// The shard of the thread with index `thread_index` (unique per thread, never reused).
+    /// The shard of the thread with index `thread_index` (see `crate::threads`).
     #[inline(always)]
-    pub fn shard(&self, thread_index: usize) -> ShardRef<'_> {
+    pub(crate) fn shard(&self, thread_index: usize) -> ShardRef<'_> {
         match self.exclusive.get(thread_index) {
             Some(slot) => ShardRef {
                 shard: match slot.get() {
                     Some(shard) => shard,
-                    None => Self::claim(slot),
+                    None => self.claim_exclusive(thread_index),
                 },
                 exclusive: true,
             },
-            None => ShardRef {
-                shard: &self.shared[thread_index & self.mask],
-                exclusive: false,
-            },
+            None => {
+                let slot = &self.shared[thread_index & self.mask];
+                ShardRef {
+                    shard: match slot.get() {
+                        Some(shard) => shard,
+                        None => claim(slot),
+                    },
+                    exclusive: false,
+                }
+            }
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn claim(slot: &OnceLock<Box<Shard>>) -> &Shard {
-        slot.get_or_init(|| Box::new(Shard::new()))
+    fn claim_exclusive(&self, index: usize) -> &Shard {
+        let shard = claim(&self.exclusive[index]);
+        self.high_water.fetch_max(index + 1, Release);
+        shard
     }
 
-    fn all(&self) -> impl Iterator<Item = &Shard> {
-        self.exclusive
+    fn shards(&self) -> impl Iterator<Item = &Shard> {
+        let high = self.high_water.load(Acquire).min(self.exclusive.len());
+        self.exclusive[..high]
             .iter()
-            .filter_map(|s| s.get().map(|b| &**b))
             .chain(self.shared.iter())
+            .filter_map(|s| s.get().map(|b| &**b))
+    }
+
+    /// A number that changes whenever a call starts or finishes: compare two readings to
+    /// learn, in one load per shard, whether anything happened in between.
+    pub(crate) fn fingerprint(&self) -> u64 {
+        self.shards().fold(0u64, |acc, s| {
+            acc.wrapping_add(s.finished.load(Acquire))
+                .wrapping_add(s.started.load(Relaxed).rotate_left(32))
+        })
     }
 
     /// Sums every shard.
-    pub fn totals(&self) -> OperationTotals {
-        let mut buckets = vec![0u64; BUCKETS];
-        let mut errors = [0u64; ERROR_KIND_SLOTS + 1];
-        let (mut panicked, mut cancelled) = (0, 0);
-        for shard in self.all() {
-            // Buckets first, with Acquire: a call records its outcome counter before its
-            // bucket (Release), so every call seen here also has its outcome seen below,
-            // and `ok()` never counts an error as ok.
-            for (acc, cell) in buckets.iter_mut().zip(shard.buckets.iter()) {
-                *acc += cell.load(Acquire);
-            }
-            for (acc, cell) in errors.iter_mut().zip(shard.errors.iter()) {
+    pub(crate) fn totals(&self) -> OperationTotals {
+        sum_shards(|| self.shards())
+    }
+
+    /// Bytes allocated for this operation's cells.
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        size_of::<Self>()
+            + (self.exclusive.len() + self.shared.len()) * size_of::<OnceLock<Box<Shard>>>()
+            + self.shards().map(Shard::allocated_bytes).sum::<usize>()
+    }
+}
+
+/// Sums shards: `finished` of each first, `started` of all after.
+pub(crate) fn sum_shards<'a, I: Iterator<Item = &'a Shard>>(
+    shards: impl Fn() -> I,
+) -> OperationTotals {
+    let mut t = OperationTotals::default();
+    let mut finished = 0u64;
+    for shard in shards() {
+        // `finished` first, with Acquire: a call writes its outcome, bucket and sum
+        // before it (Release), so every call counted here has its outcome counted
+        // below, and an error is never read as ok.
+        finished += shard.finished.load(Acquire);
+        if let Some(errors) = shard.errors.get() {
+            for (acc, cell) in t.errors.iter_mut().zip(errors.iter()) {
                 *acc += cell.load(Relaxed);
             }
-            panicked += shard.panicked.load(Relaxed);
-            cancelled += shard.cancelled.load(Relaxed);
         }
-        let latency = HistogramSnapshot::from_buckets(buckets);
-        // Read `started` after the finished counts: both only grow, so started >= finished.
-        let started = self.all().map(|s| s.started.load(Relaxed)).sum();
-        OperationTotals {
-            finished: latency.count,
-            started,
-            errors,
-            panicked,
-            cancelled,
-            latency,
-        }
+        t.panicked += shard.panicked.load(Relaxed);
+        t.cancelled += shard.cancelled.load(Relaxed);
+        let mut buckets = Vec::new();
+        shard
+            .buckets
+            .for_each_nonzero(|i, n| buckets.push((i as u32, n)));
+        t.latency.merge(&HistogramSnapshot::from_parts(
+            buckets,
+            shard.sum_nanos.load(Relaxed),
+        ));
     }
+    t.finished = finished;
+    // `started` after every `finished`: a call (even one that moved threads) starts
+    // before it finishes, so started >= finished.
+    t.started = shards().map(|s| s.started.load(Relaxed)).sum();
+    t
 }
 
-/// What part of a histogram was already forwarded, per destination.
-///
-/// A destination is a `metrics` recorder, identified by its address. Each destination
-/// receives every value recorded after its first flush, and, on its first flush, every
-/// value recorded before it, so a recorder installed late still gets a histogram whose
-/// count matches the counters.
-#[derive(Default)]
-pub struct ExportCursors {
-    sent: Mutex<Vec<(usize, Vec<u64>)>>,
-}
-
-impl std::fmt::Debug for ExportCursors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExportCursors").finish_non_exhaustive()
-    }
-}
-
-impl ExportCursors {
-    /// Calls `emit(bucket, new_values)` for every bucket of `current` that grew since the
-    /// last call for `destination`, and remembers `current` as sent.
-    pub fn forward(
-        &self,
-        destination: usize,
-        current: &HistogramSnapshot,
-        mut emit: impl FnMut(usize, u64),
-    ) {
-        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        let pos = match sent.iter().position(|(d, _)| *d == destination) {
-            Some(pos) => pos,
-            None => {
-                sent.push((destination, vec![0; BUCKETS]));
-                sent.len() - 1
-            }
-        };
-        let (_, last) = &mut sent[pos];
-        for (i, (&now, before)) in current.buckets.iter().zip(last.iter_mut()).enumerate() {
-            if now > *before {
-                emit(i, now - *before);
-                *before = now;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
@@ -493,6 +607,7 @@ mod tests {
         assert_eq!(bucket_index(31), 31);
         assert_eq!(bucket_index(32), 32);
         assert_eq!(bucket_index(64), 64);
+        assert_eq!(CHUNKS * CHUNK, BUCKETS);
     }
 
     #[test]
@@ -505,8 +620,38 @@ mod tests {
     }
 
     #[test]
+    fn every_bucket_is_reachable_through_pages_and_chunks() {
+        let b = LazyBuckets::default();
+        for i in 0..BUCKETS {
+            b.cell(i).fetch_add(i as u64 + 1, Relaxed);
+        }
+        let mut seen = Vec::new();
+        b.for_each_nonzero(|i, n| seen.push((i, n)));
+        assert_eq!(seen.len(), BUCKETS);
+        assert!(seen.iter().all(|&(i, n)| n == i as u64 + 1));
+    }
+
+    #[test]
+    fn memory_follows_the_range_seen() {
+        let cells = OperationCells::new(2);
+        let empty = cells.allocated_bytes();
+        let shard = cells.shard(0);
+        for v in 20..60u64 {
+            shard.started();
+            shard.finished(v);
+        }
+        let used = cells.allocated_bytes() - empty;
+        // One shard, one page, three chunks (20..=31, 32..=47, 48..=63).
+        assert_eq!(
+            used,
+            size_of::<Shard>() + size_of::<Page>() + 3 * size_of::<Chunk>()
+        );
+        assert!(used < 1024, "{used} bytes for one (operation, thread)");
+    }
+
+    #[test]
     fn exclusive_and_shared_shards_add_up_exactly() {
-        let cells = std::sync::Arc::new(ShardedCells::new(2));
+        let cells = std::sync::Arc::new(OperationCells::new(2));
         // Indices 0..4 own a shard each; 100.. share two shards under atomic adds.
         let threads: Vec<_> = [0usize, 1, 2, 3, 100, 101, 102, 103]
             .into_iter()
@@ -529,23 +674,36 @@ mod tests {
         }
         let t = cells.totals();
         assert_eq!(
-            (t.started, t.finished, t.error_total(), t.ok()),
-            (400_000, 400_000, 80_000, 320_000)
+            (t.started, t.finished, t.errors.iter().sum::<u64>()),
+            (400_000, 400_000, 80_000)
         );
-        assert_eq!(t.in_flight(), 0);
+        assert_eq!(t.latency.count(), 400_000);
+        let expected_sum: u64 = 8 * (0..50_000u64).map(|i| i % 4096).sum::<u64>();
+        assert_eq!(t.latency.sum_nanos(), expected_sum);
     }
 
     #[test]
-    fn snapshot_stats() {
-        let h = HistogramCells::new();
-        for v in [10u64, 20, 30] {
+    fn snapshot_stats_and_cumulative_buckets() {
+        let h = Histogram::default();
+        for v in [10u64, 20, 30, 2_000_000_000] {
             h.record(v);
         }
         let s = h.snapshot();
-        assert_eq!(s.count(), 3);
-        assert_eq!(s.mean_nanos(), Some(20.0));
+        assert_eq!(s.count(), 4);
+        assert_eq!(s.sum_nanos(), 2_000_000_060);
+        assert_eq!(s.mean_nanos(), Some(2_000_000_060.0 / 4.0));
         assert_eq!(s.quantile_nanos(0.5), Some(20.0));
-        assert_eq!(s.max_nanos(), Some(30.0));
-        assert_eq!(HistogramSnapshot::empty().quantile_nanos(0.5), None);
+        assert_eq!(
+            s.cumulative(&[1e-9 * 15.0, 1e-6, 1.0, 10.0]),
+            vec![1, 3, 3, 4]
+        );
+        assert_eq!(HistogramSnapshot::default().quantile_nanos(0.5), None);
+        let mut merged = s.clone();
+        merged.merge(&s);
+        assert_eq!(merged.count(), 8);
+        assert_eq!(
+            merged.buckets().map(|(_, _, n)| n).collect::<Vec<_>>(),
+            [2, 2, 2, 2]
+        );
     }
 }

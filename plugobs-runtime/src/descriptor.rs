@@ -1,7 +1,7 @@
 //! Static plugin metadata, the [`Plugin`] trait the `#[plugin]` macro implements, and the
 //! link-time registration collected by `inventory`.
 
-use std::any::TypeId;
+use std::any::Any;
 use std::fmt;
 
 use crate::error::HookError;
@@ -42,28 +42,29 @@ pub struct PluginDescriptor {
     pub location: SourceLocation,
     /// The trait objects this plugin can be loaded as.
     pub provides: &'static [Provided],
-    /// Whether a start hook was declared.
-    pub has_start: bool,
     /// Whether a stop hook was declared.
     pub has_stop: bool,
 }
 
 impl PluginDescriptor {
-    /// The `provides` entry for the trait object type `S`, if declared.
-    pub fn provided<S: ?Sized + 'static>(&self) -> Option<&'static Provided> {
-        let wanted = TypeId::of::<S>();
-        self.provides.iter().find(|p| (p.trait_id)() == wanted)
+    /// The factory that constructs this plugin as the trait object `S`, if it declares
+    /// `provides = S`.
+    ///
+    /// Each `provides` entry holds a [`Factory`] for its own trait object type, so the
+    /// entry whose factory is a `Factory<S>` is the one for `S`.
+    pub fn provided<S: ?Sized + 'static>(&self) -> Option<&'static Factory<S>> {
+        self.provides
+            .iter()
+            .find_map(|p| p.factory.downcast_ref::<Factory<S>>())
     }
 }
 
 /// One `provides = dyn Trait` of a plugin: how to construct it as `Box<dyn Instance<S>>`.
 pub struct Provided {
-    /// `TypeId::of::<dyn Trait>`.
-    pub trait_id: fn() -> TypeId,
     /// `"dyn Trait"` as written.
     pub trait_name: &'static str,
     /// A [`Factory<dyn Trait>`], erased.
-    pub factory: &'static (dyn std::any::Any + Send + Sync),
+    pub factory: &'static (dyn Any + Send + Sync),
 }
 
 impl fmt::Debug for Provided {
@@ -128,6 +129,11 @@ pub trait Instance<S: ?Sized>: Send + Sync {
     fn start(&mut self) -> HookCall<'_>;
     /// Runs the stop hook.
     fn stop(&mut self) -> HookCall<'_>;
+    /// Borrows the instance as its concrete plugin type, erased; see
+    /// [`Loaded::downcast_ref`](crate::Loaded::downcast_ref).
+    fn as_any(&self) -> &dyn Any;
+    /// Mutably borrows the instance as its concrete plugin type, erased.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<T: Provides<S>, S: ?Sized> Instance<S> for T {
@@ -142,6 +148,12 @@ impl<T: Provides<S>, S: ?Sized> Instance<S> for T {
     }
     fn stop(&mut self) -> HookCall<'_> {
         Plugin::stop(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
     }
 }
 

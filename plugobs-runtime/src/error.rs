@@ -10,13 +10,14 @@ use crate::state::Stage;
 
 /// An error returned by a plugin's constructor or lifecycle hook, captured by plugobs.
 ///
-/// It keeps the error's `Display` text and the Rust type name of the error (reported as
-/// `error.type` on spans), or notes that the hook panicked.
+/// It keeps the error's `Display` text, the Rust type name of the error (reported as
+/// `error.type` on spans) and the [`FailureReason`]: returned, panicked or cancelled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HookError {
     message: String,
     error_type: &'static str,
-    panicked: bool,
+    reason: FailureReason,
+    blocked_runtime: bool,
 }
 
 impl HookError {
@@ -31,7 +32,8 @@ impl HookError {
         HookError {
             message: error.to_string(),
             error_type: std::any::type_name::<E>(),
-            panicked: false,
+            reason: FailureReason::Error,
+            blocked_runtime: false,
         }
     }
 
@@ -47,7 +49,8 @@ impl HookError {
         HookError {
             message,
             error_type: "panic",
-            panicked: true,
+            reason: FailureReason::Panic,
+            blocked_runtime: false,
         }
     }
 
@@ -56,8 +59,34 @@ impl HookError {
         HookError {
             message: "the hook's future was dropped before it completed".to_owned(),
             error_type: "cancelled",
-            panicked: false,
+            reason: FailureReason::Cancelled,
+            blocked_runtime: false,
         }
+    }
+
+    /// A blocking lifecycle method refused to wait for an async hook, because the calling
+    /// thread runs a current-thread tokio runtime that could never drive it: the hook's
+    /// future is dropped unpolled (reason `cancelled`).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn blocked_runtime() -> Self {
+        HookError {
+            message: "the hook is async and this thread runs a current-thread tokio runtime, \
+                      which cannot drive it while a blocking plugobs call waits (it would hang); \
+                      await the `_async` method instead (`load_async`, `load_all_async`, \
+                      `stop_async`), or use a multi-thread runtime"
+                .to_owned(),
+            error_type: "blocked_runtime",
+            reason: FailureReason::Cancelled,
+            blocked_runtime: true,
+        }
+    }
+
+    /// Whether a blocking method (`load`, `load_all`, `stop`) refused to run this async
+    /// hook because the calling thread runs a current-thread tokio runtime, which cannot
+    /// make progress while the call blocks (feature `tokio`). The hook did not run; its
+    /// reason is [`FailureReason::Cancelled`]. Await the `_async` form instead.
+    pub fn is_blocked_runtime(&self) -> bool {
+        self.blocked_runtime
     }
 
     /// The error's `Display` text, or the panic message.
@@ -66,31 +95,26 @@ impl HookError {
     }
 
     /// The Rust type name of the error, `"panic"` for a panic, `"cancelled"` for a
-    /// dropped future.
+    /// dropped future, `"blocked_runtime"` for a hook refused by
+    /// [`is_blocked_runtime`](Self::is_blocked_runtime).
     pub fn error_type(&self) -> &'static str {
         self.error_type
     }
 
     /// Whether the hook panicked rather than returning an error.
     pub fn panicked(&self) -> bool {
-        self.panicked
+        self.reason == FailureReason::Panic
     }
 
     /// The bounded `reason` label for this failure: `error`, `panic` or `cancelled`.
     pub fn reason(&self) -> FailureReason {
-        if self.panicked {
-            FailureReason::Panic
-        } else if self.error_type == "cancelled" {
-            FailureReason::Cancelled
-        } else {
-            FailureReason::Error
-        }
+        self.reason
     }
 }
 
 impl fmt::Display for HookError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.panicked {
+        if self.panicked() {
             write!(f, "panicked: {}", self.message)
         } else {
             f.write_str(&self.message)
@@ -159,7 +183,7 @@ impl fmt::Display for LifecycleError {
             f,
             "plugin `{}` failed to {}: {}",
             self.plugin,
-            self.stage.verb(),
+            self.stage.as_str(),
             self.error
         )
     }

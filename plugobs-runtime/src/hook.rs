@@ -4,6 +4,27 @@
 //! host. An async hook yields a [`HookCall::Pending`] future that the `*_async` lifecycle
 //! methods await on the host's runtime, and that the blocking methods drive on the calling
 //! thread with a minimal parking executor ([`block_on`]).
+//!
+//! # Blocking inside an async runtime
+//!
+//! A hook that needs its runtime's reactor (tokio's timers or I/O, even
+//! `tokio::task::yield_now`) only makes progress while that runtime runs. Inside a
+//! current-thread tokio runtime (what `#[tokio::test]` gives), the thread a blocking
+//! method would park is the only one that can run it, so waiting would hang forever. With
+//! the `tokio` feature, the blocking methods look at the calling thread first
+//! (`tokio::runtime::Handle::try_current()` and its flavor):
+//!
+//! - no runtime: the hook is driven here, as without the feature;
+//! - a current-thread runtime: an async hook is refused, without being polled, with a
+//!   [`HookError`] whose [`is_blocked_runtime`](HookError::is_blocked_runtime) is true
+//!   (reason `cancelled`); sync hooks still run. Await the `*_async` methods there;
+//! - a multi-thread runtime: the hook is driven inside `tokio::task::block_in_place`, so
+//!   the worker's other tasks move to another thread and the runtime keeps running.
+//!
+//! This also refuses a blocking call from `spawn_blocking` inside a current-thread runtime,
+//! which could have worked: tokio does not say whether this thread is the one driving it.
+//! Without the feature nothing can be detected; a blocking wait that sees no progress for
+//! ten seconds logs a warning saying why it may never finish.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -11,6 +32,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use crate::error::HookError;
 
@@ -40,16 +62,15 @@ impl<'a> HookCall<'a> {
         HookCall::Done(Ok(()))
     }
 
-    /// Whether the hook is async.
-    pub fn is_async(&self) -> bool {
-        matches!(self, HookCall::Pending(_))
-    }
-
     /// Waits for the hook on the current thread; panics inside the future become errors.
+    ///
+    /// With the `tokio` feature, an async hook is refused inside a current-thread tokio
+    /// runtime instead of hanging, and waited for in `block_in_place` inside a multi-thread
+    /// one (see the [module docs](self)).
     pub fn wait(self) -> Result<(), HookError> {
         match self {
             HookCall::Done(r) => r,
-            HookCall::Pending(fut) => block_on(CatchUnwind(fut)),
+            HookCall::Pending(fut) => wait_blocking(CatchUnwind(fut)),
         }
     }
 
@@ -100,21 +121,70 @@ impl Wake for ThreadWaker {
 ///
 /// This is what the blocking lifecycle methods use for async hooks. Hooks that need a
 /// specific runtime's reactor (tokio I/O or timers, say) must be run with the `*_async`
-/// methods from inside that runtime instead.
+/// methods from inside that runtime instead (see the [module docs](self)).
 ///
 /// ```
 /// assert_eq!(plugobs_runtime::block_on(async { 40 + 2 }), 42);
 /// ```
 pub fn block_on<F: Future>(fut: F) -> F::Output {
+    drive(fut, None)
+}
+
+/// How long a blocking wait for a hook may see no progress before it logs a warning.
+const SLOW_HOOK: Duration = Duration::from_secs(10);
+
+/// Polls `fut` on this thread until it is ready, parking in between. With `warn_after`,
+/// logs one warning once the future has been pending that long.
+fn drive<F: Future>(fut: F, warn_after: Option<Duration>) -> F::Output {
     let mut fut = std::pin::pin!(fut);
     let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
+    let began = Instant::now();
+    let mut warn_after = warn_after;
     loop {
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
             return v;
         }
-        std::thread::park();
+        match warn_after {
+            None => std::thread::park(),
+            Some(limit) => {
+                let waited = began.elapsed();
+                if waited < limit {
+                    std::thread::park_timeout(limit - waited);
+                } else {
+                    tracing::warn!(
+                        waited_seconds = waited.as_secs_f64(),
+                        "an async lifecycle hook is still pending in a blocking plugobs call; \
+                         if this thread runs an async runtime (a current-thread tokio runtime, \
+                         say), the hook can never finish: await the `_async` method instead, or \
+                         enable plugobs' `tokio` feature to get an error"
+                    );
+                    warn_after = None;
+                }
+            }
+        }
     }
+}
+
+/// Waits for a hook's future on this thread, as [`HookCall::wait`] describes.
+fn wait_blocking<F: Future<Output = Result<(), HookError>>>(fut: F) -> Result<(), HookError> {
+    #[cfg(feature = "tokio")]
+    {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        if let Ok(handle) = Handle::try_current() {
+            return match handle.runtime_flavor() {
+                RuntimeFlavor::CurrentThread => Err(HookError::blocked_runtime()),
+                // `block_in_place` refuses (panics, before running anything) only where
+                // blocking is not allowed at all, e.g. a `LocalSet` off the runtime's
+                // threads; that is reported as the hook's failure, never unwound further.
+                _ => catch_unwind(AssertUnwindSafe(|| {
+                    tokio::task::block_in_place(|| drive(fut, Some(SLOW_HOOK)))
+                }))
+                .unwrap_or_else(|payload| Err(HookError::from_panic(&*payload))),
+            };
+        }
+    }
+    drive(fut, Some(SLOW_HOOK))
 }
 
 /// Marker: a hook that returns `()` or `Result<(), E>`.
@@ -231,4 +301,55 @@ impl<T: Default> DefaultConstructor for T {
 /// Constructs `T` with `Default`; called by generated code.
 pub fn default_instance<T: DefaultConstructor>() -> Result<T, HookError> {
     Ok(T::construct_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Pending until another thread, started on the first poll, sets the flag after
+    /// `delay` and wakes the waker.
+    struct WokenLater {
+        done: Arc<AtomicBool>,
+        delay: Duration,
+        started: bool,
+    }
+
+    impl Future for WokenLater {
+        type Output = u32;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+            if self.done.load(Ordering::Acquire) {
+                return Poll::Ready(7);
+            }
+            if !self.started {
+                self.started = true;
+                let (done, delay, waker) = (self.done.clone(), self.delay, cx.waker().clone());
+                std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    done.store(true, Ordering::Release);
+                    waker.wake();
+                });
+            }
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_wait_past_the_warning_limit_still_finishes() {
+        let fut = WokenLater {
+            done: Arc::new(AtomicBool::new(false)),
+            delay: Duration::from_millis(30),
+            started: false,
+        };
+        assert_eq!(drive(fut, Some(Duration::from_millis(1))), 7);
+    }
+
+    #[test]
+    fn a_panicking_async_hook_is_an_error_not_an_unwind() {
+        let call = HookCall::Pending(Box::pin(async { panic!("hook exploded") }));
+        let err = call.wait().unwrap_err();
+        assert!(err.panicked());
+        assert_eq!(err.message(), "hook exploded");
+    }
 }

@@ -13,10 +13,14 @@
 //! | one plugin's live record | [`record`] |
 //! | discovery and queries | [`registry`](mod@registry) |
 //! | load, start, stop | [`lifecycle`] |
-//! | an operation's static call site, the hot path | [`site`] |
+//! | an operation's static call site, the hot path | `site` (internal) |
+//! | per-thread indices, reused when threads exit | `threads` (internal) |
+//! | lock-free sharded cells and the histogram | `cells` (internal) |
 //! | outcomes and error kinds | [`outcome`] |
-//! | lock-free sharded cells and the histogram | [`cells`] |
+//! | one operation's totals, read by all of the below | [`snapshot`] |
+//! | every exported series, walked once | `export` (internal) |
 //! | publishing to the `metrics` facade | [`bridge`] |
+//! | the Prometheus / OpenMetrics text | [`exposition`] |
 //! | snapshots for people and programs | [`stats`] |
 //! | typed errors | [`error`] |
 #![deny(missing_docs)]
@@ -24,19 +28,26 @@
 
 pub mod bridge;
 mod call;
-pub mod cells;
+mod cells;
 pub mod descriptor;
 pub mod error;
+mod export;
+pub mod exposition;
 pub mod hook;
 mod hook_signature;
 pub mod lifecycle;
+#[cfg(all(test, loom))]
+mod loom_tests;
 pub mod names;
 pub mod outcome;
 pub mod record;
 pub mod registry;
-pub mod site;
+mod site;
+pub mod snapshot;
 pub mod state;
 pub mod stats;
+mod sync;
+mod threads;
 mod unregistered;
 
 pub use bridge::{flush, set_namespace};
@@ -54,8 +65,10 @@ pub use stats::{HealthCounts, OperationStats, PluginStats, RegistryStats};
 ///
 /// Built on first use from `inventory`; that build is the *discovery* step, timed as
 /// `plugobs_discovery_duration_seconds` inside a `plugin.discover` span. Plugins whose
-/// name is taken twice are left out and reported by [`Registry::check`]. The first call
-/// also starts the background flush thread that publishes to the installed `metrics`
+/// name is taken twice are left out and reported by [`Registry::check`], and every lookup
+/// of that name ([`Registry::lookup`], [`Registry::load`], [`Registry::expect_plugins`])
+/// fails with [`RegistryError::DuplicateName`], saying where both are defined. The first
+/// call also starts the background flush thread that publishes to the installed `metrics`
 /// recorder (see [`bridge`]).
 ///
 /// A plugin defined in a crate the binary never references is not linked, so it is not
@@ -87,10 +100,9 @@ pub mod __private {
     pub use crate::outcome::{
         ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
     };
-    pub use crate::site::{CallGuard, OperationSite, PendingGuard, WatchedCall};
+    pub use crate::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
     pub use crate::unregistered::UNREGISTERED;
     pub use inventory;
-    pub use std::any::TypeId;
     pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{self, Err, Ok};
     pub use tracing;

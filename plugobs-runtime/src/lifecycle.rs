@@ -2,10 +2,16 @@
 //!
 //! *Load* constructs an instance through the registered constructor, *start* runs its
 //! start hook, *stop* its stop hook. Each step runs inside a `plugin.load|start|stop` span,
-//! is timed into the step's duration histogram, and ends in a counted state transition:
-//! `Loaded`, `Running` or `Stopped` on success, `Failed` on an error, a panic, or (for an
-//! async hook) a future dropped before it finished. A failing plugin never keeps the
+//! is timed into the step's duration histogram, and moves its instance on: `Loaded`,
+//! `Running` or `Stopped` on success, `Failed` on an error, a panic, or (for an async
+//! hook) a future dropped before it finished. The plugin's state, with its counted
+//! transitions, is derived from its live instances (see [`record`](crate::record)): it is
+//! never `Stopped` while one of its instances runs. A failing plugin never keeps the
 //! others from loading.
+//!
+//! Each step is written once, as an async function. The `*_async` methods await it, and
+//! an async hook in it, on the caller's runtime; the blocking methods drive it with
+//! [`block_on`], which runs an async hook on the calling thread.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -13,10 +19,10 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::descriptor::{Factory, Instance, Provided};
+use crate::descriptor::{Factory, Instance, Plugin};
 use crate::error::{HookError, LifecycleError, LoadError, RegistryError};
-use crate::hook::call_catching;
-use crate::record::PluginRecord;
+use crate::hook::{HookCall, block_on, call_catching};
+use crate::record::{Identity, Live, PluginRecord};
 use crate::registry::Registry;
 use crate::state::{PluginState, Stage};
 
@@ -81,12 +87,20 @@ impl<'r> Step<'r> {
         let record = self.record;
         record.record_duration(self.stage, elapsed);
         let _entered = self.span.enter();
-        let (to, verb) = match self.stage {
-            Stage::Load => (PluginState::Loaded, "loaded"),
-            Stage::Start => (PluginState::Running, "started"),
-            Stage::Stop => (PluginState::Stopped, "stopped"),
+        let verb = match self.stage {
+            Stage::Load => {
+                record.instance_loaded();
+                "loaded"
+            }
+            Stage::Start => {
+                record.instance_started();
+                "started"
+            }
+            Stage::Stop => {
+                record.instance_ended(Live::Running, PluginState::Stopped, Identity::InSpan);
+                "stopped"
+            }
         };
-        record.transition(to);
         tracing::info!(
             stage = self.stage.as_str(),
             duration_seconds = elapsed.as_secs_f64(),
@@ -141,8 +155,8 @@ impl Drop for Step<'_> {
 /// A started plugin instance, used as the trait object `S` through `Deref`.
 ///
 /// Stop it with [`Loaded::stop`] (or [`Loaded::stop_async`]) to run its stop hook.
-/// Dropping it drops the instance without running the hook; the plugin is then `Stopped`
-/// and, if it has a stop hook, a warning says the hook did not run.
+/// Dropping it drops the instance without running the hook; the instance then ends as
+/// `Stopped` and, if it has a stop hook, a warning says the hook did not run.
 pub struct Loaded<S: ?Sized + 'static> {
     record: Arc<PluginRecord>,
     instance: Box<dyn Instance<S>>,
@@ -150,7 +164,7 @@ pub struct Loaded<S: ?Sized + 'static> {
 }
 
 impl<S: ?Sized + 'static> Drop for Loaded<S> {
-    /// Dropped without `stop()`: the instance is gone, so the plugin is `Stopped`, and the
+    /// Dropped without `stop()`: the instance is gone, so it ends as `Stopped`, and the
     /// log says its stop hook did not run.
     fn drop(&mut self) {
         if !self.stop_begun {
@@ -162,7 +176,8 @@ impl<S: ?Sized + 'static> Drop for Loaded<S> {
                     "plugin instance dropped without stop(); its stop hook did not run"
                 );
             }
-            self.record.transition(PluginState::Stopped);
+            self.record
+                .instance_ended(Live::Running, PluginState::Stopped, Identity::InEvent);
         }
     }
 }
@@ -199,29 +214,50 @@ impl<S: ?Sized + 'static> Loaded<S> {
         &self.record
     }
 
+    /// The instance as its concrete plugin type `T`, to reach what the trait object `S`
+    /// does not offer (the plugin's inherent methods, instrumented or not); `None` when
+    /// the instance is not a `T`.
+    ///
+    /// The `plugobs` crate documentation shows it with a `#[plugin]` (section *Reaching a
+    /// plugin's own methods*).
+    pub fn downcast_ref<T: Plugin>(&self) -> Option<&T> {
+        self.instance.as_any().downcast_ref::<T>()
+    }
+
+    /// As [`Loaded::downcast_ref`], mutably.
+    pub fn downcast_mut<T: Plugin>(&mut self) -> Option<&mut T> {
+        self.instance.as_any_mut().downcast_mut::<T>()
+    }
+
     /// Runs the stop hook (an async one on this thread) and drops the instance.
     ///
     /// # Errors
-    /// The hook's error or panic; the plugin is then `Failed`.
-    pub fn stop(mut self) -> Result<(), LifecycleError> {
-        self.stop_begun = true;
-        let step = Step::begin(&self.record, Stage::Stop);
-        let result = step
-            .span
-            .in_scope(|| call_catching(|| self.instance.stop()).wait());
-        step.finish(result)
+    /// The hook's error or panic; the instance then ends as `Failed` (and so does the
+    /// plugin, unless another of its instances runs). With the `tokio` feature, an async
+    /// stop hook called on a current-thread tokio runtime's thread is refused
+    /// ([`HookError::is_blocked_runtime`]): use [`Loaded::stop_async`] there.
+    pub fn stop(self) -> Result<(), LifecycleError> {
+        block_on(self.stop_with(Drive::Block))
     }
 
     /// Runs the stop hook, awaiting an async one on the caller's runtime.
     ///
     /// # Errors
-    /// The hook's error or panic; the plugin is then `Failed`.
-    pub async fn stop_async(mut self) -> Result<(), LifecycleError> {
+    /// The hook's error or panic; the instance then ends as `Failed` (and so does the
+    /// plugin, unless another of its instances runs).
+    pub async fn stop_async(self) -> Result<(), LifecycleError> {
+        self.stop_with(Drive::Await).await
+    }
+
+    /// The one stop: [`Loaded::stop`] drives it on this thread, [`Loaded::stop_async`]
+    /// awaits it.
+    async fn stop_with(mut self, drive: Drive) -> Result<(), LifecycleError> {
         self.stop_begun = true;
         let step = Step::begin(&self.record, Stage::Stop);
-        let span = step.span.clone();
-        let call = span.in_scope(|| call_catching(|| self.instance.stop()));
-        let result = call.finish().instrument(span).await;
+        let call = step
+            .span
+            .in_scope(|| call_catching(|| self.instance.stop()));
+        let result = drive.hook(&step.span, call).await;
         step.finish(result)
     }
 }
@@ -249,19 +285,38 @@ impl<S: ?Sized + 'static> LoadReport<S> {
             .filter_map(|l| l.stop().err())
             .collect()
     }
+
+    /// As [`LoadReport::stop_all`], awaiting async stop hooks on the caller's runtime, one
+    /// instance after another.
+    pub async fn stop_all_async(self) -> Vec<LifecycleError> {
+        let mut failures = Vec::new();
+        for loaded in self.loaded {
+            if let Err(e) = loaded.stop_async().await {
+                failures.push(e);
+            }
+        }
+        failures
+    }
 }
 
-fn factory_of<S: ?Sized + 'static>(
-    record: &PluginRecord,
-    provided: &'static Provided,
-) -> Result<&'static Factory<S>, RegistryError> {
-    provided
-        .factory
-        .downcast_ref::<Factory<S>>()
-        .ok_or(RegistryError::DoesNotProvide {
-            plugin: record.descriptor().name,
-            requested: std::any::type_name::<S>(),
-        })
+/// How a lifecycle step waits for an async hook. Each step is written once, as an async
+/// function; the blocking methods run it with [`block_on`] and [`Drive::Block`], so their
+/// hooks are driven on the calling thread, while the `*_async` methods await them.
+#[derive(Clone, Copy, Debug)]
+enum Drive {
+    /// Await the hook on the caller's runtime.
+    Await,
+    /// Drive the hook on this thread.
+    Block,
+}
+
+impl Drive {
+    async fn hook(self, span: &tracing::Span, call: HookCall<'_>) -> Result<(), HookError> {
+        match self {
+            Drive::Await => call.finish().instrument(span.clone()).await,
+            Drive::Block => span.in_scope(|| call.wait()),
+        }
+    }
 }
 
 fn construct<S: ?Sized + 'static>(
@@ -284,37 +339,34 @@ fn construct<S: ?Sized + 'static>(
 impl Registry {
     fn providers<S: ?Sized + 'static>(
         &self,
-    ) -> impl Iterator<Item = (Arc<PluginRecord>, &'static Provided)> + '_ {
+    ) -> impl Iterator<Item = (Arc<PluginRecord>, &'static Factory<S>)> + '_ {
         self.records_arc()
-            .filter_map(|r| r.descriptor().provided::<S>().map(|p| (r.clone(), p)))
+            .filter_map(|r| r.descriptor().provided::<S>().map(|f| (r.clone(), f)))
     }
 
     fn provider<S: ?Sized + 'static>(
         &self,
         name: &str,
-    ) -> Result<(Arc<PluginRecord>, &'static Provided), RegistryError> {
+    ) -> Result<(Arc<PluginRecord>, &'static Factory<S>), RegistryError> {
         let record = self.lookup_arc(name)?;
-        let provided =
-            record
-                .descriptor()
-                .provided::<S>()
-                .ok_or(RegistryError::DoesNotProvide {
-                    plugin: record.descriptor().name,
-                    requested: std::any::type_name::<S>(),
-                })?;
-        Ok((record.clone(), provided))
+        let d = record.descriptor();
+        let factory = d.provided::<S>().ok_or(RegistryError::DoesNotProvide {
+            plugin: d.name,
+            requested: std::any::type_name::<S>(),
+        })?;
+        Ok((record.clone(), factory))
     }
 
-    fn load_sync<S: ?Sized + 'static>(
+    /// The one load of one plugin: construct, then start.
+    async fn load_one<S: ?Sized + 'static>(
         record: Arc<PluginRecord>,
-        provided: &'static Provided,
-    ) -> Result<Loaded<S>, LoadError> {
-        let factory = factory_of::<S>(&record, provided)?;
+        factory: &'static Factory<S>,
+        drive: Drive,
+    ) -> Result<Loaded<S>, LifecycleError> {
         let mut instance = construct(&record, factory)?;
         let step = Step::begin(&record, Stage::Start);
-        let result = step
-            .span
-            .in_scope(|| call_catching(|| instance.start()).wait());
+        let call = step.span.in_scope(|| call_catching(|| instance.start()));
+        let result = drive.hook(&step.span, call).await;
         step.finish(result)?;
         Ok(Loaded {
             record,
@@ -323,33 +375,42 @@ impl Registry {
         })
     }
 
-    async fn load_async_one<S: ?Sized + 'static>(
-        record: Arc<PluginRecord>,
-        provided: &'static Provided,
+    async fn load_with<S: ?Sized + 'static>(
+        &self,
+        name: &str,
+        drive: Drive,
     ) -> Result<Loaded<S>, LoadError> {
-        let factory = factory_of::<S>(&record, provided)?;
-        let mut instance = construct(&record, factory)?;
-        let step = Step::begin(&record, Stage::Start);
-        let span = step.span.clone();
-        let call = span.in_scope(|| call_catching(|| instance.start()));
-        let result = call.finish().instrument(span).await;
-        step.finish(result)?;
-        Ok(Loaded {
-            record,
-            instance,
-            stop_begun: false,
-        })
+        let (record, factory) = self.provider::<S>(name)?;
+        Ok(Self::load_one(record, factory, drive).await?)
+    }
+
+    async fn load_all_with<S: ?Sized + 'static>(&self, drive: Drive) -> LoadReport<S> {
+        let mut report = LoadReport {
+            loaded: Vec::new(),
+            failures: Vec::new(),
+        };
+        for (record, factory) in self.providers::<S>() {
+            match Self::load_one(record, factory, drive).await {
+                Ok(loaded) => report.loaded.push(loaded),
+                Err(e) => report.failures.push(e),
+            }
+        }
+        report
     }
 
     /// Loads and starts the plugin `name` as the trait object `S`, driving an async start
     /// hook on this thread.
     ///
     /// # Errors
-    /// [`LoadError::Registry`] when there is no such plugin or it does not provide `S`;
-    /// [`LoadError::Lifecycle`] when its constructor or start hook failed.
+    /// [`LoadError::Registry`] when no plugin has this name
+    /// ([`RegistryError::UnknownPlugin`]), two plugins share it
+    /// ([`RegistryError::DuplicateName`], naming both definitions) or it does not provide
+    /// `S` ([`RegistryError::DoesNotProvide`]); [`LoadError::Lifecycle`] when its
+    /// constructor or start hook failed (with the `tokio` feature, also when its start
+    /// hook is async and this thread runs a current-thread tokio runtime:
+    /// [`HookError::is_blocked_runtime`]).
     pub fn load<S: ?Sized + 'static>(&self, name: &str) -> Result<Loaded<S>, LoadError> {
-        let (record, provided) = self.provider::<S>(name)?;
-        Self::load_sync(record, provided)
+        block_on(self.load_with(name, Drive::Block))
     }
 
     /// Loads and starts the plugin `name` as `S`, awaiting an async start hook on the
@@ -361,63 +422,19 @@ impl Registry {
         &self,
         name: &str,
     ) -> Result<Loaded<S>, LoadError> {
-        let (record, provided) = self.provider::<S>(name)?;
-        Self::load_async_one(record, provided).await
+        self.load_with(name, Drive::Await).await
     }
 
     /// Loads and starts every plugin that provides `S` (`#[plugin(provides = dyn S)]`),
     /// in name order. Async start hooks run on this thread. A failing plugin is reported
     /// in [`LoadReport::failures`] and does not stop the others.
     pub fn load_all<S: ?Sized + 'static>(&self) -> LoadReport<S> {
-        let mut report = LoadReport {
-            loaded: Vec::new(),
-            failures: Vec::new(),
-        };
-        for (record, provided) in self.providers::<S>() {
-            match Self::load_sync(record, provided) {
-                Ok(loaded) => report.loaded.push(loaded),
-                Err(e) => report.push_failure(e),
-            }
-        }
-        report
+        block_on(self.load_all_with(Drive::Block))
     }
 
     /// As [`Registry::load_all`], awaiting async start hooks on the caller's runtime, one
     /// plugin after another.
     pub async fn load_all_async<S: ?Sized + 'static>(&self) -> LoadReport<S> {
-        let mut report = LoadReport {
-            loaded: Vec::new(),
-            failures: Vec::new(),
-        };
-        let providers: Vec<_> = self.providers::<S>().collect();
-        for (record, provided) in providers {
-            match Self::load_async_one(record, provided).await {
-                Ok(loaded) => report.loaded.push(loaded),
-                Err(e) => report.push_failure(e),
-            }
-        }
-        report
-    }
-}
-
-impl<S: ?Sized + 'static> LoadReport<S> {
-    fn push_failure(&mut self, e: LoadError) {
-        match e {
-            LoadError::Lifecycle(e) => self.failures.push(e),
-            // `providers` only yields plugins that declare `S`, whose factory is a
-            // `Factory<S>` by construction; should that ever not hold, say so as a
-            // failed load rather than dropping it.
-            LoadError::Registry(e) => {
-                tracing::error!(error = %e, "plugin could not be loaded");
-                self.failures.push(LifecycleError {
-                    plugin: match e {
-                        RegistryError::DoesNotProvide { plugin, .. } => plugin,
-                        _ => "unknown",
-                    },
-                    stage: Stage::Load,
-                    error: HookError::from_error(&e),
-                })
-            }
-        }
+        self.load_all_with(Drive::Await).await
     }
 }

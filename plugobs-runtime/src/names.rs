@@ -1,10 +1,13 @@
 //! The closed list of metrics plugobs emits: names, types, labels, units, help text and
 //! recommended histogram buckets.
 //!
-//! This file is the single place the list lives in code; it mirrors the table in
-//! DESIGN.md and a test asserts that every entry of [`ALL`] is emitted. Names are given
-//! without the namespace; the exporter sees `{namespace}_{name}` with the namespace
-//! `plugobs` unless [`set_namespace`](crate::set_namespace) changed it.
+//! This file is the single place the list lives in code. The repository's metric
+//! reference, `docs/metrics.md`, is generated from it by [`reference_markdown`]
+//! (`cargo run -p plugobs-examples --bin metrics-reference > docs/metrics.md`), a test
+//! fails when the checked-in file is stale, and another asserts that every entry of
+//! [`ALL`] is emitted. Names are given without the namespace; the exporter sees
+//! `{namespace}_{name}` with the namespace `plugobs` unless
+//! [`set_namespace`](crate::set_namespace) changed it.
 
 use metrics::Unit;
 
@@ -162,21 +165,6 @@ pub const ERRORS: MetricDef = MetricDef {
     buckets: &[],
 };
 
-/// The lifecycle metrics: registry, discovery, load, start, stop.
-pub const LIFECYCLE: &[MetricDef] = &[
-    PLUGIN_INFO,
-    PLUGINS,
-    DISCOVERY_DURATION,
-    LOAD_DURATION,
-    START_DURATION,
-    STOP_DURATION,
-    LOAD_FAILURES,
-    STATE_TRANSITIONS,
-];
-
-/// The per-operation metrics of `#[instrumented]`.
-pub const OPERATION: &[MetricDef] = &[OPERATIONS, OPERATION_DURATION, OPERATIONS_IN_FLIGHT, ERRORS];
-
 /// Every metric plugobs emits. A test asserts each one reaches the exporter.
 pub const ALL: &[MetricDef] = &[
     PLUGIN_INFO,
@@ -201,4 +189,83 @@ pub const ALL: &[MetricDef] = &[
 /// ```
 pub fn find(name: &str) -> Option<&'static MetricDef> {
     ALL.iter().find(|d| d.name == name)
+}
+
+impl MetricType {
+    /// The type's name in the Prometheus exposition: `counter`, `gauge` or `histogram`.
+    ///
+    /// ```
+    /// assert_eq!(plugobs_runtime::names::MetricType::Counter.as_str(), "counter");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+        }
+    }
+}
+
+fn unit_word(unit: Option<Unit>) -> &'static str {
+    match unit {
+        Some(Unit::Seconds) => "seconds",
+        Some(Unit::Bytes) => "bytes",
+        Some(Unit::Count) => "count",
+        Some(Unit::Percent) => "percent",
+        Some(_) => "other",
+        None => "—",
+    }
+}
+
+/// The metric reference, as Markdown: one table row per entry of [`ALL`] (name with the
+/// default `plugobs` namespace, type, unit, labels, help) and the recommended buckets of
+/// each histogram.
+///
+/// The repository's `docs/metrics.md` is exactly this text; regenerate it with
+/// `cargo run -p plugobs-examples --bin metrics-reference > docs/metrics.md`.
+///
+/// ```
+/// let text = plugobs_runtime::names::reference_markdown();
+/// assert!(text.contains("| `plugobs_plugins` | gauge | — | state |"));
+/// ```
+pub fn reference_markdown() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    out.push_str(
+        "<!-- Generated from plugobs-runtime/src/names.rs by \
+         `cargo run -p plugobs-examples --bin metrics-reference > docs/metrics.md`. \
+         Do not edit by hand: a test compares this file with the code. -->\n\n",
+    );
+    out.push_str("# plugobs metric reference\n\n");
+    out.push_str(
+        "Every metric plugobs emits (`plugobs::names::ALL`), with the default namespace \
+         `plugobs` (`plugobs::set_namespace` changes the prefix). Labels are bounded by \
+         construction: `plugin`, `kind` and `operation` come from code, `error_kind` from \
+         `ErrorKind` (at most 16 per operation, then `other`), the others from fixed \
+         sets.\n\n",
+    );
+    out.push_str("| metric | type | unit | labels | help |\n|---|---|---|---|---|\n");
+    for def in ALL {
+        let labels = if def.labels.is_empty() {
+            "—".to_owned()
+        } else {
+            def.labels.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "| `plugobs_{}` | {} | {} | {} | {} |",
+            def.name,
+            def.kind.as_str(),
+            unit_word(def.unit),
+            labels,
+            def.help
+        );
+    }
+    out.push_str("\n## Recommended histogram buckets (seconds)\n\n");
+    out.push_str("| metric | buckets |\n|---|---|\n");
+    for def in ALL.iter().filter(|d| d.kind == MetricType::Histogram) {
+        let buckets: Vec<String> = def.buckets.iter().map(|b| b.to_string()).collect();
+        let _ = writeln!(out, "| `plugobs_{}` | {} |", def.name, buckets.join(", "));
+    }
+    out
 }

@@ -2,14 +2,35 @@
 //!
 //! Records are written by the lifecycle and read by stats and the bridge. Counters are
 //! atomics; the few timestamps sit behind a mutex that is only taken on lifecycle steps.
+//!
+//! # One state per plugin, derived from its instances
+//!
+//! A plugin can be loaded more than once (as two trait objects it provides, or twice as
+//! one), and each [`Loaded`](crate::Loaded) instance has its own lifecycle. The plugin's
+//! [`state`](PluginRecord::state) — what `stats()` and `plugobs_plugins{state}` report —
+//! is derived from its live instances:
+//!
+//! - `Running` while at least one instance is started and not yet stopped or dropped;
+//! - otherwise `Loaded` while at least one instance is constructed and starting;
+//! - otherwise how the last instance ended: `Stopped` (stopped or dropped) or `Failed`
+//!   (its constructor or a hook failed); `Registered` before any instance existed.
+//!
+//! So a plugin is never reported stopped (or failed) while an instance of it still runs:
+//! stopping one of two running instances leaves the plugin `Running`, and a failed second
+//! load of a running plugin is counted in `plugobs_plugin_load_failures_total` and shown
+//! as its last failure, but does not move it to `Failed`. A state transition is counted
+//! (and logged) when this derived state changes, and also when an instance ends while no
+//! other one is live (so a second failed load of a failed plugin counts `failed → failed`).
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use crate::cells::{ExportCursors, HistogramCells};
+use crate::cells::Histogram;
 use crate::descriptor::PluginDescriptor;
 use crate::error::{FailureReason, HookError};
+use crate::site::ResolvedSite;
+use crate::snapshot::Operation;
 use crate::state::{PluginState, Stage};
 
 const STATES: usize = PluginState::ALL.len();
@@ -42,15 +63,69 @@ pub(crate) struct Timings {
     pub(crate) last_failure: Option<Failure>,
 }
 
+/// Where one live instance is in its lifecycle, as far as the plugin's state goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Live {
+    /// Being constructed: not yet counted.
+    Constructing,
+    /// Constructed, its start hook not finished.
+    Loaded,
+    /// Started, not yet stopped or dropped.
+    Running,
+}
+
+/// Whether a state-change event needs to name its plugin, or runs inside a lifecycle span
+/// that already does (`plugin.name`, `plugin.kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// Inside the step's span.
+    InSpan,
+    /// Outside any plugobs span: the event carries the plugin's fields itself.
+    InEvent,
+}
+
+/// The plugin's live instances and how the last one ended; see the module docs.
+#[derive(Debug)]
+struct Instances {
+    loaded: usize,
+    running: usize,
+    last_end: PluginState,
+}
+
+impl Instances {
+    fn state(&self) -> PluginState {
+        if self.running > 0 {
+            PluginState::Running
+        } else if self.loaded > 0 {
+            PluginState::Loaded
+        } else {
+            self.last_end
+        }
+    }
+
+    fn leave(&mut self, from: Live) {
+        match from {
+            Live::Constructing => {}
+            Live::Loaded => self.loaded = self.loaded.saturating_sub(1),
+            Live::Running => self.running = self.running.saturating_sub(1),
+        }
+    }
+}
+
 /// The live record of one registered plugin.
 pub struct PluginRecord {
     descriptor: &'static PluginDescriptor,
     state: AtomicU8,
+    instances: Mutex<Instances>,
     transitions: [[AtomicU64; STATES]; STATES],
     failures: [[AtomicU64; REASONS]; STAGES],
-    durations: [HistogramCells; STAGES],
-    pub(crate) duration_cursors: [ExportCursors; STAGES],
+    durations: [Histogram; STAGES],
     timings: Mutex<Timings>,
+    /// Bumped on every lifecycle event, so exporters can skip an unchanged plugin.
+    generation: AtomicU64,
+    /// Its instrumented operations, by name; each groups the call sites recorded under
+    /// that name.
+    operations: Mutex<Vec<Operation>>,
 }
 
 impl std::fmt::Debug for PluginRecord {
@@ -67,11 +142,17 @@ impl PluginRecord {
         PluginRecord {
             descriptor,
             state: AtomicU8::new(PluginState::Registered.index() as u8),
+            instances: Mutex::new(Instances {
+                loaded: 0,
+                running: 0,
+                last_end: PluginState::Registered,
+            }),
             transitions: Default::default(),
             failures: Default::default(),
             durations: Default::default(),
-            duration_cursors: Default::default(),
             timings: Mutex::new(Timings::default()),
+            generation: AtomicU64::new(0),
+            operations: Mutex::new(Vec::new()),
         }
     }
 
@@ -80,23 +161,90 @@ impl PluginRecord {
         self.descriptor
     }
 
-    /// The current state.
+    /// The current state, derived from the plugin's live instances (see the
+    /// [module docs](self)).
     pub fn state(&self) -> PluginState {
         PluginState::from_index(self.state.load(Relaxed) as usize)
     }
 
-    /// Moves to `to`, counting and logging the transition. Returns the previous state.
-    pub(crate) fn transition(&self, to: PluginState) -> PluginState {
-        let from = PluginState::from_index(self.state.swap(to.index() as u8, Relaxed) as usize);
+    /// How many instances of this plugin are started and not yet stopped or dropped.
+    pub fn running_instances(&self) -> usize {
+        self.instances().running
+    }
+
+    /// How many instances of this plugin are constructed and not yet ended: starting or
+    /// running.
+    pub fn live_instances(&self) -> usize {
+        let i = self.instances();
+        i.loaded + i.running
+    }
+
+    fn instances(&self) -> MutexGuard<'_, Instances> {
+        // Plain counters, consistent even if a panic poisoned the lock.
+        self.instances.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An instance was constructed.
+    pub(crate) fn instance_loaded(&self) {
+        self.timings().loaded_at = Some(SystemTime::now());
+        self.settle(Identity::InSpan, None, |i| i.loaded += 1);
+    }
+
+    /// An instance's start hook finished.
+    pub(crate) fn instance_started(&self) {
+        self.settle(Identity::InSpan, None, |i| {
+            i.leave(Live::Loaded);
+            i.running += 1;
+        });
+    }
+
+    /// An instance ended at `from`: stopped or dropped (`Stopped`), or failed (`Failed`).
+    pub(crate) fn instance_ended(&self, from: Live, end: PluginState, identity: Identity) {
+        self.settle(identity, Some(end), |i| {
+            i.leave(from);
+            i.last_end = end;
+        });
+    }
+
+    /// Applies one instance's change and moves the plugin to the state derived from its
+    /// instances, counting and logging the transition; see the module docs.
+    fn settle(
+        &self,
+        identity: Identity,
+        end: Option<PluginState>,
+        change: impl FnOnce(&mut Instances),
+    ) {
+        let mut instances = self.instances();
+        let from = instances.state();
+        change(&mut instances);
+        let to = instances.state();
+        let none_live = instances.loaded == 0 && instances.running == 0;
+        if from == to && !(end.is_some() && none_live) {
+            return;
+        }
+        self.state.store(to.index() as u8, Relaxed);
+        self.generation.fetch_add(1, Relaxed);
         self.transitions[from.index()][to.index()].fetch_add(1, Relaxed);
-        tracing::info!(
-            plugin.name = self.descriptor.name,
-            plugin.kind = self.descriptor.kind,
-            from = from.as_str(),
-            to = to.as_str(),
-            "plugin state changed"
-        );
-        from
+        drop(instances);
+        match identity {
+            Identity::InSpan => tracing::info!(
+                from = from.as_str(),
+                to = to.as_str(),
+                "plugin state changed"
+            ),
+            Identity::InEvent => tracing::info!(
+                plugin.name = self.descriptor.name,
+                plugin.kind = self.descriptor.kind,
+                from = from.as_str(),
+                to = to.as_str(),
+                "plugin state changed"
+            ),
+        }
+    }
+
+    /// A number that changes on every lifecycle event of this plugin.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
     }
 
     /// How many times the plugin went from `from` to `to`.
@@ -119,8 +267,22 @@ impl PluginRecord {
     }
 
     /// The duration histogram of a stage.
-    pub(crate) fn durations(&self, stage: Stage) -> &HistogramCells {
+    pub(crate) fn durations(&self, stage: Stage) -> &Histogram {
         &self.durations[stage.index()]
+    }
+
+    /// Adds a call site of one of this plugin's operations (grouped by operation name).
+    pub(crate) fn attach(&self, site: &'static ResolvedSite) {
+        let mut ops = self.operations.lock().unwrap_or_else(|e| e.into_inner());
+        match ops.binary_search_by(|o| o.name().cmp(site.operation())) {
+            Ok(i) => ops[i].add_site(site),
+            Err(i) => ops.insert(i, Operation::new(site)),
+        }
+    }
+
+    /// Calls `f` with each of this plugin's operations, ordered by name.
+    pub(crate) fn with_operations<T>(&self, f: impl FnOnce(&[Operation]) -> T) -> T {
+        f(&self.operations.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub(crate) fn timings(&self) -> MutexGuard<'_, Timings> {
@@ -132,21 +294,20 @@ impl PluginRecord {
     /// Records that `stage` took `elapsed`.
     pub(crate) fn record_duration(&self, stage: Stage, elapsed: Duration) {
         self.durations[stage.index()].record(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+        self.generation.fetch_add(1, Relaxed);
         let mut t = self.timings();
         match stage {
-            Stage::Load => {
-                t.load = Some(elapsed);
-                t.loaded_at = Some(SystemTime::now());
-            }
+            Stage::Load => t.load = Some(elapsed),
             Stage::Start => t.start = Some(elapsed),
             Stage::Stop => t.stop = Some(elapsed),
         }
     }
 
-    /// Records a failure of `stage` and moves to `Failed`.
+    /// Records a failure of `stage`; the instance it happened to has ended as `Failed`.
     pub(crate) fn record_failure(&self, stage: Stage, error: &HookError) {
         let reason = error.reason();
         self.failures[stage.index()][reason.index()].fetch_add(1, Relaxed);
+        self.generation.fetch_add(1, Relaxed);
         self.timings().last_failure = Some(Failure {
             stage,
             reason,
@@ -154,6 +315,11 @@ impl PluginRecord {
             error_type: error.error_type(),
             at: SystemTime::now(),
         });
-        self.transition(PluginState::Failed);
+        let from = match stage {
+            Stage::Load => Live::Constructing,
+            Stage::Start => Live::Loaded,
+            Stage::Stop => Live::Running,
+        };
+        self.instance_ended(from, PluginState::Failed, Identity::InSpan);
     }
 }

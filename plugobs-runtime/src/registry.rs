@@ -1,14 +1,14 @@
 //! Discovery and queries: the set of registered plugins and their records.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::cells::{ExportCursors, HistogramCells};
+use crate::cells::Histogram;
 use crate::descriptor::{PluginDescriptor, linked_descriptors};
 use crate::error::RegistryError;
 use crate::record::PluginRecord;
-use crate::site::{self, ResolvedSite};
+use crate::site;
 
 /// The plugins known to a host, each with its live [`PluginRecord`].
 ///
@@ -20,8 +20,9 @@ pub struct Registry {
     by_name: BTreeMap<&'static str, usize>,
     problems: Vec<RegistryError>,
     discovery_time: Duration,
-    pub(crate) discovery: HistogramCells,
-    pub(crate) discovery_cursors: ExportCursors,
+    pub(crate) discovery: Histogram,
+    /// How many entries of the process-wide site list are attached to records.
+    attached: Mutex<usize>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -92,7 +93,7 @@ impl Registry {
         }
 
         let discovery_time = began.elapsed();
-        let discovery = HistogramCells::new();
+        let discovery = Histogram::default();
         discovery.record(u64::try_from(discovery_time.as_nanos()).unwrap_or(u64::MAX));
         tracing::info!(
             plugins = records.len(),
@@ -105,7 +106,7 @@ impl Registry {
             problems,
             discovery_time,
             discovery,
-            discovery_cursors: ExportCursors::default(),
+            attached: Mutex::new(0),
         }
     }
 
@@ -119,38 +120,79 @@ impl Registry {
     }
 
     pub(crate) fn lookup_arc(&self, name: &str) -> Result<&Arc<PluginRecord>, RegistryError> {
-        self.by_name
-            .get(name)
-            .map(|&i| &self.records[i])
-            .ok_or_else(|| RegistryError::UnknownPlugin {
-                name: name.to_owned(),
-            })
-    }
-
-    /// The resolved operation sites of this registry's plugins, grouped by (plugin,
-    /// operation): two functions instrumented under one operation name are one operation.
-    pub fn operation_sites(
-        &self,
-    ) -> BTreeMap<(&'static str, &'static str), Vec<&'static ResolvedSite>> {
-        let mut groups: BTreeMap<_, Vec<_>> = BTreeMap::new();
-        for site in site::sites() {
-            let d = site.descriptor();
-            if self
-                .get(d.name)
-                .is_some_and(|r| std::ptr::eq(r.descriptor(), d))
-            {
-                groups
-                    .entry((d.name, site.operation()))
-                    .or_default()
-                    .push(site);
-            }
+        match self.by_name.get(name) {
+            Some(&i) => Ok(&self.records[i]),
+            None => Err(self
+                .duplicated(name)
+                .unwrap_or_else(|| RegistryError::UnknownPlugin {
+                    name: name.to_owned(),
+                })),
         }
-        groups
     }
 
-    /// The plugin with this name.
+    /// The [`RegistryError::DuplicateName`] for `name` (or [`RegistryError::Many`] when it
+    /// is defined more than twice), if two plugins share it.
+    fn duplicated(&self, name: &str) -> Option<RegistryError> {
+        let mut found: Vec<RegistryError> = self
+            .problems
+            .iter()
+            .filter(|p| matches!(p, RegistryError::DuplicateName { name: n, .. } if *n == name))
+            .cloned()
+            .collect();
+        match found.len() {
+            0 => None,
+            1 => found.pop(),
+            _ => Some(RegistryError::Many(found)),
+        }
+    }
+
+    /// Attaches the operation sites resolved since the last call to their plugins'
+    /// records: a cost per new site, nothing when there is none.
+    pub(crate) fn attach_sites(&self) {
+        let mut attached = self.attached.lock().unwrap_or_else(|e| e.into_inner());
+        *attached = site::sites_since(*attached, |site| {
+            let d = site.descriptor();
+            if let Some(&i) = self.by_name.get(d.name)
+                && std::ptr::eq(self.records[i].descriptor(), d)
+            {
+                self.records[i].attach(site);
+            }
+        });
+    }
+
+    /// Bytes allocated for the operation cells of this registry's plugins: what
+    /// recording costs in memory, which follows the operations and threads that actually
+    /// recorded and the latency range they saw.
+    pub fn operation_memory(&self) -> usize {
+        self.attach_sites();
+        self.plugins()
+            .map(|r| {
+                r.with_operations(|ops| ops.iter().map(|o| o.allocated_bytes()).sum::<usize>())
+            })
+            .sum()
+    }
+
+    /// The plugin with this name; `None` when no plugin, or more than one, has it (see
+    /// [`Registry::lookup`] to tell those apart).
     pub fn get(&self, name: &str) -> Option<&PluginRecord> {
         self.by_name.get(name).map(|&i| &*self.records[i])
+    }
+
+    /// The plugin with this name, or why there is none.
+    ///
+    /// ```
+    /// use plugobs_runtime::RegistryError;
+    ///
+    /// let err = plugobs_runtime::registry().lookup("no_such_plugin").unwrap_err();
+    /// assert!(matches!(err, RegistryError::UnknownPlugin { .. }));
+    /// ```
+    ///
+    /// # Errors
+    /// [`RegistryError::DuplicateName`] (or [`RegistryError::Many`] for three or more
+    /// definitions) when several plugins share the name, naming where each is defined;
+    /// [`RegistryError::UnknownPlugin`] when none has it.
+    pub fn lookup(&self, name: &str) -> Result<&PluginRecord, RegistryError> {
+        self.lookup_arc(name).map(|r| &**r)
     }
 
     /// The plugins of one kind, ordered by name.
@@ -185,7 +227,7 @@ impl Registry {
         }
     }
 
-    /// Checks that every name in `names` is registered.
+    /// Checks that every name in `names` is registered, once.
     ///
     /// `inventory` only sees crates the final binary links, and the linker drops a crate
     /// nothing references. A plugin crate the host only depends on in `Cargo.toml` can
@@ -193,18 +235,34 @@ impl Registry {
     /// and reference each plugin crate from the host (`use my_plugins as _;`).
     ///
     /// # Errors
-    /// [`RegistryError::Missing`] with the missing names, in the order given.
+    /// [`RegistryError::Missing`] with the missing names, in the order given;
+    /// [`RegistryError::DuplicateName`] for an expected name that two plugins share (they
+    /// are left out of the registry); [`RegistryError::Many`] when there are several of
+    /// these problems (the missing names first, then the duplicates in the order given).
     pub fn expect_plugins(&self, names: &[&str]) -> Result<(), RegistryError> {
-        let missing: Vec<String> = names
-            .iter()
-            .filter(|n| self.get(n).is_none())
-            .map(|n| (*n).to_owned())
-            .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
+        let mut missing = Vec::new();
+        let mut duplicated = Vec::new();
+        for name in names {
+            match self.lookup_arc(name) {
+                Ok(_) => {}
+                Err(RegistryError::UnknownPlugin { name }) => missing.push(name),
+                Err(RegistryError::Many(all)) => duplicated.extend(all),
+                Err(other) => duplicated.push(other),
+            }
+        }
+        let mut problems = Vec::new();
+        if !missing.is_empty() {
             tracing::error!(missing = ?missing, "expected plugins are not registered");
-            Err(RegistryError::Missing { names: missing })
+            problems.push(RegistryError::Missing { names: missing });
+        }
+        for problem in &duplicated {
+            tracing::error!(error = %problem, "an expected plugin name is taken twice");
+        }
+        problems.extend(duplicated);
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(problems.remove(0)),
+            _ => Err(RegistryError::Many(problems)),
         }
     }
 }

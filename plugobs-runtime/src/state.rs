@@ -5,9 +5,11 @@ use std::fmt;
 /// Where a plugin is in its lifecycle.
 ///
 /// `Registered` (linked in, found by `inventory`) → `Loaded` (an instance was constructed)
-/// → `Running` (its start hook ran) → `Stopped` (its stop hook ran). `Failed` when a
-/// constructor or hook returned an error or panicked. `Degraded` and `Unhealthy` are set by
-/// health checks.
+/// → `Running` (its start hook ran) → `Stopped` (its stop hook ran, or the instance was
+/// dropped). `Failed` when a constructor or hook returned an error, panicked or was
+/// cancelled. A plugin with several instances takes the state derived from them: see
+/// [`record`](crate::record). `Degraded` and `Unhealthy` are reserved for health checks,
+/// which do not exist yet: no plugin is in either state today.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -18,9 +20,11 @@ pub enum PluginState {
     Loaded,
     /// Started and serving.
     Running,
-    /// Running, but its health check reports degraded service.
+    /// Running, but its health check will report degraded service (reserved: health
+    /// checks do not exist yet).
     Degraded,
-    /// Running, but its health check fails.
+    /// Running, but its health check will fail (reserved: health checks do not exist
+    /// yet).
     Unhealthy,
     /// Its stop hook ran.
     Stopped,
@@ -99,19 +103,6 @@ impl Stage {
             Stage::Start => "start",
             Stage::Stop => "stop",
         }
-    }
-
-    /// The span name of this step.
-    pub fn span_name(self) -> &'static str {
-        match self {
-            Stage::Load => "plugin.load",
-            Stage::Start => "plugin.start",
-            Stage::Stop => "plugin.stop",
-        }
-    }
-
-    pub(crate) fn verb(self) -> &'static str {
-        self.as_str()
     }
 
     pub(crate) fn index(self) -> usize {

@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::cells::HistogramSnapshot;
 use crate::record::{Failure, PluginRecord};
 use crate::registry::Registry;
-use crate::site::ResolvedSite;
+use crate::snapshot::OperationSnapshot;
 use crate::state::PluginState;
 
 /// Health counts over all plugins.
@@ -27,7 +26,8 @@ pub struct HealthCounts {
 
 /// A point-in-time view of one operation of a plugin, from plugobs' own aggregates.
 ///
-/// Latencies come from the log-linear histogram: within about 1.6 % of the true value.
+/// Percentiles come from the log-linear histogram: within about 1.6 % of the true value;
+/// the mean is exact.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OperationStats {
@@ -68,50 +68,23 @@ fn nanos(v: Option<f64>) -> Option<Duration> {
     v.map(|n| Duration::from_nanos(n.round() as u64))
 }
 
-impl OperationStats {
-    /// Merges the sites of one operation.
-    pub fn of(sites: &[&'static ResolvedSite]) -> Option<OperationStats> {
-        let first = sites.first()?;
-        let mut merged = OperationStats {
-            name: first.operation(),
-            calls: 0,
-            ok: 0,
-            errors: 0,
-            errors_by_kind: BTreeMap::new(),
-            panics: 0,
-            cancelled: 0,
-            in_flight: 0,
-            mean: None,
-            p50: None,
-            p90: None,
-            p99: None,
-            max: None,
-        };
-        let mut buckets = vec![0u64; crate::cells::BUCKETS];
-        for site in sites {
-            let t = site.totals();
-            merged.calls += t.finished;
-            merged.ok += t.ok();
-            merged.errors += t.error_total();
-            merged.panics += t.panicked;
-            merged.cancelled += t.cancelled;
-            merged.in_flight += t.in_flight();
-            for (slot, n) in t.errors.iter().enumerate() {
-                if let Some(kind) = site.kind_label(slot).filter(|_| *n > 0) {
-                    *merged.errors_by_kind.entry(kind).or_insert(0) += n;
-                }
-            }
-            for (acc, n) in buckets.iter_mut().zip(t.latency.buckets()) {
-                *acc += n;
-            }
+impl From<&OperationSnapshot> for OperationStats {
+    fn from(s: &OperationSnapshot) -> Self {
+        OperationStats {
+            name: s.operation,
+            calls: s.calls,
+            ok: s.ok,
+            errors: s.errors,
+            errors_by_kind: s.errors_by_kind.iter().copied().collect(),
+            panics: s.panics,
+            cancelled: s.cancelled,
+            in_flight: s.in_flight(),
+            mean: nanos(s.latency.mean_nanos()),
+            p50: nanos(s.latency.quantile_nanos(0.5)),
+            p90: nanos(s.latency.quantile_nanos(0.9)),
+            p99: nanos(s.latency.quantile_nanos(0.99)),
+            max: nanos(s.latency.max_nanos()),
         }
-        let latency = HistogramSnapshot::from_buckets(buckets);
-        merged.mean = nanos(latency.mean_nanos());
-        merged.p50 = nanos(latency.quantile_nanos(0.5));
-        merged.p90 = nanos(latency.quantile_nanos(0.9));
-        merged.p99 = nanos(latency.quantile_nanos(0.99));
-        merged.max = nanos(latency.max_nanos());
-        Some(merged)
     }
 }
 
@@ -145,7 +118,7 @@ pub struct PluginStats {
 }
 
 impl PluginStats {
-    /// A snapshot of one record, without operations.
+    /// A snapshot of one record and its operations.
     pub fn of(record: &PluginRecord) -> PluginStats {
         let d = record.descriptor();
         let t = record.timings();
@@ -159,7 +132,11 @@ impl PluginStats {
             loaded_at: t.loaded_at,
             failures: record.total_failures(),
             last_failure: t.last_failure.clone(),
-            operations: Vec::new(),
+            operations: record.with_operations(|ops| {
+                ops.iter()
+                    .map(|o| OperationStats::from(&o.snapshot()))
+                    .collect()
+            }),
         }
     }
 }
@@ -196,19 +173,8 @@ impl Registry {
     /// println!("{stats}");
     /// ```
     pub fn stats(&self) -> RegistryStats {
-        let groups = self.operation_sites();
-        let plugins: Vec<PluginStats> = self
-            .plugins()
-            .map(|record| {
-                let mut p = PluginStats::of(record);
-                p.operations = groups
-                    .range((p.name, "")..)
-                    .take_while(|((plugin, _), _)| *plugin == p.name)
-                    .filter_map(|(_, sites)| OperationStats::of(sites))
-                    .collect();
-                p
-            })
-            .collect();
+        self.attach_sites();
+        let plugins: Vec<PluginStats> = self.plugins().map(PluginStats::of).collect();
         let mut by_kind = BTreeMap::new();
         let mut by_state: BTreeMap<PluginState, usize> =
             PluginState::ALL.iter().map(|s| (*s, 0)).collect();

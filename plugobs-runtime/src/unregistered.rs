@@ -18,6 +18,5 @@ pub static UNREGISTERED: PluginDescriptor = PluginDescriptor {
         line: 0,
     },
     provides: &[],
-    has_start: false,
     has_stop: false,
 };

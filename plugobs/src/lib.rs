@@ -142,6 +142,39 @@
 //! clock read and a relaxed atomic add into this thread's cache-padded shard on entry, and
 //! a clock read and one or two atomic adds on exit: no lock, no hash, no allocation.
 //!
+//! # Reaching a plugin's own methods
+//!
+//! A [`Loaded<dyn Trait>`](Loaded) derefs to the trait object. To call what the trait does
+//! not offer — the plugin's inherent methods, instrumented or not — downcast it to the
+//! plugin's type with [`Loaded::downcast_ref`] (or [`Loaded::downcast_mut`]):
+//!
+//! ```
+//! pub trait Cache: Send + Sync {
+//!     fn get(&self, key: &str) -> Option<String>;
+//! }
+//!
+//! #[plugobs::plugin(kind = "cache", provides = dyn Cache)]
+//! #[derive(Default)]
+//! pub struct LruCache { hits: u64 }
+//!
+//! impl Cache for LruCache {
+//!     fn get(&self, _key: &str) -> Option<String> { None }
+//! }
+//!
+//! #[plugobs::instrumented]
+//! impl LruCache {
+//!     fn capacity(&self) -> usize { 128 }
+//! }
+//!
+//! use plugobs::{Plugin, Registry};
+//! let registry = Registry::from_descriptors([LruCache::DESCRIPTOR]).unwrap();
+//! let cache = registry.load::<dyn Cache>("lru_cache").unwrap();
+//! assert_eq!(cache.get("k"), None); // through the trait
+//! let lru: &LruCache = cache.downcast_ref::<LruCache>().unwrap();
+//! assert_eq!(lru.capacity(), 128); // the plugin's own method
+//! assert_eq!(lru.hits, 0);
+//! ```
+//!
 //! # The linker pitfall
 //!
 //! Registration happens at link time through `inventory`. A crate that only defines
@@ -192,7 +225,8 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `serde` | `Serialize` for [`RegistryStats`] and everything in it |
-//! | `prometheus` | [`prometheus::builder`]: a `PrometheusBuilder` with plugobs' recommended buckets |
+//! | `prometheus` | [`prometheus::install`]: a metrics-exporter-prometheus recorder whose `render()` also renders plugobs' families straight from its aggregates |
+//! | `tokio` | blocking `load`/`load_all`/`stop` inside a tokio runtime never hang on an async hook: refused with a typed error ([`HookError::is_blocked_runtime`]) in a current-thread runtime, run in `block_in_place` in a multi-thread one |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -202,7 +236,7 @@ pub use plugobs_runtime::{
     ConfigError, ErrorKind, Failure, FailureReason, HealthCounts, HookError, LifecycleError,
     LoadError, LoadReport, Loaded, OperationStats, Plugin, PluginDescriptor, PluginRecord,
     PluginState, PluginStats, Registry, RegistryError, RegistryStats, SourceLocation, Stage,
-    block_on, bridge, flush, names, registry, set_namespace,
+    block_on, bridge, exposition, flush, names, registry, set_namespace, snapshot,
 };
 
 #[cfg(feature = "prometheus")]

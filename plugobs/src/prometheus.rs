@@ -1,15 +1,38 @@
-//! Prometheus glue (feature `prometheus`): a `PrometheusBuilder` preset with plugobs'
-//! recommended histogram buckets, so latencies render as true Prometheus histograms.
+//! Prometheus (feature `prometheus`): one `render()` with your metrics and plugobs'.
+//!
+//! [`install`] installs a metrics-exporter-prometheus recorder as the global `metrics`
+//! recorder, for your own `counter!`/`histogram!` calls, and returns a
+//! [`PrometheusExporter`] whose [`render`](PrometheusExporter::render) appends plugobs'
+//! families to the recorder's output, rendered straight from plugobs' aggregates: exact
+//! counts, exact cumulative buckets, nothing stored per call, a cost per series. The
+//! bridge then publishes nothing to that recorder, so nothing appears twice, and the
+//! background flush has nothing to do.
+//!
+//! ```
+//! let exporter = plugobs::prometheus::install().unwrap();
+//! let text = exporter.render();
+//! assert!(text.contains("# TYPE plugobs_plugins gauge"));
+//! ```
+//!
+//! Installing the recorder yourself (`builder()?.install_recorder()`) still works: plugobs'
+//! families then reach it through the bridge, every second, as cumulative bucket counters
+//! (see [`bridge::HistogramMode`](crate::bridge::HistogramMode)).
 
-use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
+use metrics_exporter_prometheus::Matcher;
+/// Re-exported from `metrics-exporter-prometheus`, so a host can name the builder, the
+/// handle and the error without depending on that crate.
+pub use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
 
+use crate::exposition::{self, Format};
 use crate::names::{self, MetricType};
 
 /// A `PrometheusBuilder` with the recommended buckets (see [`names`]) set for every
-/// plugobs histogram. Install it as you would any builder:
+/// plugobs histogram, for hosts that install the recorder themselves.
 ///
 /// ```
-/// let handle = plugobs::prometheus::builder()
+/// use plugobs::prometheus::PrometheusHandle;
+///
+/// let handle: PrometheusHandle = plugobs::prometheus::builder()
 ///     .unwrap()
 ///     .build_recorder()
 ///     .handle();
@@ -35,4 +58,49 @@ pub fn with_buckets(mut builder: PrometheusBuilder) -> Result<PrometheusBuilder,
             .set_buckets_for_metric(Matcher::Full(crate::bridge::full_name(def)), def.buckets)?;
     }
     Ok(builder)
+}
+
+/// Installs a Prometheus recorder built by [`builder`] as the global `metrics` recorder;
+/// see [`install_with`].
+///
+/// # Errors
+/// [`BuildError::FailedToSetGlobalRecorder`] when a global recorder is already installed.
+pub fn install() -> Result<PrometheusExporter, BuildError> {
+    install_with(builder()?)
+}
+
+/// Installs the recorder `builder` builds as the global `metrics` recorder and returns a
+/// [`PrometheusExporter`] that renders it together with plugobs' families. No HTTP
+/// listener is started: serve [`PrometheusExporter::render`] from your own server.
+///
+/// # Errors
+/// [`BuildError::FailedToSetGlobalRecorder`] when a global recorder is already installed.
+pub fn install_with(builder: PrometheusBuilder) -> Result<PrometheusExporter, BuildError> {
+    let recorder = builder.build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(BuildError::FailedToSetGlobalRecorder)?;
+    crate::bridge::render_global_recorder_directly();
+    Ok(PrometheusExporter { handle })
+}
+
+/// The installed Prometheus recorder's handle, rendering plugobs' families with it.
+#[derive(Clone, Debug)]
+pub struct PrometheusExporter {
+    handle: PrometheusHandle,
+}
+
+impl PrometheusExporter {
+    /// Your metrics (from the recorder) followed by plugobs' families, in the Prometheus
+    /// text format.
+    pub fn render(&self) -> String {
+        let mut out = self.handle.render();
+        exposition::render_into(crate::registry(), Format::Prometheus, &mut out);
+        out
+    }
+
+    /// The recorder's handle, e.g. for [`PrometheusHandle::run_upkeep`] (which drains the
+    /// recorder's own histograms; plugobs stores nothing in it).
+    pub fn handle(&self) -> &PrometheusHandle {
+        &self.handle
+    }
 }

@@ -68,18 +68,22 @@ fn count(f: impl FnOnce()) -> u64 {
 #[test]
 fn instrumented_calls_do_not_allocate() {
     let p = AllocFree;
-    // The first call resolves the site (one allocation, once) and starts the flusher.
-    let _ = p.decode(1);
-    let _ = p.decode(3);
-    let _ = plugobs::block_on(p.decode_async(1));
-    let _ = plugobs::block_on(p.decode_async(3));
+    // The first call resolves the site (one allocation, once) and starts the flusher; a
+    // thread's shard and each latency range (a chunk of 16 buckets) are allocated the
+    // first time they are used. Warm up so the ranges this loop sees are allocated.
+    for x in 0..10_000 {
+        let _ = std::hint::black_box(p.decode(x));
+        let _ = plugobs::block_on(p.decode_async(x));
+    }
 
     let sync = count(|| {
         for x in 0..10_000 {
             let _ = std::hint::black_box(p.decode(std::hint::black_box(x)));
         }
     });
-    assert_eq!(sync, 0, "allocations in 10 000 sync calls");
+    // No call allocates; only a latency outlier landing in a range never seen before (a
+    // preemption, say) allocates its chunk (and page), once.
+    assert!(sync <= 4, "{sync} allocations in 10 000 sync calls");
 
     let future = count(|| {
         for x in 0..1_000 {
@@ -88,8 +92,8 @@ fn instrumented_calls_do_not_allocate() {
         }
     });
     // `block_on` itself allocates its waker once per call; nothing else may.
-    assert_eq!(
-        future, 1_000,
-        "allocations in 1 000 async calls beyond block_on's waker"
+    assert!(
+        (1_000..=1_004).contains(&future),
+        "{future} allocations in 1 000 async calls (block_on's waker allocates 1 000)"
     );
 }

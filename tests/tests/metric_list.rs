@@ -1,20 +1,12 @@
-//! The closed list of metric names: `plugobs::names::ALL` agrees with DESIGN.md's table,
-//! and every metric in it is actually published.
+//! The closed list of metric names: `plugobs::names::ALL` agrees with the checked-in
+//! reference `docs/metrics.md`, follows Prometheus conventions, and every metric in it is
+//! actually published.
 
 mod common;
 
 use metrics_util::MetricKind;
 use plugobs::names::{self, MetricType};
 use plugobs::{Plugin, Registry};
-
-/// Metrics in DESIGN.md whose issue has not landed yet. Shrinks to nothing.
-const NOT_YET_BUILT: &[&str] = &[
-    "plugobs_plugin_health",
-    "plugobs_plugin_up",
-    "plugobs_plugin_health_check_duration_seconds",
-    "plugobs_plugin_health_check_failures_total",
-    "plugobs_plugin_health_last_check_timestamp_seconds",
-];
 
 pub trait Worker: Send + Sync {
     fn work(&self, n: u32) -> Result<u32, WorkError>;
@@ -53,88 +45,62 @@ impl Worker for GoodWorker {
     }
 }
 
-struct DesignRow {
-    name: String,
-    kind: String,
-    labels: Vec<String>,
-}
-
-fn design_rows() -> Vec<DesignRow> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/DESIGN.md");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!("DESIGN.md must sit in ../shared beside the checkout ({path}): {e}")
-    });
-    text.lines()
-        .filter(|l| l.starts_with("| `plugobs_"))
-        .map(|l| {
-            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            DesignRow {
-                name: cells[1].trim_matches('`').to_owned(),
-                kind: cells[2].split_whitespace().next().unwrap_or("").to_owned(),
-                labels: match cells[3] {
-                    "—" | "-" | "" => vec![],
-                    labels => labels
-                        .split(',')
-                        .map(|s| s.split_whitespace().next().unwrap_or("").to_owned())
-                        .collect(),
-                },
-            }
-        })
-        .collect()
-}
-
-fn type_word(kind: MetricType) -> &'static str {
-    match kind {
-        MetricType::Counter => "counter",
-        MetricType::Gauge => "gauge",
-        MetricType::Histogram => "histogram",
-    }
-}
-
+/// `docs/metrics.md` is what `names::reference_markdown()` generates from the code.
 #[test]
-fn names_agree_with_design_md() {
-    let rows = design_rows();
-    assert_eq!(
-        rows.len(),
-        17,
-        "DESIGN.md's table changed; update this test and names.rs"
+fn reference_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/metrics.md");
+    let checked_in = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read the metric reference {path}: {e}"));
+    let generated = names::reference_markdown();
+    assert!(
+        checked_in == generated,
+        "docs/metrics.md is stale: regenerate it with\n\n    \
+         cargo run -p plugobs-examples --bin metrics-reference > docs/metrics.md\n\n\
+         generated:\n{generated}"
     );
-    for row in &rows {
-        let built = names::ALL
-            .iter()
-            .find(|d| format!("plugobs_{}", d.name) == row.name);
-        match built {
-            Some(def) => {
-                assert_eq!(type_word(def.kind), row.kind, "{}", row.name);
-                assert_eq!(def.labels, row.labels.as_slice(), "{}", row.name);
-                if def.kind == MetricType::Counter {
-                    assert!(def.name.ends_with("_total"), "{}", row.name);
-                }
-                if def.kind == MetricType::Histogram {
-                    assert!(
-                        def.name.ends_with("_seconds") && !def.buckets.is_empty(),
-                        "{}",
-                        row.name
-                    );
-                }
-            }
-            None => assert!(
-                NOT_YET_BUILT.contains(&row.name.as_str()),
-                "{} is in DESIGN.md but not built",
-                row.name
-            ),
-        }
+    // One row per metric, in the order of names::ALL.
+    let rows: Vec<&str> = checked_in
+        .lines()
+        .filter(|l| l.starts_with("| `plugobs_") && l.matches('|').count() == 6)
+        .collect();
+    assert_eq!(rows.len(), names::ALL.len());
+    for (row, def) in rows.iter().zip(names::ALL) {
+        assert!(row.starts_with(&format!(
+            "| `plugobs_{}` | {} |",
+            def.name,
+            def.kind.as_str()
+        )));
     }
+}
+
+/// Prometheus naming conventions hold for every entry of the closed list.
+#[test]
+fn names_follow_prometheus_conventions() {
+    let mut seen = std::collections::BTreeSet::new();
     for def in names::ALL {
-        let full = format!("plugobs_{}", def.name);
+        assert!(seen.insert(def.name), "{} is listed twice", def.name);
         assert!(
-            rows.iter().any(|r| r.name == full),
-            "{full} is emitted but not in DESIGN.md"
+            def.name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "{} is not snake_case",
+            def.name
         );
+        match def.kind {
+            MetricType::Counter => assert!(def.name.ends_with("_total"), "{}", def.name),
+            MetricType::Histogram => assert!(
+                def.name.ends_with("_seconds") && !def.buckets.is_empty(),
+                "{}",
+                def.name
+            ),
+            MetricType::Gauge => assert!(!def.name.ends_with("_total"), "{}", def.name),
+        }
         assert!(
-            !NOT_YET_BUILT.contains(&full.as_str()),
-            "{full} is built: take it off NOT_YET_BUILT"
+            def.buckets.windows(2).all(|w| w[0] < w[1]),
+            "{}: buckets must increase",
+            def.name
         );
+        assert!(!def.help.is_empty(), "{} has no help text", def.name);
     }
 }
 

@@ -89,13 +89,11 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
     };
     let start = args.start.as_ref().map(|path| hook(&p, "start", path));
     let stop = args.stop.as_ref().map(|path| hook(&p, "stop", path));
-    let has_start = args.start.is_some();
     let has_stop = args.stop.is_some();
 
     let provides = args.provides.iter().map(|ty| {
         quote_spanned! {ty.span()=>
             #p::Provided {
-                trait_id: #p::TypeId::of::<#ty>,
                 trait_name: ::core::stringify!(#ty),
                 factory: &#p::Factory::<#ty>(#p::factory::<#ident, #ty>),
             }
@@ -146,7 +144,6 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
                     line: #line,
                 },
                 provides: &[#(#provides),*],
-                has_start: #has_start,
                 has_stop: #has_stop,
             };
 

@@ -62,8 +62,11 @@ impl Published {
 }
 
 /// Runs `f` with a fresh local recorder installed on this thread and returns what was
-/// published into it.
+/// published into it. Histograms are forwarded as samples
+/// ([`HistogramMode::Samples`](plugobs::bridge::HistogramMode)), so their values can be
+/// checked one by one; the test binary `export` covers the default bucket mode.
 pub fn capture(f: impl FnOnce()) -> Published {
+    plugobs::bridge::set_histogram_mode(plugobs::bridge::HistogramMode::Samples);
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, f);

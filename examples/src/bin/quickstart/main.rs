@@ -26,7 +26,6 @@ mod sinks;
 use std::collections::BTreeMap;
 use std::error::Error;
 
-use metrics_exporter_prometheus::PrometheusHandle;
 use plugobs::{LoadReport, Loaded};
 // Plugins in another crate register themselves at link time, but only if the linker
 // keeps that crate, and it drops a crate nothing references. Using its traits below
@@ -106,11 +105,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         .with_writer(std::io::stderr)
         .init();
 
-    // 2. Metrics. plugobs publishes through the `metrics` facade, so any exporter works.
-    //    `plugobs::prometheus::builder()` is a `PrometheusBuilder` with plugobs' histogram
-    //    buckets; a service would call `.install()` to serve `/metrics` over HTTP, here
-    //    we keep the recorder in-process and render it at the end.
-    let prometheus: PrometheusHandle = plugobs::prometheus::builder()?.install_recorder()?;
+    // 2. Metrics. `plugobs::prometheus::install()` installs metrics-exporter-prometheus
+    //    as the global `metrics` recorder (for the host's own metrics) and returns an
+    //    exporter whose `render()` appends plugobs' families, rendered straight from its
+    //    aggregates: exact buckets, nothing stored per call. A service serves `render()`
+    //    as `/metrics`; here we render it once at the end. Any other `metrics` exporter
+    //    works too, through the bridge.
+    let prometheus = plugobs::prometheus::install()?;
 
     // 3. Discovery. The first call builds the registry from every linked `#[plugin]`
     //    (timed as `plugobs_discovery_duration_seconds`). Fail fast if one is missing.
@@ -168,10 +169,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
 
-    // 7. Publish now. plugobs counts into its own atomics and a background thread
-    //    forwards them to the recorder every second; an explicit flush makes the
-    //    exposition below complete.
-    plugobs::flush();
+    // 7. Nothing to publish: plugobs counts into its own atomics, and `render()` reads
+    //    them. (With another exporter, a background thread forwards them every second
+    //    and `plugobs::flush()` does it at once.)
 
     // 8. Report: the Prometheus exposition, as `/metrics` would serve it, then
     //    `stats()`, last so it is what the terminal shows. `stats()` needs no exporter:

@@ -1,0 +1,164 @@
+//! What plugobs exports, walked once: every series of a registry as (metric, labels,
+//! value), in groups that can be skipped when unchanged. The bridge to the `metrics`
+//! facade and the Prometheus renderer both consume this walk, so the list of series and
+//! their labels is written in one place.
+
+use crate::error::FailureReason;
+use crate::names::{self, MetricDef};
+use crate::record::PluginRecord;
+use crate::registry::Registry;
+use crate::snapshot::{HistogramSnapshot, OperationSnapshot};
+use crate::state::{PluginState, Stage};
+
+/// A series' value.
+pub(crate) enum Value<'a> {
+    Counter(u64),
+    Gauge(f64),
+    Histogram(&'a HistogramSnapshot),
+}
+
+/// One series: a metric of the closed list, its label pairs (in the metric's label
+/// order) and its value.
+pub(crate) struct Series<'a> {
+    pub(crate) def: &'static MetricDef,
+    pub(crate) labels: &'a [(&'static str, &'static str)],
+    pub(crate) value: Value<'a>,
+}
+
+/// A group of series that changes together: the registry's own, one plugin's lifecycle,
+/// or one operation. Identified by the record's address and the operation name (`""`
+/// for the registry and lifecycle groups).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct GroupKey(pub(crate) usize, pub(crate) &'static str);
+
+impl Registry {
+    /// Walks every series. Before building a plugin's lifecycle group or an operation's
+    /// group, asks `want(key, fingerprint)`; a `false` skips the group (the fingerprint
+    /// changes whenever something in the group does). The registry's own group is always
+    /// emitted.
+    pub(crate) fn walk_series(
+        &self,
+        want: &mut dyn FnMut(GroupKey, u64) -> bool,
+        emit: &mut dyn FnMut(Series<'_>),
+    ) {
+        self.attach_sites();
+        let discovery = self.discovery.snapshot();
+        emit(Series {
+            def: &names::DISCOVERY_DURATION,
+            labels: &[],
+            value: Value::Histogram(&discovery),
+        });
+        let mut by_state = [0usize; PluginState::ALL.len()];
+        for record in self.plugins() {
+            by_state[record.state().index()] += 1;
+        }
+        for (state, n) in PluginState::ALL.iter().zip(by_state) {
+            emit(Series {
+                def: &names::PLUGINS,
+                labels: &[("state", state.as_str())],
+                value: Value::Gauge(n as f64),
+            });
+        }
+        for record in self.plugins() {
+            let address = std::ptr::from_ref(record) as usize;
+            if want(GroupKey(address, ""), record.generation()) {
+                lifecycle(record, emit);
+            }
+            record.with_operations(|ops| {
+                for op in ops {
+                    if want(GroupKey(address, op.name()), op.fingerprint()) {
+                        operation(record, &op.snapshot(), emit);
+                    }
+                }
+            });
+        }
+    }
+}
+
+fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
+    let d = record.descriptor();
+    let (plugin, kind) = (("plugin", d.name), ("kind", d.kind));
+    emit(Series {
+        def: &names::PLUGIN_INFO,
+        labels: &[plugin, kind, ("version", d.version)],
+        value: Value::Gauge(1.0),
+    });
+    for (stage, def) in [
+        (Stage::Load, &names::LOAD_DURATION),
+        (Stage::Start, &names::START_DURATION),
+        (Stage::Stop, &names::STOP_DURATION),
+    ] {
+        let snapshot = record.durations(stage).snapshot();
+        if snapshot.count() > 0 {
+            emit(Series {
+                def,
+                labels: &[plugin, kind],
+                value: Value::Histogram(&snapshot),
+            });
+        }
+    }
+    for stage in Stage::ALL {
+        for reason in FailureReason::ALL {
+            let n = record.failures(stage, reason);
+            // Load and start failures are always exported (as 0 until they happen) so
+            // alerts on them work from the start; stop failures once they happen.
+            if n > 0 || stage != Stage::Stop {
+                emit(Series {
+                    def: &names::LOAD_FAILURES,
+                    labels: &[
+                        plugin,
+                        kind,
+                        ("stage", stage.as_str()),
+                        ("reason", reason.as_str()),
+                    ],
+                    value: Value::Counter(n),
+                });
+            }
+        }
+    }
+    for from in PluginState::ALL {
+        for to in PluginState::ALL {
+            let n = record.transitions(from, to);
+            if n > 0 {
+                emit(Series {
+                    def: &names::STATE_TRANSITIONS,
+                    labels: &[plugin, kind, ("from", from.as_str()), ("to", to.as_str())],
+                    value: Value::Counter(n),
+                });
+            }
+        }
+    }
+}
+
+fn operation(record: &PluginRecord, s: &OperationSnapshot, emit: &mut dyn FnMut(Series<'_>)) {
+    let d = record.descriptor();
+    let base = [
+        ("plugin", d.name),
+        ("kind", d.kind),
+        ("operation", s.operation),
+    ];
+    for (outcome, n) in s.outcomes() {
+        emit(Series {
+            def: &names::OPERATIONS,
+            labels: &[base[0], base[1], base[2], ("outcome", outcome)],
+            value: Value::Counter(n),
+        });
+    }
+    for &(error_kind, n) in &s.errors_by_kind {
+        emit(Series {
+            def: &names::ERRORS,
+            labels: &[base[0], base[1], base[2], ("error_kind", error_kind)],
+            value: Value::Counter(n),
+        });
+    }
+    emit(Series {
+        def: &names::OPERATION_DURATION,
+        labels: &base,
+        value: Value::Histogram(&s.latency),
+    });
+    emit(Series {
+        def: &names::OPERATIONS_IN_FLIGHT,
+        labels: &base,
+        value: Value::Gauge(s.in_flight() as f64),
+    });
+}
