@@ -1,6 +1,6 @@
 //! Shapes that once failed to compile or were measured wrong: borrows returned from the
 //! body, a method that returns a future it did not write as `async` (delegating), and
-//! `err` on an impl that mixes `Result` and other returns.
+//! `err` on an impl that mixes `Result` and other returns; a function that never returns.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -98,6 +98,10 @@ impl Delegating {
     fn len(&self) -> usize {
         self.values.len()
     }
+
+    fn never(&self) -> ! {
+        panic!("{} never returns", self.name)
+    }
 }
 
 fn op<'a>(stats: &'a [OperationStats], name: &str) -> &'a OperationStats {
@@ -127,6 +131,8 @@ async fn borrows_returned_futures_and_err_on_a_mixed_impl() {
     assert_eq!(d.checked(99), Err(GetError::Missing));
     assert_eq!(d.iter().sum::<u32>(), 60);
     assert_eq!(d.len(), 3);
+    let never = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| d.never()));
+    assert!(never.is_err());
 
     // A delegating future: measured as the future, outcome from its output.
     assert_eq!(d.get_later(0).await, Ok(10));
@@ -163,4 +169,6 @@ async fn borrows_returned_futures_and_err_on_a_mixed_impl() {
     assert_eq!(counts("checked"), (2, 1, 1, 0, 0));
     assert_eq!(counts("iter"), (1, 1, 0, 0, 0));
     assert_eq!(counts("len"), (1, 1, 0, 0, 0));
+    let never = op(ops, "never");
+    assert_eq!((never.calls, never.ok, never.panics), (1, 0, 1));
 }

@@ -102,6 +102,11 @@ fn output_span(sig: &Signature) -> Span {
     }
 }
 
+/// `-> !`.
+fn returns_never(sig: &Signature) -> bool {
+    matches!(&sig.output, syn::ReturnType::Type(_, ty) if matches!(**ty, syn::Type::Never(_)))
+}
+
 fn hygienic(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
@@ -284,6 +289,15 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         }
     };
     match f.shape {
+        // It never returns: the call ends in a panic, which the guard records as it drops
+        // (or the process ends).
+        Shape::Sync if returns_never(sig) => quote! {{
+            #statics
+            #make_span
+            let #guard = #p::enter(&#site, #d);
+            let #entered = #span.enter();
+            #body
+        }},
         Shape::Sync => {
             let hint = asyncness::output_hint(&sig.output);
             let run = run(&hint);
