@@ -2,9 +2,10 @@
 //! functions, so each expansion carries only what depends on its own function (its call
 //! site, its span's callsite, its body and the classification of its return type).
 //!
-//! They are `#[inline]`, not `#[inline(always)]`: an optimised build inlines them into the
-//! caller (the hot path is unchanged), and a debug build compiles each once per crate
-//! instead of once per instrumented function.
+//! Without debug assertions (an optimised build) they are `#[inline(always)]`, so the hot
+//! path is what it was when the expansion held this code; with them (a debug build) they
+//! are plain `#[inline]`, so each is compiled once per crate instead of once per
+//! instrumented function.
 
 use tracing::callsite::{Callsite, DefaultCallsite, Identifier};
 use tracing::field::{Empty, FieldSet, Value};
@@ -49,7 +50,8 @@ pub const fn operation_metadata(
 /// The span of one call, at `callsite` (whose metadata came from [`operation_metadata`]),
 /// with the plugin's name and kind; disabled (and nearly free) when no subscriber wants it.
 /// What `tracing::span!` does, once for every operation.
-#[inline]
+#[cfg_attr(debug_assertions, inline)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub fn operation_span(
     callsite: &'static DefaultCallsite,
     descriptor: &'static PluginDescriptor,
@@ -84,7 +86,8 @@ pub fn operation_span(
 }
 
 /// Starts a call of `site`.
-#[inline]
+#[cfg_attr(debug_assertions, inline)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub fn enter(site: &'static OperationSite, descriptor: &'static PluginDescriptor) -> CallGuard {
     site.enter(descriptor)
 }
@@ -96,14 +99,16 @@ pub trait Finish {
 }
 
 impl Finish for CallGuard {
-    #[inline]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn finish_with(self, outcome: Outcome) {
         self.finish(outcome);
     }
 }
 
 impl Finish for PendingGuard {
-    #[inline]
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn finish_with(self, outcome: Outcome) {
         self.finish(outcome);
     }
@@ -111,7 +116,8 @@ impl Finish for PendingGuard {
 
 /// Ends a call with `outcome`; an error also marks its span with `error.type` and
 /// `otel.status_code = "ERROR"`.
-#[inline]
+#[cfg_attr(debug_assertions, inline)]
+#[cfg_attr(not(debug_assertions), inline(always))]
 pub fn finish<G: Finish>(guard: G, span: &Span, outcome: Outcome) {
     guard.finish_with(outcome);
     if let Outcome::Error(kind) = outcome {
