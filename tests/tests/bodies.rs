@@ -1,6 +1,8 @@
-//! Shapes that once failed to compile or were measured wrong: borrows returned from the
-//! body, a method that returns a future it did not write as `async` (delegating), and
-//! `err` on an impl that mixes `Result` and other returns; a function that never returns.
+//! Any body that compiles without `#[instrumented]` compiles with it and is measured
+//! right, including shapes that once failed to compile or were measured wrong: borrows
+//! returned from the body, early exits hidden in a macro, a method that returns a future
+//! it did not write as `async` (delegating), `err` on an impl that mixes `Result` and
+//! other returns, and a function that never returns.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,6 +26,13 @@ impl std::fmt::Display for GetError {
 pub struct Delegating {
     values: Vec<u32>,
     name: String,
+}
+
+/// Leaves the function early, as `anyhow::bail!` does: the macro cannot be seen into.
+macro_rules! bail {
+    ($e:expr) => {
+        return Err($e)
+    };
 }
 
 async fn sleepy(ms: u64) -> u32 {
@@ -91,6 +100,13 @@ impl Delegating {
         Ok(i as u32)
     }
 
+    fn bails(&self, n: u32) -> Result<u32, GetError> {
+        if n > 1 {
+            bail!(GetError::Missing);
+        }
+        Ok(n)
+    }
+
     fn iter(&self) -> impl Iterator<Item = &u32> + '_ {
         self.values.iter()
     }
@@ -129,6 +145,8 @@ async fn borrows_returned_futures_and_err_on_a_mixed_impl() {
     assert_eq!(d.position(99), None);
     assert_eq!(d.checked(20), Ok(1));
     assert_eq!(d.checked(99), Err(GetError::Missing));
+    assert_eq!(d.bails(1), Ok(1));
+    assert_eq!(d.bails(2), Err(GetError::Missing));
     assert_eq!(d.iter().sum::<u32>(), 60);
     assert_eq!(d.len(), 3);
     let never = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| d.never()));
@@ -167,6 +185,7 @@ async fn borrows_returned_futures_and_err_on_a_mixed_impl() {
     // `checked` calls `position` once per call.
     assert_eq!(counts("position"), (4, 4, 0, 0, 0));
     assert_eq!(counts("checked"), (2, 1, 1, 0, 0));
+    assert_eq!(counts("bails"), (2, 1, 1, 0, 0));
     assert_eq!(counts("iter"), (1, 1, 0, 0, 0));
     assert_eq!(counts("len"), (1, 1, 0, 0, 0));
     let never = op(ops, "never");
