@@ -172,10 +172,10 @@ pub(crate) fn ensure_flusher() {
     let spawned = std::thread::Builder::new()
         .name("plugobs-flush".to_owned())
         .spawn(|| {
-            let mut state = Incremental::default();
+            let mut flusher = Flusher::new();
             loop {
                 std::thread::sleep(flush_interval());
-                global().flush_changed(&mut state);
+                flusher.flush(global());
             }
         });
     if let Err(error) = spawned {
@@ -213,11 +213,36 @@ fn describe(recorder: &dyn Recorder) {
     }
 }
 
-/// What the background flusher remembers between flushes of the global recorder.
-#[derive(Default)]
-struct Incremental {
+/// A flush that remembers what it published: each [`Flusher::flush`] publishes only the
+/// plugins and operations that changed since its previous flush into the same recorder
+/// (everything when the recorder changed), at a cost of one load per thread shard for
+/// an unchanged operation. The background thread flushes the global registry with one.
+///
+/// Use it with a recorder that outlives it (the global one): recorders are told apart
+/// by address, and a new recorder at a dropped one's address would be taken for it.
+///
+/// ```
+/// let mut flusher = plugobs_runtime::bridge::Flusher::new();
+/// flusher.flush(plugobs_runtime::registry()); // everything
+/// flusher.flush(plugobs_runtime::registry()); // only what changed since
+/// ```
+#[derive(Debug, Default)]
+pub struct Flusher {
     recorder: usize,
     seen: HashMap<GroupKey, u64>,
+}
+
+impl Flusher {
+    /// A flusher that has published nothing yet.
+    pub fn new() -> Self {
+        Flusher::default()
+    }
+
+    /// Publishes what changed in `registry` since this flusher's last flush to the current
+    /// recorder, on this thread.
+    pub fn flush(&mut self, registry: &Registry) {
+        registry.flush_changed(self);
+    }
 }
 
 /// Per recorder and histogram series, the bucket counts already sent as samples
@@ -325,7 +350,7 @@ impl Registry {
 
     /// The background flush: only the plugins and operations that changed since the
     /// last one, all of them when the recorder changed.
-    fn flush_changed(&self, state: &mut Incremental) {
+    fn flush_changed(&self, state: &mut Flusher) {
         metrics::with_recorder(|recorder| {
             let id = recorder_id(recorder);
             if rendered_directly(id) {

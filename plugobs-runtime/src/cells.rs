@@ -461,12 +461,18 @@ pub(crate) struct OperationTotals {
 /// first call; threads beyond [`EXCLUSIVE_SHARDS`] live ones share a few atomic shards,
 /// also allocated on first use.
 pub(crate) struct OperationCells {
-    exclusive: Box<[OnceLock<Box<Shard>>]>,
+    /// Exclusive shard slots in groups of [`SLOT_GROUP`], each group allocated when one of
+    /// its threads first calls.
+    exclusive: [OnceLock<Box<SlotGroup>>; EXCLUSIVE_SHARDS / SLOT_GROUP],
     shared: Box<[OnceLock<Box<Shard>>]>,
     mask: usize,
     /// One past the highest exclusive slot ever claimed: readers scan only below it.
     high_water: AtomicUsize,
 }
+
+/// Exclusive shard slots are allocated this many at a time.
+const SLOT_GROUP: usize = 8;
+type SlotGroup = [OnceLock<Box<Shard>>; SLOT_GROUP];
 
 impl std::fmt::Debug for OperationCells {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -481,7 +487,7 @@ impl OperationCells {
     pub(crate) fn new(shared: usize) -> Self {
         let n = shared.max(1).next_power_of_two();
         OperationCells {
-            exclusive: (0..EXCLUSIVE_SHARDS).map(|_| OnceLock::new()).collect(),
+            exclusive: Default::default(),
             shared: (0..n).map(|_| OnceLock::new()).collect(),
             mask: n - 1,
             high_water: AtomicUsize::new(0),
@@ -491,14 +497,17 @@ impl OperationCells {
     /// The shard of the thread with index `thread_index` (see `crate::threads`).
     #[inline(always)]
     pub(crate) fn shard(&self, thread_index: usize) -> ShardRef<'_> {
-        match self.exclusive.get(thread_index) {
-            Some(slot) => ShardRef {
-                shard: match slot.get() {
-                    Some(shard) => shard,
-                    None => self.claim_exclusive(thread_index),
-                },
-                exclusive: true,
-            },
+        match self.exclusive.get(thread_index / SLOT_GROUP) {
+            Some(group) => {
+                let shard = group
+                    .get()
+                    .and_then(|g| g[thread_index % SLOT_GROUP].get())
+                    .map_or_else(|| self.claim_exclusive(thread_index), |s| &**s);
+                ShardRef {
+                    shard,
+                    exclusive: true,
+                }
+            }
             None => {
                 let slot = &self.shared[thread_index & self.mask];
                 ShardRef {
@@ -515,15 +524,18 @@ impl OperationCells {
     #[cold]
     #[inline(never)]
     fn claim_exclusive(&self, index: usize) -> &Shard {
-        let shard = claim(&self.exclusive[index]);
+        let group = claim(&self.exclusive[index / SLOT_GROUP]);
+        let shard = claim(&group[index % SLOT_GROUP]);
         self.high_water.fetch_max(index + 1, Release);
         shard
     }
 
     fn shards(&self) -> impl Iterator<Item = &Shard> {
-        let high = self.high_water.load(Acquire).min(self.exclusive.len());
-        self.exclusive[..high]
+        let high = self.high_water.load(Acquire).min(EXCLUSIVE_SHARDS);
+        self.exclusive[..high.div_ceil(SLOT_GROUP)]
             .iter()
+            .filter_map(OnceLock::get)
+            .flat_map(|group| group.iter())
             .chain(self.shared.iter())
             .filter_map(|s| s.get().map(|b| &**b))
     }
@@ -545,7 +557,8 @@ impl OperationCells {
     /// Bytes allocated for this operation's cells.
     pub(crate) fn allocated_bytes(&self) -> usize {
         size_of::<Self>()
-            + (self.exclusive.len() + self.shared.len()) * size_of::<OnceLock<Box<Shard>>>()
+            + self.shared.len() * size_of::<OnceLock<Box<Shard>>>()
+            + self.exclusive.iter().filter(|g| g.get().is_some()).count() * size_of::<SlotGroup>()
             + self.shards().map(Shard::allocated_bytes).sum::<usize>()
     }
 }
@@ -641,10 +654,13 @@ mod tests {
             shard.finished(v);
         }
         let used = cells.allocated_bytes() - empty;
-        // One shard, one page, three chunks (20..=31, 32..=47, 48..=63).
+        // One slot group, one shard, one page, three chunks (20..=31, 32..=47, 48..=63).
         assert_eq!(
             used,
-            size_of::<Shard>() + size_of::<Page>() + 3 * size_of::<Chunk>()
+            size_of::<SlotGroup>()
+                + size_of::<Shard>()
+                + size_of::<Page>()
+                + 3 * size_of::<Chunk>()
         );
         assert!(used < 1024, "{used} bytes for one (operation, thread)");
     }

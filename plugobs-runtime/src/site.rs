@@ -54,7 +54,8 @@ pub struct ResolvedSite {
     descriptor: &'static PluginDescriptor,
     operation: &'static str,
     cells: OperationCells,
-    kinds: [OnceLock<&'static str>; ERROR_KIND_SLOTS],
+    /// The error kinds seen, in slot order; allocated at the first error.
+    kinds: OnceLock<Box<[OnceLock<&'static str>; ERROR_KIND_SLOTS]>>,
     clock: &'static quanta::Clock,
 }
 
@@ -156,23 +157,29 @@ impl ResolvedSite {
 
     /// Bytes allocated for this site's cells.
     pub(crate) fn allocated_bytes(&self) -> usize {
-        size_of::<Self>() + self.cells.allocated_bytes()
+        size_of::<Self>()
+            + self.kinds.get().map_or(0, |_| {
+                size_of::<[OnceLock<&'static str>; ERROR_KIND_SLOTS]>()
+            })
+            + self.cells.allocated_bytes()
     }
 
     /// The `error_kind` label of slot `i` of [`OperationTotals::errors`].
     pub(crate) fn kind_label(&self, slot: usize) -> Option<&'static str> {
-        match self.kinds.get(slot) {
-            Some(k) => k.get().copied(),
-            None if slot == ERROR_KIND_SLOTS => Some(OVERFLOW_KIND),
-            None => None,
+        if slot == ERROR_KIND_SLOTS {
+            return Some(OVERFLOW_KIND);
         }
+        self.kinds.get()?.get(slot)?.get().copied()
     }
 
     /// The slot of an error kind, claiming a free one on first sight.
     #[inline]
     fn kind_slot(&self, kind: &'static str) -> usize {
         // Fast path: the same `&'static str` as last time (derived kinds are literals).
-        for (i, slot) in self.kinds.iter().enumerate() {
+        let Some(kinds) = self.kinds.get() else {
+            return self.kind_slot_slow(kind);
+        };
+        for (i, slot) in kinds.iter().enumerate() {
             match slot.get() {
                 Some(k) if std::ptr::eq(*k, kind) => return i,
                 Some(_) => continue,
@@ -185,7 +192,8 @@ impl ResolvedSite {
     #[cold]
     #[inline(never)]
     fn kind_slot_slow(&self, kind: &'static str) -> usize {
-        for (i, slot) in self.kinds.iter().enumerate() {
+        let kinds = self.kinds.get_or_init(Box::default);
+        for (i, slot) in kinds.iter().enumerate() {
             match slot.get() {
                 Some(k) if *k == kind => return i,
                 Some(_) => continue,

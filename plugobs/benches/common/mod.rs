@@ -37,6 +37,15 @@ pub fn rss_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
+/// Anonymous resident memory of this process (heap, stacks; not the binary's code pages),
+/// in bytes, from `/proc/self/status` (Linux only).
+pub fn rss_anon_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// `bytes` as signed MiB.
 pub fn mib(bytes: i64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
@@ -53,6 +62,14 @@ pub fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// A comma-separated list from the environment (e.g. `PLUGOBS_SCALE_THREADS=1,64`).
+pub fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| default.to_vec())
 }
 
 /// `PASS` or `MISS`.
