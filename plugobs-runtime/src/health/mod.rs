@@ -338,20 +338,26 @@ pub fn into_health_call<'a, M, T: IntoHealthCall<'a, M>>(value: T) -> HealthCall
     value.into_health_call()
 }
 
-/// A function usable as the health hook of plugin `T`: it takes `&T` and nothing else.
+/// Marker: a health hook taking `&self`.
+pub struct ByRef;
+/// Marker: a health hook taking nothing (a free function checking a shared resource).
+pub struct NoReceiver;
+
+/// A function usable as the health hook of plugin `T`: it takes `&T` (or nothing) and
+/// returns [`Health`], sync or async.
 #[diagnostic::on_unimplemented(
     message = "a plugobs health hook takes `&self` and nothing else",
     label = "this health hook has another signature",
-    note = "write the health hook as `fn check(&self) -> plugobs::Health` or `async fn check(&self) -> plugobs::Health`"
+    note = "write the health hook as `fn check(&self) -> plugobs::Health` or `async fn check(&self) -> plugobs::Health`; keep what it needs in the plugin's fields (behind a lock or an atomic: the instance is shared with the checker)"
 )]
-pub trait HealthFn<'a, T: 'a> {
+pub trait HealthFn<'a, T: 'a, Receiver> {
     /// What the hook returns.
     type Output;
     /// Calls the hook on `plugin`.
     fn call_health(self, plugin: &'a T) -> Self::Output;
 }
 
-impl<'a, T: 'a, F, R> HealthFn<'a, T> for F
+impl<'a, T: 'a, F, R> HealthFn<'a, T, ByRef> for F
 where
     F: FnOnce(&'a T) -> R,
 {
@@ -361,10 +367,20 @@ where
     }
 }
 
-/// Calls the health hook `hook` on `plugin`; called by generated code.
-pub fn run_health<'a, T, M, F>(plugin: &'a T, hook: F) -> HealthCall<'a>
+impl<'a, T: 'a, F, R> HealthFn<'a, T, NoReceiver> for F
 where
-    F: HealthFn<'a, T>,
+    F: FnOnce() -> R,
+{
+    type Output = R;
+    fn call_health(self, _plugin: &'a T) -> R {
+        self()
+    }
+}
+
+/// Calls the health hook `hook` on `plugin`; called by generated code.
+pub fn run_health<'a, T, Receiver, M, F>(plugin: &'a T, hook: F) -> HealthCall<'a>
+where
+    F: HealthFn<'a, T, Receiver>,
     F::Output: IntoHealthCall<'a, M>,
 {
     into_health_call(hook.call_health(plugin))
