@@ -18,9 +18,12 @@ use crate::record::PluginRecord;
 use crate::snapshot::HistogramSnapshot;
 use crate::stats::human;
 
-/// Samples kept per plugin at most; with rounds more frequent than `window / 256`, the
-/// oldest are dropped and the window is a little shorter.
-const MAX_SAMPLES: usize = 256;
+/// Samples kept per plugin at most. Rounds closer together than `window / 32` replace
+/// the newest sample instead of adding one, so a window holds at most about 33 samples
+/// whatever the round rate.
+const MAX_SAMPLES: usize = 64;
+/// The finest spacing of kept samples, as a fraction of the window.
+const GRANULARITY: u32 = 32;
 
 /// When a plugin's own operations make it degraded or unhealthy.
 ///
@@ -130,6 +133,13 @@ impl HealthPolicy {
             return Health::healthy();
         }
         let current = Sample::of(record, now);
+        if samples.len() >= 2
+            && samples.back().is_some_and(|last| {
+                now.saturating_duration_since(last.at) < self.window / GRANULARITY
+            })
+        {
+            samples.pop_back();
+        }
         samples.push_back(current);
         let start = now.checked_sub(self.window);
         while samples.len() > MAX_SAMPLES
