@@ -120,16 +120,16 @@ impl HealthReport {
 }
 
 /// What happened to one hook.
-enum Hook {
+enum HookEnd {
     Returned(Health),
-    NoHook,
+    Absent,
     Panicked(String),
 }
 
 #[derive(Default)]
 struct Slot {
     started: Option<Instant>,
-    done: Option<(Hook, Duration)>,
+    done: Option<(HookEnd, Duration)>,
     given_up: bool,
 }
 
@@ -147,7 +147,7 @@ impl RoundShared {
 
 /// How one plugin's hook ended, as the round saw it.
 enum Seen {
-    Hook(Hook, Duration),
+    Hook(HookEnd, Duration),
     NoHook,
     TimedOut,
     NotStarted,
@@ -316,14 +316,14 @@ fn job(
 }
 
 /// Runs a hook, sync or async, with panics caught.
-fn run_hook(target: &dyn HealthTarget) -> Hook {
+fn run_hook(target: &dyn HealthTarget) -> HookEnd {
     match catch_unwind(AssertUnwindSafe(|| target.check_health())) {
-        Err(payload) => Hook::Panicked(HookError::from_panic(&*payload).message().to_owned()),
-        Ok(HealthCall::NoHook) => Hook::NoHook,
-        Ok(HealthCall::Done(health)) => Hook::Returned(health),
+        Err(payload) => HookEnd::Panicked(HookError::from_panic(&*payload).message().to_owned()),
+        Ok(HealthCall::NoHook) => HookEnd::Absent,
+        Ok(HealthCall::Done(health)) => HookEnd::Returned(health),
         Ok(HealthCall::Pending(fut)) => match block_on(CatchUnwind(fut)) {
-            Ok(health) => Hook::Returned(health),
-            Err(message) => Hook::Panicked(message),
+            Ok(health) => HookEnd::Returned(health),
+            Err(message) => HookEnd::Panicked(message),
         },
     }
 }
@@ -367,7 +367,7 @@ fn wait(
             };
             if let Some(done) = slot.done.take() {
                 *entry = Some(match done.0 {
-                    Hook::NoHook => Seen::NoHook,
+                    HookEnd::Absent => Seen::NoHook,
                     hook => Seen::Hook(hook, done.1),
                 });
                 continue;
@@ -409,9 +409,9 @@ fn judge_hook(
 ) -> (Health, Option<CheckReason>, Option<Duration>) {
     let after = fmt_duration(timeout);
     match seen {
-        Seen::Hook(Hook::Returned(health), took) => (health, None, Some(took)),
-        Seen::Hook(Hook::NoHook, took) => (Health::healthy(), None, Some(took)),
-        Seen::Hook(Hook::Panicked(message), took) => (
+        Seen::Hook(HookEnd::Returned(health), took) => (health, None, Some(took)),
+        Seen::Hook(HookEnd::Absent, took) => (Health::healthy(), None, Some(took)),
+        Seen::Hook(HookEnd::Panicked(message), took) => (
             Health::unhealthy(format!("health check panicked: {message}")),
             Some(CheckReason::Panic),
             Some(took),
