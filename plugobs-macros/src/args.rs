@@ -1,19 +1,22 @@
 //! Attribute arguments. Every key is checked against one list per attribute and one
-//! "seen" set, so unknown and repeated keys are errors at the key's span.
+//! "seen" set, so unknown and repeated keys are errors at the key's span. A mistake in one
+//! argument is recorded and parsing goes on with the next, so every mistake is reported.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::meta::ParseNestedMeta;
-use syn::parse::Parser;
+use syn::parse::{Parse, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitStr, Path, Token, Type, bracketed};
 
+use crate::errors::Errors;
+
 /// Keys already seen in one attribute.
 #[derive(Default)]
-pub struct Seen(Vec<String>);
+struct Seen(Vec<String>);
 
 impl Seen {
     /// Records `key`; an error at the key if it was seen before or is not in `allowed`.
-    pub fn check(
+    fn check(
         &mut self,
         meta: &ParseNestedMeta<'_>,
         attr: &str,
@@ -48,6 +51,49 @@ fn path_key(path: &Path) -> String {
         .join("::")
 }
 
+/// Parses `key = value, key(...), key` with `handle` called for every allowed key. An
+/// error in one entry is recorded in `errors` and parsing resumes at the next comma.
+fn parse_entries(
+    args: TokenStream,
+    attr: &str,
+    allowed: &[&str],
+    errors: &mut Errors,
+    mut handle: impl FnMut(&str, &ParseNestedMeta<'_>) -> syn::Result<()>,
+) {
+    let mut seen = Seen::default();
+    let mut found = Errors::default();
+    let parser = syn::meta::parser(|meta| {
+        let entry = seen
+            .check(&meta, attr, allowed)
+            .and_then(|key| handle(&key, &meta));
+        if let Err(e) = entry {
+            found.push(e);
+            skip_entry(&meta)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = parser.parse2(args) {
+        found.push(e);
+    }
+    if let Some(e) = found.into_error() {
+        errors.push(e);
+    }
+}
+
+/// Skips what is left of one `key ...` entry, up to the next top-level comma.
+fn skip_entry(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    meta.input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            if matches!(&tt, TokenTree::Punct(p) if p.as_char() == ',') {
+                break;
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    })
+}
+
 /// The arguments of `#[plugin(...)]`.
 #[derive(Default)]
 pub struct PluginArgs {
@@ -75,20 +121,19 @@ const PLUGIN_KEYS: &[&str] = &[
 ];
 
 impl PluginArgs {
-    pub fn parse(args: TokenStream) -> syn::Result<Self> {
+    /// Every argument that parses; the others are errors in `errors`.
+    pub fn parse(args: TokenStream, errors: &mut Errors) -> Self {
         let mut out = PluginArgs::default();
-        let mut seen = Seen::default();
-        let parser = syn::meta::parser(|meta| {
-            let key = seen.check(&meta, "plugin", PLUGIN_KEYS)?;
-            match key.as_str() {
-                "name" => out.name = Some(string_value(&meta, "name")?),
-                "kind" => out.kind = Some(string_value(&meta, "kind")?),
-                "version" => out.version = Some(string_value(&meta, "version")?),
-                "description" => out.description = Some(string_value(&meta, "description")?),
-                "new" => out.new = Some(path_value(&meta, "new", "new = Self::create")?),
-                "start" => out.start = Some(path_value(&meta, "start", "start = Self::open")?),
-                "stop" => out.stop = Some(path_value(&meta, "stop", "stop = Self::close")?),
-                "crate" => out.krate = Some(path_value(&meta, "crate", "crate = ::plugobs")?),
+        parse_entries(args, "plugin", PLUGIN_KEYS, errors, |key, meta| {
+            match key {
+                "name" => out.name = Some(string_value(meta, "name")?),
+                "kind" => out.kind = Some(string_value(meta, "kind")?),
+                "version" => out.version = Some(string_value(meta, "version")?),
+                "description" => out.description = Some(string_value(meta, "description")?),
+                "new" => out.new = Some(path_value(meta, "new", "new = Self::create")?),
+                "start" => out.start = Some(path_value(meta, "start", "start = Self::open")?),
+                "stop" => out.stop = Some(path_value(meta, "stop", "stop = Self::close")?),
+                "crate" => out.krate = Some(path_value(meta, "crate", "crate = ::plugobs")?),
                 "provides" => {
                     let input = meta.value()?;
                     if input.peek(syn::token::Bracket) {
@@ -101,19 +146,16 @@ impl PluginArgs {
                         out.provides.push(input.parse()?);
                     }
                 }
-                _ => unreachable_key(&meta)?,
+                _ => return Err(unhandled_key(meta)),
             }
             Ok(())
         });
-        parser.parse2(args)?;
-        Ok(out)
+        out
     }
 }
 
-use syn::parse::Parse;
-
 /// `key = "string"`.
-pub fn string_value(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<LitStr> {
+fn string_value(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<LitStr> {
     let input = meta.value().map_err(|_| {
         syn::Error::new_spanned(
             &meta.path,
@@ -129,7 +171,7 @@ pub fn string_value(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<LitStr
 }
 
 /// `key = some::path`.
-pub fn path_value(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Result<Path> {
+fn path_value(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Result<Path> {
     let input = meta.value().map_err(|_| {
         syn::Error::new_spanned(&meta.path, format!("`{key}` needs a path: `{example}`"))
     })?;
@@ -143,8 +185,8 @@ pub fn path_value(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::
 
 /// A key passed the allow-list but has no arm: a bug in this crate, reported as a
 /// compile error rather than a panic.
-pub fn unreachable_key(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    Err(meta.error("plugobs does not handle this argument (this is a plugobs bug)"))
+fn unhandled_key(meta: &ParseNestedMeta<'_>) -> syn::Error {
+    meta.error("plugobs does not handle this argument (this is a plugobs bug)")
 }
 
 /// The crate path generated code uses: `crate = path`, or `::plugobs`.
@@ -158,7 +200,63 @@ pub fn crate_path(krate: Option<&Path>) -> TokenStream {
     }
 }
 
+/// `crate_path(krate)::__private`, where generated code finds the runtime.
+pub fn private_path(krate: Option<&Path>) -> TokenStream {
+    let k = crate_path(krate);
+    quote::quote!(#k::__private)
+}
+
+/// A span level, from `level = "..."`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    const NAMES: [(&'static str, Level); 5] = [
+        ("trace", Level::Trace),
+        ("debug", Level::Debug),
+        ("info", Level::Info),
+        ("warn", Level::Warn),
+        ("error", Level::Error),
+    ];
+
+    fn parse(lit: &LitStr) -> syn::Result<Self> {
+        let value = lit.value().to_ascii_lowercase();
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == value)
+            .map(|(_, level)| *level)
+            .ok_or_else(|| {
+                syn::Error::new(
+                    lit.span(),
+                    format!(
+                        "unknown level {:?}; use one of \"trace\", \"debug\", \"info\", \"warn\", \"error\"",
+                        lit.value()
+                    ),
+                )
+            })
+    }
+
+    /// The name of the `tracing::Level` constant.
+    pub fn constant(self) -> Ident {
+        let name = match self {
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        };
+        Ident::new(name, Span::call_site())
+    }
+}
+
 /// One `fields(...)` entry: a bare argument name, or `name = expr`.
+#[derive(Clone)]
 pub struct Field {
     pub name: Ident,
     pub value: Option<syn::Expr>,
@@ -175,18 +273,6 @@ pub enum Place {
     Function,
 }
 
-/// The arguments of `#[instrumented(...)]`.
-#[derive(Default)]
-pub struct InstrumentedArgs {
-    pub name: Option<LitStr>,
-    pub level: Option<LitStr>,
-    pub fields: Vec<Field>,
-    pub err: Option<Ident>,
-    pub skip: Option<Ident>,
-    pub plugin: Option<Type>,
-    pub krate: Option<Path>,
-}
-
 impl Place {
     fn keys(self) -> &'static [&'static str] {
         match self {
@@ -197,17 +283,28 @@ impl Place {
     }
 }
 
+/// The arguments of `#[instrumented(...)]`.
+#[derive(Default)]
+pub struct InstrumentedArgs {
+    pub name: Option<LitStr>,
+    pub level: Option<Level>,
+    pub fields: Vec<Field>,
+    pub err: Option<Ident>,
+    pub skip: Option<Ident>,
+    pub plugin: Option<Type>,
+    pub krate: Option<Path>,
+}
+
 impl InstrumentedArgs {
-    pub fn parse(args: TokenStream, place: Place) -> syn::Result<Self> {
+    /// Every argument that parses; the others are errors in `errors`.
+    pub fn parse(args: TokenStream, place: Place, errors: &mut Errors) -> Self {
         let mut out = InstrumentedArgs::default();
-        let mut seen = Seen::default();
-        let parser = syn::meta::parser(|meta| {
-            let key = seen.check(&meta, "instrumented", place.keys())?;
-            match key.as_str() {
-                "name" => out.name = Some(string_value(&meta, "name")?),
-                "level" => out.level = Some(string_value(&meta, "level")?),
-                "err" => out.err = Some(flag(&meta, "err")?),
-                "skip" => out.skip = Some(flag(&meta, "skip")?),
+        parse_entries(args, "instrumented", place.keys(), errors, |key, meta| {
+            match key {
+                "name" => out.name = Some(string_value(meta, "name")?),
+                "level" => out.level = Some(Level::parse(&string_value(meta, "level")?)?),
+                "err" => out.err = Some(flag(meta, "err")?),
+                "skip" => out.skip = Some(flag(meta, "skip")?),
                 "plugin" => {
                     let input = meta.value().map_err(|_| {
                         syn::Error::new_spanned(
@@ -217,29 +314,41 @@ impl InstrumentedArgs {
                     })?;
                     out.plugin = Some(input.parse()?);
                 }
-                "crate" => out.krate = Some(path_value(&meta, "crate", "crate = ::plugobs")?),
-                "fields" => {
-                    let mut names: Vec<String> = Vec::new();
-                    meta.parse_nested_meta(|field| {
-                        let name = field.path.get_ident().cloned().ok_or_else(|| {
-                            syn::Error::new_spanned(&field.path, "a field name is a plain identifier: `fields(user_id, len = line.len())`")
-                        })?;
-                        if names.contains(&name.to_string()) {
-                            return Err(syn::Error::new(name.span(), format!("field `{name}` is given twice; keep only one")));
-                        }
-                        names.push(name.to_string());
-                        let value = if field.input.peek(Token![=]) { Some(field.value()?.parse()?) } else { None };
-                        out.fields.push(Field { name, value });
-                        Ok(())
-                    })?;
-                }
-                _ => unreachable_key(&meta)?,
+                "crate" => out.krate = Some(path_value(meta, "crate", "crate = ::plugobs")?),
+                "fields" => out.fields = fields(meta)?,
+                _ => return Err(unhandled_key(meta)),
             }
             Ok(())
         });
-        parser.parse2(args)?;
-        Ok(out)
+        out
     }
+}
+
+/// `fields(name, name = expr, ...)`.
+fn fields(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Field>> {
+    let mut out: Vec<Field> = Vec::new();
+    meta.parse_nested_meta(|field| {
+        let name = field.path.get_ident().cloned().ok_or_else(|| {
+            syn::Error::new_spanned(
+                &field.path,
+                "a field name is a plain identifier: `fields(user_id, len = line.len())`",
+            )
+        })?;
+        if out.iter().any(|f| f.name == name) {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("field `{name}` is given twice; keep only one"),
+            ));
+        }
+        let value = if field.input.peek(Token![=]) {
+            Some(field.value()?.parse()?)
+        } else {
+            None
+        };
+        out.push(Field { name, value });
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// A bare `key` with no value.
@@ -251,4 +360,29 @@ fn flag(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<Ident> {
         .get_ident()
         .cloned()
         .ok_or_else(|| syn::Error::new_spanned(&meta.path, format!("expected `{key}`")))
+}
+
+/// The `crate = path` of `#[plugobs(crate = path)]` helper attributes (on a derive input).
+pub fn helper_crate(attrs: &[syn::Attribute], errors: &mut Errors) -> Option<Path> {
+    let mut krate = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("plugobs")) {
+        let tokens = match &attr.meta {
+            syn::Meta::List(list) => list.tokens.clone(),
+            other => {
+                errors.push(syn::Error::new_spanned(
+                    other,
+                    "write `#[plugobs(crate = path)]`",
+                ));
+                continue;
+            }
+        };
+        parse_entries(tokens, "plugobs", &["crate"], errors, |key, meta| {
+            match key {
+                "crate" => krate = Some(path_value(meta, "crate", "crate = ::plugobs")?),
+                _ => return Err(unhandled_key(meta)),
+            }
+            Ok(())
+        });
+    }
+    krate
 }

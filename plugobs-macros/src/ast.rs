@@ -1,7 +1,16 @@
 //! Borrowed models of the items the attributes are put on. They keep the `syn` originals
-//! so every error can point at the exact token.
+//! so every error can point at the exact token, and hold each function's options already
+//! merged (method over impl over default).
 
-use syn::{Attribute, Expr, ExprLit, Ident, ItemStruct, Lit, Meta};
+use proc_macro2::TokenStream;
+use syn::{
+    Attribute, Block, Expr, ExprLit, Ident, ImplItem, ItemFn, ItemImpl, ItemStruct, Lit, Meta,
+    Path, Signature, Type,
+};
+
+use crate::args::{Field, InstrumentedArgs, Level, Place};
+use crate::asyncness::{self, Shape};
+use crate::errors::Errors;
 
 /// A `#[plugin]` struct.
 pub struct PluginStruct<'a> {
@@ -23,6 +32,181 @@ impl<'a> PluginStruct<'a> {
             .into_iter()
             .map(|l| l.trim().to_owned())
             .find(|l| !l.is_empty())
+    }
+}
+
+/// Where generated code finds the plugin and plugobs: shared by every function of one
+/// attribute.
+pub struct Target<'a> {
+    /// `plugin = Type`; `Self` when absent.
+    pub plugin: Option<&'a Type>,
+    /// `crate = path`; `::plugobs` when absent.
+    pub krate: Option<&'a Path>,
+}
+
+/// Whether a function emits an ERROR event for its `Err`.
+pub enum ErrOption {
+    /// No `err`.
+    Off,
+    /// `err` on the function itself: it must return a `Result`.
+    OnFunction(Ident),
+    /// `err` on the impl: applies when the function returns a `Result`.
+    FromImpl,
+}
+
+/// One function to instrument, with its options merged.
+pub struct Function<'a> {
+    pub sig: &'a Signature,
+    pub block: &'a Block,
+    pub place: Place,
+    /// The `operation` label and span name.
+    pub name: String,
+    pub level: Level,
+    pub err: ErrOption,
+    pub fields: Vec<Field>,
+    pub skip: Option<Ident>,
+    pub shape: Shape,
+}
+
+impl Function<'_> {
+    /// Whether the `err` event is generated.
+    pub fn emits_err(&self) -> bool {
+        match self.err {
+            ErrOption::Off => false,
+            ErrOption::OnFunction(_) => true,
+            ErrOption::FromImpl => self.returns_result(),
+        }
+    }
+
+    /// Whether the value the call produces (a future's output for async shapes) is
+    /// written as a `Result`: a path type whose last segment ends in `Result`
+    /// (`Result<T, E>`, `io::Result<T>`, `fmt::Result`, `ParseResult<T>`).
+    pub fn returns_result(&self) -> bool {
+        asyncness::call_output(self.sig, &self.shape).is_some_and(asyncness::is_result)
+    }
+}
+
+/// An `#[instrumented]` impl block.
+pub struct InstrumentedImpl<'a> {
+    pub item: &'a ItemImpl,
+    pub target: Target<'a>,
+    /// Every method with its position in `item.items`, skipped ones included.
+    pub methods: Vec<(usize, Function<'a>)>,
+    /// A second `#[instrumented]` on one method.
+    pub repeated: Vec<&'a Attribute>,
+}
+
+/// An `#[instrumented]` free function (or a method of an impl that is not instrumented).
+pub struct InstrumentedFn<'a> {
+    pub item: &'a ItemFn,
+    pub target: Target<'a>,
+    pub function: Function<'a>,
+}
+
+/// Whether `attr` is `#[instrumented]` or `#[some::path::instrumented]`.
+pub fn is_instrumented_attr(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "instrumented")
+}
+
+fn attr_args(attr: &Attribute) -> syn::Result<TokenStream> {
+    match &attr.meta {
+        Meta::Path(_) => Ok(TokenStream::new()),
+        Meta::List(list) => Ok(list.tokens.clone()),
+        Meta::NameValue(nv) => Err(syn::Error::new_spanned(
+            nv,
+            "write `#[instrumented]` or `#[instrumented(option, ...)]`",
+        )),
+    }
+}
+
+fn function<'a>(
+    sig: &'a Signature,
+    block: &'a Block,
+    own: &InstrumentedArgs,
+    outer: Option<&InstrumentedArgs>,
+    place: Place,
+) -> Function<'a> {
+    let name = own.name.as_ref().map(|n| n.value()).unwrap_or_else(|| {
+        let s = sig.ident.to_string();
+        s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
+    });
+    let err = match (&own.err, outer.and_then(|o| o.err.as_ref())) {
+        (Some(err), _) => ErrOption::OnFunction(err.clone()),
+        (None, Some(_)) => ErrOption::FromImpl,
+        (None, None) => ErrOption::Off,
+    };
+    Function {
+        sig,
+        block,
+        place,
+        name,
+        level: own
+            .level
+            .or(outer.and_then(|o| o.level))
+            .unwrap_or(Level::Debug),
+        err,
+        fields: own.fields.clone(),
+        skip: own.skip.clone(),
+        shape: asyncness::shape(sig, block),
+    }
+}
+
+impl<'a> InstrumentedImpl<'a> {
+    /// The model of `item`; errors in the methods' own attributes go to `errors`.
+    pub fn from_syn(item: &'a ItemImpl, args: &'a InstrumentedArgs, errors: &mut Errors) -> Self {
+        let mut methods = Vec::new();
+        let mut repeated = Vec::new();
+        for (index, impl_item) in item.items.iter().enumerate() {
+            let ImplItem::Fn(method) = impl_item else {
+                continue;
+            };
+            let mut own_attrs = method.attrs.iter().filter(|a| is_instrumented_attr(a));
+            let own = match own_attrs.next() {
+                Some(attr) => match attr_args(attr) {
+                    Ok(tokens) => InstrumentedArgs::parse(tokens, Place::MethodInImpl, errors),
+                    Err(e) => {
+                        errors.push(e);
+                        InstrumentedArgs::default()
+                    }
+                },
+                None => InstrumentedArgs::default(),
+            };
+            repeated.extend(own_attrs);
+            let f = function(
+                &method.sig,
+                &method.block,
+                &own,
+                Some(args),
+                Place::MethodInImpl,
+            );
+            methods.push((index, f));
+        }
+        InstrumentedImpl {
+            item,
+            target: Target {
+                plugin: args.plugin.as_ref(),
+                krate: args.krate.as_ref(),
+            },
+            methods,
+            repeated,
+        }
+    }
+}
+
+impl<'a> InstrumentedFn<'a> {
+    /// The model of `item` with its attribute's arguments.
+    pub fn from_syn(item: &'a ItemFn, args: &'a InstrumentedArgs) -> Self {
+        InstrumentedFn {
+            item,
+            target: Target {
+                plugin: args.plugin.as_ref(),
+                krate: args.krate.as_ref(),
+            },
+            function: function(&item.sig, &item.block, args, None, Place::Function),
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! Recognising async bodies, as tracing-attributes does: `async fn`; a function returning
 //! `impl Future` whose body ends in an `async move` block; and async-trait's
-//! `Box::pin(async move { … })` body, whichever attribute order the user wrote.
+//! `Box::pin(async move { … })` body, whichever attribute order the user wrote. A function
+//! whose signature returns a future (`impl Future<Output = T>` or
+//! `Pin<Box<dyn Future<Output = T> + ..>>`) with any other body is measured as the future
+//! it returns, too.
 
 use syn::visit_mut::VisitMut;
 use syn::{
@@ -14,25 +17,111 @@ pub enum Shape {
     /// `async fn`: the call is the future.
     AsyncFn,
     /// The tail expression is an async block (possibly inside `Box::pin(...)`); the call is
-    /// that future. Holds the path to the async block inside the body's tail.
+    /// that future. [`tail_async_mut`] finds the block.
     TailAsync,
+    /// The signature returns a future and the body computes it some other way (it
+    /// delegates); the call is the returned future, wrapped.
+    ReturnedFuture {
+        /// `Pin<Box<dyn Future ..>>`, or `impl Future + Unpin`: wrap in `Box::pin`.
+        boxed: bool,
+    },
 }
 
 pub fn shape(sig: &Signature, block: &Block) -> Shape {
     if sig.asyncness.is_some() {
         return Shape::AsyncFn;
     }
-    match block.stmts.last() {
-        Some(Stmt::Expr(Expr::Async(_), None)) => Shape::TailAsync,
+    let tail_async = match block.stmts.last() {
+        Some(Stmt::Expr(Expr::Async(_), None)) => true,
         Some(Stmt::Expr(Expr::Call(call), None))
             if is_box_pin(&call.func) && call.args.len() == 1 =>
         {
-            match call.args.first() {
-                Some(Expr::Async(_)) => Shape::TailAsync,
-                _ => Shape::Sync,
+            matches!(call.args.first(), Some(Expr::Async(_)))
+        }
+        _ => false,
+    };
+    if tail_async {
+        return Shape::TailAsync;
+    }
+    match &sig.output {
+        ReturnType::Type(_, ty) => match returned_future(ty) {
+            Some(boxed) => Shape::ReturnedFuture { boxed },
+            None => Shape::Sync,
+        },
+        ReturnType::Default => Shape::Sync,
+    }
+}
+
+/// Whether `ty` is a future: `Some(true)` when the wrapper must be boxed
+/// (`Pin<Box<dyn Future<..>>>`, `impl Future<..> + Unpin`), `Some(false)` for
+/// `impl Future<..>`.
+fn returned_future(ty: &Type) -> Option<bool> {
+    match ty {
+        // An `async` block is not `Unpin`; boxed, it is.
+        Type::ImplTrait(t) => has_future_bound(t.bounds.iter()).then(|| has_unpin_bound(&t.bounds)),
+        Type::Paren(p) => returned_future(&p.elem),
+        Type::Group(g) => returned_future(&g.elem),
+        Type::Path(p) => {
+            let pin = p.path.segments.last().filter(|s| s.ident == "Pin")?;
+            let boxed = single_type_argument(&pin.arguments)?;
+            let Type::Path(b) = boxed else { return None };
+            let box_seg = b.path.segments.last().filter(|s| s.ident == "Box")?;
+            match single_type_argument(&box_seg.arguments)? {
+                Type::TraitObject(t) => has_future_bound(t.bounds.iter()).then_some(true),
+                _ => None,
             }
         }
-        _ => Shape::Sync,
+        _ => None,
+    }
+}
+
+fn single_type_argument(args: &PathArguments) -> Option<&Type> {
+    match args {
+        PathArguments::AngleBracketed(a) => a.args.iter().find_map(|a| match a {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+fn has_unpin_bound(bounds: &syn::punctuated::Punctuated<TypeParamBound, syn::Token![+]>) -> bool {
+    bounds.iter().any(|b| {
+        matches!(b, TypeParamBound::Trait(t)
+            if t.path.segments.last().is_some_and(|s| s.ident == "Unpin"))
+    })
+}
+
+fn has_future_bound<'a>(mut bounds: impl Iterator<Item = &'a TypeParamBound>) -> bool {
+    bounds.any(|b| {
+        matches!(b, TypeParamBound::Trait(t)
+            if t.path.segments.last().is_some_and(|s| s.ident == "Future"))
+    })
+}
+
+/// The type of the value a call produces: the return type of a sync function or an
+/// `async fn`, the `Output` of a returned future. `None` when it is not written.
+pub fn call_output<'a>(sig: &'a Signature, shape: &Shape) -> Option<&'a Type> {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return None;
+    };
+    match shape {
+        Shape::Sync | Shape::AsyncFn => Some(ty),
+        Shape::TailAsync | Shape::ReturnedFuture { .. } => find_output(ty),
+    }
+}
+
+/// Whether `ty` is written as a `Result`: a path whose last segment ends in `Result`.
+pub fn is_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident.to_string().ends_with("Result")),
+        Type::Paren(p) => is_result(&p.elem),
+        Type::Group(g) => is_result(&g.elem),
+        _ => false,
     }
 }
 
@@ -92,13 +181,13 @@ pub fn output_hint(output: &ReturnType) -> Type {
 pub fn future_output_hint(output: &ReturnType) -> Type {
     match output {
         ReturnType::Type(_, ty) => find_output(ty)
-            .map(|t| erased(&t))
+            .map(erased)
             .unwrap_or_else(|| syn::parse_quote!(_)),
         ReturnType::Default => syn::parse_quote!(_),
     }
 }
 
-fn find_output(ty: &Type) -> Option<Type> {
+fn find_output(ty: &Type) -> Option<&Type> {
     match ty {
         Type::ImplTrait(t) => bounds_output(t.bounds.iter()),
         Type::TraitObject(t) => bounds_output(t.bounds.iter()),
@@ -118,7 +207,7 @@ fn find_output(ty: &Type) -> Option<Type> {
     }
 }
 
-fn bounds_output<'a>(mut bounds: impl Iterator<Item = &'a TypeParamBound>) -> Option<Type> {
+fn bounds_output<'a>(mut bounds: impl Iterator<Item = &'a TypeParamBound>) -> Option<&'a Type> {
     bounds.find_map(|b| match b {
         TypeParamBound::Trait(t) => {
             let last = t.path.segments.last()?;
@@ -127,7 +216,7 @@ fn bounds_output<'a>(mut bounds: impl Iterator<Item = &'a TypeParamBound>) -> Op
             }
             match &last.arguments {
                 PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
-                    GenericArgument::AssocType(at) if at.ident == "Output" => Some(at.ty.clone()),
+                    GenericArgument::AssocType(at) if at.ident == "Output" => Some(&at.ty),
                     _ => None,
                 }),
                 _ => None,

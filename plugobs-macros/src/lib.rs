@@ -4,12 +4,15 @@
 //! Each macro runs three stages: parse the arguments and the item into a borrowed model
 //! (`args`, `ast`), check everything (`valid`, all errors collected and spanned on the
 //! offending token), then generate code (`expand`, which cannot fail). On an error the
-//! user's item is emitted unchanged next to the error (`fallback`).
+//! user's item is emitted next to the error with stubs that keep the rest of the crate
+//! compiling (`fallback`), so one mistake gives one message.
 #![deny(missing_docs)]
 
 mod args;
 mod ast;
 mod asyncness;
+mod errors;
+mod exits;
 mod expand;
 mod fallback;
 mod valid;
@@ -30,8 +33,8 @@ pub fn instrumented(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 /// Derives `plugobs::ErrorKind` for an enum: each variant's name in snake_case is its
-/// `error_kind` label.
-#[proc_macro_derive(ErrorKind)]
+/// `error_kind` label. `#[plugobs(crate = path)]` names plugobs if it is renamed.
+#[proc_macro_derive(ErrorKind, attributes(plugobs))]
 pub fn derive_error_kind(input: TokenStream) -> TokenStream {
     expand::error_kind::entry(input.into()).into()
 }

@@ -2,25 +2,10 @@
 
 use syn::{LitStr, Type};
 
-use crate::args::{InstrumentedArgs, Place, PluginArgs};
-use crate::ast::PluginStruct;
-
-/// Collects errors so a user sees all of them at once.
-#[derive(Default)]
-pub struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(e) => e.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    pub fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
-    }
-}
+use crate::args::{Place, PluginArgs};
+use crate::ast::{ErrOption, Function, InstrumentedFn, InstrumentedImpl, PluginStruct, Target};
+use crate::asyncness::Shape;
+use crate::errors::Errors;
 
 fn non_empty(errors: &mut Errors, lit: Option<&LitStr>, key: &str) {
     if let Some(lit) = lit {
@@ -33,8 +18,7 @@ fn non_empty(errors: &mut Errors, lit: Option<&LitStr>, key: &str) {
     }
 }
 
-pub fn plugin(args: &PluginArgs, item: &PluginStruct<'_>) -> syn::Result<()> {
-    let mut errors = Errors::default();
+pub fn plugin(args: &PluginArgs, item: &PluginStruct<'_>, errors: &mut Errors) {
     let generics = &item.item.generics;
     if !generics.params.is_empty() || generics.where_clause.is_some() {
         errors.push(syn::Error::new_spanned(
@@ -55,9 +39,9 @@ pub fn plugin(args: &PluginArgs, item: &PluginStruct<'_>) -> syn::Result<()> {
             ));
         }
     }
-    non_empty(&mut errors, args.name.as_ref(), "name");
-    non_empty(&mut errors, args.kind.as_ref(), "kind");
-    non_empty(&mut errors, args.version.as_ref(), "version");
+    non_empty(errors, args.name.as_ref(), "name");
+    non_empty(errors, args.kind.as_ref(), "kind");
+    non_empty(errors, args.version.as_ref(), "version");
     for ty in &args.provides {
         if !matches!(ty, Type::TraitObject(t) if t.dyn_token.is_some()) {
             errors.push(syn::Error::new_spanned(
@@ -66,7 +50,6 @@ pub fn plugin(args: &PluginArgs, item: &PluginStruct<'_>) -> syn::Result<()> {
             ));
         }
     }
-    errors.finish()
 }
 
 /// `#[instrumented]` on something that is not an impl block or a function.
@@ -100,33 +83,37 @@ pub fn not_instrumentable(item: &syn::Item) -> syn::Error {
     )
 }
 
-/// The span level from `level = "..."`; DEBUG by default.
-pub fn level(
-    lit: Option<&LitStr>,
-    p: &proc_macro2::TokenStream,
-) -> syn::Result<proc_macro2::TokenStream> {
-    let Some(lit) = lit else {
-        return Ok(quote::quote!(#p::tracing::Level::DEBUG));
-    };
-    let level = match lit.value().to_ascii_lowercase().as_str() {
-        "trace" => quote::quote!(TRACE),
-        "debug" => quote::quote!(DEBUG),
-        "info" => quote::quote!(INFO),
-        "warn" => quote::quote!(WARN),
-        "error" => quote::quote!(ERROR),
-        _ => {
-            return Err(syn::Error::new(
-                lit.span(),
-                "unknown level; use one of \"trace\", \"debug\", \"info\", \"warn\", \"error\"",
-            ));
-        }
-    };
-    Ok(quote::quote!(#p::tracing::Level::#level))
+/// Every check on an instrumented impl block and its methods.
+pub fn instrumented_impl(model: &InstrumentedImpl<'_>, errors: &mut Errors) {
+    for attr in &model.repeated {
+        errors.push(syn::Error::new_spanned(
+            attr,
+            "`#[instrumented]` is given twice on this method; keep one",
+        ));
+    }
+    for (_, f) in &model.methods {
+        function(f, &model.target, errors);
+    }
 }
 
-/// Every check on one function to instrument.
-pub fn function(sig: &syn::Signature, args: &InstrumentedArgs, place: Place) -> syn::Result<()> {
-    let mut errors = Errors::default();
+/// Every check on an instrumented free function.
+pub fn instrumented_fn(model: &InstrumentedFn<'_>, errors: &mut Errors) {
+    function(&model.function, &model.target, errors);
+}
+
+/// Every check on one function.
+fn function(f: &Function<'_>, target: &Target<'_>, errors: &mut Errors) {
+    let sig = f.sig;
+    if let Some(skip) = &f.skip {
+        if f.place == Place::Function {
+            errors.push(syn::Error::new(
+                skip.span(),
+                "`skip` only applies to a method inside an `#[instrumented]` impl block; \
+                 remove the attribute to leave this function uninstrumented",
+            ));
+        }
+        return;
+    }
     if let Some(c) = &sig.constness {
         errors.push(syn::Error::new(
             c.span,
@@ -134,16 +121,7 @@ pub fn function(sig: &syn::Signature, args: &InstrumentedArgs, place: Place) -> 
              or leave it out with `#[instrumented(skip)]`",
         ));
     }
-    if let Some(skip) = &args.skip {
-        if place == Place::Function {
-            errors.push(syn::Error::new(
-                skip.span(),
-                "`skip` only applies to a method inside an `#[instrumented]` impl block; \
-                 remove the attribute to leave this function uninstrumented",
-            ));
-        }
-    }
-    if place == Place::Function && args.plugin.is_none() && sig.receiver().is_none() {
+    if f.place == Place::Function && target.plugin.is_none() && sig.receiver().is_none() {
         errors.push(syn::Error::new(
             sig.ident.span(),
             "a function without `self` must name its plugin: `#[instrumented(plugin = MyPlugin)]` \
@@ -156,6 +134,23 @@ pub fn function(sig: &syn::Signature, args: &InstrumentedArgs, place: Place) -> 
             "a variadic function cannot be instrumented",
         ));
     }
+    if let ErrOption::OnFunction(err) = &f.err {
+        if !f.returns_result() {
+            let what = match f.shape {
+                Shape::Sync => format!("`{}` does not return", sig.ident),
+                Shape::AsyncFn | Shape::TailAsync | Shape::ReturnedFuture { .. } => {
+                    format!("the future of `{}` does not resolve to", sig.ident)
+                }
+            };
+            errors.push(syn::Error::new(
+                err.span(),
+                format!(
+                    "`err` reports the `Err` of a `Result`, but {what} a `Result`; remove \
+                     `err` here, or return `Result<T, E>` with `E: Display`"
+                ),
+            ));
+        }
+    }
     let arg_names: Vec<String> = sig
         .inputs
         .iter()
@@ -167,7 +162,7 @@ pub fn function(sig: &syn::Signature, args: &InstrumentedArgs, place: Place) -> 
             syn::FnArg::Receiver(_) => Some("self".to_owned()),
         })
         .collect();
-    for field in &args.fields {
+    for field in &f.fields {
         if field.value.is_none() && !arg_names.contains(&field.name.to_string()) {
             errors.push(syn::Error::new(
                 field.name.span(),
@@ -178,5 +173,4 @@ pub fn function(sig: &syn::Signature, args: &InstrumentedArgs, place: Place) -> 
             ));
         }
     }
-    errors.finish()
 }

@@ -27,12 +27,14 @@
 #![forbid(unsafe_code)]
 
 pub mod bridge;
+mod call;
 mod cells;
 pub mod descriptor;
 pub mod error;
 mod export;
 pub mod exposition;
 pub mod hook;
+mod hook_signature;
 pub mod lifecycle;
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -46,6 +48,7 @@ pub mod state;
 pub mod stats;
 mod sync;
 mod threads;
+mod unregistered;
 
 pub use bridge::{flush, set_namespace};
 pub use descriptor::{Plugin, PluginDescriptor, SourceLocation};
@@ -84,18 +87,24 @@ pub fn registry() -> &'static Registry {
 /// What generated code names. Not public API: no stability guarantees.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::call::{
+        Finish, OPERATION_FIELDS, call_once, enter, finish, operation_metadata, operation_span,
+    };
     pub use crate::descriptor::{
         Factory, Instance, Plugin, PluginDescriptor, Provided, Provides, Registration,
         SourceLocation, factory,
     };
     pub use crate::error::HookError;
     pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};
+    pub use crate::hook_signature::{ByMut, ByRef, HookFn, run_hook};
     pub use crate::outcome::{
         ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
     };
     pub use crate::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
+    pub use crate::unregistered::UNREGISTERED;
     pub use inventory;
     pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{self, Err, Ok};
     pub use tracing;
+    pub use tracing::callsite::DefaultCallsite;
 }

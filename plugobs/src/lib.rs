@@ -60,7 +60,8 @@
 //!     description = "...",       // default: first line of the doc comment
 //!     new = Self::create,        // fn() -> Self or fn() -> Result<Self, E>; default: Default
 //!     provides = dyn Sink,       // or [dyn Sink, dyn Flush]: load it as these trait objects
-//!     start = Self::open,        // fn(&mut self) or async, returning () or Result<(), E>
+//!     start = Self::open,        // fn(&mut self) or fn(&self), sync or async,
+//!                                // returning () or Result<(), E>
 //!     stop = Self::close,        // likewise
 //!     crate = ::plugobs,         // where generated code finds plugobs, if renamed
 //! )]
@@ -125,13 +126,17 @@
 //! | `plugin = Type` | impl, function | the plugin, when it is not `Self` (required on free functions) |
 //! | `crate = path` | impl, function | where generated code finds plugobs |
 //!
-//! Sync functions, `async fn`, functions returning `impl Future` whose body ends in an
-//! `async move` block, and `async-trait` impls (with `#[instrumented]` above or below
-//! `#[async_trait]`) are all supported; for async code the future is timed, from its first
-//! poll. A `Result::Err` is an error whose `error_kind` label comes from
-//! [`ErrorKind`] (derive it on an enum for snake_case variant names); other errors are
-//! `error`. A panic is recorded and resumed unchanged; a future dropped before it finished
-//! is `cancelled`. `const fn` cannot be instrumented.
+//! Any body that compiles without the attribute compiles with it (returned borrows of
+//! `self`, early `return`, `?`, `impl Trait` returns). Async code is measured as the
+//! future, timed over its polls: `async fn`, and any function whose signature returns
+//! `impl Future<Output = T>` or `Pin<Box<dyn Future<Output = T> + ..>>` (a trailing
+//! `async move` block, a delegating body, or `async-trait` with `#[instrumented]` above or
+//! below `#[async_trait]`). A `Result::Err` is an error whose `error_kind` label comes
+//! from [`ErrorKind`] (derive it on an enum for snake_case variant names); other errors
+//! are `error`. A panic is recorded and resumed unchanged; a future dropped before it
+//! finished is `cancelled`. `const fn` cannot be instrumented; `err` needs a return type
+//! written as a `Result` (`Result<T, E>`, `io::Result<T>`, ...), and on an impl applies
+//! only to the methods that have one. The README lists every supported and refused shape.
 //!
 //! The hot path is one `static` site per operation, resolved on first call, then a TSC
 //! clock read and a relaxed atomic add into this thread's cache-padded shard on entry, and

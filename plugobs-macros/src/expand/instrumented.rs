@@ -4,44 +4,46 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Block, Ident, ImplItem, ImplItemFn, Item, ItemFn, ItemImpl, Signature};
+use syn::{Block, Ident, ImplItem, Item, Signature};
 
-use crate::args::{Field, InstrumentedArgs, Place, crate_path};
+use crate::args::{InstrumentedArgs, Place, private_path};
+use crate::ast::{Function, InstrumentedFn, InstrumentedImpl, Target, is_instrumented_attr};
 use crate::asyncness::{self, Shape};
+use crate::errors::Errors;
+use crate::exits;
 use crate::fallback;
-use crate::valid::{self, Errors};
+use crate::valid;
 
 /// Entry point: parse -> validate -> expand.
 pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
     let item: Item = match syn::parse2(input.clone()) {
         Ok(item) => item,
-        Err(e) => {
-            let e = syn::Error::new(
-                e.span(),
-                format!(
-                    "{e}; `#[instrumented]` goes on an impl block, a method with a body, or a function"
-                ),
-            );
-            return fallback::with_item(e, input);
-        }
+        // A syntax error in the item: rustc reports it in the user's own code, once, so
+        // emit the item as written (as tracing-attributes does) and add nothing.
+        Err(_) => return fallback::strip_method_attributes(input),
     };
-    let result = match item {
+    let mut errors = Errors::default();
+    match &item {
         Item::Impl(imp) => {
-            // On error, emit the impl without the method-level attributes, which mean
-            // nothing outside an instrumented impl and would add a second error.
-            let mut stripped = imp.clone();
-            for item in &mut stripped.items {
-                if let ImplItem::Fn(method) = item {
-                    method.attrs.retain(|a| !is_instrumented_attr(a));
-                }
+            let args = InstrumentedArgs::parse(args, Place::Impl, &mut errors);
+            let model = InstrumentedImpl::from_syn(imp, &args, &mut errors);
+            valid::instrumented_impl(&model, &mut errors);
+            match errors.into_error() {
+                None => expand_impl(&model),
+                Some(e) => fallback::with_item(e, fallback::strip_method_attributes(input)),
             }
-            return expand_impl(args, imp)
-                .unwrap_or_else(|e| fallback::with_item(e, quote!(#stripped)));
         }
-        Item::Fn(f) => expand_function(args, f),
-        other => Err(valid::not_instrumentable(&other)),
-    };
-    result.unwrap_or_else(|e| fallback::with_item(e, input))
+        Item::Fn(f) => {
+            let args = InstrumentedArgs::parse(args, Place::Function, &mut errors);
+            let model = InstrumentedFn::from_syn(f, &args);
+            valid::instrumented_fn(&model, &mut errors);
+            match errors.into_error() {
+                None => expand_fn(&model),
+                Some(e) => fallback::with_item(e, input),
+            }
+        }
+        other => fallback::with_item(valid::not_instrumentable(other), input),
+    }
 }
 
 /// What every instrumented function of one attribute shares.
@@ -52,115 +54,45 @@ struct Ctx {
     descriptor: TokenStream,
 }
 
-/// The options of one function.
-struct FnOptions<'a> {
-    name: String,
-    /// Where `err` errors point: the return type.
-    output_span: Span,
-    level: TokenStream,
-    err: bool,
-    fields: &'a [Field],
-}
-
-fn is_instrumented_attr(attr: &syn::Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "instrumented")
-}
-
-fn attr_args(attr: &syn::Attribute) -> syn::Result<TokenStream> {
-    match &attr.meta {
-        syn::Meta::Path(_) => Ok(TokenStream::new()),
-        syn::Meta::List(list) => Ok(list.tokens.clone()),
-        syn::Meta::NameValue(nv) => Err(syn::Error::new_spanned(
-            nv,
-            "write `#[instrumented]` or `#[instrumented(option, ...)]`",
-        )),
-    }
-}
-
-fn expand_impl(args: TokenStream, mut imp: ItemImpl) -> syn::Result<TokenStream> {
-    let impl_args = InstrumentedArgs::parse(args, Place::Impl)?;
-    let p = crate_path(impl_args.krate.as_ref());
-    let p = quote!(#p::__private);
-    let descriptor = match &impl_args.plugin {
-        Some(ty) => quote_spanned!(ty.span()=> <#ty as #p::Plugin>::DESCRIPTOR),
-        None => {
-            let self_ty = &imp.self_ty;
-            quote_spanned!(self_ty.span()=> <Self as #p::Plugin>::DESCRIPTOR)
-        }
-    };
-    let ctx = Ctx { p, descriptor };
-    let mut errors = Errors::default();
-    for item in &mut imp.items {
-        let ImplItem::Fn(method) = item else { continue };
-        let mut method_args = InstrumentedArgs::default();
-        let mut own = Vec::new();
-        for attr in std::mem::take(&mut method.attrs) {
-            if is_instrumented_attr(&attr) {
-                own.push(attr);
-            } else {
-                method.attrs.push(attr);
-            }
-        }
-        if own.len() > 1 {
-            errors.push(syn::Error::new_spanned(
-                &own[1],
-                "`#[instrumented]` is given twice on this method; keep one",
-            ));
-            continue;
-        }
-        if let Some(attr) = own.first() {
-            match attr_args(attr).and_then(|a| InstrumentedArgs::parse(a, Place::MethodInImpl)) {
-                Ok(a) => method_args = a,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            }
-        }
-        if method_args.skip.is_some() {
-            continue;
-        }
-        if let Err(e) = valid::function(&method.sig, &method_args, Place::MethodInImpl) {
-            errors.push(e);
-            continue;
-        }
-        let level = method_args.level.as_ref().or(impl_args.level.as_ref());
-        let opts = FnOptions {
-            name: op_name(&method_args, &method.sig),
-            output_span: output_span(&method.sig),
-            level: valid::level(level, &ctx.p)?,
-            err: method_args.err.is_some() || impl_args.err.is_some(),
-            fields: &method_args.fields,
+impl Ctx {
+    fn new(target: &Target<'_>, self_span: Span) -> Self {
+        let p = private_path(target.krate);
+        let descriptor = match target.plugin {
+            Some(ty) => quote_spanned!(ty.span()=> <#ty as #p::Plugin>::DESCRIPTOR),
+            None => quote_spanned!(self_span=> <Self as #p::Plugin>::DESCRIPTOR),
         };
-        instrument_method(method, &ctx, &opts);
+        Ctx { p, descriptor }
     }
-    errors.finish()?;
-    Ok(quote!(#imp))
 }
 
-fn expand_function(args: TokenStream, mut f: ItemFn) -> syn::Result<TokenStream> {
-    let fn_args = InstrumentedArgs::parse(args, Place::Function)?;
-    valid::function(&f.sig, &fn_args, Place::Function)?;
-    let p = crate_path(fn_args.krate.as_ref());
-    let p = quote!(#p::__private);
-    let descriptor = match &fn_args.plugin {
-        Some(ty) => quote_spanned!(ty.span()=> <#ty as #p::Plugin>::DESCRIPTOR),
-        None => quote_spanned!(f.sig.ident.span()=> <Self as #p::Plugin>::DESCRIPTOR),
-    };
-    let ctx = Ctx { p, descriptor };
-    let opts = FnOptions {
-        name: op_name(&fn_args, &f.sig),
-        output_span: output_span(&f.sig),
-        level: valid::level(fn_args.level.as_ref(), &ctx.p)?,
-        err: fn_args.err.is_some(),
-        fields: &fn_args.fields,
-    };
-    let block = instrument_block(&f.sig, (*f.block).clone(), &ctx, &opts);
-    *f.block = block;
-    Ok(quote!(#f))
+fn expand_impl(model: &InstrumentedImpl<'_>) -> TokenStream {
+    let ctx = Ctx::new(&model.target, model.item.self_ty.span());
+    let mut imp = model.item.clone();
+    for (index, f) in &model.methods {
+        let Some(ImplItem::Fn(method)) = imp.items.get_mut(*index) else {
+            continue;
+        };
+        method.attrs.retain(|a| !is_instrumented_attr(a));
+        if f.skip.is_none() {
+            method.block = wrapped(&method.block, instrument_block(f, &ctx));
+        }
+    }
+    quote!(#imp)
+}
+
+fn expand_fn(model: &InstrumentedFn<'_>) -> TokenStream {
+    let ctx = Ctx::new(&model.target, model.item.sig.ident.span());
+    let mut item = model.item.clone();
+    *item.block = wrapped(&item.block, instrument_block(&model.function, &ctx));
+    quote!(#item)
+}
+
+/// A block, with `original`'s braces, whose only content is `body`.
+fn wrapped(original: &Block, body: TokenStream) -> Block {
+    Block {
+        brace_token: original.brace_token,
+        stmts: vec![syn::Stmt::Expr(syn::Expr::Verbatim(body), None)],
+    }
 }
 
 fn output_span(sig: &Signature) -> Span {
@@ -170,22 +102,9 @@ fn output_span(sig: &Signature) -> Span {
     }
 }
 
-fn op_name(args: &InstrumentedArgs, sig: &Signature) -> String {
-    args.name.as_ref().map(|n| n.value()).unwrap_or_else(|| {
-        let s = sig.ident.to_string();
-        s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
-    })
-}
-
-fn instrument_method(method: &mut ImplItemFn, ctx: &Ctx, opts: &FnOptions<'_>) {
-    let block = std::mem::replace(
-        &mut method.block,
-        Block {
-            brace_token: Default::default(),
-            stmts: vec![],
-        },
-    );
-    method.block = instrument_block(&method.sig, block, ctx, opts);
+/// `-> !`.
+fn returns_never(sig: &Signature) -> bool {
+    matches!(&sig.output, syn::ReturnType::Type(_, ty) if matches!(**ty, syn::Type::Never(_)))
 }
 
 fn hygienic(name: &str) -> Ident {
@@ -196,56 +115,99 @@ fn hygienic(name: &str) -> Ident {
 /// them.
 struct Locals {
     site: Ident,
+    callsite: Ident,
     span: Ident,
     ret: Ident,
     guard: Ident,
     outcome: Ident,
     entered: Ident,
+    future: Ident,
 }
 
 impl Locals {
     fn new() -> Self {
         Locals {
             site: hygienic("__PLUGOBS_SITE"),
+            callsite: hygienic("__PLUGOBS_CALLSITE"),
             span: hygienic("__plugobs_span"),
             ret: hygienic("__plugobs_ret"),
             guard: hygienic("__plugobs_guard"),
             outcome: hygienic("__plugobs_outcome"),
             entered: hygienic("__plugobs_entered"),
+            future: hygienic("__plugobs_future"),
         }
     }
 }
 
-/// The span, the outcome classification and the `err` event, shared by every shape.
+/// What every shape shares: the statics, the span, and what ends the call.
 struct Parts {
-    site_static: TokenStream,
+    /// The operation's `static` call site, and its span's callsite.
+    statics: TokenStream,
+    /// `let span = ...;`
     make_span: TokenStream,
-    classify_and_finish: TokenStream,
+    /// Classifies the return value, ends the call, marks the span, emits the `err` event.
+    finish: TokenStream,
 }
 
-fn parts(ctx: &Ctx, opts: &FnOptions<'_>, locals: &Locals) -> Parts {
+fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
     let p = &ctx.p;
     let d = &ctx.descriptor;
     let Locals {
         site,
+        callsite,
         span,
         ret,
         guard,
         outcome,
         ..
     } = locals;
-    let name = &opts.name;
-    let level = &opts.level;
-    let fields = opts.fields.iter().map(|f| {
-        let key = &f.name;
-        match &f.value {
-            Some(v) => quote!(#key = #p::tracing::field::debug(&(#v))),
-            None => quote!(#key = #p::tracing::field::debug(&#key)),
-        }
-    });
-    let err_event = opts.err.then(|| {
+    let name = &f.name;
+    let level = f.level.constant();
+    let level = quote!(#p::tracing::Level::#level);
+    // Without `fields(...)` the span's callsite is two statics and one runtime call; with
+    // them, `tracing::span!` records the extra fields.
+    let (span_statics, make_span) = if f.fields.is_empty() {
+        let meta = hygienic("__PLUGOBS_META");
+        (
+            quote! {
+                static #callsite: #p::DefaultCallsite = #p::DefaultCallsite::new(&#meta);
+                static #meta: #p::tracing::Metadata<'static> = #p::operation_metadata(
+                    #name,
+                    ::core::module_path!(),
+                    #level,
+                    ::core::file!(),
+                    ::core::line!(),
+                    &#callsite,
+                );
+            },
+            quote!(let #span = #p::operation_span(&#callsite, #d);),
+        )
+    } else {
+        let fields = f.fields.iter().map(|field| {
+            let key = &field.name;
+            match &field.value {
+                Some(v) => quote!(#key = #p::tracing::field::debug(&(#v))),
+                None => quote!(#key = #p::tracing::field::debug(&#key)),
+            }
+        });
+        (
+            TokenStream::new(),
+            quote! {
+                let #span = #p::tracing::span!(
+                    #level,
+                    #name,
+                    plugin.name = (#d).name,
+                    plugin.kind = (#d).kind,
+                    #(#fields,)*
+                    error.type = #p::tracing::field::Empty,
+                    otel.status_code = #p::tracing::field::Empty,
+                );
+            },
+        )
+    };
+    let err_event = f.emits_err().then(|| {
         let e = hygienic("__plugobs_err");
-        let as_err = quote_spanned!(opts.output_span=> #p::ErrDisplay::__plugobs_err(&#ret));
+        let as_err = quote_spanned!(output_span(f.sig)=> #p::ErrDisplay::__plugobs_err(&#ret));
         quote! {
             if let #p::Some(#e) = #as_err {
                 #p::tracing::event!(
@@ -258,40 +220,31 @@ fn parts(ctx: &Ctx, opts: &FnOptions<'_>, locals: &Locals) -> Parts {
         }
     });
     Parts {
-        site_static: quote! {
+        statics: quote! {
             static #site: #p::OperationSite = #p::OperationSite::new(#name);
+            #span_statics
         },
-        make_span: quote! {
-            let #span = #p::tracing::span!(
-                #level,
-                #name,
-                plugin.name = (#d).name,
-                plugin.kind = (#d).kind,
-                #(#fields,)*
-                error.type = #p::tracing::field::Empty,
-                otel.status_code = #p::tracing::field::Empty,
-            );
-        },
-        classify_and_finish: quote! {
+        make_span,
+        finish: quote! {
             #[allow(clippy::needless_borrow)]
             let #outcome = {
                 #[allow(unused_imports)]
                 use #p::{ViaAny as _, ViaErrorKind as _, ViaResult as _};
                 (&&&#p::Probe(&#ret)).__plugobs_outcome()
             };
-            #guard.finish(#outcome);
-            if let #p::Outcome::Error(kind) = #outcome {
-                #span.record("error.type", kind);
-                #span.record("otel.status_code", "ERROR");
-            }
+            #p::finish(#guard, &#span, #outcome);
             #err_event
         },
     }
 }
 
-fn instrument_block(sig: &Signature, mut block: Block, ctx: &Ctx, opts: &FnOptions<'_>) -> Block {
+/// The new body of an instrumented function. The user's body runs unchanged: as a block
+/// (or, when it may `return` or `?` out, an `FnOnce` closure) for a sync body, inside its
+/// own future for async shapes.
+fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
     let p = &ctx.p;
     let d = &ctx.descriptor;
+    let sig = f.sig;
     let locals = Locals::new();
     let Locals {
         site,
@@ -299,75 +252,108 @@ fn instrument_block(sig: &Signature, mut block: Block, ctx: &Ctx, opts: &FnOptio
         ret,
         guard,
         entered,
+        future,
         ..
     } = &locals;
     let Parts {
-        site_static,
+        statics,
         make_span,
-        classify_and_finish,
-    } = parts(ctx, opts, &locals);
-    let tokens = match asyncness::shape(sig, &block) {
+        finish,
+    } = parts(f, ctx, &locals);
+    let block = f.block;
+    let body = quote_spanned!(block.brace_token.span.join()=> #block);
+    // Awaits the call's future `fut`, then ends the call: the tail of every async shape.
+    let watch = |fut: TokenStream, hint: &syn::Type| {
+        quote! {
+            let (#guard, #ret) = #p::tracing::Instrument::instrument(
+                #site.enter_async::<#hint, _>(#d, #fut),
+                ::core::clone::Clone::clone(&#span),
+            )
+            .await;
+            #finish
+            #ret
+        }
+    };
+    // Runs the sync body `body` producing `hint`, with the span entered.
+    let run = |hint: &syn::Type| {
+        if exits::may_exit_early(block) {
+            quote! {{
+                let #entered = #span.enter();
+                #p::call_once::<#hint, _>(move || -> #hint #body)
+            }}
+        } else {
+            quote! {{
+                let #entered = #span.enter();
+                #body
+            }}
+        }
+    };
+    match f.shape {
+        // It never returns: the call ends in a panic, which the guard records as it drops
+        // (or the process ends).
+        Shape::Sync if returns_never(sig) => quote! {{
+            #statics
+            #make_span
+            let #guard = #p::enter(&#site, #d);
+            let #entered = #span.enter();
+            #body
+        }},
         Shape::Sync => {
             let hint = asyncness::output_hint(&sig.output);
-            let brace = block.brace_token;
-            let body = quote_spanned!(brace.span.join()=> #block);
+            let run = run(&hint);
             quote! {{
-                #site_static
+                #statics
                 #make_span
-                let #guard = #site.enter(#d);
-                let #ret: #hint = {
-                    let #entered = #span.enter();
-                    #[allow(clippy::redundant_closure_call)]
-                    (move || -> #hint #body)()
-                };
-                #classify_and_finish
+                let #guard = #p::enter(&#site, #d);
+                let #ret: #hint = #run;
+                #finish
                 #ret
             }}
         }
         Shape::AsyncFn => {
             let hint = asyncness::output_hint(&sig.output);
+            let watch = watch(quote!(async move #block), &hint);
             quote! {{
-                #site_static
+                #statics
                 #make_span
-                let (#guard, #ret) = #p::tracing::Instrument::instrument(
-                    #site.enter_async::<#hint, _>(#d, async move #block),
-                    ::core::clone::Clone::clone(&#span),
-                )
-                .await;
-                #classify_and_finish
-                #ret
+                #watch
             }}
         }
         Shape::TailAsync => {
             let hint = asyncness::future_output_hint(&sig.output);
+            let mut block = block.clone();
             if let Some(tail) = asyncness::tail_async_mut(&mut block) {
-                let inner = tail.clone();
-                let wrapped: syn::Expr = syn::parse_quote! {
+                let watch = watch(quote!(#tail), &hint);
+                *tail = syn::Expr::Verbatim(quote! {
                     async move {
                         #make_span
-                        let (#guard, #ret) = #p::tracing::Instrument::instrument(
-                            #site.enter_async::<#hint, _>(#d, #inner),
-                            ::core::clone::Clone::clone(&#span),
-                        )
-                        .await;
-                        #classify_and_finish
-                        #ret
+                        #watch
                     }
-                };
-                *tail = wrapped;
+                });
             }
             let stmts = &block.stmts;
             quote! {{
-                #site_static
+                #statics
                 #(#stmts)*
             }}
         }
-    };
-    syn::parse2(tokens).unwrap_or_else(|e| Block {
-        brace_token: Default::default(),
-        stmts: vec![syn::Stmt::Expr(
-            syn::Expr::Verbatim(e.to_compile_error()),
-            None,
-        )],
-    })
+        Shape::ReturnedFuture { boxed } => {
+            let returned = asyncness::output_hint(&sig.output);
+            let hint = asyncness::future_output_hint(&sig.output);
+            let run = run(&returned);
+            let watch = watch(quote!(#future), &hint);
+            let watched = quote!(async move { #watch });
+            let watched = if boxed {
+                quote!(::std::boxed::Box::pin(#watched))
+            } else {
+                watched
+            };
+            quote! {{
+                #statics
+                #make_span
+                let #future: #returned = #run;
+                #watched
+            }}
+        }
+    }
 }

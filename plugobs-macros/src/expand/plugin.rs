@@ -6,8 +6,9 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Item, LitStr};
 
-use crate::args::{PluginArgs, crate_path};
+use crate::args::{PluginArgs, crate_path, private_path};
 use crate::ast::{PluginStruct, snake_case};
+use crate::errors::Errors;
 use crate::fallback;
 use crate::valid;
 
@@ -15,21 +16,28 @@ use crate::valid;
 pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
     let item: Item = match syn::parse2(input.clone()) {
         Ok(item) => item,
-        Err(e) => return fallback::with_item(e, input),
+        // A syntax error in the item: rustc reports it in the user's own code.
+        Err(_) => return input,
     };
-    let strukt = match &item {
-        Item::Struct(s) => s,
-        other => return fallback::with_item(not_a_struct(other), input),
+    let mut errors = Errors::default();
+    let args = PluginArgs::parse(args, &mut errors);
+    let Item::Struct(strukt) = &item else {
+        errors.push(not_a_struct(&item));
+        return fallback_for(errors, &item, &args);
     };
     let model = PluginStruct::from_item(strukt);
-    let args = match PluginArgs::parse(args) {
-        Ok(args) => args,
-        Err(e) => return fallback::with_item(e, input),
-    };
-    if let Err(e) = valid::plugin(&args, &model) {
-        return fallback::with_item(e, input);
+    valid::plugin(&args, &model, &mut errors);
+    match errors.into_error() {
+        None => expand(&args, &model),
+        Some(e) => fallback::plugin(e, &item, &private_path(args.krate.as_ref())),
     }
-    expand(&args, &model)
+}
+
+fn fallback_for(errors: Errors, item: &Item, args: &PluginArgs) -> TokenStream {
+    match errors.into_error() {
+        Some(e) => fallback::plugin(e, item, &private_path(args.krate.as_ref())),
+        None => quote!(#item),
+    }
 }
 
 fn not_a_struct(item: &Item) -> syn::Error {
@@ -79,20 +87,8 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
         Some(path) => quote_spanned!(path.span()=> #p::into_instance::<Self, _, _>(#path())),
         None => quote_spanned!(span=> #p::default_instance::<Self>()),
     };
-    let start = args.start.as_ref().map(|path| {
-        quote_spanned! {path.span()=>
-            fn start(&mut self) -> #p::HookCall<'_> {
-                #p::into_hook_call(#path(self))
-            }
-        }
-    });
-    let stop = args.stop.as_ref().map(|path| {
-        quote_spanned! {path.span()=>
-            fn stop(&mut self) -> #p::HookCall<'_> {
-                #p::into_hook_call(#path(self))
-            }
-        }
-    });
+    let start = args.start.as_ref().map(|path| hook(&p, "start", path));
+    let stop = args.stop.as_ref().map(|path| hook(&p, "stop", path));
     let has_stop = args.stop.is_some();
 
     let provides = args.provides.iter().map(|ty| {
@@ -106,10 +102,21 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
     let provides_impls = args.provides.iter().enumerate().map(|(i, ty)| {
         // A type alias gives the trait object its `'static` default, as in `Provides<S>`.
         let alias = syn::Ident::new(&format!("__PlugobsProvided{i}"), ty.span());
+        // The coercions below need `#ident` to implement the trait. Stated as a bound of
+        // the impl (with a binder, so it is not checked as a trivially false bound), a
+        // missing trait impl is reported once, where the plugin is used as `#ty`, instead
+        // of once per coercion.
+        let bounds = match ty {
+            syn::Type::TraitObject(t) => {
+                let bounds = &t.bounds;
+                Some(quote_spanned!(ty.span()=> where for<'__plugobs> #ident: #bounds))
+            }
+            _ => None,
+        };
         quote_spanned! {ty.span()=>
             type #alias = #ty;
             #[automatically_derived]
-            impl #p::Provides<#alias> for #ident {
+            impl #p::Provides<#alias> for #ident #bounds {
                 fn upcast(&self) -> &#alias {
                     self
                 }
@@ -159,4 +166,36 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
             }
         };
     }
+}
+
+/// `fn start(&mut self)` (or `stop`) calling the user's hook `path`; a hook with another
+/// signature is reported at `path`.
+fn hook(p: &TokenStream, which: &str, path: &syn::Path) -> TokenStream {
+    let span = path.span();
+    let method = syn::Ident::new(which, span);
+    let p = respan(p.clone(), span);
+    let call = quote_spanned!(span=> #p::run_hook(self, #path));
+    quote! {
+        fn #method(&mut self) -> #p::HookCall<'_> {
+            #call
+        }
+    }
+}
+
+/// `tokens` with every token at `span`, so an error about the whole expression they form
+/// points at the user's tokens rather than at the attribute.
+fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }

@@ -1,0 +1,7 @@
+#[derive(plugobs::ErrorKind)]
+#[plugobs(krate = plugobs)]
+enum FetchError {
+    TimedOut,
+}
+
+fn main() {}
