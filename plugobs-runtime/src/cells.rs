@@ -368,15 +368,6 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    /// This shard as its single writer's (loom tests build shards directly).
-    #[cfg(loom)]
-    pub(crate) fn as_exclusive(&self) -> ShardRef<'_> {
-        ShardRef {
-            shard: self,
-            exclusive: true,
-        }
-    }
-
     fn allocated_bytes(&self) -> usize {
         size_of::<Shard>()
             + self.errors.get().map_or(0, |_| size_of::<ErrorCells>())

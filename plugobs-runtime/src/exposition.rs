@@ -2,7 +2,7 @@
 //! its aggregates: exact counts and exact cumulative buckets, nothing stored per call, a
 //! cost in proportion to the series, not to the calls.
 //!
-//! Histograms use each metric's recommended bounds (see [`names`]); a
+//! Histograms use each metric's recommended bounds (see [`crate::names`]); a
 //! log-linear bucket counts under the first bound at or above its midpoint, so a value is
 //! placed within about 1.6 % of a bound, and `_sum` and `_count` are exact.
 //!

@@ -98,7 +98,7 @@ pub fn thread_cpu_seconds(name: &str) -> Option<f64> {
 }
 
 /// CPU ticks (user + system) used by this process so far, from `/proc/self/stat`.
-fn process_ticks() -> Option<u64> {
+pub fn process_ticks() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
