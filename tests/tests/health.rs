@@ -90,7 +90,12 @@ impl Service for Flaky {
 #[test]
 fn thresholds_flip_after_n_failures_and_recover_after_m_successes() {
     let registry = leak(Registry::from_descriptors([Flaky::DESCRIPTOR]).unwrap());
-    let flaky = registry.load::<dyn Service>("flaky").unwrap();
+    let mut flaky = registry.load::<dyn Service>("flaky").unwrap();
+    assert!(
+        flaky.get_mut().is_none() && flaky.downcast_mut::<Flaky>().is_none(),
+        "shared with the health checker"
+    );
+    assert!(flaky.downcast_ref::<Flaky>().is_some());
     let record = registry.get("flaky").unwrap();
     let monitor = HealthMonitor::builder()
         .timeout(Duration::from_secs(5))
@@ -266,6 +271,17 @@ fn thresholds_flip_after_n_failures_and_recover_after_m_successes() {
         vec![("pool".to_owned(), "4/10".to_owned())]
     );
     assert!(p.health.checked_at.is_some() && p.health.check_duration.is_some());
+    let json = serde_json::to_value(&stats).unwrap();
+    assert_eq!(json["plugins"][0]["health"]["status"], "degraded");
+    assert_eq!(json["plugins"][0]["health"]["details"]["pool"], "4/10");
+    assert_eq!(
+        serde_json::to_value(record.health()).unwrap(),
+        serde_json::json!({
+            "status": "degraded",
+            "message": "serving from cache",
+            "details": { "pool": "4/10" }
+        })
+    );
     assert_eq!((stats.health.degraded, stats.health.unknown), (1, 0));
     assert!(registry.readiness().ready, "degraded is ready");
 

@@ -166,8 +166,24 @@ pub struct Health {
     pub status: HealthStatus,
     /// Why; empty when there is nothing to say.
     pub message: String,
-    /// Key/value details, in the order they were added (e.g. `"pool" => "4/10"`).
+    /// Key/value details, in the order they were added (e.g. `"pool" => "4/10"`);
+    /// serialized as a map.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "details_map"))]
     pub details: Vec<(String, String)>,
+}
+
+/// Serializes details as a map, in their order (a key given twice appears twice).
+#[cfg(feature = "serde")]
+pub(crate) fn details_map<S: serde::Serializer>(
+    details: &[(String, String)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(details.len()))?;
+    for (k, v) in details {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
 }
 
 impl Health {
