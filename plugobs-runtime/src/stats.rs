@@ -34,7 +34,10 @@ pub struct PluginHealth {
     /// Why.
     pub message: String,
     /// Key/value details from the hook and the policy; serialized as a map.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::health::details_map"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::health::details_map")
+    )]
     pub details: Vec<(String, String)>,
     /// When a round last judged the plugin.
     #[cfg_attr(feature = "serde", serde(with = "opt_unix_seconds"))]

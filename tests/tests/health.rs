@@ -706,3 +706,53 @@ fn a_monitor_dropped_mid_round_stops_within_one_interval() {
     assert_eq!(error.error.error_type(), "health_check_running");
     STUCK_GATE.open();
 }
+
+static SLOW_GATE: Gate = Gate::new();
+static SLOW_ENTERED: AtomicUsize = AtomicUsize::new(0);
+
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Deliberate;
+
+impl Deliberate {
+    fn check(&self) -> Health {
+        SLOW_ENTERED.fetch_add(1, Ordering::SeqCst);
+        SLOW_GATE.wait();
+        Health::degraded("took its time")
+    }
+}
+
+impl Service for Deliberate {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_round_leaves_a_check_running_within_its_timeout_to_the_round_that_started_it() {
+    let registry = leak(Registry::from_descriptors([Deliberate::DESCRIPTOR]).unwrap());
+    let _deliberate = registry.load::<dyn Service>("deliberate").unwrap();
+    let record = registry.get("deliberate").unwrap();
+    let options = CheckOptions {
+        timeout: Duration::from_secs(30),
+        ..CheckOptions::default()
+    };
+    let first_options = options.clone();
+    let first = std::thread::spawn(move || registry.check_health_with(&first_options));
+    eventually("the first round's check to start", || {
+        SLOW_ENTERED.load(Ordering::SeqCst) == 1
+    });
+    // A second round meanwhile: no second call, no failure, the status as it stands.
+    let second = registry.check_health_with(&options);
+    let check = second.get("deliberate").unwrap();
+    assert_eq!((check.status, check.failure), (HealthStatus::Unknown, None));
+    assert_eq!(record.health_check_failures(CheckReason::Timeout), 0);
+    SLOW_GATE.open();
+    let first = first.join().unwrap();
+    assert_eq!(
+        first.get("deliberate").unwrap().result,
+        Health::degraded("took its time")
+    );
+    assert_eq!(SLOW_ENTERED.load(Ordering::SeqCst), 1);
+    assert_eq!(record.health().status, HealthStatus::Degraded);
+}

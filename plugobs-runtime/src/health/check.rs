@@ -151,7 +151,10 @@ enum Seen {
     NoHook,
     TimedOut,
     NotStarted,
+    /// The previous check outlived its timeout and still runs.
     Busy(Instant),
+    /// Another round's check of this plugin is running, within its timeout.
+    InProgress,
 }
 
 impl Registry {
@@ -165,7 +168,9 @@ impl Registry {
     /// hook (if any) run on a worker thread with `options.timeout`, the health policy
     /// judged over its operations, the thresholds applied. Returns once every hook has
     /// returned or timed out: a hook that never returns costs this call at most the
-    /// timeout, and is not called again until it returns.
+    /// timeout, and is not called again until it returns. Rounds may run at once (a
+    /// monitor and a probe endpoint, say): a plugin whose hook another round is running,
+    /// within its timeout, is left to that round and reported as it stands.
     ///
     /// ```
     /// let report = plugobs_runtime::registry().check_health();
@@ -211,6 +216,9 @@ impl Registry {
             let wait_until = began + queue_bound + timeout;
             match record.health_state().begin(began, wait_until) {
                 Begin::NoHook => seen.push(Some(Seen::NoHook)),
+                Begin::Busy(since) if began.saturating_duration_since(since) < timeout => {
+                    seen.push(Some(Seen::InProgress));
+                }
                 Begin::Busy(since) => seen.push(Some(Seen::Busy(since))),
                 Begin::Check(target) => {
                     let job = job(i, target, Arc::clone(record), span.clone(), &shared);
@@ -429,6 +437,7 @@ fn judge_hook(
             Some(CheckReason::Timeout),
             None,
         ),
+        Seen::InProgress => (Health::unknown("checked by another round"), None, None),
         Seen::Busy(since) => (
             Health::unhealthy(format!(
                 "timed out after {after}; still running after {}",
