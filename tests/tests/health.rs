@@ -756,3 +756,53 @@ fn a_round_leaves_a_check_running_within_its_timeout_to_the_round_that_started_i
     assert_eq!(SLOW_ENTERED.load(Ordering::SeqCst), 1);
     assert_eq!(record.health().status, HealthStatus::Degraded);
 }
+
+static CLOSING_GATE: Gate = Gate::new();
+static CLOSING_ENTERED: AtomicUsize = AtomicUsize::new(0);
+static CLOSED: AtomicUsize = AtomicUsize::new(0);
+
+#[plugobs::plugin(kind = "service", provides = dyn Service, stop = Self::close, health = Self::check)]
+#[derive(Default)]
+pub struct Closing;
+
+impl Closing {
+    fn check(&self) -> Health {
+        CLOSING_ENTERED.fetch_add(1, Ordering::SeqCst);
+        CLOSING_GATE.wait();
+        Health::healthy()
+    }
+    fn close(&mut self) {
+        CLOSED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Service for Closing {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn stop_waits_for_a_check_in_flight_then_runs_its_hook() {
+    let registry = leak(Registry::from_descriptors([Closing::DESCRIPTOR]).unwrap());
+    let closing = registry.load::<dyn Service>("closing").unwrap();
+    let round = std::thread::spawn(move || registry.check_health());
+    eventually("the check to start", || {
+        CLOSING_ENTERED.load(Ordering::SeqCst) == 1
+    });
+    let opener = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(50));
+        CLOSING_GATE.open();
+    });
+    // The stop hook takes `&mut self`: it runs once the check has let go of the instance.
+    closing.stop().unwrap();
+    assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
+    opener.join().unwrap();
+    assert_eq!(
+        round.join().unwrap().get("closing").unwrap().result,
+        Health::healthy()
+    );
+    // Stopped: no longer checked.
+    assert!(registry.check_health().checks.is_empty());
+    assert_eq!(CLOSING_ENTERED.load(Ordering::SeqCst), 1);
+}
