@@ -276,6 +276,25 @@ impl Registry {
     }
 }
 
+/// A plugin's check in flight, held by its job: however the job ends — run, skipped,
+/// or dropped unrun (the pool could not start a thread) — the instance is let go of
+/// first, then the plugin can be checked again.
+struct InFlight {
+    target: Option<Arc<dyn HealthTarget>>,
+    record: Arc<PluginRecord>,
+    took: Option<Duration>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        drop(self.target.take());
+        self.record.health_state().end(self.took);
+        if self.took.is_some() {
+            self.record.touch();
+        }
+    }
+}
+
 /// The job that runs one hook on a worker.
 fn job(
     index: usize,
@@ -285,27 +304,29 @@ fn job(
     shared: &Arc<RoundShared>,
 ) -> Box<dyn FnOnce() + Send> {
     let shared = Arc::clone(shared);
+    let mut in_flight = InFlight {
+        target: Some(target),
+        record,
+        took: None,
+    };
     Box::new(move || {
         {
             let mut slots = shared.lock();
-            let Some(slot) = slots.get_mut(index) else {
-                return;
-            };
-            if slot.given_up {
+            match slots.get_mut(index) {
                 // The round stopped waiting before this check could start: skip it.
-                drop(slots);
-                drop(target);
-                record.health_state().end(None);
-                return;
+                None => return,
+                Some(slot) if slot.given_up => return,
+                Some(slot) => slot.started = Some(Instant::now()),
             }
-            slot.started = Some(Instant::now());
         }
         let began = Instant::now();
-        let hook = span.in_scope(|| run_hook(&*target));
+        let hook = match &in_flight.target {
+            Some(target) => span.in_scope(|| run_hook(&**target)),
+            None => HookEnd::Absent,
+        };
         let took = began.elapsed();
-        drop(target);
-        record.health_state().end(Some(took));
-        record.touch();
+        in_flight.took = Some(took);
+        drop(in_flight);
         let abandoned = {
             let mut slots = shared.lock();
             match slots.get_mut(index) {
