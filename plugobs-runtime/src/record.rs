@@ -10,7 +10,11 @@
 //! [`state`](PluginRecord::state) — what `stats()` and `plugobs_plugins{state}` report —
 //! is derived from its live instances:
 //!
-//! - `Running` while at least one instance is started and not yet stopped or dropped;
+//! - `Running` while at least one instance is started and not yet stopped or dropped —
+//!   or `Degraded` / `Unhealthy` while the plugin's reported health says so (see
+//!   [`health`](crate::health)); a health change moves it between the three, counted
+//!   and logged like every transition, and once no instance runs its health is unknown
+//!   again;
 //! - otherwise `Loaded` while at least one instance is constructed and starting;
 //! - otherwise how the last instance ended: `Stopped` (stopped or dropped) or `Failed`
 //!   (its constructor or a hook failed); `Registered` before any instance existed.
