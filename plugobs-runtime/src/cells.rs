@@ -618,6 +618,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn since_is_what_was_recorded_in_between() {
+        let h = Histogram::default();
+        for v in [1_000, 2_000, 1_000_000] {
+            h.record(v);
+        }
+        let earlier = h.snapshot();
+        for v in [2_000, 5_000_000_000, 5_000_000_000] {
+            h.record(v);
+        }
+        let window = h.snapshot().since(&earlier);
+        assert_eq!(window.count(), 3);
+        assert_eq!(window.sum_nanos(), 10_000_002_000);
+        let p99 = window.quantile_nanos(0.99).unwrap();
+        assert!((p99 - 5e9).abs() < 5e9 * 0.02, "{p99}");
+        let p10 = window.quantile_nanos(0.1).unwrap();
+        assert!((p10 - 2e3).abs() < 2e3 * 0.02, "{p10}");
+        assert_eq!(h.snapshot().since(&h.snapshot()).count(), 0);
+    }
+
+    #[test]
     fn indexes_are_monotonic_and_bounds_round_trip() {
         let mut last = 0;
         for v in (0..1_000_000u64).chain([1 << 39, (1 << 40) + 5, u64::MAX]) {

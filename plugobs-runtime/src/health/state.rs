@@ -221,3 +221,34 @@ impl HealthInner {
         (before, self.reported.status)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statuses(results: &[HealthStatus], failures: u32, recoveries: u32) -> Vec<HealthStatus> {
+        let state = HealthState::default();
+        let mut inner = state.lock();
+        results
+            .iter()
+            .map(|s| inner.apply(Health::from(*s), failures, recoveries).1)
+            .collect()
+    }
+
+    #[test]
+    fn thresholds_count_consecutive_results_only() {
+        use HealthStatus::{Degraded as D, Healthy as H, Unhealthy as U, Unknown as K};
+        // From unknown, unhealthy also needs N in a row; healthy is taken at once.
+        assert_eq!(statuses(&[U, U, U], 3, 2), [K, K, U]);
+        assert_eq!(
+            statuses(&[H, U, U, H, U, U, U], 3, 2),
+            [H, H, H, H, H, H, U]
+        );
+        // Recovery needs M better results in a row; an unhealthy one restarts the count.
+        assert_eq!(statuses(&[U, H, U, H, H], 1, 2), [U, U, U, U, H]);
+        // Degraded comes at once, and leaves after M healthy results.
+        assert_eq!(statuses(&[H, D, H, H], 3, 2), [H, D, D, H]);
+        // Unhealthy to degraded is a recovery too.
+        assert_eq!(statuses(&[U, D, D], 1, 2), [U, U, D]);
+    }
+}
