@@ -239,12 +239,12 @@ impl Endpoints {
             .merge(views)
             .fallback(routes::no_route)
             .method_not_allowed_fallback(routes::method_not_allowed)
-            .layer(axum::middleware::map_response(routes::json_errors))
             .layer(RequestBodyLimitLayer::new(self.body_limit))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 timeout,
             ))
+            .layer(axum::middleware::map_response(routes::json_errors))
             .layer(CatchPanicLayer::custom(|_| {
                 axum::response::IntoResponse::into_response(HttpError::Internal)
             }))

@@ -105,15 +105,19 @@ pub(crate) async fn method_not_allowed() -> HttpError {
 }
 
 /// Gives the 408 and 413 answered by tower-http's layers the JSON body of every error.
-pub(crate) async fn json_errors(response: Response) -> Response {
+pub(crate) async fn json_errors<B>(response: Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     let is_json = response
         .headers()
         .get(CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == JSON.as_bytes());
     match response.status() {
-        _ if is_json => response,
+        _ if is_json => response.map(axum::body::Body::new),
         StatusCode::PAYLOAD_TOO_LARGE => HttpError::PayloadTooLarge.into_response(),
         StatusCode::REQUEST_TIMEOUT => HttpError::Timeout.into_response(),
-        _ => response,
+        _ => response.map(axum::body::Body::new),
     }
 }
