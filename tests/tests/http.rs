@@ -325,3 +325,248 @@ async fn metrics_are_exact_for_a_fixed_call_mix_in_both_formats() {
     assert_no_duplicate_family(&a.body);
     server.shutdown().unwrap();
 }
+
+// ---------------------------------------------------------------------------------------
+// Readiness.
+
+static WARMED_UP: AtomicBool = AtomicBool::new(false);
+
+/// Its start hook waits until `WARMED_UP`: meanwhile it is started, not running.
+#[plugobs::plugin(kind = "source", provides = dyn Source, start = Self::warm_up)]
+#[derive(Default)]
+pub struct SlowStarter;
+
+impl SlowStarter {
+    fn warm_up(&mut self) {
+        let began = Instant::now();
+        while !WARMED_UP.load(Ordering::Acquire) && began.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Source for SlowStarter {
+    fn pull(&self, what: &str) -> Result<usize, PullError> {
+        Ok(what.len())
+    }
+}
+
+async fn until(server: &ServerHandle, path: &str, status: u16) -> Answer {
+    let began = Instant::now();
+    loop {
+        let a = get(server, path).await;
+        if a.status == status || began.elapsed() > Duration::from_secs(10) {
+            return a;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn readiness_goes_from_ready_to_not_ready_and_back() {
+    let registry = std::sync::Arc::new(isolated(&[SlowStarter::DESCRIPTOR]));
+    let server = start(Endpoints::new().registry(registry.clone()));
+    let a = get(&server, "/readyz").await;
+    assert_eq!((a.status, a.json()), (200, json!({"ready": true, "not_ready": []})));
+
+    let loader = std::thread::spawn({
+        let registry = registry.clone();
+        move || registry.load::<dyn Source>("slow_starter")
+    });
+    let a = until(&server, "/readyz", 503).await;
+    assert_eq!((a.status, a.content_type.as_str()), (503, JSON));
+    assert_eq!(
+        a.json(),
+        json!({"ready": false, "not_ready": [
+            {"plugin": "slow_starter", "kind": "source", "state": "loaded", "message": "starting"}
+        ]})
+    );
+
+    WARMED_UP.store(true, Ordering::Release);
+    let loaded = loader.join().unwrap().unwrap();
+    assert_eq!(loaded.pull("abc").unwrap(), 3);
+    let a = get(&server, "/readyz").await;
+    assert_eq!((a.status, a.json()), (200, json!({"ready": true, "not_ready": []})));
+    server.shutdown().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Auth.
+
+async fn with_token(server: &ServerHandle, path: &str, token: Option<&str>) -> Answer {
+    let mut request = reqwest::Client::new().get(url(server, path));
+    if let Some(t) = token {
+        request = request.header("authorization", t);
+    }
+    send(request).await
+}
+
+#[tokio::test]
+async fn a_bearer_token_guards_every_route_or_all_but_the_probes() {
+    let token = BearerToken::new("s3cret-t0ken").unwrap();
+    assert_eq!(format!("{token:?}"), "BearerToken(<redacted>)");
+    let registry = || isolated(&[IdleSource::DESCRIPTOR]);
+    let all = start(
+        Endpoints::new()
+            .registry(registry())
+            .bearer_token(token.clone(), AuthScope::AllRoutes),
+    );
+    let unauthorized = |why: &str| json!({"status": 401, "error": why});
+    for path in ["/", "/metrics", "/plugins", "/plugins/idle_source", "/healthz", "/readyz"] {
+        let a = with_token(&all, path, None).await;
+        assert_eq!((a.status, a.content_type.as_str()), (401, JSON), "{path}");
+        assert_eq!(a.headers.get("www-authenticate").unwrap(), "Bearer");
+        assert_eq!(a.json(), unauthorized("a bearer token is required: Authorization: Bearer …"));
+        for wrong in ["Bearer s3cret-t0keN", "Bearer s3cret-t0ke", "Basic s3cret-t0ken", "s3cret-t0ken"] {
+            let a = with_token(&all, path, Some(wrong)).await;
+            assert_eq!(a.status, 401, "{path} {wrong}");
+        }
+        let a = with_token(&all, path, Some("Bearer s3cret-t0ken")).await;
+        assert_eq!(a.status, 200, "{path}");
+        let a = with_token(&all, path, Some("bearer   s3cret-t0ken")).await;
+        assert_eq!(a.status, 200, "{path}");
+    }
+    let a = with_token(&all, "/metrics", Some("Bearer nope")).await;
+    assert_eq!(a.json(), unauthorized("the bearer token is not valid"));
+
+    let views = start(
+        Endpoints::new()
+            .registry(registry())
+            .bearer_token(token, AuthScope::AllButProbes),
+    );
+    for probe in ["/healthz", "/readyz"] {
+        assert_eq!(with_token(&views, probe, None).await.status, 200, "{probe}");
+    }
+    for path in ["/", "/metrics", "/plugins", "/plugins/idle_source"] {
+        assert_eq!(with_token(&views, path, None).await.status, 401, "{path}");
+        let a = with_token(&views, path, Some("Bearer s3cret-t0ken")).await;
+        assert_eq!(a.status, 200, "{path}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Refusals.
+
+#[tokio::test]
+async fn unknown_paths_wrong_methods_and_bad_requests_are_refused() {
+    let registry = isolated(&[IdleSource::DESCRIPTOR]);
+    let server = start(Endpoints::new().registry(registry).body_limit(1024));
+    let client = reqwest::Client::new();
+
+    let a = get(&server, "/nope").await;
+    assert_eq!((a.status, a.content_type.as_str()), (404, JSON));
+    assert_eq!(a.json(), json!({"status": 404, "error": "no such route"}));
+    let a = get(&server, "/plugins/idle_source/extra").await;
+    assert_eq!(a.status, 404);
+
+    for path in ["/metrics", "/plugins", "/", "/healthz"] {
+        let a = send(client.post(url(&server, path))).await;
+        assert_eq!((a.status, a.content_type.as_str()), (405, JSON), "{path}");
+        assert_eq!(a.json(), json!({"status": 405, "error": "method not allowed"}));
+        assert_eq!(a.headers.get("allow").unwrap(), "GET,HEAD", "{path}");
+    }
+    let a = send(client.head(url(&server, "/metrics"))).await;
+    assert_eq!((a.status, a.body.as_str()), (200, ""));
+
+    let a = send(client.get(url(&server, "/metrics")).body(vec![b'x'; 4096])).await;
+    assert_eq!((a.status, a.content_type.as_str()), (413, JSON));
+    assert_eq!(a.json(), json!({"status": 413, "error": "the request body is too large"}));
+
+    let a = get(&server, "/plugins/%FF%FE").await;
+    assert_eq!((a.status, a.content_type.as_str()), (400, JSON));
+    assert_eq!(a.json(), json!({"status": 400, "error": "the plugin name is not valid UTF-8"}));
+
+    let addr = server.local_addr();
+    let answer = raw(addr, b"NOT A REQUEST\r\n\r\n");
+    assert_eq!(status_line(&answer), "HTTP/1.1 400 Bad Request", "{answer}");
+    let answer = raw(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n");
+    assert_eq!(status_line(&answer), "HTTP/1.1 400 Bad Request", "{answer}");
+    let big = format!("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+    let answer = raw(addr, big.as_bytes());
+    assert_eq!(status_line(&answer), "HTTP/1.1 431 Request Header Fields Too Large", "{answer}");
+    let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let answer = raw(addr, format!("GET /metrics HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes());
+    assert_eq!(status_line(&answer), "HTTP/1.1 431 Request Header Fields Too Large", "{answer}");
+
+    // And after all that, it still serves.
+    assert_eq!(get(&server, "/healthz").await.status, 200);
+    server.shutdown().unwrap();
+}
+
+#[tokio::test]
+async fn hostile_clients_cannot_keep_it_from_answering() {
+    let registry = isolated(&[IdleSource::DESCRIPTOR]);
+    let server = start(
+        Endpoints::new()
+            .registry(registry)
+            .header_read_timeout(Duration::from_secs(1)),
+    );
+    let addr = server.local_addr();
+
+    // A client that sends half a request and stalls.
+    let mut stalled = TcpStream::connect(addr).unwrap();
+    stalled.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: ").unwrap();
+    let began = Instant::now();
+    let a = get(&server, "/healthz").await;
+    assert_eq!(a.status, 200);
+    assert!(began.elapsed() < Duration::from_secs(1), "{:?}", began.elapsed());
+
+    // A burst of 1 000 malformed requests, from 8 clients at once.
+    let began = Instant::now();
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut refused = 0;
+                for i in 0..125 {
+                    let garbage = match (c + i) % 4 {
+                        0 => b"\x00\x01\x02 garbage\r\n\r\n".to_vec(),
+                        1 => b"GET /metrics HTTP/9.9\r\n\r\n".to_vec(),
+                        2 => b"GET /metrics HTTP/1.1\r\nBad Header\r\n\r\n".to_vec(),
+                        _ => b"GET  HTTP/1.1 /\r\n\r\n".to_vec(),
+                    };
+                    let answer = raw(addr, &garbage);
+                    if status_line(&answer).starts_with("HTTP/1.1 4") || answer.is_empty() {
+                        refused += 1;
+                    }
+                }
+                refused
+            })
+        })
+        .collect();
+    let refused: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert_eq!(refused, 1000);
+    println!("1 000 malformed requests refused in {:?}", began.elapsed());
+    let began = Instant::now();
+    let a = get(&server, "/metrics").await;
+    assert_eq!(a.status, 200);
+    assert!(began.elapsed() < Duration::from_secs(1), "{:?}", began.elapsed());
+
+    // The stalled client is cut off once the header timeout passes.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let cut = stalled.read_to_end(&mut rest);
+    assert!(cut.is_ok(), "still open after the header timeout: {cut:?}");
+    assert!(began.elapsed() < Duration::from_secs(3), "{:?}", began.elapsed());
+    println!("stalled client got {:?}", String::from_utf8_lossy(&rest));
+    server.shutdown().unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_is_graceful_and_frees_the_port() {
+    let registry = isolated(&[IdleSource::DESCRIPTOR]);
+    let server = start(Endpoints::new().registry(registry));
+    let addr = server.local_addr();
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    assert_eq!(get(&server, "/healthz").await.status, 200);
+    let began = Instant::now();
+    server.shutdown().unwrap();
+    assert!(began.elapsed() < Duration::from_secs(2), "{:?}", began.elapsed());
+    assert!(TcpStream::connect(addr).is_err(), "still listening on {addr}");
+    // Binding a port that is taken is a typed error.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let err = Endpoints::new().serve(port).unwrap_err();
+    assert!(matches!(err, plugobs::http::ServeError::Bind { .. }), "{err}");
+}
