@@ -570,3 +570,124 @@ async fn shutdown_is_graceful_and_frees_the_port() {
     let err = Endpoints::new().serve(port).unwrap_err();
     assert!(matches!(err, plugobs::http::ServeError::Bind { .. }), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------
+// With the host's exporter, nested in the host's app.
+
+/// Called through the process-wide registry, which the exporter renders.
+#[plugobs::plugin(kind = "source", version = "3.0.0")]
+#[derive(Default)]
+pub struct ExportedSource;
+
+#[plugobs::instrumented]
+impl ExportedSource {
+    fn pull(&self, what: &str) -> Result<usize, PullError> {
+        if what.is_empty() {
+            Err(PullError::Refused)
+        } else {
+            Ok(what.len())
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_the_hosts_exporter_every_family_appears_once() {
+    let exporter = plugobs::prometheus::install().unwrap();
+    metrics::counter!("host_requests_total").increment(3);
+    metrics::gauge!("host_queue_depth").set(7.0);
+    for what in ["a", "", "bc"] {
+        let _ = ExportedSource.pull(what);
+    }
+    plugobs::flush(); // the bridge must not publish plugobs' families into the recorder too
+
+    let server = start(Endpoints::new().exporter(exporter.clone()));
+    let a = get(&server, "/metrics").await;
+    assert_eq!((a.status, a.content_type.as_str()), (200, PROMETHEUS));
+    assert_no_duplicate_family(&a.body);
+    let lines: Vec<&str> = a.body.lines().collect();
+    for want in [
+        "host_requests_total 3",
+        "host_queue_depth 7",
+        r#"plugobs_plugin_operations_total{plugin="exported_source",kind="source",operation="pull",outcome="ok"} 2"#,
+        r#"plugobs_plugin_errors_total{plugin="exported_source",kind="source",operation="pull",error_kind="refused"} 1"#,
+        "# TYPE process_cpu_seconds_total counter",
+        "# TYPE process_resident_memory_bytes gauge",
+        "# TYPE process_open_fds gauge",
+        "# TYPE process_threads gauge",
+        "# TYPE process_start_time_seconds gauge",
+        "# TYPE plugobs_plugin_operations_total counter",
+    ] {
+        assert!(lines.contains(&want), "missing `{want}` in\n{}", a.body);
+    }
+    let families = families(&a.body);
+    for f in ["host_requests_total", "host_queue_depth", "plugobs_plugin_operations_total"] {
+        assert_eq!(families.get(f), Some(&1), "{f}");
+    }
+    // The recorder renders the Prometheus text only: asked for OpenMetrics, it answers text.
+    let a = send(
+        reqwest::Client::new()
+            .get(url(&server, "/metrics"))
+            .header("accept", "application/openmetrics-text"),
+    )
+    .await;
+    assert_eq!((a.status, a.content_type.as_str()), (200, PROMETHEUS));
+    assert_no_duplicate_family(&a.body);
+    server.shutdown().unwrap();
+}
+
+#[tokio::test]
+async fn without_an_exporter_openmetrics_has_the_process_families_once() {
+    let registry = isolated(&[IdleSource::DESCRIPTOR]);
+    let server = start(Endpoints::new().registry(registry));
+    let a = send(
+        reqwest::Client::new()
+            .get(url(&server, "/metrics"))
+            .header("accept", "application/openmetrics-text; version=1.0.0"),
+    )
+    .await;
+    assert_eq!((a.status, a.content_type.as_str()), (200, OPENMETRICS));
+    assert_no_duplicate_family(&a.body);
+    let lines: Vec<&str> = a.body.lines().collect();
+    assert!(lines.contains(&"# TYPE process_cpu_seconds counter"), "{}", a.body);
+    assert!(lines.iter().any(|l| l.starts_with("process_cpu_seconds_total ")));
+    assert!(lines.iter().any(|l| l.starts_with("process_resident_memory_bytes ")));
+    assert_eq!(lines.last(), Some(&"# EOF"));
+    assert_eq!(lines.iter().filter(|l| **l == "# EOF").count(), 1);
+    server.shutdown().unwrap();
+}
+
+#[tokio::test]
+async fn the_router_nests_in_the_hosts_app() {
+    #[derive(Clone)]
+    struct AppState {
+        greeting: &'static str,
+    }
+    let registry = isolated(&[IdleSource::DESCRIPTOR]);
+    let app = axum::Router::new()
+        .route(
+            "/hello",
+            axum::routing::get(|axum::extract::State(s): axum::extract::State<AppState>| async move {
+                s.greeting
+            }),
+        )
+        .nest("/ops", Endpoints::new().registry(registry).router())
+        .with_state(AppState { greeting: "hi" });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = reqwest::Client::new();
+    let at = |path: &str| format!("http://{addr}{path}");
+    let a = send(client.get(at("/hello"))).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "hi"));
+    let a = send(client.get(at("/ops/healthz"))).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "ok\n"));
+    let a = send(client.get(at("/ops/plugins/idle_source"))).await;
+    assert_eq!(a.json(), idle_plugin("idle_source", "source", "1.0.0"));
+    let a = send(client.get(at("/ops"))).await;
+    assert_eq!((a.status, a.content_type.as_str()), (200, "text/html; charset=utf-8"));
+    let a = send(client.get(at("/ops/metrics"))).await;
+    assert_eq!((a.status, a.content_type.as_str()), (200, PROMETHEUS));
+    let a = send(client.get(at("/ops/nope"))).await;
+    assert_eq!(a.status, 404);
+    serving.abort();
+}
