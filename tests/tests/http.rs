@@ -170,11 +170,11 @@ fn families(text: &str) -> BTreeMap<&str, usize> {
 }
 
 fn assert_no_duplicate_family(text: &str) {
-    let twice: Vec<_> = families(text)
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .collect();
-    assert!(twice.is_empty(), "families declared twice: {twice:?}\n{text}");
+    let twice: Vec<_> = families(text).into_iter().filter(|(_, n)| *n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "families declared twice: {twice:?}\n{text}"
+    );
 }
 
 const IDLE_METRICS: &str = r#"# HELP plugobs_plugin_info Registered plugins, always 1, with their kind and version.
@@ -238,7 +238,10 @@ async fn every_route_answers_with_its_status_type_and_exact_body() {
     let server = start(Endpoints::new().registry(registry).process_metrics(false));
 
     let a = get(&server, "/healthz").await;
-    assert_eq!((a.status, a.content_type.as_str(), a.body.as_str()), (200, "text/plain; charset=utf-8", "ok\n"));
+    assert_eq!(
+        (a.status, a.content_type.as_str(), a.body.as_str()),
+        (200, "text/plain; charset=utf-8", "ok\n")
+    );
 
     let a = get(&server, "/readyz").await;
     assert_eq!((a.status, a.content_type.as_str()), (200, JSON));
@@ -273,25 +276,37 @@ async fn every_route_answers_with_its_status_type_and_exact_body() {
 
     let a = get(&server, "/plugins/kafka_sink").await;
     assert_eq!((a.status, a.content_type.as_str()), (404, JSON));
-    assert_eq!(a.json(), json!({"status": 404, "error": "no plugin named `kafka_sink`"}));
+    assert_eq!(
+        a.json(),
+        json!({"status": 404, "error": "no plugin named `kafka_sink`"})
+    );
 
     let a = get(&server, "/metrics").await;
     assert_eq!((a.status, a.content_type.as_str()), (200, PROMETHEUS));
     assert_eq!(mask(&a.body), IDLE_METRICS);
 
     let a = get(&server, "/").await;
-    assert_eq!((a.status, a.content_type.as_str()), (200, "text/html; charset=utf-8"));
+    assert_eq!(
+        (a.status, a.content_type.as_str()),
+        (200, "text/html; charset=utf-8")
+    );
     assert_fixture("idle_page.html", &a.body);
     for path in ["/", "/metrics", "/plugins", "/readyz", "/healthz"] {
         let a = get(&server, path).await;
-        assert_eq!(a.headers.get("cache-control").unwrap(), "no-store", "{path}");
+        assert_eq!(
+            a.headers.get("cache-control").unwrap(),
+            "no-store",
+            "{path}"
+        );
     }
     server.shutdown().unwrap();
 }
 
 /// 5 ok, 3 timeouts, 2 refusals.
 fn call_mix() {
-    for what in ["a", "bb", "slow", "ccc", "closed", "slow", "dddd", "closed", "slow", "e"] {
+    for what in [
+        "a", "bb", "slow", "ccc", "closed", "slow", "dddd", "closed", "slow", "e",
+    ] {
         let _ = MixedSource.pull(what);
     }
 }
@@ -317,8 +332,14 @@ async fn metrics_are_exact_for_a_fixed_call_mix_in_both_formats() {
     assert_fixture("mixed_metrics.prom", &text);
     assert_no_duplicate_family(&a.body);
 
-    let prometheus_accept = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
-    let a = send(reqwest::Client::new().get(url(&server, "/metrics")).header("accept", prometheus_accept)).await;
+    let prometheus_accept =
+        "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+    let a = send(
+        reqwest::Client::new()
+            .get(url(&server, "/metrics"))
+            .header("accept", prometheus_accept),
+    )
+    .await;
     assert_eq!((a.status, a.content_type.as_str()), (200, OPENMETRICS));
     assert!(a.body.ends_with("\n# EOF\n"));
     assert_fixture("mixed_metrics.om", &mask(&a.body));
@@ -367,7 +388,10 @@ async fn readiness_goes_from_ready_to_not_ready_and_back() {
     let registry = std::sync::Arc::new(isolated(&[SlowStarter::DESCRIPTOR]));
     let server = start(Endpoints::new().registry(registry.clone()));
     let a = get(&server, "/readyz").await;
-    assert_eq!((a.status, a.json()), (200, json!({"ready": true, "not_ready": []})));
+    assert_eq!(
+        (a.status, a.json()),
+        (200, json!({"ready": true, "not_ready": []}))
+    );
 
     let loader = std::thread::spawn({
         let registry = registry.clone();
@@ -386,7 +410,10 @@ async fn readiness_goes_from_ready_to_not_ready_and_back() {
     let loaded = loader.join().unwrap().unwrap();
     assert_eq!(loaded.pull("abc").unwrap(), 3);
     let a = get(&server, "/readyz").await;
-    assert_eq!((a.status, a.json()), (200, json!({"ready": true, "not_ready": []})));
+    assert_eq!(
+        (a.status, a.json()),
+        (200, json!({"ready": true, "not_ready": []}))
+    );
     server.shutdown().unwrap();
 }
 
@@ -412,12 +439,27 @@ async fn a_bearer_token_guards_every_route_or_all_but_the_probes() {
             .bearer_token(token.clone(), AuthScope::AllRoutes),
     );
     let unauthorized = |why: &str| json!({"status": 401, "error": why});
-    for path in ["/", "/metrics", "/plugins", "/plugins/idle_source", "/healthz", "/readyz"] {
+    for path in [
+        "/",
+        "/metrics",
+        "/plugins",
+        "/plugins/idle_source",
+        "/healthz",
+        "/readyz",
+    ] {
         let a = with_token(&all, path, None).await;
         assert_eq!((a.status, a.content_type.as_str()), (401, JSON), "{path}");
         assert_eq!(a.headers.get("www-authenticate").unwrap(), "Bearer");
-        assert_eq!(a.json(), unauthorized("a bearer token is required: Authorization: Bearer …"));
-        for wrong in ["Bearer s3cret-t0keN", "Bearer s3cret-t0ke", "Basic s3cret-t0ken", "s3cret-t0ken"] {
+        assert_eq!(
+            a.json(),
+            unauthorized("a bearer token is required: Authorization: Bearer …")
+        );
+        for wrong in [
+            "Bearer s3cret-t0keN",
+            "Bearer s3cret-t0ke",
+            "Basic s3cret-t0ken",
+            "s3cret-t0ken",
+        ] {
             let a = with_token(&all, path, Some(wrong)).await;
             assert_eq!(a.status, 401, "{path} {wrong}");
         }
@@ -462,7 +504,10 @@ async fn unknown_paths_wrong_methods_and_bad_requests_are_refused() {
     for path in ["/metrics", "/plugins", "/", "/healthz"] {
         let a = send(client.post(url(&server, path))).await;
         assert_eq!((a.status, a.content_type.as_str()), (405, JSON), "{path}");
-        assert_eq!(a.json(), json!({"status": 405, "error": "method not allowed"}));
+        assert_eq!(
+            a.json(),
+            json!({"status": 405, "error": "method not allowed"})
+        );
         assert_eq!(a.headers.get("allow").unwrap(), "GET,HEAD", "{path}");
     }
     let a = send(client.head(url(&server, "/metrics"))).await;
@@ -470,23 +515,46 @@ async fn unknown_paths_wrong_methods_and_bad_requests_are_refused() {
 
     let a = send(client.get(url(&server, "/metrics")).body(vec![b'x'; 4096])).await;
     assert_eq!((a.status, a.content_type.as_str()), (413, JSON));
-    assert_eq!(a.json(), json!({"status": 413, "error": "the request body is too large"}));
+    assert_eq!(
+        a.json(),
+        json!({"status": 413, "error": "the request body is too large"})
+    );
 
     let a = get(&server, "/plugins/%FF%FE").await;
     assert_eq!((a.status, a.content_type.as_str()), (400, JSON));
-    assert_eq!(a.json(), json!({"status": 400, "error": "the plugin name is not valid UTF-8"}));
+    assert_eq!(
+        a.json(),
+        json!({"status": 400, "error": "the plugin name is not valid UTF-8"})
+    );
 
     let addr = server.local_addr();
     let answer = raw(addr, b"NOT A REQUEST\r\n\r\n");
     assert_eq!(status_line(&answer), "HTTP/1.1 400 Bad Request", "{answer}");
-    let answer = raw(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n");
+    let answer = raw(
+        addr,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+    );
     assert_eq!(status_line(&answer), "HTTP/1.1 400 Bad Request", "{answer}");
-    let big = format!("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+    let big = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
     let answer = raw(addr, big.as_bytes());
-    assert_eq!(status_line(&answer), "HTTP/1.1 431 Request Header Fields Too Large", "{answer}");
+    assert_eq!(
+        status_line(&answer),
+        "HTTP/1.1 431 Request Header Fields Too Large",
+        "{answer}"
+    );
     let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
-    let answer = raw(addr, format!("GET /metrics HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes());
-    assert_eq!(status_line(&answer), "HTTP/1.1 431 Request Header Fields Too Large", "{answer}");
+    let answer = raw(
+        addr,
+        format!("GET /metrics HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
+    );
+    assert_eq!(
+        status_line(&answer),
+        "HTTP/1.1 431 Request Header Fields Too Large",
+        "{answer}"
+    );
 
     // And after all that, it still serves.
     assert_eq!(get(&server, "/healthz").await.status, 200);
@@ -505,11 +573,17 @@ async fn hostile_clients_cannot_keep_it_from_answering() {
 
     // A client that sends half a request and stalls.
     let mut stalled = TcpStream::connect(addr).unwrap();
-    stalled.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: ").unwrap();
+    stalled
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: ")
+        .unwrap();
     let began = Instant::now();
     let a = get(&server, "/healthz").await;
     assert_eq!(a.status, 200);
-    assert!(began.elapsed() < Duration::from_secs(1), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        began.elapsed()
+    );
 
     // A burst of 1 000 malformed requests, from 8 clients at once.
     let began = Instant::now();
@@ -539,7 +613,11 @@ async fn hostile_clients_cannot_keep_it_from_answering() {
     let began = Instant::now();
     let a = get(&server, "/metrics").await;
     assert_eq!(a.status, 200);
-    assert!(began.elapsed() < Duration::from_secs(1), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        began.elapsed()
+    );
 
     // The stalled client is cut off once the header timeout passes.
     stalled
@@ -548,7 +626,11 @@ async fn hostile_clients_cannot_keep_it_from_answering() {
     let mut rest = Vec::new();
     let cut = stalled.read_to_end(&mut rest);
     assert!(cut.is_ok(), "still open after the header timeout: {cut:?}");
-    assert!(began.elapsed() < Duration::from_secs(3), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        began.elapsed()
+    );
     println!("stalled client got {:?}", String::from_utf8_lossy(&rest));
     server.shutdown().unwrap();
 }
@@ -562,13 +644,23 @@ async fn shutdown_is_graceful_and_frees_the_port() {
     assert_eq!(get(&server, "/healthz").await.status, 200);
     let began = Instant::now();
     server.shutdown().unwrap();
-    assert!(began.elapsed() < Duration::from_secs(2), "{:?}", began.elapsed());
-    assert!(TcpStream::connect(addr).is_err(), "still listening on {addr}");
+    assert!(
+        began.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "still listening on {addr}"
+    );
     // Binding a port that is taken is a typed error.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let err = Endpoints::new().serve(port).unwrap_err();
-    assert!(matches!(err, plugobs::http::ServeError::Bind { .. }), "{err}");
+    assert!(
+        matches!(err, plugobs::http::ServeError::Bind { .. }),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -620,7 +712,11 @@ async fn with_the_hosts_exporter_every_family_appears_once() {
         assert!(lines.contains(&want), "missing `{want}` in\n{}", a.body);
     }
     let families = families(&a.body);
-    for f in ["host_requests_total", "host_queue_depth", "plugobs_plugin_operations_total"] {
+    for f in [
+        "host_requests_total",
+        "host_queue_depth",
+        "plugobs_plugin_operations_total",
+    ] {
         assert_eq!(families.get(f), Some(&1), "{f}");
     }
     // The recorder renders the Prometheus text only: asked for OpenMetrics, it answers text.
@@ -648,9 +744,21 @@ async fn without_an_exporter_openmetrics_has_the_process_families_once() {
     assert_eq!((a.status, a.content_type.as_str()), (200, OPENMETRICS));
     assert_no_duplicate_family(&a.body);
     let lines: Vec<&str> = a.body.lines().collect();
-    assert!(lines.contains(&"# TYPE process_cpu_seconds counter"), "{}", a.body);
-    assert!(lines.iter().any(|l| l.starts_with("process_cpu_seconds_total ")));
-    assert!(lines.iter().any(|l| l.starts_with("process_resident_memory_bytes ")));
+    assert!(
+        lines.contains(&"# TYPE process_cpu_seconds counter"),
+        "{}",
+        a.body
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("process_cpu_seconds_total "))
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("process_resident_memory_bytes "))
+    );
     assert_eq!(lines.last(), Some(&"# EOF"));
     assert_eq!(lines.iter().filter(|l| **l == "# EOF").count(), 1);
     server.shutdown().unwrap();
@@ -666,9 +774,9 @@ async fn the_router_nests_in_the_hosts_app() {
     let app = axum::Router::new()
         .route(
             "/hello",
-            axum::routing::get(|axum::extract::State(s): axum::extract::State<AppState>| async move {
-                s.greeting
-            }),
+            axum::routing::get(
+                |axum::extract::State(s): axum::extract::State<AppState>| async move { s.greeting },
+            ),
         )
         .nest("/ops", Endpoints::new().registry(registry).router())
         .with_state(AppState { greeting: "hi" });
@@ -684,10 +792,170 @@ async fn the_router_nests_in_the_hosts_app() {
     let a = send(client.get(at("/ops/plugins/idle_source"))).await;
     assert_eq!(a.json(), idle_plugin("idle_source", "source", "1.0.0"));
     let a = send(client.get(at("/ops"))).await;
-    assert_eq!((a.status, a.content_type.as_str()), (200, "text/html; charset=utf-8"));
+    assert_eq!(
+        (a.status, a.content_type.as_str()),
+        (200, "text/html; charset=utf-8")
+    );
     let a = send(client.get(at("/ops/metrics"))).await;
     assert_eq!((a.status, a.content_type.as_str()), (200, PROMETHEUS));
     let a = send(client.get(at("/ops/nope"))).await;
     assert_eq!(a.status, 404);
     serving.abort();
+}
+
+// ---------------------------------------------------------------------------------------
+// The status page in a real browser.
+
+#[derive(Debug)]
+pub struct Unreachable;
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot reach <broker:9092> & give up")
+    }
+}
+
+/// Its start hook fails: the page lists it first.
+#[plugobs::plugin(kind = "sink", version = "0.1.0", provides = dyn Source, start = Self::connect)]
+#[derive(Default)]
+pub struct BrokenSink;
+impl BrokenSink {
+    fn connect(&mut self) -> Result<(), Unreachable> {
+        Err(Unreachable)
+    }
+}
+impl Source for BrokenSink {
+    fn pull(&self, _: &str) -> Result<usize, PullError> {
+        Err(PullError::Refused)
+    }
+}
+
+/// Runs, with calls that succeed and fail.
+#[plugobs::plugin(kind = "source", version = "1.2.0", provides = dyn Source)]
+#[derive(Default)]
+pub struct BusySource;
+
+#[plugobs::instrumented]
+impl Source for BusySource {
+    fn pull(&self, what: &str) -> Result<usize, PullError> {
+        if what == "slow" {
+            Err(PullError::Timeout)
+        } else {
+            Ok(what.len())
+        }
+    }
+}
+
+/// Debian's Chromium, or the one `PLUGOBS_CHROMIUM` names.
+fn chromium() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("PLUGOBS_CHROMIUM") {
+        return Some(path.into());
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// The page's DOM after Chromium loaded it.
+fn dump_dom(browser: &std::path::Path, url: &str) -> String {
+    let profile = std::env::temp_dir().join(format!("plugobs-chromium-{}", std::process::id()));
+    let output = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", browser.display()));
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The value of `attr` in the tag `tag`.
+fn attribute<'a>(tag: &'a str, attr: &str) -> Option<&'a str> {
+    let start = tag.find(&format!(" {attr}=\""))? + attr.len() + 3;
+    let len = tag[start..].find('"')?;
+    Some(&tag[start..start + len])
+}
+
+#[test]
+fn chromium_renders_one_row_per_plugin_failures_first() {
+    let Some(browser) = chromium() else {
+        let skip = std::env::var_os("PLUGOBS_SKIP_BROWSER_TESTS").is_some()
+            && std::env::var_os("CI").is_none();
+        assert!(
+            skip,
+            "Chromium is needed to test the status page: `apt-get update && apt-get install -y \
+             chromium` (.ci/run does), or set PLUGOBS_CHROMIUM to a browser; outside CI, \
+             PLUGOBS_SKIP_BROWSER_TESTS=1 skips this test"
+        );
+        eprintln!("SKIPPED: no Chromium (PLUGOBS_SKIP_BROWSER_TESTS is set)");
+        return;
+    };
+    let registry = isolated(&[
+        BusySource::DESCRIPTOR,
+        BrokenSink::DESCRIPTOR,
+        IdleSink::DESCRIPTOR,
+    ]);
+    let report = registry.load_all::<dyn Source>();
+    assert_eq!((report.loaded.len(), report.failures.len()), (1, 1));
+    for what in ["a", "slow", "bc", "d"] {
+        let _ = report.loaded[0].pull(what);
+    }
+    let server = Endpoints::new().registry(registry).serve(0).unwrap();
+
+    let dom = dump_dom(&browser, &format!("http://{}/", server.local_addr()));
+    let rows: Vec<(&str, &str)> = dom
+        .match_indices("<tr id=\"plugin-")
+        .map(|(at, _)| {
+            let tag = &dom[at..at + dom[at..].find('>').unwrap()];
+            (
+                attribute(tag, "data-plugin").unwrap(),
+                attribute(tag, "data-state").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("broken_sink", "failed"),
+            ("busy_source", "running"),
+            ("idle_sink", "registered"),
+        ],
+        "{dom}"
+    );
+    // The failure's message, escaped in the HTML, reads as written in the browser's DOM.
+    assert!(
+        dom.contains("last failure: start error: cannot reach &lt;broker:9092&gt; &amp; give up"),
+        "{dom}"
+    );
+    // The running plugin's operation: 4 calls, 25 % errors, all timeouts.
+    assert!(
+        dom.contains("<tr data-operation=\"pull\"><td>pull</td><td class=\"num\">4</td>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(
+            "<span class=\"err\">25.0%</span> <span class=\"meta\">(timeout 25.0%)</span>"
+        ),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<span class=\"ready yes\">ready</span> · 3 plugins"),
+        "{dom}"
+    );
+    server.shutdown().unwrap();
 }

@@ -172,10 +172,22 @@ mod tests {
     #[test]
     fn refuses_tokens_that_cannot_travel_in_a_header() {
         assert!(matches!(BearerToken::new(""), Err(TokenError::Empty)));
-        assert!(matches!(BearerToken::new("a b"), Err(TokenError::InvalidCharacter)));
-        assert!(matches!(BearerToken::new("==="), Err(TokenError::InvalidCharacter)));
-        assert!(matches!(BearerToken::new("a=b"), Err(TokenError::InvalidCharacter)));
-        assert!(matches!(BearerToken::new("é"), Err(TokenError::InvalidCharacter)));
+        assert!(matches!(
+            BearerToken::new("a b"),
+            Err(TokenError::InvalidCharacter)
+        ));
+        assert!(matches!(
+            BearerToken::new("==="),
+            Err(TokenError::InvalidCharacter)
+        ));
+        assert!(matches!(
+            BearerToken::new("a=b"),
+            Err(TokenError::InvalidCharacter)
+        ));
+        assert!(matches!(
+            BearerToken::new("é"),
+            Err(TokenError::InvalidCharacter)
+        ));
         assert!(matches!(
             BearerToken::new("a".repeat(1025)),
             Err(TokenError::TooLong)

@@ -26,7 +26,9 @@ th{font-weight:600;white-space:nowrap}
 tr.attention>td:first-child{box-shadow:inset 4px 0 var(--bad)}
 .name{font-weight:600}.meta{color:var(--dim);font-size:12px}
 .message{max-width:28rem;overflow-wrap:anywhere}
+table.ops{width:100%;min-width:34rem;table-layout:fixed}
 table.ops th,table.ops td{padding:.1rem .5rem;font-size:13px;border:0}
+table.ops th:nth-child(1){width:24%}table.ops th:nth-child(3){width:31%}
 table.ops th{color:var(--dim);font-weight:500}
 .err{color:var(--bad)}.none{color:var(--dim)}
 ";
@@ -121,7 +123,11 @@ fn row(out: &mut String, p: &PluginStats) {
         if !message.is_empty() {
             message.push_str("; ");
         }
-        let _ = write!(message, "last failure: {} {}: {}", f.stage, f.reason, f.message);
+        let _ = write!(
+            message,
+            "last failure: {} {}: {}",
+            f.stage, f.reason, f.message
+        );
     }
     let _ = write!(out, "<td class=\"message\">{}</td>", Escape(&message));
     let _ = write!(
@@ -156,12 +162,9 @@ fn operations(out: &mut String, p: &PluginStats) {
         if failed == 0 {
             out.push_str("<span class=\"none\">0</span>");
         } else {
-            let _ = write!(
-                out,
-                "<span class=\"err\">{}</span>",
-                ratio(failed, o.calls)
-            );
-            let mut kinds: Vec<(&str, u64)> = o.errors_by_kind.iter().map(|(k, n)| (*k, *n)).collect();
+            let _ = write!(out, "<span class=\"err\">{}</span>", ratio(failed, o.calls));
+            let mut kinds: Vec<(&str, u64)> =
+                o.errors_by_kind.iter().map(|(k, n)| (*k, *n)).collect();
             if o.panics > 0 {
                 kinds.push(("panic", o.panics));
             }

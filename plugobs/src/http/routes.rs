@@ -49,7 +49,11 @@ fn json(status: StatusCode, value: &impl Serialize) -> Response {
 pub(crate) async fn metrics(State(scraper): Ctx, headers: HeaderMap) -> Response {
     let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok());
     let format = scraper.format(accept);
-    body(StatusCode::OK, format.content_type(), scraper.render(format))
+    body(
+        StatusCode::OK,
+        format.content_type(),
+        scraper.render(format),
+    )
 }
 
 /// `GET /healthz`: the process answers.
@@ -91,7 +95,11 @@ pub(crate) async fn plugin(
 /// `GET /`: the status page.
 pub(crate) async fn page(State(scraper): Ctx) -> Response {
     let registry = scraper.registry();
-    body(StatusCode::OK, HTML, page::render(&registry.stats(), registry))
+    body(
+        StatusCode::OK,
+        HTML,
+        page::render(&registry.stats(), registry),
+    )
 }
 
 /// Any other path.

@@ -103,7 +103,9 @@ pub(crate) fn start(
     let addr = addr.addr();
     let listener =
         std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
-    listener.set_nonblocking(true).map_err(ServeError::Runtime)?;
+    listener
+        .set_nonblocking(true)
+        .map_err(ServeError::Runtime)?;
     let local = listener.local_addr().map_err(ServeError::Runtime)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
