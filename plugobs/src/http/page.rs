@@ -270,7 +270,7 @@ mod tests {
     fn formats_times_in_utc() {
         assert_eq!(utc(UNIX_EPOCH), "1970-01-01 00:00:00");
         let t = UNIX_EPOCH + Duration::from_secs(1_795_460_584);
-        assert_eq!(utc(t), "2026-11-23 19:43:04");
+        assert_eq!(utc(t), "2026-11-23 19:03:04");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(utc(leap), "2000-02-29 00:00:00");
     }
