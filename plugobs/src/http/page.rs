@@ -25,8 +25,8 @@ th{font-weight:600;white-space:nowrap}
 .s-failed,.s-unhealthy,.h-unhealthy{background:var(--bad)}
 tr.attention>td:first-child{box-shadow:inset 4px 0 var(--bad)}
 .name{font-weight:600}.meta{color:var(--dim);font-size:12px}
-.message{max-width:28rem;overflow-wrap:anywhere}
-table.ops{width:100%;min-width:34rem;table-layout:fixed}
+.message{min-width:12rem;max-width:26rem;overflow-wrap:break-word}
+table.ops{width:100%;min-width:30rem;table-layout:fixed}
 table.ops th,table.ops td{padding:.1rem .5rem;font-size:13px;border:0}
 table.ops th:nth-child(1){width:24%}table.ops th:nth-child(3){width:31%}
 table.ops th{color:var(--dim);font-weight:500}
