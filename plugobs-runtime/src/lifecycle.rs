@@ -39,28 +39,22 @@ struct Step<'r> {
 impl<'r> Step<'r> {
     fn begin(record: &'r PluginRecord, stage: Stage) -> Self {
         let d = record.descriptor();
+        // Span names must be literals (tracing's callsites are static): one per stage.
+        macro_rules! step_span {
+            ($name:literal) => {
+                tracing::info_span!(
+                    $name,
+                    plugin.name = d.name,
+                    plugin.kind = d.kind,
+                    error.type = tracing::field::Empty,
+                    otel.status_code = tracing::field::Empty,
+                )
+            };
+        }
         let span = match stage {
-            Stage::Load => tracing::info_span!(
-                "plugin.load",
-                plugin.name = d.name,
-                plugin.kind = d.kind,
-                error.type = tracing::field::Empty,
-                otel.status_code = tracing::field::Empty,
-            ),
-            Stage::Start => tracing::info_span!(
-                "plugin.start",
-                plugin.name = d.name,
-                plugin.kind = d.kind,
-                error.type = tracing::field::Empty,
-                otel.status_code = tracing::field::Empty,
-            ),
-            Stage::Stop => tracing::info_span!(
-                "plugin.stop",
-                plugin.name = d.name,
-                plugin.kind = d.kind,
-                error.type = tracing::field::Empty,
-                otel.status_code = tracing::field::Empty,
-            ),
+            Stage::Load => step_span!("plugin.load"),
+            Stage::Start => step_span!("plugin.start"),
+            Stage::Stop => step_span!("plugin.stop"),
         };
         Step {
             record,

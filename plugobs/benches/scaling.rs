@@ -4,7 +4,7 @@
 //! `cargo bench -p plugobs --bench scaling`
 //!
 //! Each round, for each variant and each thread count (interleaved, the order rotating every
-//! round), fresh threads wait on a barrier, each makes `N` calls, and the wall time from the
+//! round), fresh threads — all started after 64 others have come and gone — wait on a barrier, each makes `N` calls, and the wall time from the
 //! barrier to the last thread's end is measured. The report is the median throughput over
 //! the rounds. The target (informational; the bench always exits 0): 2 threads give at
 //! least 1.8x the throughput of 1 thread.
@@ -166,6 +166,16 @@ fn main() {
         .expect("install the Prometheus recorder");
     let _ = plugobs::registry();
     HAND.get_or_init(HandCached::new);
+
+    // 64 threads come and go first, so every measured thread is started after them: an
+    // exiting thread gives its shard index back and a later one adopts it, so measured
+    // threads still write single-writer shards (before index reuse they fell onto the
+    // shared atomic shards). Each round below also starts fresh threads.
+    std::thread::scope(|s| {
+        for _ in 0..64 {
+            s.spawn(|| calls_plugobs(10));
+        }
+    });
 
     // A: as shipped, the background flusher forwarding every second.
     let started = Instant::now();
