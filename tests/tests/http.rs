@@ -73,7 +73,7 @@ fn url(server: &ServerHandle, path: &str) -> String {
 struct Answer {
     status: u16,
     content_type: String,
-    headers: reqwest::header::HeaderMap,
+    headers: hyper::HeaderMap,
     body: String,
 }
 
@@ -83,24 +83,91 @@ impl Answer {
     }
 }
 
-async fn send(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let content_type = headers
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+/// hyper's HTTP/1.1 client, one connection per request, with reqwest's shape.
+#[derive(Clone, Copy)]
+struct Client;
+
+struct Request {
+    method: hyper::Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Client {
+    fn new() -> Client {
+        Client
+    }
+    fn request(self, method: hyper::Method, url: String) -> Request {
+        Request {
+            method,
+            url,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+    fn get(self, url: String) -> Request {
+        self.request(hyper::Method::GET, url)
+    }
+    fn post(self, url: String) -> Request {
+        self.request(hyper::Method::POST, url)
+    }
+    fn head(self, url: String) -> Request {
+        self.request(hyper::Method::HEAD, url)
+    }
+}
+
+impl Request {
+    fn header(mut self, name: &str, value: &str) -> Request {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+    fn body(mut self, body: Vec<u8>) -> Request {
+        self.body = body;
+        self
+    }
+}
+
+async fn send(request: Request) -> Answer {
+    use http_body_util::BodyExt as _;
+
+    let rest = request.url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut builder = hyper::Request::builder()
+        .method(request.method)
+        .uri(path)
+        .header("host", host);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    let body = http_body_util::Full::new(hyper::body::Bytes::from(request.body));
+    let response = sender
+        .send_request(builder.body(body).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
     Answer {
-        status,
-        content_type,
-        headers,
-        body: response.text().await.unwrap(),
+        status: parts.status.as_u16(),
+        content_type: parts
+            .headers
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default(),
+        headers: parts.headers,
+        body: String::from_utf8(body.to_vec()).unwrap(),
     }
 }
 
 async fn get(server: &ServerHandle, path: &str) -> Answer {
-    send(reqwest::Client::new().get(url(server, path))).await
+    send(Client::new().get(url(server, path))).await
 }
 
 /// Writes `bytes` on a fresh connection and reads the answer until the server closes it
@@ -335,7 +402,7 @@ async fn metrics_are_exact_for_a_fixed_call_mix_in_both_formats() {
     let prometheus_accept =
         "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
     let a = send(
-        reqwest::Client::new()
+        Client::new()
             .get(url(&server, "/metrics"))
             .header("accept", prometheus_accept),
     )
@@ -421,7 +488,7 @@ async fn readiness_goes_from_ready_to_not_ready_and_back() {
 // Auth.
 
 async fn with_token(server: &ServerHandle, path: &str, token: Option<&str>) -> Answer {
-    let mut request = reqwest::Client::new().get(url(server, path));
+    let mut request = Client::new().get(url(server, path));
     if let Some(t) = token {
         request = request.header("authorization", t);
     }
@@ -493,7 +560,7 @@ async fn a_bearer_token_guards_every_route_or_all_but_the_probes() {
 async fn unknown_paths_wrong_methods_and_bad_requests_are_refused() {
     let registry = isolated(&[IdleSource::DESCRIPTOR]);
     let server = start(Endpoints::new().registry(registry).body_limit(1024));
-    let client = reqwest::Client::new();
+    let client = Client::new();
 
     let a = get(&server, "/nope").await;
     assert_eq!((a.status, a.content_type.as_str()), (404, JSON));
@@ -721,7 +788,7 @@ async fn with_the_hosts_exporter_every_family_appears_once() {
     }
     // The recorder renders the Prometheus text only: asked for OpenMetrics, it answers text.
     let a = send(
-        reqwest::Client::new()
+        Client::new()
             .get(url(&server, "/metrics"))
             .header("accept", "application/openmetrics-text"),
     )
@@ -736,7 +803,7 @@ async fn without_an_exporter_openmetrics_has_the_process_families_once() {
     let registry = isolated(&[IdleSource::DESCRIPTOR]);
     let server = start(Endpoints::new().registry(registry));
     let a = send(
-        reqwest::Client::new()
+        Client::new()
             .get(url(&server, "/metrics"))
             .header("accept", "application/openmetrics-text; version=1.0.0"),
     )
@@ -783,7 +850,7 @@ async fn the_router_nests_in_the_hosts_app() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let serving = tokio::spawn(async move { axum::serve(listener, app).await });
-    let client = reqwest::Client::new();
+    let client = Client::new();
     let at = |path: &str| format!("http://{addr}{path}");
     let a = send(client.get(at("/hello"))).await;
     assert_eq!((a.status, a.body.as_str()), (200, "hi"));
