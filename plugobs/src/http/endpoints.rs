@@ -200,7 +200,7 @@ impl Endpoints {
     /// [`serve`](Endpoints::serve) only: the most connections open at once (default
     /// 256); further clients wait in the listen backlog.
     pub fn max_connections(mut self, count: usize) -> Endpoints {
-        self.limits.max_connections = count.max(1);
+        self.limits.max_connections = count.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         self
     }
 

@@ -35,9 +35,10 @@
 //!
 //! - **Auth**: [`Endpoints::bearer_token`] requires `Authorization: Bearer <token>` on
 //!   every route, or on every route but the probes ([`AuthScope`]); a missing or wrong
-//!   token is `401` with `WWW-Authenticate: Bearer`. The comparison takes the same time
-//!   whatever the token presented, and the token is never logged or printed (its `Debug`
-//!   is redacted).
+//!   token is `401` with `WWW-Authenticate: Bearer`. The comparison takes a time that
+//!   depends only on the expected token's length, never on where a wrong one differs,
+//!   and the token is never logged or printed (its `Debug` is redacted). A path that is
+//!   no route is `404` with or without a token: nothing is behind it.
 //! - **Errors**: an unknown path is `404`, a wrong method `405` (with `Allow`), a body
 //!   over the limit `413`, a malformed request `400`, headers over the limit `431`, a
 //!   request that takes longer than the timeout `408`; every error body is JSON

@@ -129,3 +129,32 @@ where
         _ => response.map(axum::body::Body::new),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_layers_refusals_get_json_bodies() {
+        for (status, error) in [
+            (StatusCode::REQUEST_TIMEOUT, HttpError::Timeout),
+            (StatusCode::PAYLOAD_TOO_LARGE, HttpError::PayloadTooLarge),
+        ] {
+            let plain = (status, "length limit exceeded").into_response();
+            let response = json_errors(plain).await;
+            assert_eq!(response.status(), status);
+            assert_eq!(response.headers()[CONTENT_TYPE], JSON);
+            let body = axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap();
+            let want = format!("{{\"error\":\"{error}\",\"status\":{}}}\n", status.as_u16());
+            assert_eq!(body, want.as_bytes());
+        }
+        let ok = (StatusCode::OK, "fine").into_response();
+        let response = json_errors(ok).await;
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(body, &b"fine"[..]);
+    }
+}
