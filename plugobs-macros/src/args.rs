@@ -105,6 +105,7 @@ pub struct PluginArgs {
     pub provides: Vec<Type>,
     pub start: Option<Path>,
     pub stop: Option<Path>,
+    pub health: Option<Path>,
     pub krate: Option<Path>,
 }
 
@@ -117,6 +118,7 @@ const PLUGIN_KEYS: &[&str] = &[
     "provides",
     "start",
     "stop",
+    "health",
     "crate",
 ];
 
@@ -133,6 +135,7 @@ impl PluginArgs {
                 "new" => out.new = Some(path_value(meta, "new", "new = Self::create")?),
                 "start" => out.start = Some(path_value(meta, "start", "start = Self::open")?),
                 "stop" => out.stop = Some(path_value(meta, "stop", "stop = Self::close")?),
+                "health" => out.health = Some(path_value(meta, "health", "health = Self::check")?),
                 "crate" => out.krate = Some(path_value(meta, "crate", "crate = ::plugobs")?),
                 "provides" => {
                     let input = meta.value()?;

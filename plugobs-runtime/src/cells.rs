@@ -302,6 +302,21 @@ impl HistogramSnapshot {
         self.buckets.last().map(|&(i, _)| bucket_value(i as usize))
     }
 
+    /// What was recorded since `earlier` (a previous snapshot of the same histogram): the
+    /// per-bucket differences; the sum is the difference of the sums.
+    pub(crate) fn since(&self, earlier: &HistogramSnapshot) -> HistogramSnapshot {
+        let mut buckets = Vec::new();
+        let mut before = earlier.buckets.iter().peekable();
+        for &(i, n) in &self.buckets {
+            while before.next_if(|&&(j, _)| j < i).is_some() {}
+            let old = before.next_if(|&&(j, _)| j == i).map_or(0, |&(_, m)| m);
+            if n > old {
+                buckets.push((i, n - old));
+            }
+        }
+        HistogramSnapshot::from_parts(buckets, self.sum_nanos.saturating_sub(earlier.sum_nanos))
+    }
+
     /// The values recorded since `earlier` (a previous snapshot of the same histogram), as
     /// (bucket midpoint ns, new count) per bucket that grew.
     pub(crate) fn new_since(&self, earlier: &HistogramSnapshot) -> Vec<(f64, u64)> {
@@ -601,6 +616,26 @@ pub(crate) fn sum_shards<'a, I: Iterator<Item = &'a Shard>>(
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn since_is_what_was_recorded_in_between() {
+        let h = Histogram::default();
+        for v in [1_000, 2_000, 1_000_000] {
+            h.record(v);
+        }
+        let earlier = h.snapshot();
+        for v in [2_000, 5_000_000_000, 5_000_000_000] {
+            h.record(v);
+        }
+        let window = h.snapshot().since(&earlier);
+        assert_eq!(window.count(), 3);
+        assert_eq!(window.sum_nanos(), 10_000_002_000);
+        let p99 = window.quantile_nanos(0.99).unwrap();
+        assert!((p99 - 5e9).abs() < 5e9 * 0.02, "{p99}");
+        let p10 = window.quantile_nanos(0.1).unwrap();
+        assert!((p10 - 2e3).abs() < 2e3 * 0.02, "{p10}");
+        assert_eq!(h.snapshot().since(&h.snapshot()).count(), 0);
+    }
 
     #[test]
     fn indexes_are_monotonic_and_bounds_round_trip() {

@@ -3,8 +3,10 @@
 
 use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::HookError;
+use crate::health::HealthCall;
 use crate::hook::HookCall;
 
 /// Where a plugin is defined in source.
@@ -108,6 +110,27 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     fn stop(&mut self) -> HookCall<'_> {
         HookCall::done()
     }
+
+    /// Whether the plugin declares a health hook (`health = path`). A started instance of
+    /// such a plugin is shared with the health checker (see [`Loaded`](crate::Loaded)).
+    const HAS_HEALTH: bool = false;
+
+    /// Runs the health hook, if any.
+    fn health(&self) -> HealthCall<'_> {
+        HealthCall::NoHook
+    }
+}
+
+/// A started instance whose health can be checked, from any thread.
+pub trait HealthTarget: Send + Sync {
+    /// Runs the instance's health hook.
+    fn check_health(&self) -> HealthCall<'_>;
+}
+
+impl<T: Plugin> HealthTarget for T {
+    fn check_health(&self) -> HealthCall<'_> {
+        Plugin::health(self)
+    }
 }
 
 /// `T` can be used as the trait object `S` (`provides = dyn Trait`). Implemented by
@@ -134,6 +157,8 @@ pub trait Instance<S: ?Sized>: Send + Sync {
     fn as_any(&self) -> &dyn Any;
     /// Mutably borrows the instance as its concrete plugin type, erased.
     fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// The instance as a health check target, when its plugin has a health hook.
+    fn health_target(self: Arc<Self>) -> Option<Arc<dyn HealthTarget>>;
 }
 
 impl<T: Provides<S>, S: ?Sized> Instance<S> for T {
@@ -154,6 +179,13 @@ impl<T: Provides<S>, S: ?Sized> Instance<S> for T {
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
+    }
+    fn health_target(self: Arc<Self>) -> Option<Arc<dyn HealthTarget>> {
+        if T::HAS_HEALTH {
+            Some(self as Arc<dyn HealthTarget>)
+        } else {
+            None
+        }
     }
 }
 

@@ -64,6 +64,20 @@ impl HookError {
         }
     }
 
+    /// A stop hook that could not run: a health check that outlived its timeout still
+    /// holds the instance, and the hook takes `&mut self`.
+    pub(crate) fn health_check_running() -> Self {
+        HookError {
+            message: "a health check of this instance is still running past its timeout, and \
+                      the stop hook needs the instance to itself; the instance is released \
+                      when the check returns"
+                .to_owned(),
+            error_type: "health_check_running",
+            reason: FailureReason::Error,
+            blocked_runtime: false,
+        }
+    }
+
     /// A blocking lifecycle method refused to wait for an async hook, because the calling
     /// thread runs a current-thread tokio runtime that could never drive it: the hook's
     /// future is dropped unpolled (reason `cancelled`).

@@ -4,6 +4,7 @@
 //! their labels is written in one place.
 
 use crate::error::FailureReason;
+use crate::health::{CheckReason, HealthStatus};
 use crate::names::{self, MetricDef};
 use crate::record::PluginRecord;
 use crate::registry::Registry;
@@ -116,6 +117,7 @@ fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
             }
         }
     }
+    health(record, emit);
     for from in PluginState::ALL {
         for to in PluginState::ALL {
             let n = record.transitions(from, to);
@@ -127,6 +129,57 @@ fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
                 });
             }
         }
+    }
+}
+
+/// The health series of one plugin: its status as a state set, `up`, failed checks by
+/// reason (always, 0 until they happen), and once checked, the check latency and the time
+/// of the last check.
+fn health(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
+    let d = record.descriptor();
+    let (plugin, kind) = (("plugin", d.name), ("kind", d.kind));
+    let (status, checked_at) = {
+        let inner = record.health_state().lock();
+        (inner.reported.status, inner.checked_at)
+    };
+    for s in HealthStatus::ALL {
+        emit(Series {
+            def: &names::HEALTH,
+            labels: &[plugin, kind, ("status", s.as_str())],
+            value: Value::Gauge(if s == status { 1.0 } else { 0.0 }),
+        });
+    }
+    let up = record.running_instances() > 0 && status != HealthStatus::Unhealthy;
+    emit(Series {
+        def: &names::UP,
+        labels: &[plugin, kind],
+        value: Value::Gauge(if up { 1.0 } else { 0.0 }),
+    });
+    for reason in CheckReason::ALL {
+        emit(Series {
+            def: &names::HEALTH_CHECK_FAILURES,
+            labels: &[plugin, kind, ("reason", reason.as_str())],
+            value: Value::Counter(record.health_check_failures(reason)),
+        });
+    }
+    let durations = record.health_state().durations().snapshot();
+    if durations.count() > 0 {
+        emit(Series {
+            def: &names::HEALTH_CHECK_DURATION,
+            labels: &[plugin, kind],
+            value: Value::Histogram(&durations),
+        });
+    }
+    if let Some(at) = checked_at {
+        let seconds = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        emit(Series {
+            def: &names::HEALTH_LAST_CHECK,
+            labels: &[plugin, kind],
+            value: Value::Gauge(seconds),
+        });
     }
 }
 

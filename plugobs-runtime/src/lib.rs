@@ -10,6 +10,7 @@
 //! | static plugin metadata, link-time registration | [`descriptor`] |
 //! | states and steps | [`state`] |
 //! | calling sync or async hooks | [`hook`] |
+//! | health: hooks, rounds, the policy, the monitor, readiness | [`health`] |
 //! | one plugin's live record | [`record`] |
 //! | discovery and queries | [`registry`](mod@registry) |
 //! | load, start, stop | [`lifecycle`] |
@@ -33,6 +34,7 @@ pub mod descriptor;
 pub mod error;
 mod export;
 pub mod exposition;
+pub mod health;
 pub mod hook;
 mod hook_signature;
 pub mod lifecycle;
@@ -53,13 +55,17 @@ mod unregistered;
 pub use bridge::{flush, set_namespace};
 pub use descriptor::{Plugin, PluginDescriptor, SourceLocation};
 pub use error::{ConfigError, FailureReason, HookError, LifecycleError, LoadError, RegistryError};
+pub use health::{
+    CheckOptions, CheckReason, Health, HealthChange, HealthMonitor, HealthPolicy, HealthReport,
+    HealthStatus, NotReady, PluginCheck, Readiness,
+};
 pub use hook::block_on;
 pub use lifecycle::{LoadReport, Loaded};
 pub use outcome::ErrorKind;
 pub use record::{Failure, PluginRecord};
 pub use registry::Registry;
 pub use state::{PluginState, Stage};
-pub use stats::{HealthCounts, OperationStats, PluginStats, RegistryStats};
+pub use stats::{HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats};
 
 /// The process-wide registry of every plugin linked into this binary.
 ///
@@ -95,6 +101,7 @@ pub mod __private {
         SourceLocation, factory,
     };
     pub use crate::error::HookError;
+    pub use crate::health::{HealthCall, into_health_call, run_health};
     pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};
     pub use crate::hook_signature::{ByMut, ByRef, HookFn, run_hook};
     pub use crate::outcome::{

@@ -13,9 +13,9 @@
 //! an async hook in it, on the caller's runtime; the blocking methods drive it with
 //! [`block_on`], which runs an async hook on the calling thread.
 
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
@@ -151,9 +151,18 @@ impl Drop for Step<'_> {
 /// Stop it with [`Loaded::stop`] (or [`Loaded::stop_async`]) to run its stop hook.
 /// Dropping it drops the instance without running the hook; the instance then ends as
 /// `Stopped` and, if it has a stop hook, a warning says the hook did not run.
+///
+/// # Shared with the health checker
+///
+/// The instance of a plugin with a health hook (`health = path`) is shared, once started,
+/// with the threads that run its checks: [`Loaded::get_mut`] and [`Loaded::downcast_mut`]
+/// return `None` for it (use interior mutability, as for any shared service), and its
+/// stop hook, which takes `&mut self`, first waits for a check in flight. A check that
+/// outlived its timeout still holds the instance: the stop then fails (the hook does not
+/// run) and the instance is released when the check returns.
 pub struct Loaded<S: ?Sized + 'static> {
     record: Arc<PluginRecord>,
-    instance: Box<dyn Instance<S>>,
+    instance: Arc<dyn Instance<S>>,
     stop_begun: bool,
 }
 
@@ -161,6 +170,9 @@ impl<S: ?Sized + 'static> Drop for Loaded<S> {
     /// Dropped without `stop()`: the instance is gone, so it ends as `Stopped`, and the
     /// log says its stop hook did not run.
     fn drop(&mut self) {
+        self.record
+            .health_state()
+            .unregister(Arc::as_ptr(&self.instance).cast::<()>());
         if !self.stop_begun {
             let d = self.record.descriptor();
             if d.has_stop {
@@ -191,12 +203,6 @@ impl<S: ?Sized + 'static> Deref for Loaded<S> {
     }
 }
 
-impl<S: ?Sized + 'static> DerefMut for Loaded<S> {
-    fn deref_mut(&mut self) -> &mut S {
-        self.instance.get_mut()
-    }
-}
-
 impl<S: ?Sized + 'static> Loaded<S> {
     /// The plugin's registered name.
     pub fn name(&self) -> &'static str {
@@ -218,9 +224,19 @@ impl<S: ?Sized + 'static> Loaded<S> {
         self.instance.as_any().downcast_ref::<T>()
     }
 
-    /// As [`Loaded::downcast_ref`], mutably.
+    /// As [`Loaded::downcast_ref`], mutably; also `None` while the instance is shared
+    /// with the health checker (its plugin has a health hook: see the
+    /// [type docs](Loaded#shared-with-the-health-checker)).
     pub fn downcast_mut<T: Plugin>(&mut self) -> Option<&mut T> {
-        self.instance.as_any_mut().downcast_mut::<T>()
+        Arc::get_mut(&mut self.instance)?
+            .as_any_mut()
+            .downcast_mut::<T>()
+    }
+
+    /// The instance as `&mut S`; `None` while it is shared with the health checker (its
+    /// plugin has a health hook: see the [type docs](Loaded#shared-with-the-health-checker)).
+    pub fn get_mut(&mut self) -> Option<&mut S> {
+        Arc::get_mut(&mut self.instance).map(|i| i.get_mut())
     }
 
     /// Runs the stop hook (an async one on this thread) and drops the instance.
@@ -248,9 +264,16 @@ impl<S: ?Sized + 'static> Loaded<S> {
     async fn stop_with(mut self, drive: Drive) -> Result<(), LifecycleError> {
         self.stop_begun = true;
         let step = Step::begin(&self.record, Stage::Stop);
-        let call = step
-            .span
-            .in_scope(|| call_catching(|| self.instance.stop()));
+        // No new health check of this instance; wait for one in flight.
+        let health = self.record.health_state();
+        health.unregister(Arc::as_ptr(&self.instance).cast::<()>());
+        if Arc::get_mut(&mut self.instance).is_none() {
+            health.wait_idle(Duration::from_millis(100));
+        }
+        let call = match Arc::get_mut(&mut self.instance) {
+            Some(instance) => step.span.in_scope(|| call_catching(|| instance.stop())),
+            None => HookCall::Done(Err(HookError::health_check_running())),
+        };
         let result = drive.hook(&step.span, call).await;
         step.finish(result)
     }
@@ -361,6 +384,12 @@ impl Registry {
         let step = Step::begin(&record, Stage::Start);
         let call = step.span.in_scope(|| call_catching(|| instance.start()));
         let result = drive.hook(&step.span, call).await;
+        let instance: Arc<dyn Instance<S>> = Arc::from(instance);
+        if result.is_ok()
+            && let Some(target) = Arc::clone(&instance).health_target()
+        {
+            record.health_state().register(target);
+        }
         step.finish(result)?;
         Ok(Loaded {
             record,

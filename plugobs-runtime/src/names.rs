@@ -53,6 +53,11 @@ pub const START_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
 ];
 
+/// Recommended buckets for health checks, 1 ms … 10 s.
+pub const HEALTH_CHECK_BUCKETS: &[f64] = &[
+    0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 const PK: &[&str] = &["plugin", "kind"];
 
 /// `plugobs_plugin_info`: gauge (=1) per plugin with its version.
@@ -165,6 +170,52 @@ pub const ERRORS: MetricDef = MetricDef {
     buckets: &[],
 };
 
+/// `plugobs_plugin_health`: a state set, one series per status, 1 for the current one.
+pub const HEALTH: MetricDef = MetricDef {
+    name: "plugin_health",
+    kind: MetricType::Gauge,
+    labels: &["plugin", "kind", "status"],
+    unit: None,
+    help: "Plugin health as a state set: 1 for the reported status (healthy, degraded, unhealthy, unknown), 0 for the others.",
+    buckets: &[],
+};
+/// `plugobs_plugin_up`: 1 when running and not unhealthy.
+pub const UP: MetricDef = MetricDef {
+    name: "plugin_up",
+    kind: MetricType::Gauge,
+    labels: PK,
+    unit: None,
+    help: "1 when the plugin runs and is healthy, degraded or not yet checked; 0 when it is unhealthy or not running.",
+    buckets: &[],
+};
+/// `plugobs_plugin_health_check_duration_seconds`: how long health hooks took.
+pub const HEALTH_CHECK_DURATION: MetricDef = MetricDef {
+    name: "plugin_health_check_duration_seconds",
+    kind: MetricType::Histogram,
+    labels: PK,
+    unit: Some(Unit::Seconds),
+    help: "Time a plugin's health hook took (checks that timed out are recorded when they return).",
+    buckets: HEALTH_CHECK_BUCKETS,
+};
+/// `plugobs_plugin_health_check_failures_total`: failed checks by reason.
+pub const HEALTH_CHECK_FAILURES: MetricDef = MetricDef {
+    name: "plugin_health_check_failures_total",
+    kind: MetricType::Counter,
+    labels: &["plugin", "kind", "reason"],
+    unit: None,
+    help: "Health checks that failed, by reason (unhealthy, timeout, panic).",
+    buckets: &[],
+};
+/// `plugobs_plugin_health_last_check_timestamp_seconds`: when a round last judged it.
+pub const HEALTH_LAST_CHECK: MetricDef = MetricDef {
+    name: "plugin_health_last_check_timestamp_seconds",
+    kind: MetricType::Gauge,
+    labels: PK,
+    unit: Some(Unit::Seconds),
+    help: "Unix time of the last health round that judged the plugin.",
+    buckets: &[],
+};
+
 /// Every metric plugobs emits. A test asserts each one reaches the exporter.
 pub const ALL: &[MetricDef] = &[
     PLUGIN_INFO,
@@ -179,6 +230,11 @@ pub const ALL: &[MetricDef] = &[
     OPERATION_DURATION,
     OPERATIONS_IN_FLIGHT,
     ERRORS,
+    HEALTH,
+    UP,
+    HEALTH_CHECK_DURATION,
+    HEALTH_CHECK_FAILURES,
+    HEALTH_LAST_CHECK,
 ];
 
 /// Looks a metric up by its name without namespace.

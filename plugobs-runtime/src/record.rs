@@ -10,7 +10,11 @@
 //! [`state`](PluginRecord::state) — what `stats()` and `plugobs_plugins{state}` report —
 //! is derived from its live instances:
 //!
-//! - `Running` while at least one instance is started and not yet stopped or dropped;
+//! - `Running` while at least one instance is started and not yet stopped or dropped —
+//!   or `Degraded` / `Unhealthy` while the plugin's reported health says so (see
+//!   [`health`](crate::health)); a health change moves it between the three, counted
+//!   and logged like every transition, and once no instance runs its health is unknown
+//!   again;
 //! - otherwise `Loaded` while at least one instance is constructed and starting;
 //! - otherwise how the last instance ended: `Stopped` (stopped or dropped) or `Failed`
 //!   (its constructor or a hook failed); `Registered` before any instance existed.
@@ -29,6 +33,8 @@ use std::time::{Duration, SystemTime};
 use crate::cells::Histogram;
 use crate::descriptor::PluginDescriptor;
 use crate::error::{FailureReason, HookError};
+use crate::health::state::HealthState;
+use crate::health::{CheckReason, Health, HealthStatus};
 use crate::site::ResolvedSite;
 use crate::snapshot::Operation;
 use crate::state::{PluginState, Stage};
@@ -90,12 +96,18 @@ struct Instances {
     loaded: usize,
     running: usize,
     last_end: PluginState,
+    /// The reported health status, which refines `Running`.
+    health: HealthStatus,
 }
 
 impl Instances {
     fn state(&self) -> PluginState {
         if self.running > 0 {
-            PluginState::Running
+            match self.health {
+                HealthStatus::Degraded => PluginState::Degraded,
+                HealthStatus::Unhealthy => PluginState::Unhealthy,
+                HealthStatus::Healthy | HealthStatus::Unknown => PluginState::Running,
+            }
         } else if self.loaded > 0 {
             PluginState::Loaded
         } else {
@@ -126,6 +138,8 @@ pub struct PluginRecord {
     /// Its instrumented operations, by name; each groups the call sites recorded under
     /// that name.
     operations: Mutex<Vec<Operation>>,
+    /// Its health: checked instances, last result, counters.
+    health: HealthState,
 }
 
 impl std::fmt::Debug for PluginRecord {
@@ -146,6 +160,7 @@ impl PluginRecord {
                 loaded: 0,
                 running: 0,
                 last_end: PluginState::Registered,
+                health: HealthStatus::Unknown,
             }),
             transitions: Default::default(),
             failures: Default::default(),
@@ -153,6 +168,7 @@ impl PluginRecord {
             timings: Mutex::new(Timings::default()),
             generation: AtomicU64::new(0),
             operations: Mutex::new(Vec::new()),
+            health: HealthState::default(),
         }
     }
 
@@ -199,11 +215,73 @@ impl PluginRecord {
     }
 
     /// An instance ended at `from`: stopped or dropped (`Stopped`), or failed (`Failed`).
+    /// When no instance runs any more, the plugin's health is unknown again.
     pub(crate) fn instance_ended(&self, from: Live, end: PluginState, identity: Identity) {
+        let mut none_running = false;
         self.settle(identity, Some(end), |i| {
             i.leave(from);
             i.last_end = end;
+            if i.running == 0 {
+                i.health = HealthStatus::Unknown;
+                none_running = true;
+            }
         });
+        if none_running {
+            self.health.reset();
+        }
+    }
+
+    /// The plugin's health record.
+    pub(crate) fn health_state(&self) -> &HealthState {
+        &self.health
+    }
+
+    /// The plugin's health as last reported (after the monitor's thresholds): `Unknown`
+    /// until a round checked it, and again once no instance runs.
+    pub fn health(&self) -> Health {
+        self.health.lock().reported.clone()
+    }
+
+    /// How many health checks failed for `reason`.
+    pub fn health_check_failures(&self, reason: CheckReason) -> u64 {
+        self.health.failures(reason)
+    }
+
+    /// A round judged this plugin; `reported` is its status after the thresholds, which
+    /// was `previous` before. A change of status moves the lifecycle state between
+    /// `running`, `degraded` and `unhealthy` (counted and logged like every transition),
+    /// with a WARN event when the plugin gets worse and an INFO one when it gets better.
+    pub(crate) fn health_updated(&self, previous: HealthStatus, reported: &Health) {
+        self.generation.fetch_add(1, Relaxed);
+        let to = reported.status;
+        if previous == to {
+            return;
+        }
+        self.settle(Identity::InEvent, None, |i| {
+            if i.running > 0 {
+                i.health = to;
+            }
+        });
+        let d = self.descriptor;
+        if to.severity() > previous.severity() && to != HealthStatus::Unknown {
+            tracing::warn!(
+                plugin.name = d.name,
+                plugin.kind = d.kind,
+                from = previous.as_str(),
+                to = to.as_str(),
+                health.message = reported.message.as_str(),
+                "plugin health changed"
+            );
+        } else {
+            tracing::info!(
+                plugin.name = d.name,
+                plugin.kind = d.kind,
+                from = previous.as_str(),
+                to = to.as_str(),
+                health.message = reported.message.as_str(),
+                "plugin health changed"
+            );
+        }
     }
 
     /// Applies one instance's change and moves the plugin to the state derived from its
@@ -240,6 +318,11 @@ impl PluginRecord {
                 "plugin state changed"
             ),
         }
+    }
+
+    /// Marks the plugin changed for exporters (a health check returned late, say).
+    pub(crate) fn touch(&self) {
+        self.generation.fetch_add(1, Relaxed);
     }
 
     /// A number that changes on every lifecycle event of this plugin.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::cells::Histogram;
 use crate::descriptor::{PluginDescriptor, linked_descriptors};
 use crate::error::RegistryError;
+use crate::health::HealthPolicies;
 use crate::record::PluginRecord;
 use crate::site;
 
@@ -23,6 +24,8 @@ pub struct Registry {
     pub(crate) discovery: Histogram,
     /// How many entries of the process-wide site list are attached to records.
     attached: Mutex<usize>,
+    /// The health policy of every plugin, and of those set one by one.
+    pub(crate) policies: Mutex<HealthPolicies>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -107,6 +110,7 @@ impl Registry {
             discovery_time,
             discovery,
             attached: Mutex::new(0),
+            policies: Mutex::new(HealthPolicies::default()),
         }
     }
 

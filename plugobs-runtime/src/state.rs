@@ -8,8 +8,9 @@ use std::fmt;
 /// → `Running` (its start hook ran) → `Stopped` (its stop hook ran, or the instance was
 /// dropped). `Failed` when a constructor or hook returned an error, panicked or was
 /// cancelled. A plugin with several instances takes the state derived from them: see
-/// [`record`](crate::record). `Degraded` and `Unhealthy` are reserved for health checks,
-/// which do not exist yet: no plugin is in either state today.
+/// [`record`](crate::record). A running plugin is `Degraded` or `Unhealthy` while its
+/// reported health says so (see [`health`](crate::health)), and `Running` again when it
+/// recovers; each of these moves is a counted transition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -20,11 +21,11 @@ pub enum PluginState {
     Loaded,
     /// Started and serving.
     Running,
-    /// Running, but its health check will report degraded service (reserved: health
-    /// checks do not exist yet).
+    /// Running, and reported degraded: by its health hook or by the health policy over
+    /// its own operations.
     Degraded,
-    /// Running, but its health check will fail (reserved: health checks do not exist
-    /// yet).
+    /// Running, and reported unhealthy: its health hook failed, panicked or timed out, or
+    /// its own operations fail too often.
     Unhealthy,
     /// Its stop hook ran.
     Stopped,

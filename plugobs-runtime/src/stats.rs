@@ -5,23 +5,46 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use crate::health::HealthStatus;
 use crate::record::{Failure, PluginRecord};
 use crate::registry::Registry;
 use crate::snapshot::OperationSnapshot;
 use crate::state::PluginState;
 
-/// Health counts over all plugins.
+/// Health counts over all plugins, by reported status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct HealthCounts {
-    /// Plugins whose last health check passed.
+    /// Plugins reported healthy.
     pub healthy: usize,
-    /// Plugins whose last health check reported degraded service.
+    /// Plugins reported degraded.
     pub degraded: usize,
-    /// Plugins whose last health check failed.
+    /// Plugins reported unhealthy.
     pub unhealthy: usize,
-    /// Plugins never checked (or without a health hook).
+    /// Plugins never checked, or not running.
     pub unknown: usize,
+}
+
+/// A plugin's health in a stats snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PluginHealth {
+    /// The reported status (after the monitor's thresholds).
+    pub status: HealthStatus,
+    /// Why.
+    pub message: String,
+    /// Key/value details from the hook and the policy; serialized as a map.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::health::details_map")
+    )]
+    pub details: Vec<(String, String)>,
+    /// When a round last judged the plugin.
+    #[cfg_attr(feature = "serde", serde(with = "opt_unix_seconds"))]
+    pub checked_at: Option<SystemTime>,
+    /// How long its last health hook took.
+    #[cfg_attr(feature = "serde", serde(with = "opt_seconds"))]
+    pub check_duration: Option<Duration>,
 }
 
 /// A point-in-time view of one operation of a plugin, from plugobs' own aggregates.
@@ -100,6 +123,8 @@ pub struct PluginStats {
     pub version: &'static str,
     /// Lifecycle state.
     pub state: PluginState,
+    /// Health: status, message, details, last check.
+    pub health: PluginHealth,
     /// How long the last construction took.
     #[cfg_attr(feature = "serde", serde(with = "opt_seconds"))]
     pub load_duration: Option<Duration>,
@@ -121,12 +146,23 @@ impl PluginStats {
     /// A snapshot of one record and its operations.
     pub fn of(record: &PluginRecord) -> PluginStats {
         let d = record.descriptor();
+        let health = {
+            let h = record.health_state().lock();
+            PluginHealth {
+                status: h.reported.status,
+                message: h.reported.message.clone(),
+                details: h.reported.details.clone(),
+                checked_at: h.checked_at,
+                check_duration: h.last_duration,
+            }
+        };
         let t = record.timings();
         PluginStats {
             name: d.name,
             kind: d.kind,
             version: d.version,
             state: record.state(),
+            health,
             load_duration: t.load,
             start_duration: t.start,
             loaded_at: t.loaded_at,
@@ -178,18 +214,22 @@ impl Registry {
         let mut by_kind = BTreeMap::new();
         let mut by_state: BTreeMap<PluginState, usize> =
             PluginState::ALL.iter().map(|s| (*s, 0)).collect();
+        let mut health = HealthCounts::default();
         for p in &plugins {
             *by_kind.entry(p.kind).or_insert(0) += 1;
             *by_state.entry(p.state).or_insert(0) += 1;
+            match p.health.status {
+                HealthStatus::Healthy => health.healthy += 1,
+                HealthStatus::Degraded => health.degraded += 1,
+                HealthStatus::Unhealthy => health.unhealthy += 1,
+                HealthStatus::Unknown => health.unknown += 1,
+            }
         }
         RegistryStats {
             total: plugins.len(),
             by_kind,
             by_state,
-            health: HealthCounts {
-                unknown: plugins.len(),
-                ..HealthCounts::default()
-            },
+            health,
             total_errors: plugins
                 .iter()
                 .map(|p| {
@@ -307,6 +347,7 @@ impl fmt::Display for RegistryStats {
                 "KIND",
                 "VERSION",
                 "STATE",
+                "HEALTH",
                 "LOAD",
                 "START",
                 "LOADED",
@@ -321,6 +362,7 @@ impl fmt::Display for RegistryStats {
                 p.kind.to_owned(),
                 p.version.to_owned(),
                 p.state.as_str().to_owned(),
+                p.health.status.as_str().to_owned(),
                 opt(p.load_duration),
                 opt(p.start_duration),
                 p.loaded_at
@@ -383,12 +425,50 @@ impl fmt::Display for RegistryStats {
             writeln!(f)?;
             write_table(f, &ops)?;
         }
+        let mut health = vec![
+            ["PLUGIN", "HEALTH", "CHECKED", "CHECK", "MESSAGE"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for p in self
+            .plugins
+            .iter()
+            .filter(|p| p.health.checked_at.is_some())
+        {
+            let h = &p.health;
+            let mut message = h.message.clone();
+            if !h.details.is_empty() {
+                let details: Vec<String> =
+                    h.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                if !message.is_empty() {
+                    message.push(' ');
+                }
+                message.push_str(&format!("({})", details.join(" ")));
+            }
+            health.push(vec![
+                p.name.to_owned(),
+                h.status.as_str().to_owned(),
+                h.checked_at
+                    .map(|t| format!("{} ago", human(now.duration_since(t).unwrap_or_default())))
+                    .unwrap_or_else(|| "-".to_owned()),
+                opt(h.check_duration),
+                if message.is_empty() {
+                    "-".to_owned()
+                } else {
+                    message
+                },
+            ]);
+        }
+        if health.len() > 1 {
+            writeln!(f)?;
+            write_table(f, &health)?;
+        }
         Ok(())
     }
 }
 
 #[cfg(feature = "serde")]
-mod seconds {
+pub(crate) mod seconds {
     pub fn serialize<S: serde::Serializer>(
         d: &std::time::Duration,
         s: S,
@@ -398,7 +478,7 @@ mod seconds {
 }
 
 #[cfg(feature = "serde")]
-mod opt_seconds {
+pub(crate) mod opt_seconds {
     pub fn serialize<S: serde::Serializer>(
         d: &Option<std::time::Duration>,
         s: S,

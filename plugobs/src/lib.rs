@@ -63,6 +63,7 @@
 //!     start = Self::open,        // fn(&mut self) or fn(&self), sync or async,
 //!                                // returning () or Result<(), E>
 //!     stop = Self::close,        // likewise
+//!     health = Self::check,      // fn(&self) -> plugobs::Health, or async
 //!     crate = ::plugobs,         // where generated code finds plugobs, if renamed
 //! )]
 //! ```
@@ -175,6 +176,46 @@
 //! assert_eq!(lru.hits, 0);
 //! ```
 //!
+//! # Health
+//!
+//! `health = Self::check` names a hook `fn(&self) -> Health` (or `async fn`). A round,
+//! [`Registry::check_health`], runs every running plugin's hook on a worker thread with a
+//! timeout (a panic or a timeout is `Unhealthy`, a hook that never returns blocks nothing
+//! and is not called again until it returns) and judges the [`HealthPolicy`] over the
+//! plugin's own operations (error ratio and p99 over the last minute, with a minimum call
+//! count); the worse of both is the plugin's status, which moves it between `running`,
+//! `degraded` and `unhealthy`. [`HealthMonitor`] runs rounds on an interval on its own
+//! thread, with failure and recovery thresholds and change subscribers;
+//! [`Registry::readiness`] is what a readiness probe serves.
+//!
+//! ```
+//! use plugobs::{Health, HealthStatus, Plugin, Registry};
+//!
+//! pub trait Store: Send + Sync {}
+//!
+//! #[plugobs::plugin(kind = "store", provides = dyn Store, health = Self::check)]
+//! #[derive(Default)]
+//! pub struct Postgres { replicas_up: std::sync::atomic::AtomicU32 }
+//! impl Store for Postgres {}
+//!
+//! impl Postgres {
+//!     fn check(&self) -> Health {
+//!         match self.replicas_up.load(std::sync::atomic::Ordering::Relaxed) {
+//!             0 => Health::degraded("no replica: reads go to the primary")
+//!                 .with_detail("replicas", "0/2"),
+//!             _ => Health::healthy(),
+//!         }
+//!     }
+//! }
+//!
+//! let registry = Registry::from_descriptors([Postgres::DESCRIPTOR]).unwrap();
+//! let _store = registry.load::<dyn Store>("postgres").unwrap();
+//! let report = registry.check_health();
+//! assert_eq!(report.get("postgres").unwrap().status, HealthStatus::Degraded);
+//! assert_eq!(registry.get("postgres").unwrap().state(), plugobs::PluginState::Degraded);
+//! assert!(registry.readiness().ready); // degraded still serves
+//! ```
+//!
 //! # The linker pitfall
 //!
 //! Registration happens at link time through `inventory`. A crate that only defines
@@ -224,7 +265,7 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `serde` | `Serialize` for [`RegistryStats`] and everything in it |
+//! | `serde` | `Serialize` for [`RegistryStats`], [`Health`], [`HealthReport`], [`Readiness`] and everything in them |
 //! | `prometheus` | [`prometheus::install`]: a metrics-exporter-prometheus recorder whose `render()` also renders plugobs' families straight from its aggregates |
 //! | `http` | [`http`]: `/metrics`, `/healthz`, `/readyz`, `/plugins` and a status page, as an axum `Router` to mount or a standalone server ([`http::serve`]); turns on `serde` and `process` |
 //! | `process` | the standard `process_*` families on `/metrics`, read by `metrics-process` at scrape time |
@@ -235,10 +276,12 @@
 pub use plugobs_macros::{ErrorKind, instrumented, plugin};
 
 pub use plugobs_runtime::{
-    ConfigError, ErrorKind, Failure, FailureReason, HealthCounts, HookError, LifecycleError,
-    LoadError, LoadReport, Loaded, OperationStats, Plugin, PluginDescriptor, PluginRecord,
-    PluginState, PluginStats, Registry, RegistryError, RegistryStats, SourceLocation, Stage,
-    block_on, bridge, exposition, flush, names, registry, set_namespace, snapshot,
+    CheckOptions, CheckReason, ConfigError, ErrorKind, Failure, FailureReason, Health,
+    HealthChange, HealthCounts, HealthMonitor, HealthPolicy, HealthReport, HealthStatus, HookError,
+    LifecycleError, LoadError, LoadReport, Loaded, NotReady, OperationStats, Plugin, PluginCheck,
+    PluginDescriptor, PluginHealth, PluginRecord, PluginState, PluginStats, Readiness, Registry,
+    RegistryError, RegistryStats, SourceLocation, Stage, block_on, bridge, exposition, flush,
+    health, names, registry, set_namespace, snapshot,
 };
 
 #[cfg(feature = "http")]

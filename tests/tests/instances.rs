@@ -74,7 +74,8 @@ fn stopping_one_of_two_instances_leaves_the_plugin_running() {
 
     let reader = registry.load::<dyn Reader>("memory_store").unwrap();
     let mut writer = registry.load::<dyn Writer>("memory_store").unwrap();
-    writer.write("still serving");
+    // `&mut` access: `get_mut` (no health hook, so the instance is never shared).
+    writer.get_mut().unwrap().write("still serving");
     assert_eq!(record.running_instances(), 2);
     assert_eq!(record.state(), PluginState::Running);
 

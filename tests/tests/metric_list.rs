@@ -31,9 +31,14 @@ impl Worker for FailingWorker {
     }
 }
 
-#[plugobs::plugin(kind = "worker", provides = dyn Worker)]
+#[plugobs::plugin(kind = "worker", provides = dyn Worker, health = Self::check)]
 #[derive(Default)]
 pub struct GoodWorker;
+impl GoodWorker {
+    fn check(&self) -> plugobs::Health {
+        plugobs::Health::healthy()
+    }
+}
 #[plugobs::instrumented]
 impl Worker for GoodWorker {
     fn work(&self, n: u32) -> Result<u32, WorkError> {
@@ -115,6 +120,9 @@ fn every_listed_metric_is_published_with_its_labels() {
             assert_eq!(worker.work(2).ok(), Some(2));
             assert!(worker.work(3).is_err());
         }
+        let health = registry.check_health();
+        assert_eq!(health.checks.len(), 1);
+        registry.flush();
         for worker in report.loaded {
             worker.stop().unwrap();
         }

@@ -153,15 +153,15 @@ fn stats_totals_by_kind_state_and_errors() {
         "{table}"
     );
     assert!(
-        lines[1].starts_with("PLUGIN        KIND      VERSION  STATE       LOAD"),
+        lines[1].starts_with("PLUGIN        KIND      VERSION  STATE       HEALTH   LOAD"),
         "{table}"
     );
     assert!(
-        lines[2].starts_with("csv           codec     0.1.0    running"),
+        lines[2].starts_with("csv           codec     0.1.0    running     unknown"),
         "{table}"
     );
     assert!(
-        lines[3].starts_with("geo_enricher  enricher  0.1.0    registered  -"),
+        lines[3].starts_with("geo_enricher  enricher  0.1.0    registered  unknown  -"),
         "{table}"
     );
 
@@ -171,6 +171,8 @@ fn stats_totals_by_kind_state_and_errors() {
     assert_eq!(json["plugins"][2]["name"], "json_codec");
     assert_eq!(json["plugins"][2]["version"], "2.1.0");
     assert_eq!(json["plugins"][2]["state"], "running");
+    assert_eq!(json["plugins"][2]["health"]["status"], "unknown");
+    assert_eq!(json["health"]["unknown"], 3);
     assert!(json["plugins"][2]["load_duration"].as_f64().unwrap() >= 0.0);
     assert_eq!(json["plugins"][1]["load_duration"], serde_json::Value::Null);
 }

@@ -142,3 +142,82 @@ fn lifecycle_and_operation_spans_carry_the_plugin_and_the_failure() {
             .all(|f| !f.contains_key("secret") && !f.values().any(|v| v.contains("hunter2")))
     );
 }
+
+/// Events at WARN and above with their message and `to` field.
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<(tracing::Level, SpanFields)>>>);
+
+impl<S: tracing::Subscriber> Layer<S> for Events {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.0
+            .lock()
+            .unwrap()
+            .push((*event.metadata().level(), fields));
+    }
+}
+
+pub trait Probe: Send + Sync {}
+
+#[plugobs::plugin(kind = "probe", provides = dyn Probe, health = Self::check)]
+#[derive(Default)]
+pub struct SpannedProbe {
+    calls: std::sync::atomic::AtomicU32,
+}
+
+impl Probe for SpannedProbe {}
+
+impl SpannedProbe {
+    fn check(&self) -> plugobs::Health {
+        match self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => plugobs::Health::healthy(),
+            1 => panic!("probe exploded"),
+            _ => plugobs::Health::healthy(),
+        }
+    }
+}
+
+#[test]
+fn health_checks_run_in_spans_and_status_changes_are_logged_by_severity() {
+    let registry = Registry::from_descriptors([SpannedProbe::DESCRIPTOR]).unwrap();
+    let events = Events::default();
+    let spans = Spans::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(spans.clone())
+        .with(events.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let _probe = registry.load::<dyn Probe>("spanned_probe").unwrap();
+        for _ in 0..3 {
+            registry.check_health();
+        }
+    });
+
+    let checks = spans.named("plugin.health_check");
+    assert_eq!(checks.len(), 3);
+    assert_eq!(checks[0]["plugin.name"], "spanned_probe");
+    assert_eq!(checks[0]["plugin.kind"], "probe");
+    assert_eq!(checks[0]["health.status"], "healthy");
+    assert!(!checks[0].contains_key("otel.status_code"));
+    assert_eq!(checks[1]["health.status"], "unhealthy");
+    assert_eq!(checks[1]["error.type"], "panic");
+    assert_eq!(checks[1]["otel.status_code"], "ERROR");
+    assert_eq!(checks[2]["health.status"], "healthy");
+
+    let health_events: Vec<(tracing::Level, String, String)> = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, f)| f.get("message").map(String::as_str) == Some("plugin health changed"))
+        .map(|(level, f)| (*level, f["from"].clone(), f["to"].clone()))
+        .collect();
+    assert_eq!(
+        health_events,
+        vec![
+            (tracing::Level::INFO, "unknown".into(), "healthy".into()),
+            (tracing::Level::WARN, "healthy".into(), "unhealthy".into()),
+            (tracing::Level::INFO, "unhealthy".into(), "healthy".into()),
+        ]
+    );
+}

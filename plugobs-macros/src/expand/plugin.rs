@@ -90,6 +90,7 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
     let start = args.start.as_ref().map(|path| hook(&p, "start", path));
     let stop = args.stop.as_ref().map(|path| hook(&p, "stop", path));
     let has_stop = args.stop.is_some();
+    let health = args.health.as_ref().map(|path| health_hook(&p, path));
 
     let provides = args.provides.iter().map(|ty| {
         quote_spanned! {ty.span()=>
@@ -157,6 +158,7 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
 
                 #start
                 #stop
+                #health
             }
 
             #(#provides_impls)*
@@ -177,6 +179,21 @@ fn hook(p: &TokenStream, which: &str, path: &syn::Path) -> TokenStream {
     let call = quote_spanned!(span=> #p::run_hook(self, #path));
     quote! {
         fn #method(&mut self) -> #p::HookCall<'_> {
+            #call
+        }
+    }
+}
+
+/// `fn health(&self)` calling the user's health hook `path` (`fn(&self) -> Health`, sync
+/// or async); a hook with another signature is reported at `path`.
+fn health_hook(p: &TokenStream, path: &syn::Path) -> TokenStream {
+    let span = path.span();
+    let p = respan(p.clone(), span);
+    let call = quote_spanned!(span=> #p::run_health(self, #path));
+    quote! {
+        const HAS_HEALTH: bool = true;
+
+        fn health(&self) -> #p::HealthCall<'_> {
             #call
         }
     }

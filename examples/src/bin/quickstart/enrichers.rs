@@ -9,7 +9,17 @@ const ENV_VAR: &str = "QUICKSTART_ENV";
 ///
 /// Built by a fallible constructor, `new = Self::from_env`: an `Err` (or a panic) there
 /// is a failed *load*, counted with `stage="load"`, and the plugin is never started.
-#[plugobs::plugin(kind = "enricher", provides = dyn Enricher, new = Self::from_env)]
+///
+/// Its health hook asks a configuration server whether the environment is still
+/// deployed, and that server never answers: the check hangs forever. plugobs runs it on a
+/// worker thread, reports the plugin `unhealthy` ("timed out after …") once the timeout
+/// passes, and never starts a second check while this one hangs.
+#[plugobs::plugin(
+    kind = "enricher",
+    provides = dyn Enricher,
+    new = Self::from_env,
+    health = Self::ask_config_server
+)]
 #[derive(Debug)]
 pub struct EnvEnricher {
     env: String,
@@ -35,6 +45,14 @@ impl EnvEnricher {
             )));
         }
         Ok(EnvEnricher { env })
+    }
+
+    /// Health hook: `fn(&self) -> plugobs::Health` (or `async fn`).
+    fn ask_config_server(&self) -> plugobs::Health {
+        // Simulated: the configuration server never answers.
+        loop {
+            std::thread::park();
+        }
     }
 }
 

@@ -26,7 +26,9 @@ mod sinks;
 use std::collections::BTreeMap;
 use std::error::Error;
 
-use plugobs::{LoadReport, Loaded};
+use std::time::Duration;
+
+use plugobs::{CheckOptions, HealthPolicy, LoadReport, Loaded};
 // Plugins in another crate register themselves at link time, but only if the linker
 // keeps that crate, and it drops a crate nothing references. Using its traits below
 // keeps this one; `use ... as _;` says so explicitly for crates that only hold plugins.
@@ -169,11 +171,43 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
 
-    // 7. Nothing to publish: plugobs counts into its own atomics, and `render()` reads
+    // 7. Health. One round: every running plugin's health hook runs on a worker thread,
+    //    timed, with a timeout; the policy over each plugin's own operations (error ratio
+    //    and p99 over the last minute) is judged too, and the worse of both is its status.
+    //    Here `webhook_sink`'s hook says degraded, `env_enricher`'s hangs (unhealthy,
+    //    timed out; it is not checked again while it hangs), and `geo_ip_enricher`, whose
+    //    policy is stricter than the default, is degraded by its own error ratio. A
+    //    service runs `plugobs::HealthMonitor` instead: the same rounds on an interval,
+    //    on its own thread, with failure and recovery thresholds and change subscribers.
+    registry.set_plugin_health_policy(
+        "geo_ip_enricher",
+        HealthPolicy::default().error_ratio(Some(0.05), Some(0.5)),
+    )?;
+    let report = registry.check_health_with(&CheckOptions {
+        timeout: Duration::from_millis(100),
+        ..CheckOptions::default()
+    });
+    println!("\n== health ==");
+    for check in &report.checks {
+        println!("  {}: {}", check.plugin, check.result);
+    }
+    let readiness = registry.readiness();
+    println!(
+        "ready: {} (not ready: {})",
+        readiness.ready,
+        readiness
+            .not_ready
+            .iter()
+            .map(|n| format!("{}: {}", n.plugin, n.message))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    // 8. Nothing to publish: plugobs counts into its own atomics, and `render()` reads
     //    them. (With another exporter, a background thread forwards them every second
     //    and `plugobs::flush()` does it at once.)
 
-    // 8. Report: the Prometheus exposition, as `/metrics` would serve it, then
+    // 9. Report: the Prometheus exposition, as `/metrics` would serve it, then
     //    `stats()`, last so it is what the terminal shows. `stats()` needs no exporter:
     //    it reads plugobs' own aggregates. With the `serde` feature it is also
     //    `Serialize`, e.g. for a `/plugins` endpoint.

@@ -41,7 +41,16 @@ const WEBHOOK_MAX_BODY: usize = 1024;
 ///
 /// `write` refuses lines over [`WEBHOOK_MAX_BODY`] bytes (`rejected`) and posts the rest
 /// with [`post`], an async operation of its own; every 64th request times out.
-#[plugobs::plugin(kind = "sink", version = "2.0.1", provides = dyn Sink, start = Self::connect)]
+///
+/// Its health hook, `async fn check`, reports the plugin `degraded` once requests have
+/// timed out: it still delivers, with retries.
+#[plugobs::plugin(
+    kind = "sink",
+    version = "2.0.1",
+    provides = dyn Sink,
+    start = Self::connect,
+    health = Self::check
+)]
 #[derive(Debug)]
 pub struct WebhookSink {
     url: String,
@@ -62,6 +71,23 @@ impl WebhookSink {
     async fn connect(&mut self) -> Result<(), SinkError> {
         self.client = Some(HttpClient::handshake(&self.url).await?);
         Ok(())
+    }
+
+    /// Health hook (async): `&self` only, since the instance is shared with the checker.
+    async fn check(&self) -> plugobs::Health {
+        let Some(client) = &self.client else {
+            return plugobs::Health::unhealthy("no session");
+        };
+        let requests = client.requests.load(Ordering::Relaxed);
+        let timeouts = requests / 64;
+        if timeouts == 0 {
+            return plugobs::Health::healthy();
+        }
+        plugobs::Health::degraded(format!(
+            "{timeouts} requests timed out; delivering with retries"
+        ))
+        .with_detail("requests", requests)
+        .with_detail("session", format!("{:x}", client.session))
     }
 }
 

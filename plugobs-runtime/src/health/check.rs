@@ -1,0 +1,473 @@
+//! One round of health checks: [`Registry::check_health`].
+//!
+//! Every plugin with a running instance is looked at. A plugin with a health hook has it
+//! run on a worker thread (see `workers.rs`), timed, inside a `plugin.health_check` span;
+//! a panic becomes `Unhealthy` with the panic message, a hook still running after the
+//! timeout becomes `Unhealthy("timed out after …")`, and a plugin whose previous check
+//! has not returned is not checked again (reported as timed out, still running). The
+//! policy over the plugin's own operations ([`HealthPolicy`](crate::HealthPolicy)) is
+//! judged for every plugin, hook or not; the result is the worse of both. The failure and
+//! recovery thresholds then decide the status the plugin reports, which moves its
+//! lifecycle state between `running`, `degraded` and `unhealthy`.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::descriptor::HealthTarget;
+use crate::error::HookError;
+use crate::health::state::Begin;
+use crate::health::{Health, HealthCall, HealthFuture, HealthStatus, fmt_duration, workers};
+use crate::hook::block_on;
+use crate::record::PluginRecord;
+use crate::registry::Registry;
+
+/// Why a check failed: the `reason` label of
+/// `plugobs_plugin_health_check_failures_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum CheckReason {
+    /// The result was unhealthy (from the hook or the policy).
+    Unhealthy,
+    /// The hook did not return within the timeout (or its previous call still runs).
+    Timeout,
+    /// The hook panicked.
+    Panic,
+}
+
+impl CheckReason {
+    /// Every reason, in label order.
+    pub const ALL: [CheckReason; 3] = [
+        CheckReason::Unhealthy,
+        CheckReason::Timeout,
+        CheckReason::Panic,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckReason::Unhealthy => "unhealthy",
+            CheckReason::Timeout => "timeout",
+            CheckReason::Panic => "panic",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How a round checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// How long a hook may run, from the moment it starts on its worker. Default 2 s.
+    pub timeout: Duration,
+    /// Consecutive unhealthy results before a plugin is reported unhealthy. Default 1.
+    pub failure_threshold: u32,
+    /// Consecutive better results before an unhealthy or degraded plugin is reported
+    /// better. Default 1.
+    pub recovery_threshold: u32,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            timeout: Duration::from_secs(2),
+            failure_threshold: 1,
+            recovery_threshold: 1,
+        }
+    }
+}
+
+/// One plugin's part of a round.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PluginCheck {
+    /// The plugin's name.
+    pub plugin: &'static str,
+    /// Its kind.
+    pub kind: &'static str,
+    /// This round's result: the worse of the hook's and the policy's.
+    pub result: Health,
+    /// The status the plugin reports after the thresholds.
+    pub status: HealthStatus,
+    /// The status it reported before this round.
+    pub previous: HealthStatus,
+    /// How long the hook took, when it ran and returned in time.
+    #[cfg_attr(feature = "serde", serde(with = "crate::stats::opt_seconds"))]
+    pub duration: Option<Duration>,
+    /// Why the check failed, if it did.
+    pub failure: Option<CheckReason>,
+}
+
+/// The result of one round.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct HealthReport {
+    /// One entry per running plugin, ordered by name.
+    pub checks: Vec<PluginCheck>,
+}
+
+impl HealthReport {
+    /// The entry of plugin `name`.
+    pub fn get(&self, name: &str) -> Option<&PluginCheck> {
+        self.checks.iter().find(|c| c.plugin == name)
+    }
+}
+
+/// What happened to one hook.
+enum HookEnd {
+    Returned(Health),
+    Absent,
+    Panicked(String),
+}
+
+#[derive(Default)]
+struct Slot {
+    started: Option<Instant>,
+    done: Option<(HookEnd, Duration)>,
+    given_up: bool,
+}
+
+/// The round's slots, shared with the jobs on the workers.
+struct RoundShared {
+    slots: Mutex<Vec<Slot>>,
+    finished: Condvar,
+}
+
+impl RoundShared {
+    fn lock(&self) -> MutexGuard<'_, Vec<Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How one plugin's hook ended, as the round saw it.
+enum Seen {
+    Hook(HookEnd, Duration),
+    NoHook,
+    TimedOut,
+    NotStarted,
+    /// The previous check outlived its timeout and still runs.
+    Busy(Instant),
+    /// Another round's check of this plugin is running, within its timeout.
+    InProgress,
+}
+
+impl Registry {
+    /// Runs one round of health checks with [`CheckOptions::default`]; see
+    /// [`Registry::check_health_with`].
+    pub fn check_health(&self) -> HealthReport {
+        self.check_health_with(&CheckOptions::default())
+    }
+
+    /// Runs one round of health checks: every plugin with a running instance, its health
+    /// hook (if any) run on a worker thread with `options.timeout`, the health policy
+    /// judged over its operations, the thresholds applied. Returns once every hook has
+    /// returned or timed out: a hook that never returns costs this call at most the
+    /// timeout, and is not called again until it returns. Rounds may run at once (a
+    /// monitor and a probe endpoint, say): a plugin whose hook another round is running,
+    /// within its timeout, is left to that round and reported as it stands.
+    ///
+    /// ```
+    /// let report = plugobs_runtime::registry().check_health();
+    /// assert!(report.checks.iter().all(|c| c.failure.is_none()));
+    /// ```
+    pub fn check_health_with(&self, options: &CheckOptions) -> HealthReport {
+        self.round(options, Instant::now(), None)
+    }
+
+    /// One round at `now` (the policy's clock); `cancel` stops waiting for hooks.
+    pub(crate) fn round(
+        &self,
+        options: &CheckOptions,
+        now: Instant,
+        cancel: Option<&AtomicBool>,
+    ) -> HealthReport {
+        self.attach_sites();
+        let began = Instant::now();
+        let timeout = options.timeout;
+        let running: Vec<&Arc<PluginRecord>> = self
+            .records_arc()
+            .filter(|r| r.running_instances() > 0)
+            .collect();
+        let shared = Arc::new(RoundShared {
+            slots: Mutex::new((0..running.len()).map(|_| Slot::default()).collect()),
+            finished: Condvar::new(),
+        });
+        let queue_bound = timeout.saturating_mul(
+            u32::try_from(running.len().div_ceil(workers::PARALLEL).max(1)).unwrap_or(u32::MAX),
+        );
+        let mut seen: Vec<Option<Seen>> = Vec::with_capacity(running.len());
+        let mut spans = Vec::with_capacity(running.len());
+        for (i, record) in running.iter().enumerate() {
+            let d = record.descriptor();
+            let span = tracing::info_span!(
+                "plugin.health_check",
+                plugin.name = d.name,
+                plugin.kind = d.kind,
+                health.status = tracing::field::Empty,
+                error.type = tracing::field::Empty,
+                otel.status_code = tracing::field::Empty,
+            );
+            let wait_until = began + queue_bound + timeout;
+            match record.health_state().begin(began, wait_until) {
+                Begin::NoHook => seen.push(Some(Seen::NoHook)),
+                Begin::Busy(since) if began.saturating_duration_since(since) < timeout => {
+                    seen.push(Some(Seen::InProgress));
+                }
+                Begin::Busy(since) => seen.push(Some(Seen::Busy(since))),
+                Begin::Check(target) => {
+                    let job = job(i, target, Arc::clone(record), span.clone(), &shared);
+                    match workers::submit(job) {
+                        Ok(()) => seen.push(None),
+                        Err(error) => {
+                            tracing::error!(%error, "plugobs could not start a health check thread");
+                            seen.push(Some(Seen::NotStarted));
+                        }
+                    }
+                }
+            }
+            spans.push(span);
+        }
+        wait(&shared, &mut seen, began, timeout, queue_bound, cancel);
+
+        let policies = self.health_policies();
+        let mut report = HealthReport::default();
+        for ((record, seen), span) in running.iter().zip(seen).zip(spans) {
+            let d = record.descriptor();
+            let (hook, failure, duration) =
+                judge_hook(seen.unwrap_or(Seen::NotStarted), timeout, began);
+            let policy = policies.for_plugin(d.name);
+            let mut inner = record.health_state().lock();
+            let from_policy = policy.evaluate(record, &mut inner.samples, now);
+            let result = hook.combine(from_policy);
+            let failure = failure
+                .or((result.status == HealthStatus::Unhealthy).then_some(CheckReason::Unhealthy));
+            inner.checked_at = Some(SystemTime::now());
+            let (previous, status) = inner.apply(
+                result.clone(),
+                options.failure_threshold,
+                options.recovery_threshold,
+            );
+            let reported = inner.reported.clone();
+            drop(inner);
+            if let Some(reason) = failure {
+                record.health_state().count_failure(reason);
+                span.record("error.type", reason.as_str());
+                span.record("otel.status_code", "ERROR");
+            }
+            span.record("health.status", result.status.as_str());
+            record.health_updated(previous, &reported);
+            report.checks.push(PluginCheck {
+                plugin: d.name,
+                kind: d.kind,
+                result,
+                status,
+                previous,
+                duration,
+                failure,
+            });
+        }
+        report
+    }
+}
+
+/// A plugin's check in flight, held by its job: however the job ends — run, skipped,
+/// or dropped unrun (the pool could not start a thread) — the instance is let go of
+/// first, then the plugin can be checked again.
+struct InFlight {
+    target: Option<Arc<dyn HealthTarget>>,
+    record: Arc<PluginRecord>,
+    took: Option<Duration>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        drop(self.target.take());
+        self.record.health_state().end(self.took);
+        if self.took.is_some() {
+            self.record.touch();
+        }
+    }
+}
+
+/// The job that runs one hook on a worker.
+fn job(
+    index: usize,
+    target: Arc<dyn HealthTarget>,
+    record: Arc<PluginRecord>,
+    span: tracing::Span,
+    shared: &Arc<RoundShared>,
+) -> Box<dyn FnOnce() + Send> {
+    let shared = Arc::clone(shared);
+    let mut in_flight = InFlight {
+        target: Some(target),
+        record,
+        took: None,
+    };
+    Box::new(move || {
+        {
+            let mut slots = shared.lock();
+            match slots.get_mut(index) {
+                // The round stopped waiting before this check could start: skip it.
+                None => return,
+                Some(slot) if slot.given_up => return,
+                Some(slot) => slot.started = Some(Instant::now()),
+            }
+        }
+        let began = Instant::now();
+        let hook = match &in_flight.target {
+            Some(target) => span.in_scope(|| run_hook(&**target)),
+            None => HookEnd::Absent,
+        };
+        let took = began.elapsed();
+        in_flight.took = Some(took);
+        drop(in_flight);
+        let abandoned = {
+            let mut slots = shared.lock();
+            match slots.get_mut(index) {
+                Some(slot) => {
+                    slot.done = Some((hook, took));
+                    slot.given_up
+                }
+                None => false,
+            }
+        };
+        shared.finished.notify_all();
+        if abandoned {
+            workers::returned();
+        }
+    })
+}
+
+/// Runs a hook, sync or async, with panics caught.
+fn run_hook(target: &dyn HealthTarget) -> HookEnd {
+    match catch_unwind(AssertUnwindSafe(|| target.check_health())) {
+        Err(payload) => HookEnd::Panicked(HookError::from_panic(&*payload).message().to_owned()),
+        Ok(HealthCall::NoHook) => HookEnd::Absent,
+        Ok(HealthCall::Done(health)) => HookEnd::Returned(health),
+        Ok(HealthCall::Pending(fut)) => match block_on(CatchUnwind(fut)) {
+            Ok(health) => HookEnd::Returned(health),
+            Err(message) => HookEnd::Panicked(message),
+        },
+    }
+}
+
+struct CatchUnwind<'a>(HealthFuture<'a>);
+
+impl std::future::Future for CatchUnwind<'_> {
+    type Output = Result<Health, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = &mut self.0;
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(health)) => Poll::Ready(Ok(health)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(HookError::from_panic(&*payload).message().to_owned())),
+        }
+    }
+}
+
+/// Waits until every submitted hook returned, timed out (`timeout` after it started), or
+/// could not start within `queue_bound`; or until `cancel` is set.
+fn wait(
+    shared: &RoundShared,
+    seen: &mut [Option<Seen>],
+    began: Instant,
+    timeout: Duration,
+    queue_bound: Duration,
+    cancel: Option<&AtomicBool>,
+) {
+    let mut slots = shared.lock();
+    loop {
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        for (i, entry) in seen.iter_mut().enumerate() {
+            if entry.is_some() {
+                continue;
+            }
+            let Some(slot) = slots.get_mut(i) else {
+                *entry = Some(Seen::NotStarted);
+                continue;
+            };
+            if let Some(done) = slot.done.take() {
+                *entry = Some(match done.0 {
+                    HookEnd::Absent => Seen::NoHook,
+                    hook => Seen::Hook(hook, done.1),
+                });
+                continue;
+            }
+            let (deadline, on_expiry) = match slot.started {
+                Some(started) => (started + timeout, Seen::TimedOut),
+                None => (began + queue_bound, Seen::NotStarted),
+            };
+            if now >= deadline || cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
+                slot.given_up = true;
+                if slot.started.is_some() {
+                    workers::abandon();
+                }
+                *entry = Some(on_expiry);
+            } else {
+                next = Some(next.map_or(deadline, |n| n.min(deadline)));
+            }
+        }
+        let Some(next) = next else {
+            return;
+        };
+        let mut sleep = next.saturating_duration_since(now);
+        if cancel.is_some() {
+            sleep = sleep.min(Duration::from_millis(20));
+        }
+        slots = shared
+            .finished
+            .wait_timeout(slots, sleep)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|e| e.into_inner().0);
+    }
+}
+
+/// The hook's half of a result: its health, the failure reason, how long it took.
+fn judge_hook(
+    seen: Seen,
+    timeout: Duration,
+    began: Instant,
+) -> (Health, Option<CheckReason>, Option<Duration>) {
+    let after = fmt_duration(timeout);
+    match seen {
+        Seen::Hook(HookEnd::Returned(health), took) => (health, None, Some(took)),
+        Seen::Hook(HookEnd::Absent, took) => (Health::healthy(), None, Some(took)),
+        Seen::Hook(HookEnd::Panicked(message), took) => (
+            Health::unhealthy(format!("health check panicked: {message}")),
+            Some(CheckReason::Panic),
+            Some(took),
+        ),
+        Seen::NoHook => (Health::healthy(), None, None),
+        Seen::TimedOut => (
+            Health::unhealthy(format!("timed out after {after}")),
+            Some(CheckReason::Timeout),
+            None,
+        ),
+        Seen::NotStarted => (
+            Health::unhealthy(format!(
+                "timed out after {after}: the check could not start"
+            )),
+            Some(CheckReason::Timeout),
+            None,
+        ),
+        Seen::InProgress => (Health::unknown("checked by another round"), None, None),
+        Seen::Busy(since) => (
+            Health::unhealthy(format!(
+                "timed out after {after}; still running after {}",
+                fmt_duration(Duration::from_secs(
+                    began.saturating_duration_since(since).as_secs()
+                ))
+            )),
+            Some(CheckReason::Timeout),
+            None,
+        ),
+    }
+}

@@ -1,0 +1,339 @@
+//! [`HealthMonitor`]: rounds of health checks on an interval, on a thread of its own (no
+//! async runtime needed), with failure and recovery thresholds, and subscribers told of
+//! every status change.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::health::{CheckOptions, Clock, Health, HealthReport, HealthStatus, SystemClock};
+use crate::registry::Registry;
+
+/// A status change, as subscribers of [`HealthMonitor::on_change`] receive it.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct HealthChange {
+    /// The plugin's name.
+    pub plugin: &'static str,
+    /// Its kind.
+    pub kind: &'static str,
+    /// The status it reported before.
+    pub from: HealthStatus,
+    /// The status it reports now.
+    pub to: HealthStatus,
+    /// Its health now, with message and details.
+    pub health: Health,
+    /// When the change was seen.
+    #[cfg_attr(feature = "serde", serde(with = "crate::stats::unix_seconds"))]
+    pub at: SystemTime,
+}
+
+type Subscriber = Arc<dyn Fn(&HealthChange) + Send + Sync>;
+
+/// Configures a [`HealthMonitor`].
+pub struct HealthMonitorBuilder {
+    interval: Duration,
+    options: CheckOptions,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for HealthMonitorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthMonitorBuilder")
+            .field("interval", &self.interval)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HealthMonitorBuilder {
+    fn default() -> Self {
+        HealthMonitorBuilder {
+            interval: Duration::from_secs(10),
+            options: CheckOptions {
+                timeout: Duration::from_secs(2),
+                failure_threshold: 3,
+                recovery_threshold: 2,
+            },
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl HealthMonitorBuilder {
+    /// Time between the starts of two rounds. Default 10 s.
+    #[must_use]
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long one hook may run. Default 2 s; never more than the interval, so a hung
+    /// hook cannot delay the next round.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// Consecutive unhealthy results before a plugin is reported unhealthy. Default 3.
+    #[must_use]
+    pub fn failure_threshold(mut self, n: u32) -> Self {
+        self.options.failure_threshold = n.max(1);
+        self
+    }
+
+    /// Consecutive better results before an unhealthy or degraded plugin is reported
+    /// better. Default 2.
+    #[must_use]
+    pub fn recovery_threshold(mut self, n: u32) -> Self {
+        self.options.recovery_threshold = n.max(1);
+        self
+    }
+
+    /// The clock the health policy's window is measured with. Default the system's.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn core(mut self, registry: &'static Registry) -> Arc<Core> {
+        self.options.timeout = self.options.timeout.min(self.interval);
+        Arc::new(Core {
+            registry,
+            interval: self.interval,
+            options: self.options,
+            clock: self.clock,
+            subscribers: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+            wake: Mutex::new(()),
+            woken: Condvar::new(),
+            exited: Mutex::new(false),
+            exit: Condvar::new(),
+            rounds: AtomicU64::new(0),
+        })
+    }
+
+    /// Starts the monitor on its own thread, `plugobs-health-monitor`: a round right away,
+    /// then one every interval.
+    ///
+    /// # Errors
+    /// The OS refused to start the thread.
+    pub fn start(self, registry: &'static Registry) -> std::io::Result<HealthMonitor> {
+        let core = self.core(registry);
+        let running = Arc::clone(&core);
+        std::thread::Builder::new()
+            .name("plugobs-health-monitor".to_owned())
+            .spawn(move || running.run())?;
+        Ok(HealthMonitor {
+            core,
+            threaded: true,
+        })
+    }
+
+    /// A monitor without a thread: rounds run when [`HealthMonitor::tick`] is called.
+    /// For tests, and hosts that schedule rounds themselves.
+    pub fn manual(self, registry: &'static Registry) -> HealthMonitor {
+        HealthMonitor {
+            core: self.core(registry),
+            threaded: false,
+        }
+    }
+}
+
+/// Runs health rounds on an interval, on its own thread; stops within one interval when
+/// dropped.
+///
+/// Each round is [`Registry::check_health_with`] with the monitor's timeout and
+/// thresholds: a plugin turns unhealthy after `failure_threshold` consecutive unhealthy
+/// results and comes back after `recovery_threshold` better ones. Subscribers
+/// ([`on_change`](HealthMonitor::on_change)) receive every change of a plugin's reported
+/// status, on the monitor's thread; a subscriber that panics is logged and the others
+/// still receive the change.
+///
+/// ```
+/// use std::time::Duration;
+/// use plugobs_runtime::HealthMonitor;
+///
+/// let monitor = HealthMonitor::builder()
+///     .interval(Duration::from_secs(5))
+///     .timeout(Duration::from_secs(1))
+///     .failure_threshold(3)
+///     .recovery_threshold(2)
+///     .start(plugobs_runtime::registry())
+///     .unwrap();
+/// monitor.on_change(|change| eprintln!("{} is now {}", change.plugin, change.to));
+/// drop(monitor); // the thread stops within one interval
+/// ```
+pub struct HealthMonitor {
+    core: Arc<Core>,
+    threaded: bool,
+}
+
+impl std::fmt::Debug for HealthMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthMonitor")
+            .field("interval", &self.core.interval)
+            .field("options", &self.core.options)
+            .field("rounds", &self.rounds())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Core {
+    registry: &'static Registry,
+    interval: Duration,
+    options: CheckOptions,
+    clock: Arc<dyn Clock>,
+    subscribers: Mutex<Vec<Subscriber>>,
+    stop: AtomicBool,
+    wake: Mutex<()>,
+    woken: Condvar,
+    exited: Mutex<bool>,
+    exit: Condvar,
+    rounds: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Core {
+    fn run(&self) {
+        let mut next = Instant::now();
+        while !self.stop.load(Ordering::Acquire) {
+            let began = Instant::now();
+            self.tick(Some(&self.stop));
+            next = (next + self.interval).max(began);
+            let mut guard = lock(&self.wake);
+            while !self.stop.load(Ordering::Acquire) {
+                let now = Instant::now();
+                if now >= next {
+                    break;
+                }
+                guard = self
+                    .woken
+                    .wait_timeout(guard, next - now)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0);
+            }
+        }
+        *lock(&self.exited) = true;
+        self.exit.notify_all();
+    }
+
+    fn tick(&self, cancel: Option<&AtomicBool>) -> HealthReport {
+        let report = self.registry.round(&self.options, self.clock.now(), cancel);
+        self.rounds.fetch_add(1, Ordering::Relaxed);
+        if cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
+            return report;
+        }
+        let subscribers: Vec<Subscriber> = lock(&self.subscribers).clone();
+        if subscribers.is_empty() {
+            return report;
+        }
+        let at = SystemTime::now();
+        for check in report.checks.iter().filter(|c| c.previous != c.status) {
+            let health = self
+                .registry
+                .get(check.plugin)
+                .map(|r| r.health_state().lock().reported.clone())
+                .unwrap_or_else(|| check.result.clone());
+            let change = HealthChange {
+                plugin: check.plugin,
+                kind: check.kind,
+                from: check.previous,
+                to: check.status,
+                health,
+                at,
+            };
+            for subscriber in &subscribers {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| subscriber(&change))) {
+                    let message = crate::error::HookError::from_panic(&*payload);
+                    tracing::error!(
+                        plugin.name = check.plugin,
+                        error.message = message.message(),
+                        "a health change subscriber panicked"
+                    );
+                }
+            }
+        }
+        report
+    }
+}
+
+impl HealthMonitor {
+    /// A builder with the defaults: every 10 s, timeout 2 s, unhealthy after 3 failed
+    /// rounds, healthy again after 2 good ones.
+    pub fn builder() -> HealthMonitorBuilder {
+        HealthMonitorBuilder::default()
+    }
+
+    /// Calls `subscriber` with every status change from now on.
+    pub fn on_change(&self, subscriber: impl Fn(&HealthChange) + Send + Sync + 'static) {
+        lock(&self.core.subscribers).push(Arc::new(subscriber));
+    }
+
+    /// Runs one round now, on this thread, and tells the subscribers of the changes.
+    pub fn tick(&self) -> HealthReport {
+        self.core.tick(None)
+    }
+
+    /// Rounds run so far.
+    pub fn rounds(&self) -> u64 {
+        self.core.rounds.load(Ordering::Relaxed)
+    }
+
+    /// The interval between rounds.
+    pub fn interval(&self) -> Duration {
+        self.core.interval
+    }
+}
+
+impl Drop for HealthMonitor {
+    /// Stops the thread (see [`HealthMonitor::stop`]).
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+impl HealthMonitor {
+    /// Stops the thread: a round in progress stops waiting for its hooks, and the thread
+    /// exits. Waits for that at most one interval; returns whether it exited (always
+    /// true for a manual monitor). Dropping the monitor does the same.
+    pub fn stop(mut self) -> bool {
+        self.halt()
+    }
+
+    fn halt(&mut self) -> bool {
+        if !self.threaded {
+            return true;
+        }
+        self.threaded = false;
+        self.core.stop.store(true, Ordering::Release);
+        {
+            let _guard = lock(&self.core.wake);
+            self.core.woken.notify_all();
+        }
+        let deadline = Instant::now() + self.core.interval;
+        let mut exited = lock(&self.core.exited);
+        while !*exited {
+            let now = Instant::now();
+            if now >= deadline {
+                tracing::warn!(
+                    "the plugobs health monitor did not stop within one interval (a subscriber may be blocked); it stops after its current step"
+                );
+                return false;
+            }
+            exited = self
+                .core
+                .exit
+                .wait_timeout(exited, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        true
+    }
+}

@@ -1,0 +1,808 @@
+//! Health: hooks, rounds, thresholds, the operation policy, the monitor, its subscribers,
+//! metrics, stats and readiness. Deterministic: rounds are manual ticks and the policy's
+//! window runs on a `ManualClock`; the only real waits are check timeouts (a hung hook
+//! must be waited for) and they are bounded.
+
+mod common;
+
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use plugobs::health::ManualClock;
+use plugobs::{
+    CheckOptions, CheckReason, Health, HealthMonitor, HealthPolicy, HealthStatus, Plugin,
+    PluginState, Registry,
+};
+
+pub trait Service: Send + Sync {
+    fn call(&self, fail: bool) -> Result<(), ServiceError>;
+}
+
+#[derive(Debug, plugobs::ErrorKind)]
+pub enum ServiceError {
+    Refused,
+}
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("refused")
+    }
+}
+
+fn leak(registry: Registry) -> &'static Registry {
+    Box::leak(Box::new(registry))
+}
+
+/// Waits until `done` holds, at most 10 s.
+fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A gate a hung hook waits on; opened at the end of its test so the thread ends.
+struct Gate(Mutex<bool>, Condvar);
+
+impl Gate {
+    const fn new() -> Gate {
+        Gate(Mutex::new(false), Condvar::new())
+    }
+    fn wait(&self) {
+        let mut open = self.0.lock().unwrap();
+        while !*open {
+            open = self.1.wait(open).unwrap();
+        }
+    }
+    fn open(&self) {
+        *self.0.lock().unwrap() = true;
+        self.1.notify_all();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Thresholds, lifecycle transitions, subscribers, exact metrics
+
+static FLAKY: AtomicU8 = AtomicU8::new(0); // 0 healthy, 1 unhealthy, 2 degraded
+
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Flaky;
+
+impl Flaky {
+    fn check(&self) -> Health {
+        match FLAKY.load(Ordering::SeqCst) {
+            0 => Health::healthy(),
+            1 => Health::unhealthy("connection refused").with_detail("endpoint", "db:5432"),
+            _ => Health::degraded("serving from cache").with_detail("pool", "4/10"),
+        }
+    }
+}
+
+impl Service for Flaky {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn thresholds_flip_after_n_failures_and_recover_after_m_successes() {
+    let registry = leak(Registry::from_descriptors([Flaky::DESCRIPTOR]).unwrap());
+    let mut flaky = registry.load::<dyn Service>("flaky").unwrap();
+    assert!(
+        flaky.get_mut().is_none() && flaky.downcast_mut::<Flaky>().is_none(),
+        "shared with the health checker"
+    );
+    assert!(flaky.downcast_ref::<Flaky>().is_some());
+    let record = registry.get("flaky").unwrap();
+    let monitor = HealthMonitor::builder()
+        .timeout(Duration::from_secs(5))
+        .failure_threshold(3)
+        .recovery_threshold(2)
+        .manual(registry);
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&changes);
+    monitor.on_change(move |c| {
+        seen.lock()
+            .unwrap()
+            .push((c.plugin, c.from, c.to, c.health.message.clone()))
+    });
+    let status = || record.health().status;
+
+    assert_eq!(status(), HealthStatus::Unknown);
+    monitor.tick();
+    assert_eq!(status(), HealthStatus::Healthy);
+    assert_eq!(record.state(), PluginState::Running);
+
+    FLAKY.store(1, Ordering::SeqCst);
+    for round in 1..=2 {
+        let report = monitor.tick();
+        let check = report.get("flaky").unwrap();
+        assert_eq!(
+            check.result.status,
+            HealthStatus::Unhealthy,
+            "round {round}"
+        );
+        assert_eq!(check.failure, Some(CheckReason::Unhealthy));
+        assert_eq!(
+            status(),
+            HealthStatus::Healthy,
+            "N-1 failures keep the status"
+        );
+    }
+    monitor.tick();
+    assert_eq!(status(), HealthStatus::Unhealthy, "N failures flip it");
+    assert_eq!(record.state(), PluginState::Unhealthy);
+    assert_eq!(record.health().message, "connection refused");
+    assert_eq!(record.health().detail("endpoint"), Some("db:5432"));
+
+    FLAKY.store(0, Ordering::SeqCst);
+    monitor.tick();
+    assert_eq!(
+        status(),
+        HealthStatus::Unhealthy,
+        "M-1 successes keep it unhealthy"
+    );
+    monitor.tick();
+    assert_eq!(status(), HealthStatus::Healthy, "M successes recover it");
+    assert_eq!(record.state(), PluginState::Running);
+
+    FLAKY.store(2, Ordering::SeqCst);
+    monitor.tick();
+    assert_eq!(
+        status(),
+        HealthStatus::Degraded,
+        "degraded is reported at once"
+    );
+    assert_eq!(record.state(), PluginState::Degraded);
+
+    assert_eq!(
+        record.transitions(PluginState::Running, PluginState::Unhealthy),
+        1
+    );
+    assert_eq!(
+        record.transitions(PluginState::Unhealthy, PluginState::Running),
+        1
+    );
+    assert_eq!(
+        record.transitions(PluginState::Running, PluginState::Degraded),
+        1
+    );
+    assert_eq!(record.health_check_failures(CheckReason::Unhealthy), 3);
+    assert_eq!(record.health_check_failures(CheckReason::Timeout), 0);
+    assert_eq!(
+        *changes.lock().unwrap(),
+        vec![
+            (
+                "flaky",
+                HealthStatus::Unknown,
+                HealthStatus::Healthy,
+                String::new()
+            ),
+            (
+                "flaky",
+                HealthStatus::Healthy,
+                HealthStatus::Unhealthy,
+                "connection refused".to_owned()
+            ),
+            (
+                "flaky",
+                HealthStatus::Unhealthy,
+                HealthStatus::Healthy,
+                String::new()
+            ),
+            (
+                "flaky",
+                HealthStatus::Healthy,
+                HealthStatus::Degraded,
+                "serving from cache".to_owned()
+            ),
+        ]
+    );
+
+    // Exact metric values through a local DebuggingRecorder.
+    let published = common::capture(|| registry.flush());
+    let pk = [("plugin", "flaky"), ("kind", "service")];
+    for (s, want) in [
+        ("healthy", 0.0),
+        ("degraded", 1.0),
+        ("unhealthy", 0.0),
+        ("unknown", 0.0),
+    ] {
+        assert_eq!(
+            published.gauge("plugobs_plugin_health", &[pk[0], pk[1], ("status", s)]),
+            Some(want),
+            "{s}"
+        );
+    }
+    assert_eq!(published.gauge("plugobs_plugin_up", &pk), Some(1.0));
+    for (reason, want) in [("unhealthy", 3), ("timeout", 0), ("panic", 0)] {
+        assert_eq!(
+            published.counter(
+                "plugobs_plugin_health_check_failures_total",
+                &[pk[0], pk[1], ("reason", reason)]
+            ),
+            Some(want),
+            "{reason}"
+        );
+    }
+    assert_eq!(
+        published
+            .histogram("plugobs_plugin_health_check_duration_seconds", &pk)
+            .map(Vec::len),
+        Some(7)
+    );
+    let last = published
+        .gauge("plugobs_plugin_health_last_check_timestamp_seconds", &pk)
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(last <= now && last > now - 60.0, "{last} vs {now}");
+    for (from, to, want) in [
+        ("running", "unhealthy", 1),
+        ("unhealthy", "running", 1),
+        ("running", "degraded", 1),
+    ] {
+        assert_eq!(
+            published.counter(
+                "plugobs_plugin_state_transitions_total",
+                &[pk[0], pk[1], ("from", from), ("to", to)]
+            ),
+            Some(want),
+            "{from} -> {to}"
+        );
+    }
+    assert_eq!(
+        published.gauge("plugobs_plugins", &[("state", "degraded")]),
+        Some(1.0)
+    );
+
+    // Stats and readiness.
+    let stats = registry.stats();
+    let p = &stats.plugins[0];
+    assert_eq!(p.health.status, HealthStatus::Degraded);
+    assert_eq!(p.health.message, "serving from cache");
+    assert_eq!(
+        p.health.details,
+        vec![("pool".to_owned(), "4/10".to_owned())]
+    );
+    assert!(p.health.checked_at.is_some() && p.health.check_duration.is_some());
+    let json = serde_json::to_value(&stats).unwrap();
+    assert_eq!(json["plugins"][0]["health"]["status"], "degraded");
+    assert_eq!(json["plugins"][0]["health"]["details"]["pool"], "4/10");
+    assert_eq!(
+        serde_json::to_value(record.health()).unwrap(),
+        serde_json::json!({
+            "status": "degraded",
+            "message": "serving from cache",
+            "details": { "pool": "4/10" }
+        })
+    );
+    assert_eq!((stats.health.degraded, stats.health.unknown), (1, 0));
+    assert!(registry.readiness().ready, "degraded is ready");
+
+    // Stopped: unknown again, not up, no longer in readiness.
+    flaky.stop().unwrap();
+    assert_eq!(status(), HealthStatus::Unknown);
+    assert_eq!(record.state(), PluginState::Stopped);
+    assert_eq!(
+        record.transitions(PluginState::Degraded, PluginState::Stopped),
+        1
+    );
+    let published = common::capture(|| registry.flush());
+    assert_eq!(published.gauge("plugobs_plugin_up", &pk), Some(0.0));
+}
+
+// ---------------------------------------------------------------------------------------
+// The operation policy
+
+#[plugobs::plugin(kind = "service", provides = dyn Service)]
+#[derive(Default)]
+pub struct Busy;
+
+#[plugobs::instrumented]
+impl Service for Busy {
+    fn call(&self, fail: bool) -> Result<(), ServiceError> {
+        if fail {
+            Err(ServiceError::Refused)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn the_policy_needs_a_minimum_fires_above_its_threshold_and_clears_when_the_window_moves_on() {
+    let registry = leak(Registry::from_descriptors([Busy::DESCRIPTOR]).unwrap());
+    let busy = registry.load::<dyn Service>("busy").unwrap();
+    let record = registry.get("busy").unwrap();
+    let clock = Arc::new(ManualClock::new());
+    let monitor = HealthMonitor::builder()
+        .failure_threshold(1)
+        .recovery_threshold(1)
+        .clock(clock.clone())
+        .manual(registry);
+    let calls = |ok: usize, failed: usize| {
+        for _ in 0..ok {
+            busy.call(false).unwrap();
+        }
+        for _ in 0..failed {
+            busy.call(true).unwrap_err();
+        }
+    };
+
+    // No hook: a plugin that was never called is healthy by the policy, not unknown.
+    monitor.tick();
+    assert_eq!(record.health(), Health::healthy());
+
+    calls(0, 19);
+    monitor.tick();
+    assert_eq!(
+        record.health(),
+        Health::healthy(),
+        "19 calls < min_calls 20"
+    );
+
+    calls(11, 0);
+    monitor.tick();
+    let health = record.health();
+    assert_eq!(health.status, HealthStatus::Unhealthy);
+    assert_eq!(health.message, "error ratio 0.63 > 0.5 over 60s (30 calls)");
+    assert_eq!(health.detail("error_ratio"), Some("0.63"));
+    assert_eq!(record.state(), PluginState::Unhealthy);
+    assert!(!registry.readiness().ready);
+
+    clock.advance(Duration::from_secs(61));
+    monitor.tick();
+    assert_eq!(
+        record.health(),
+        Health::healthy(),
+        "no call in the last 60s"
+    );
+    assert_eq!(record.state(), PluginState::Running);
+
+    calls(14, 6);
+    clock.advance(Duration::from_secs(1));
+    monitor.tick();
+    let health = record.health();
+    assert_eq!(health.status, HealthStatus::Degraded);
+    assert_eq!(
+        health.message,
+        "error ratio 0.30 > 0.25 over 60s (20 calls)"
+    );
+
+    // A policy of its own for this plugin: the same window passes a looser threshold.
+    registry
+        .set_plugin_health_policy("busy", HealthPolicy::default().error_ratio(Some(0.5), None))
+        .unwrap();
+    monitor.tick();
+    assert_eq!(record.health().status, HealthStatus::Healthy);
+    registry
+        .set_plugin_health_policy("busy", HealthPolicy::disabled())
+        .unwrap();
+    calls(0, 100);
+    monitor.tick();
+    assert_eq!(record.health().status, HealthStatus::Healthy, "disabled");
+    assert_eq!(record.health_check_failures(CheckReason::Unhealthy), 1);
+}
+
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Slow;
+
+impl Slow {
+    async fn check(&self) -> Health {
+        Health::degraded("replica lag").with_detail("lag", "3s")
+    }
+}
+
+#[plugobs::instrumented]
+impl Service for Slow {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        std::thread::sleep(Duration::from_millis(3));
+        Ok(())
+    }
+}
+
+#[test]
+fn p99_over_its_threshold_makes_the_plugin_worse_than_its_async_hook_says() {
+    let registry = leak(Registry::from_descriptors([Slow::DESCRIPTOR]).unwrap());
+    registry.set_health_policy(HealthPolicy::default().p99(None, Some(Duration::from_millis(2))));
+    let slow = registry.load::<dyn Service>("slow").unwrap();
+    for _ in 0..20 {
+        slow.call(false).unwrap();
+    }
+    let report = registry.check_health();
+    let check = report.get("slow").unwrap();
+    assert_eq!(
+        check.result.status,
+        HealthStatus::Unhealthy,
+        "{:?}",
+        check.result
+    );
+    assert!(
+        check.result.message.starts_with("p99 ")
+            && check.result.message.ends_with(" > 2ms over 60s (20 calls)"),
+        "{}",
+        check.result.message
+    );
+    assert!(check.duration.is_some());
+
+    // Within the threshold: the hook's degraded status and details, as the hook said.
+    registry.set_health_policy(HealthPolicy::default());
+    let report = registry.check_health();
+    let check = report.get("slow").unwrap();
+    assert_eq!(
+        check.result,
+        Health::degraded("replica lag").with_detail("lag", "3s")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A hook that panics
+
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Exploding;
+
+impl Exploding {
+    fn check(&self) -> Health {
+        panic!("disk on fire")
+    }
+}
+
+impl Service for Exploding {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_panicking_hook_is_unhealthy_with_the_panic_message() {
+    let registry = leak(Registry::from_descriptors([Exploding::DESCRIPTOR]).unwrap());
+    let _exploding = registry.load::<dyn Service>("exploding").unwrap();
+    let report = registry.check_health();
+    let check = report.get("exploding").unwrap();
+    assert_eq!(
+        check.result,
+        Health::unhealthy("health check panicked: disk on fire")
+    );
+    assert_eq!(check.failure, Some(CheckReason::Panic));
+    assert_eq!(
+        (check.previous, check.status),
+        (HealthStatus::Unknown, HealthStatus::Unhealthy)
+    );
+    let record = registry.get("exploding").unwrap();
+    assert_eq!(record.health_check_failures(CheckReason::Panic), 1);
+    assert_eq!(record.health_check_failures(CheckReason::Unhealthy), 0);
+    let readiness = registry.readiness();
+    assert!(!readiness.ready);
+    assert_eq!(readiness.not_ready.len(), 1);
+    assert_eq!(
+        readiness.not_ready[0].message,
+        "health check panicked: disk on fire"
+    );
+    let json = serde_json::to_value(&readiness).unwrap();
+    assert_eq!(json["not_ready"][0]["status"], "unhealthy");
+}
+
+// ---------------------------------------------------------------------------------------
+// A hook that hangs forever
+
+static HUNG_GATE: Gate = Gate::new();
+static HUNG_ENTERED: AtomicUsize = AtomicUsize::new(0);
+static STEADY_CHECKS: AtomicUsize = AtomicUsize::new(0);
+
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Hung;
+
+impl Hung {
+    fn check(&self) -> Health {
+        HUNG_ENTERED.fetch_add(1, Ordering::SeqCst);
+        HUNG_GATE.wait();
+        Health::healthy()
+    }
+}
+
+impl Service for Hung {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Steady;
+
+impl Steady {
+    fn check(&self) -> Health {
+        STEADY_CHECKS.fetch_add(1, Ordering::SeqCst);
+        Health::healthy()
+    }
+}
+
+impl Service for Steady {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_hung_hook_blocks_nothing_and_is_never_checked_twice() {
+    let registry =
+        leak(Registry::from_descriptors([Hung::DESCRIPTOR, Steady::DESCRIPTOR]).unwrap());
+    let report = registry.load_all::<dyn Service>();
+    assert!(report.is_complete());
+    let hung = registry.get("hung").unwrap();
+    let options = CheckOptions {
+        timeout: Duration::from_millis(50),
+        ..CheckOptions::default()
+    };
+
+    // Manual rounds: each returns after the timeout, the others are checked every time,
+    // and the hung hook is entered once.
+    for round in 1..=3u64 {
+        let began = Instant::now();
+        let report = registry.check_health_with(&options);
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "the caller is not blocked"
+        );
+        let check = report.get("hung").unwrap();
+        assert_eq!(check.result.status, HealthStatus::Unhealthy);
+        assert_eq!(check.failure, Some(CheckReason::Timeout));
+        if round == 1 {
+            assert_eq!(check.result.message, "timed out after 50ms");
+        } else {
+            assert!(
+                check
+                    .result
+                    .message
+                    .starts_with("timed out after 50ms; still running after "),
+                "{}",
+                check.result.message
+            );
+        }
+        assert_eq!(report.get("steady").unwrap().result, Health::healthy());
+        assert_eq!(STEADY_CHECKS.load(Ordering::SeqCst), round as usize);
+        assert_eq!(
+            HUNG_ENTERED.load(Ordering::SeqCst),
+            1,
+            "no second check starts"
+        );
+        assert_eq!(hung.health_check_failures(CheckReason::Timeout), round);
+    }
+    let threads = plugobs::health::check_threads();
+    assert!(threads.held_by_timed_out_checks >= 1, "{threads:?}");
+
+    // The monitor thread keeps its schedule: a round every interval, the hung hook still
+    // entered once.
+    let monitor = HealthMonitor::builder()
+        .interval(Duration::from_millis(100))
+        .timeout(Duration::from_millis(50))
+        .failure_threshold(1)
+        .start(registry)
+        .unwrap();
+    let began = Instant::now();
+    eventually("5 monitor rounds", || monitor.rounds() >= 5);
+    let elapsed = began.elapsed();
+    assert!(STEADY_CHECKS.load(Ordering::SeqCst) >= 3 + 5);
+    assert_eq!(HUNG_ENTERED.load(Ordering::SeqCst), 1);
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?} for 5 rounds");
+    assert!(monitor.stop());
+    assert_eq!(hung.health().status, HealthStatus::Unhealthy);
+    let readiness = registry.readiness();
+    assert_eq!(readiness.not_ready.len(), 1);
+    assert_eq!(readiness.not_ready[0].plugin, "hung");
+
+    // Once the hook returns, the plugin is checked again, and recovers.
+    HUNG_GATE.open();
+    eventually("the hung check to return", || {
+        let report = registry.check_health_with(&options);
+        report.get("hung").unwrap().result == Health::healthy()
+    });
+    assert_eq!(HUNG_ENTERED.load(Ordering::SeqCst), 2);
+    for loaded in report.loaded {
+        loaded.stop().unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Subscribers and stopping
+
+static WOBBLY: AtomicU8 = AtomicU8::new(0);
+
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Wobbly;
+
+impl Wobbly {
+    fn check(&self) -> Health {
+        if WOBBLY.load(Ordering::SeqCst) == 0 {
+            Health::healthy()
+        } else {
+            Health::unhealthy("wobbling")
+        }
+    }
+}
+
+impl Service for Wobbly {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_panicking_subscriber_is_contained_and_the_others_still_receive_the_change() {
+    let registry = leak(Registry::from_descriptors([Wobbly::DESCRIPTOR]).unwrap());
+    let _wobbly = registry.load::<dyn Service>("wobbly").unwrap();
+    let monitor = HealthMonitor::builder()
+        .failure_threshold(1)
+        .manual(registry);
+    let received = Arc::new(AtomicUsize::new(0));
+    monitor.on_change(|_| panic!("alerting is down"));
+    let r = Arc::clone(&received);
+    monitor.on_change(move |c| {
+        assert_eq!(c.plugin, "wobbly");
+        r.fetch_add(1, Ordering::SeqCst);
+    });
+    monitor.tick(); // unknown -> healthy
+    WOBBLY.store(1, Ordering::SeqCst);
+    monitor.tick(); // healthy -> unhealthy
+    monitor.tick(); // no change
+    assert_eq!(received.load(Ordering::SeqCst), 2);
+    assert_eq!(monitor.rounds(), 3);
+}
+
+static STUCK_GATE: Gate = Gate::new();
+static STUCK_ENTERED: AtomicUsize = AtomicUsize::new(0);
+
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Stuck;
+
+impl Stuck {
+    fn check(&self) -> Health {
+        STUCK_ENTERED.fetch_add(1, Ordering::SeqCst);
+        STUCK_GATE.wait();
+        Health::healthy()
+    }
+}
+
+impl Service for Stuck {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_monitor_dropped_mid_round_stops_within_one_interval() {
+    let registry = leak(Registry::from_descriptors([Stuck::DESCRIPTOR]).unwrap());
+    let stuck = registry.load::<dyn Service>("stuck").unwrap();
+    let interval = Duration::from_millis(300);
+    let monitor = HealthMonitor::builder()
+        .interval(interval)
+        .timeout(Duration::from_secs(60)) // clamped to the interval
+        .start(registry)
+        .unwrap();
+    eventually("the first check to hang", || {
+        STUCK_ENTERED.load(Ordering::SeqCst) == 1
+    });
+    // The round now waits for the stuck hook; stop it mid-round.
+    let began = Instant::now();
+    assert!(
+        monitor.stop(),
+        "the monitor thread exited within one interval"
+    );
+    assert!(began.elapsed() <= interval, "{:?}", began.elapsed());
+
+    // The hung check still holds the instance: its stop hook cannot take `&mut self`.
+    let error = stuck.stop().unwrap_err();
+    assert_eq!(error.error.error_type(), "health_check_running");
+    STUCK_GATE.open();
+}
+
+static SLOW_GATE: Gate = Gate::new();
+static SLOW_ENTERED: AtomicUsize = AtomicUsize::new(0);
+
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Deliberate;
+
+impl Deliberate {
+    fn check(&self) -> Health {
+        SLOW_ENTERED.fetch_add(1, Ordering::SeqCst);
+        SLOW_GATE.wait();
+        Health::degraded("took its time")
+    }
+}
+
+impl Service for Deliberate {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_round_leaves_a_check_running_within_its_timeout_to_the_round_that_started_it() {
+    let registry = leak(Registry::from_descriptors([Deliberate::DESCRIPTOR]).unwrap());
+    let _deliberate = registry.load::<dyn Service>("deliberate").unwrap();
+    let record = registry.get("deliberate").unwrap();
+    let options = CheckOptions {
+        timeout: Duration::from_secs(30),
+        ..CheckOptions::default()
+    };
+    let first_options = options.clone();
+    let first = std::thread::spawn(move || registry.check_health_with(&first_options));
+    eventually("the first round's check to start", || {
+        SLOW_ENTERED.load(Ordering::SeqCst) == 1
+    });
+    // A second round meanwhile: no second call, no failure, the status as it stands.
+    let second = registry.check_health_with(&options);
+    let check = second.get("deliberate").unwrap();
+    assert_eq!((check.status, check.failure), (HealthStatus::Unknown, None));
+    assert_eq!(record.health_check_failures(CheckReason::Timeout), 0);
+    SLOW_GATE.open();
+    let first = first.join().unwrap();
+    assert_eq!(
+        first.get("deliberate").unwrap().result,
+        Health::degraded("took its time")
+    );
+    assert_eq!(SLOW_ENTERED.load(Ordering::SeqCst), 1);
+    assert_eq!(record.health().status, HealthStatus::Degraded);
+}
+
+static CLOSING_GATE: Gate = Gate::new();
+static CLOSING_ENTERED: AtomicUsize = AtomicUsize::new(0);
+static CLOSED: AtomicUsize = AtomicUsize::new(0);
+
+#[plugobs::plugin(kind = "service", provides = dyn Service, stop = Self::close, health = Self::check)]
+#[derive(Default)]
+pub struct Closing;
+
+impl Closing {
+    fn check(&self) -> Health {
+        CLOSING_ENTERED.fetch_add(1, Ordering::SeqCst);
+        CLOSING_GATE.wait();
+        Health::healthy()
+    }
+    fn close(&mut self) {
+        CLOSED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Service for Closing {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn stop_waits_for_a_check_in_flight_then_runs_its_hook() {
+    let registry = leak(Registry::from_descriptors([Closing::DESCRIPTOR]).unwrap());
+    let closing = registry.load::<dyn Service>("closing").unwrap();
+    let round = std::thread::spawn(move || registry.check_health());
+    eventually("the check to start", || {
+        CLOSING_ENTERED.load(Ordering::SeqCst) == 1
+    });
+    let opener = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(50));
+        CLOSING_GATE.open();
+    });
+    // The stop hook takes `&mut self`: it runs once the check has let go of the instance.
+    closing.stop().unwrap();
+    assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
+    opener.join().unwrap();
+    assert_eq!(
+        round.join().unwrap().get("closing").unwrap().result,
+        Health::healthy()
+    );
+    // Stopped: no longer checked.
+    assert!(registry.check_health().checks.is_empty());
+    assert_eq!(CLOSING_ENTERED.load(Ordering::SeqCst), 1);
+}
