@@ -244,58 +244,13 @@ fn assert_no_duplicate_family(text: &str) {
     );
 }
 
-const IDLE_METRICS: &str = r#"# HELP plugobs_plugin_info Registered plugins, always 1, with their kind and version.
-# TYPE plugobs_plugin_info gauge
-plugobs_plugin_info{plugin="idle_sink",kind="sink",version="2.3.0"} 1
-plugobs_plugin_info{plugin="idle_source",kind="source",version="1.0.0"} 1
-# HELP plugobs_plugins Number of plugins in each lifecycle state.
-# TYPE plugobs_plugins gauge
-plugobs_plugins{state="registered"} 2
-plugobs_plugins{state="loaded"} 0
-plugobs_plugins{state="running"} 0
-plugobs_plugins{state="degraded"} 0
-plugobs_plugins{state="unhealthy"} 0
-plugobs_plugins{state="stopped"} 0
-plugobs_plugins{state="failed"} 0
-# HELP plugobs_discovery_duration_seconds Time to discover the registered plugins and build the registry.
-# TYPE plugobs_discovery_duration_seconds histogram
-plugobs_discovery_duration_seconds_bucket{le="0.001"} T
-plugobs_discovery_duration_seconds_bucket{le="0.0025"} T
-plugobs_discovery_duration_seconds_bucket{le="0.005"} T
-plugobs_discovery_duration_seconds_bucket{le="0.01"} T
-plugobs_discovery_duration_seconds_bucket{le="0.025"} T
-plugobs_discovery_duration_seconds_bucket{le="0.05"} T
-plugobs_discovery_duration_seconds_bucket{le="0.1"} T
-plugobs_discovery_duration_seconds_bucket{le="0.25"} T
-plugobs_discovery_duration_seconds_bucket{le="0.5"} T
-plugobs_discovery_duration_seconds_bucket{le="1"} T
-plugobs_discovery_duration_seconds_bucket{le="2.5"} T
-plugobs_discovery_duration_seconds_bucket{le="5"} T
-plugobs_discovery_duration_seconds_bucket{le="10"} T
-plugobs_discovery_duration_seconds_bucket{le="+Inf"} 1
-plugobs_discovery_duration_seconds_sum T
-plugobs_discovery_duration_seconds_count 1
-# HELP plugobs_plugin_load_failures_total Plugin lifecycle steps that failed, by stage (load, start, stop) and reason (error, panic, cancelled).
-# TYPE plugobs_plugin_load_failures_total counter
-plugobs_plugin_load_failures_total{plugin="idle_sink",kind="sink",stage="load",reason="error"} 0
-plugobs_plugin_load_failures_total{plugin="idle_sink",kind="sink",stage="load",reason="panic"} 0
-plugobs_plugin_load_failures_total{plugin="idle_sink",kind="sink",stage="load",reason="cancelled"} 0
-plugobs_plugin_load_failures_total{plugin="idle_sink",kind="sink",stage="start",reason="error"} 0
-plugobs_plugin_load_failures_total{plugin="idle_sink",kind="sink",stage="start",reason="panic"} 0
-plugobs_plugin_load_failures_total{plugin="idle_sink",kind="sink",stage="start",reason="cancelled"} 0
-plugobs_plugin_load_failures_total{plugin="idle_source",kind="source",stage="load",reason="error"} 0
-plugobs_plugin_load_failures_total{plugin="idle_source",kind="source",stage="load",reason="panic"} 0
-plugobs_plugin_load_failures_total{plugin="idle_source",kind="source",stage="load",reason="cancelled"} 0
-plugobs_plugin_load_failures_total{plugin="idle_source",kind="source",stage="start",reason="error"} 0
-plugobs_plugin_load_failures_total{plugin="idle_source",kind="source",stage="start",reason="panic"} 0
-plugobs_plugin_load_failures_total{plugin="idle_source",kind="source",stage="start",reason="cancelled"} 0
-"#;
-
 fn idle_plugin(name: &str, kind: &str, version: &str) -> Value {
     json!({
         "name": name, "kind": kind, "version": version, "state": "registered",
         "load_duration": null, "start_duration": null, "loaded_at": null,
         "failures": 0, "last_failure": null, "operations": [],
+        "health": {"status": "unknown", "message": "", "details": {}, "checked_at": null,
+                   "check_duration": null},
     })
 }
 
@@ -350,7 +305,7 @@ async fn every_route_answers_with_its_status_type_and_exact_body() {
 
     let a = get(&server, "/metrics").await;
     assert_eq!((a.status, a.content_type.as_str()), (200, PROMETHEUS));
-    assert_eq!(mask(&a.body), IDLE_METRICS);
+    assert_fixture("idle_metrics.prom", &mask(&a.body));
 
     let a = get(&server, "/").await;
     assert_eq!(
@@ -417,70 +372,96 @@ async fn metrics_are_exact_for_a_fixed_call_mix_in_both_formats() {
 // ---------------------------------------------------------------------------------------
 // Readiness.
 
-static WARMED_UP: AtomicBool = AtomicBool::new(false);
+static SICK: AtomicBool = AtomicBool::new(false);
 
-/// Its start hook waits until `WARMED_UP`: meanwhile it is started, not running.
-#[plugobs::plugin(kind = "source", provides = dyn Source, start = Self::warm_up)]
+/// Its health hook reports unhealthy while `SICK`.
+#[plugobs::plugin(kind = "source", provides = dyn Source, health = Self::check)]
 #[derive(Default)]
-pub struct SlowStarter;
+pub struct FlakySource;
 
-impl SlowStarter {
-    fn warm_up(&mut self) {
-        let began = Instant::now();
-        while !WARMED_UP.load(Ordering::Acquire) && began.elapsed() < Duration::from_secs(20) {
-            std::thread::sleep(Duration::from_millis(2));
+impl FlakySource {
+    fn check(&self) -> plugobs::Health {
+        if SICK.load(Ordering::Acquire) {
+            plugobs::Health::unhealthy("upstream unreachable").with_detail("retries", 3)
+        } else {
+            plugobs::Health::healthy()
         }
     }
 }
 
-impl Source for SlowStarter {
+impl Source for FlakySource {
     fn pull(&self, what: &str) -> Result<usize, PullError> {
         Ok(what.len())
     }
 }
 
-async fn until(server: &ServerHandle, path: &str, status: u16) -> Answer {
-    let began = Instant::now();
-    loop {
-        let a = get(server, path).await;
-        if a.status == status || began.elapsed() > Duration::from_secs(10) {
-            return a;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[tokio::test]
-async fn readiness_goes_from_ready_to_not_ready_and_back() {
-    let registry = std::sync::Arc::new(isolated(&[SlowStarter::DESCRIPTOR]));
+async fn readiness_follows_a_plugin_that_turns_unhealthy_and_recovers() {
+    let registry = std::sync::Arc::new(isolated(&[FlakySource::DESCRIPTOR]));
     let server = start(Endpoints::new().registry(registry.clone()));
+    let ready = json!({"ready": true, "not_ready": []});
+    let not_ready = |message: &str, status: &str| {
+        json!({"ready": false, "not_ready": [
+            {"plugin": "flaky_source", "kind": "source", "status": status, "message": message}
+        ]})
+    };
+    // Nothing started: ready.
     let a = get(&server, "/readyz").await;
     assert_eq!(
-        (a.status, a.json()),
-        (200, json!({"ready": true, "not_ready": []}))
+        (a.status, a.content_type.as_str(), a.json()),
+        (200, JSON, ready.clone())
     );
 
-    let loader = std::thread::spawn({
-        let registry = registry.clone();
-        move || registry.load::<dyn Source>("slow_starter")
-    });
-    let a = until(&server, "/readyz", 503).await;
-    assert_eq!((a.status, a.content_type.as_str()), (503, JSON));
-    assert_eq!(
-        a.json(),
-        json!({"ready": false, "not_ready": [
-            {"plugin": "slow_starter", "kind": "source", "state": "loaded", "message": "starting"}
-        ]})
-    );
-
-    WARMED_UP.store(true, Ordering::Release);
-    let loaded = loader.join().unwrap().unwrap();
+    // Started, never checked: not ready.
+    let loaded = registry.load::<dyn Source>("flaky_source").unwrap();
     assert_eq!(loaded.pull("abc").unwrap(), 3);
     let a = get(&server, "/readyz").await;
+    assert_eq!((a.status, a.content_type.as_str()), (503, JSON));
+    assert_eq!(a.json(), not_ready("not checked yet", "unknown"));
+
+    // Checked healthy: ready.
+    registry.check_health();
+    let a = get(&server, "/readyz").await;
+    assert_eq!((a.status, a.json()), (200, ready.clone()));
+
+    // Unhealthy: 503, with its message.
+    SICK.store(true, Ordering::Release);
+    registry.check_health();
+    let a = get(&server, "/readyz").await;
     assert_eq!(
         (a.status, a.json()),
-        (200, json!({"ready": true, "not_ready": []}))
+        (503, not_ready("upstream unreachable", "unhealthy"))
     );
+    let a = get(&server, "/plugins/flaky_source").await;
+    let health = &a.json()["health"];
+    assert_eq!(
+        (&health["status"], &health["message"], &health["details"]),
+        (
+            &json!("unhealthy"),
+            &json!("upstream unreachable"),
+            &json!({"retries": "3"})
+        )
+    );
+    let page = get(&server, "/").await.body;
+    assert!(
+        page.contains("<span class=\"ready no\">not ready</span>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-state=\"unhealthy\" data-health=\"unhealthy\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td class=\"message\">upstream unreachable (retries=3)</td>"),
+        "{page}"
+    );
+
+    // Recovered: ready again.
+    SICK.store(false, Ordering::Release);
+    registry.check_health();
+    let a = get(&server, "/readyz").await;
+    assert_eq!((a.status, a.json()), (200, ready));
+    drop(loaded);
     server.shutdown().unwrap();
 }
 
@@ -982,25 +963,27 @@ fn chromium_renders_one_row_per_plugin_failures_first() {
     for what in ["a", "slow", "bc", "d"] {
         let _ = report.loaded[0].pull(what);
     }
+    registry.check_health();
     let server = Endpoints::new().registry(registry).serve(0).unwrap();
 
     let dom = dump_dom(&browser, &format!("http://{}/", server.local_addr()));
-    let rows: Vec<(&str, &str)> = dom
+    let rows: Vec<(&str, &str, &str)> = dom
         .match_indices("<tr id=\"plugin-")
         .map(|(at, _)| {
             let tag = &dom[at..at + dom[at..].find('>').unwrap()];
             (
                 attribute(tag, "data-plugin").unwrap(),
                 attribute(tag, "data-state").unwrap(),
+                attribute(tag, "data-health").unwrap(),
             )
         })
         .collect();
     assert_eq!(
         rows,
         [
-            ("broken_sink", "failed"),
-            ("busy_source", "running"),
-            ("idle_sink", "registered"),
+            ("broken_sink", "failed", "unknown"),
+            ("busy_source", "running", "healthy"),
+            ("idle_sink", "registered", "unknown"),
         ],
         "{dom}"
     );

@@ -51,9 +51,13 @@
 //!
 //! # Readiness
 //!
-//! `/readyz` is 200 when every started plugin (one with a running instance) is running,
-//! and 503 otherwise, with the plugins that are not and why, e.g.
-//! `{"ready":false,"not_ready":[{"plugin":"kafka_sink","kind":"sink","state":"loaded","message":"starting"}]}`.
+//! `/readyz` answers [`Registry::readiness`](crate::Registry::readiness): 200 when every
+//! started plugin (one with a running instance) is healthy or degraded, 503 otherwise,
+//! with the plugins that are not and why, e.g.
+//! `{"ready":false,"not_ready":[{"plugin":"kafka_sink","kind":"sink","status":"unhealthy","message":"broker unreachable"}]}`.
+//! A started plugin no health round has judged yet is not ready ("not checked yet"): run
+//! a [`HealthMonitor`](crate::HealthMonitor), or
+//! [`check_health`](crate::Registry::check_health) once after loading.
 //!
 //! # Screenshot
 //!

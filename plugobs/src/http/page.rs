@@ -4,9 +4,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{PluginState, PluginStats, Registry, RegistryStats};
-
-use super::readiness;
+use crate::{HealthStatus, PluginState, PluginStats, Registry, RegistryStats};
 
 const STYLE: &str = "\
 :root{color-scheme:light dark;--bad:#c62828;--warn:#b26a00;--ok:#2e7d32;--dim:#757575;--line:#8884}
@@ -35,7 +33,7 @@ table.ops th{color:var(--dim);font-weight:500}
 
 /// The page for `stats`, with readiness from `registry`.
 pub(crate) fn render(stats: &RegistryStats, registry: &Registry) -> String {
-    let (ready, _) = readiness::readiness(registry);
+    let ready = registry.readiness().ready;
     let mut out = String::with_capacity(4096 + 1024 * stats.plugins.len());
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
@@ -75,9 +73,9 @@ pub(crate) fn render(stats: &RegistryStats, registry: &Registry) -> String {
 }
 
 /// Failures first: failed, then unhealthy, degraded, starting, running, stopped,
-/// registered.
+/// registered; a plugin's state and its reported health, whichever is worse.
 fn rank(p: &PluginStats) -> u8 {
-    match p.state {
+    let by_state = match p.state {
         PluginState::Failed => 0,
         PluginState::Unhealthy => 1,
         PluginState::Degraded => 2,
@@ -85,12 +83,29 @@ fn rank(p: &PluginStats) -> u8 {
         PluginState::Running => 4,
         PluginState::Stopped => 5,
         PluginState::Registered => 6,
-    }
+    };
+    let by_health = match p.health.status {
+        HealthStatus::Unhealthy => 1,
+        HealthStatus::Degraded => 2,
+        HealthStatus::Healthy | HealthStatus::Unknown => 6,
+    };
+    by_state.min(by_health)
 }
 
-/// The health column and its message, until plugin health checks exist.
-fn health(_p: &PluginStats) -> (&'static str, String) {
-    ("unknown", String::new())
+/// The health column and its message: the reported status, why, and the details.
+fn health(p: &PluginStats) -> (&'static str, String) {
+    let h = &p.health;
+    let mut message = h.message.clone();
+    if !h.details.is_empty() {
+        let details: Vec<String> = h.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !message.is_empty() {
+            message.push(' ');
+        }
+        message.push('(');
+        message.push_str(&details.join(", "));
+        message.push(')');
+    }
+    (h.status.as_str(), message)
 }
 
 fn row(out: &mut String, p: &PluginStats) {
@@ -114,9 +129,13 @@ fn row(out: &mut String, p: &PluginStats) {
         out,
         "<td><span class=\"badge state s-{state}\">{state}</span></td>"
     );
+    let checked = p.health.checked_at.map_or_else(
+        || "never checked".to_owned(),
+        |t| format!("checked {} UTC", utc(t)),
+    );
     let _ = write!(
         out,
-        "<td><span class=\"badge health h-{health}\">{health}</span></td>"
+        "<td><span class=\"badge health h-{health}\" title=\"{checked}\">{health}</span></td>"
     );
     let mut message = health_message;
     if let Some(f) = &p.last_failure {

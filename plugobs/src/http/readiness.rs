@@ -1,30 +1,18 @@
-//! Readiness for `/readyz`, until plugin health checks exist: derived from each plugin's
-//! lifecycle state.
+//! Readiness for `/readyz`: [`Registry::readiness`], as a status and a JSON body.
 
-use serde_json::{Value, json};
+use axum::http::StatusCode;
 
-use crate::{PluginState, Registry};
+use crate::{Readiness, Registry};
 
-/// Whether every started plugin is running, and a JSON body listing the ones that are
-/// not: a plugin with an instance still starting (`loaded`) or reported `unhealthy`.
-/// Plugins never loaded, stopped or failed are not started and not listed.
-pub(crate) fn readiness(registry: &Registry) -> (bool, Value) {
-    let mut not_ready = Vec::new();
-    for record in registry.plugins() {
-        let state = record.state();
-        let message = match state {
-            PluginState::Loaded => "starting",
-            PluginState::Unhealthy => "unhealthy",
-            _ => continue,
-        };
-        let d = record.descriptor();
-        not_ready.push(json!({
-            "plugin": d.name,
-            "kind": d.kind,
-            "state": state.as_str(),
-            "message": message,
-        }));
-    }
-    let ready = not_ready.is_empty();
-    (ready, json!({ "ready": ready, "not_ready": not_ready }))
+/// 200 when every started plugin is healthy or degraded, else 503; and the
+/// [`Readiness`] itself, which lists the started plugins that are not, with their
+/// status and message ("not checked yet" for a plugin no health round has judged).
+pub(crate) fn readiness(registry: &Registry) -> (StatusCode, Readiness) {
+    let readiness = registry.readiness();
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, readiness)
 }

@@ -63,13 +63,8 @@ pub(crate) async fn healthz() -> Response {
 
 /// `GET /readyz`: 200 or 503, with the plugins that are not ready.
 pub(crate) async fn readyz(State(scraper): Ctx) -> Response {
-    let (ready, report) = readiness::readiness(scraper.registry());
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    json(status, &report)
+    let (status, readiness) = readiness::readiness(scraper.registry());
+    json(status, &readiness)
 }
 
 /// `GET /plugins`: every plugin's stats.
