@@ -26,7 +26,8 @@ tr.attention>td:first-child{box-shadow:inset 4px 0 var(--bad)}
 .message{min-width:12rem;max-width:26rem;overflow-wrap:break-word}
 table.ops{width:100%;min-width:30rem;table-layout:fixed}
 table.ops th,table.ops td{padding:.1rem .5rem;font-size:13px;border:0}
-table.ops th:nth-child(1){width:24%}table.ops th:nth-child(3){width:31%}
+table.ops th:nth-child(1){width:22%}table.ops th:nth-child(2){width:10%}
+table.ops th:nth-child(3){width:32%}table.ops th:nth-child(n+4){width:12%}
 table.ops th{color:var(--dim);font-weight:500}
 .err{color:var(--bad)}.none{color:var(--dim)}
 ";
