@@ -82,8 +82,9 @@ fn instrumented_calls_do_not_allocate() {
         }
     });
     // No call allocates; only a latency outlier landing in a range never seen before (a
-    // preemption, say) allocates its chunk (and page), once.
-    assert!(sync <= 4, "{sync} allocations in 10 000 sync calls");
+    // preemption on a busy machine, say) allocates its chunk (and page), once per range:
+    // a handful at most, where one allocation per call would be 10 000.
+    assert!(sync <= 32, "{sync} allocations in 10 000 sync calls");
 
     let future = count(|| {
         for x in 0..1_000 {
@@ -93,7 +94,7 @@ fn instrumented_calls_do_not_allocate() {
     });
     // `block_on` itself allocates its waker once per call; nothing else may.
     assert!(
-        (1_000..=1_004).contains(&future),
+        (1_000..=1_032).contains(&future),
         "{future} allocations in 1 000 async calls (block_on's waker allocates 1 000)"
     );
 }

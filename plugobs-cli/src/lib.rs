@@ -1,0 +1,111 @@
+//! Operating plugobs: Prometheus alert and recording rules, a Grafana dashboard and a
+//! Prometheus scrape configuration, generated from plugobs' closed metric list
+//! (`plugobs::names::ALL`), so they match the names the code records and keep matching:
+//! a rule or panel that names a metric plugobs does not emit is an error.
+//!
+//! ```text
+//! cargo run -p plugobs-cli -- rules > plugobs.rules.yml
+//! cargo run -p plugobs-cli -- dashboard > plugobs.dashboard.json
+//! cargo run -p plugobs-cli -- rules --set error_ratio=0.1 --set slow_for=5m
+//! ```
+//!
+//! The alerts are listed in [`rules`](mod@rules); `docs/operating.md` says what each
+//! means and what to do.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod dashboard;
+pub mod names;
+pub mod rules;
+pub mod yaml;
+
+pub use config::Config;
+
+/// What can go wrong generating.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpsError {
+    /// A rule or panel names a metric that is not in plugobs' closed list.
+    UnknownMetric {
+        /// The name, without namespace.
+        name: String,
+    },
+    /// `--set` named no known key.
+    UnknownKey {
+        /// The key given.
+        key: String,
+    },
+    /// A value that does not parse.
+    InvalidValue {
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+}
+
+impl std::fmt::Display for OpsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpsError::UnknownMetric { name } => write!(
+                f,
+                "`{name}` is not in plugobs' metric list (plugobs::names::ALL); see docs/metrics.md"
+            ),
+            OpsError::UnknownKey { key } => write!(
+                f,
+                "unknown setting `{key}`; the settings are: {}",
+                config::KEYS.join(", ")
+            ),
+            OpsError::InvalidValue {
+                key,
+                value,
+                expected,
+            } => write!(f, "`{key}={value}`: expected {expected}"),
+        }
+    }
+}
+
+impl std::error::Error for OpsError {}
+
+/// The Prometheus rule file: recording rules and alerts.
+///
+/// ```
+/// let yaml = plugobs_cli::rules_yaml(&plugobs_cli::Config::default()).unwrap();
+/// assert!(yaml.contains("alert: \"PlugobsPluginLoadFailed\""));
+/// ```
+///
+/// # Errors
+/// [`OpsError::UnknownMetric`] when a rule names a metric plugobs does not emit.
+pub fn rules_yaml(config: &Config) -> Result<String, OpsError> {
+    Ok(yaml::write(&rules::groups(config)?))
+}
+
+/// The Grafana dashboard, as pretty JSON.
+///
+/// # Errors
+/// [`OpsError::UnknownMetric`] when a panel names a metric plugobs does not emit.
+pub fn dashboard_json(config: &Config) -> Result<String, OpsError> {
+    let value = dashboard::json(config)?;
+    Ok(serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")))
+}
+
+/// A minimal Prometheus configuration that scrapes `target` (`host:port`, path
+/// `/metrics`) every `scrape_interval` and loads the rule file `rules_path`.
+///
+/// ```
+/// let yml = plugobs_cli::prometheus_config("127.0.0.1:9100", "1s", "plugobs.rules.yml");
+/// assert!(yml.contains("127.0.0.1:9100"));
+/// ```
+pub fn prometheus_config(target: &str, scrape_interval: &str, rules_path: &str) -> String {
+    let q = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+    format!(
+        "global:\n  scrape_interval: {si}\n  evaluation_interval: {si}\nrule_files:\n  - {rules}\n\
+         scrape_configs:\n  - job_name: \"plugobs\"\n    metrics_path: \"/metrics\"\n    \
+         static_configs:\n      - targets: [{target}]\n",
+        si = q(scrape_interval),
+        rules = q(rules_path),
+        target = q(target),
+    )
+}

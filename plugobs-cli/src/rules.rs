@@ -1,0 +1,276 @@
+//! The alert and recording rules.
+//!
+//! Alerts (each with a `severity` label, a summary and a description naming the plugin):
+//!
+//! | alert | fires when |
+//! |---|---|
+//! | `PlugobsNoPluginRunning` | no plugin is running or degraded (the system is down), or the target exposes no plugobs metrics |
+//! | `PlugobsPluginLoadFailed` | a plugin's constructor or start hook failed in the last `lifecycle_window`, or failed at some point and is not up now |
+//! | `PlugobsOperationErrorRatioHigh` | an operation's errors and panics over its finished calls exceed `error_ratio` |
+//! | `PlugobsOperationSlow` | an operation's p99 latency exceeds `slow_p99_seconds` |
+//! | `PlugobsPluginStartSlow` | a start took longer than `slow_start_seconds` in the last `lifecycle_window` |
+//! | `PlugobsPluginFlapping` | more than `flapping_transitions` state changes in `lifecycle_window` |
+//! | `PlugobsPluginUnhealthy` | a plugin's health is `unhealthy` |
+//! | `PlugobsHealthCheckTimeouts` | a plugin's health checks time out |
+//! | `PlugobsHealthCheckStale` | a running plugin was not checked for `stale_check_seconds` |
+//! | `PlugobsErrorBudgetBurnFast` | the error budget of `objective` burns 14.4× (1h and 5m) or 6× (6h and 30m) too fast: page |
+//! | `PlugobsErrorBudgetBurnSlow` | it burns 3× (1d and 2h) or 1× (3d and 6h) too fast: ticket |
+//!
+//! The burn-rate pairs are the multiwindow, multi-burn-rate alerts of the SRE workbook
+//! (chapter 5), per plugin, over errors and panics.
+
+use crate::OpsError;
+use crate::config::Config;
+use crate::names::Names;
+use crate::yaml::{Group, Rule};
+
+/// `window` seconds as a Prometheus duration.
+fn secs(window: f64) -> String {
+    format!("{}s", window.round().max(1.0) as u64)
+}
+
+/// The burn-rate windows (long, short, burn factor, severity), in seconds before scaling.
+const BURN: &[(f64, f64, f64, &str)] = &[
+    (3600.0, 300.0, 14.4, "critical"),
+    (21_600.0, 1800.0, 6.0, "critical"),
+    (86_400.0, 7200.0, 3.0, "warning"),
+    (259_200.0, 21_600.0, 1.0, "warning"),
+];
+
+/// Every rule group: recording rules first, then alerts.
+///
+/// # Errors
+/// [`OpsError::UnknownMetric`] when a rule names a metric plugobs does not emit.
+pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
+    let n = Names::new(&config.namespace);
+    let ops = n.metric("plugin_operations_total")?;
+    let latency = n.metric("plugin_operation_duration_seconds")?;
+    let plugins = n.metric("plugins")?;
+    let failures = n.metric("plugin_load_failures_total")?;
+    let start = n.metric("plugin_start_duration_seconds")?;
+    let transitions = n.metric("plugin_state_transitions_total")?;
+    let health = n.metric("plugin_health")?;
+    let check_failures = n.metric("plugin_health_check_failures_total")?;
+    let last_check = n.metric("plugin_health_last_check_timestamp_seconds")?;
+    let up = n.metric("plugin_up")?;
+    let failed_now = format!(
+        r#"(sum by (plugin, kind, stage) ({failures}{{stage=~"load|start"}}) > 0 and on (plugin, kind) ({up} == 0))"#
+    );
+    let w = &config.rate_window;
+    let by_op = "plugin, kind, operation";
+    let bad = r#"outcome=~"error|panic""#;
+
+    let error_ratio = n.record("operation_error_ratio", &format!("rate{w}"));
+    let mut recording = vec![Rule::Record {
+        name: error_ratio.clone(),
+        expr: format!(
+            "sum by ({by_op}) (rate({ops}{{{bad}}}[{w}])) / sum by ({by_op}) (rate({ops}[{w}]))"
+        ),
+    }];
+    for (q, label) in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99")] {
+        recording.push(Rule::Record {
+            name: n.record("operation_latency_seconds", &format!("{label}_{w}")),
+            expr: format!(
+                "histogram_quantile({q}, sum by ({by_op}, le) (rate({latency}_bucket[{w}])))"
+            ),
+        });
+    }
+    let mut burn_windows: Vec<f64> = BURN
+        .iter()
+        .flat_map(|&(long, short, _, _)| [long, short])
+        .map(|s| s * config.burn_window_scale)
+        .collect();
+    burn_windows.sort_by(f64::total_cmp);
+    burn_windows.dedup_by(|a, b| secs(*a) == secs(*b));
+    let plugin_ratio =
+        |window: f64| n.record("plugin_error_ratio", &format!("rate{}", secs(window)));
+    for &window in &burn_windows {
+        let d = secs(window);
+        recording.push(Rule::Record {
+            name: plugin_ratio(window),
+            expr: format!(
+                "sum by (plugin, kind) (rate({ops}{{{bad}}}[{d}])) / sum by (plugin, kind) (rate({ops}[{d}]))"
+            ),
+        });
+    }
+
+    let p99 = n.record("operation_latency_seconds", &format!("p99_{w}"));
+    let lw = &config.lifecycle_window;
+    let plugin = "{{ $labels.plugin }}";
+    let operation = "{{ $labels.operation }}";
+    let value = "{{ $value | humanize }}";
+    let mut alerts = vec![
+        Rule::Alert {
+            name: "PlugobsNoPluginRunning".into(),
+            expr: format!(
+                r#"sum({plugins}{{state=~"running|degraded"}}) == 0 or absent({plugins})"#
+            ),
+            for_: config.down_for.clone(),
+            severity: "critical",
+            summary: "No plugin is running".into(),
+            description: format!(
+                "No plugin is running or degraded, or the target exposes no {plugins}: the \
+                 host serves nothing. Check the host's log for load and start failures and \
+                 its /readyz endpoint."
+            ),
+        },
+        Rule::Alert {
+            name: "PlugobsPluginLoadFailed".into(),
+            // The first clause sees failures while Prometheus watches; the second a plugin
+            // that failed (possibly before the first scrape) and is not up now.
+            expr: format!(
+                r#"sum by (plugin, kind, stage) (increase({failures}{{stage=~"load|start"}}[{lw}])) > 0 or {failed_now}"#
+            ),
+            for_: "0m".into(),
+            severity: "critical",
+            summary: format!("Plugin {plugin} failed to load or start"),
+            description: format!(
+                "Plugin {plugin} failed at its {{{{ $labels.stage }}}} step in the last {lw}. \
+                 Its last failure (message and error type) is in the host's stats and \
+                 /plugins/{plugin}."
+            ),
+        },
+        Rule::Alert {
+            name: "PlugobsOperationErrorRatioHigh".into(),
+            expr: format!("{error_ratio} > {}", config.error_ratio),
+            for_: config.error_ratio_for.clone(),
+            severity: "warning",
+            summary: format!("{plugin}.{operation} fails too often"),
+            description: format!(
+                "{value} of the calls of {operation} in plugin {plugin} returned an error or \
+                 panicked over {w} (threshold {}). plugobs_plugin_errors_total by error_kind \
+                 says which errors.",
+                config.error_ratio
+            ),
+        },
+        Rule::Alert {
+            name: "PlugobsOperationSlow".into(),
+            expr: format!("{p99} > {}", config.slow_p99_seconds),
+            for_: config.slow_for.clone(),
+            severity: "warning",
+            summary: format!("{plugin}.{operation} is slow"),
+            description: format!(
+                "The p99 latency of {operation} in plugin {plugin} is {value}s over {w} \
+                 (threshold {}s).",
+                config.slow_p99_seconds
+            ),
+        },
+        Rule::Alert {
+            name: "PlugobsPluginStartSlow".into(),
+            expr: format!(
+                r#"sum by (plugin, kind) (increase({start}_bucket{{le="+Inf"}}[{lw}])) - sum by (plugin, kind) (increase({start}_bucket{{le="{}"}}[{lw}])) > 0"#,
+                config.slow_start_seconds
+            ),
+            for_: "0m".into(),
+            severity: "warning",
+            summary: format!("Plugin {plugin} started slowly"),
+            description: format!(
+                "A start of plugin {plugin} took longer than {}s in the last {lw}.",
+                config.slow_start_seconds
+            ),
+        },
+        Rule::Alert {
+            name: "PlugobsPluginFlapping".into(),
+            expr: format!(
+                "sum by (plugin, kind) (increase({transitions}[{lw}])) > {}",
+                config.flapping_transitions
+            ),
+            for_: "0m".into(),
+            severity: "warning",
+            summary: format!("Plugin {plugin} changes state too often"),
+            description: format!(
+                "Plugin {plugin} changed state {value} times in {lw} (threshold {}): it is \
+                 restarting or its health flips.",
+                config.flapping_transitions
+            ),
+        },
+        Rule::Alert {
+            name: "PlugobsPluginUnhealthy".into(),
+            expr: format!(r#"{health}{{status="unhealthy"}} == 1"#),
+            for_: config.unhealthy_for.clone(),
+            severity: "critical",
+            summary: format!("Plugin {plugin} is unhealthy"),
+            description: format!(
+                "Plugin {plugin} reports unhealthy (its health hook, a failed or timed-out \
+                 check, or the policy over its own operations). The message says which: see \
+                 /plugins/{plugin} or the status page."
+            ),
+        },
+        Rule::Alert {
+            name: "PlugobsHealthCheckTimeouts".into(),
+            expr: format!(
+                r#"sum by (plugin, kind) (increase({check_failures}{{reason="timeout"}}[{lw}])) > 0"#
+            ),
+            for_: "0m".into(),
+            severity: "warning",
+            summary: format!("Health checks of plugin {plugin} time out"),
+            description: format!(
+                "{value} health checks of plugin {plugin} exceeded their timeout in {lw}: the \
+                 check hangs on something (a lock, a remote call without a timeout)."
+            ),
+        },
+        Rule::Alert {
+            name: "PlugobsHealthCheckStale".into(),
+            expr: format!(
+                "(time() - {last_check} > {secs}) and on (plugin, kind) ({up} == 1)",
+                secs = config.stale_check_seconds
+            ),
+            for_: "0m".into(),
+            severity: "warning",
+            summary: format!("Plugin {plugin} was not health-checked recently"),
+            description: format!(
+                "The last health check of plugin {plugin} is {value}s old (threshold {}s): \
+                 the health monitor is not running or its checks never return.",
+                config.stale_check_seconds
+            ),
+        },
+    ];
+    let budget = 1.0 - config.objective;
+    for (name, severity, summary) in [
+        (
+            "PlugobsErrorBudgetBurnFast",
+            "critical",
+            "burns its error budget fast",
+        ),
+        (
+            "PlugobsErrorBudgetBurnSlow",
+            "warning",
+            "burns its error budget",
+        ),
+    ] {
+        let clauses: Vec<String> = BURN
+            .iter()
+            .filter(|b| b.3 == severity)
+            .map(|&(long, short, factor, _)| {
+                let threshold = factor * budget;
+                format!(
+                    "({} > {threshold} and {} > {threshold})",
+                    plugin_ratio(long * config.burn_window_scale),
+                    plugin_ratio(short * config.burn_window_scale)
+                )
+            })
+            .collect();
+        alerts.push(Rule::Alert {
+            name: name.into(),
+            expr: clauses.join(" or "),
+            for_: "0m".into(),
+            severity,
+            summary: format!("Plugin {plugin} {summary}"),
+            description: format!(
+                "At this error rate plugin {plugin} exhausts the error budget of its {} \
+                 objective early (multiwindow, multi-burn-rate alert).",
+                config.objective
+            ),
+        });
+    }
+    Ok(vec![
+        Group {
+            name: format!("{}.recording", n.namespace()),
+            rules: recording,
+        },
+        Group {
+            name: format!("{}.alerts", n.namespace()),
+            rules: alerts,
+        },
+    ])
+}
