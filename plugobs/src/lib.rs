@@ -267,6 +267,8 @@
 //! |---|---|
 //! | `serde` | `Serialize` for [`RegistryStats`], [`Health`], [`HealthReport`], [`Readiness`] and everything in them |
 //! | `prometheus` | [`prometheus::install`]: a metrics-exporter-prometheus recorder whose `render()` also renders plugobs' families straight from its aggregates |
+//! | `http` | [`http`]: `/metrics`, `/healthz`, `/readyz`, `/plugins` and a status page, as an axum `Router` to mount or a standalone server ([`http::serve`]); turns on `serde` and `process` |
+//! | `process` | the standard `process_*` families on `/metrics`, read by `metrics-process` at scrape time |
 //! | `tokio` | blocking `load`/`load_all`/`stop` inside a tokio runtime never hang on an async hook: refused with a typed error ([`HookError::is_blocked_runtime`]) in a current-thread runtime, run in `block_in_place` in a multi-thread one |
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -282,6 +284,8 @@ pub use plugobs_runtime::{
     health, names, registry, set_namespace, snapshot,
 };
 
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 

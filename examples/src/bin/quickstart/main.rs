@@ -215,6 +215,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("{}", prometheus.render().trim_end());
     println!("\n== plugobs::registry().stats() ==");
     print!("{}", registry.stats());
+
+    // 9. Serve it: with QUICKSTART_SERVE=9464 (a port on 127.0.0.1), `/metrics`,
+    //    `/readyz`, `/plugins` and the status page `/` stay up until Ctrl-C.
+    if let Ok(port) = std::env::var("QUICKSTART_SERVE") {
+        let port: u16 = port.parse()?;
+        let server = plugobs::http::Endpoints::new()
+            .exporter(prometheus.clone())
+            .serve(port)?;
+        eprintln!(
+            "serving on http://{}/ (Ctrl-C to stop)",
+            server.local_addr()
+        );
+        loop {
+            std::thread::park();
+        }
+    }
     Ok(())
 }
 

@@ -1,0 +1,112 @@
+//! HTTP (feature `http`): `/metrics`, probes, `/plugins` and a status page.
+//!
+//! | route | answers |
+//! |---|---|
+//! | `GET /metrics` | plugobs' families, the standard `process_*` families (feature `process`) and, when built [from a `PrometheusExporter`](Endpoints::exporter), the host's own metrics: Prometheus text, or OpenMetrics when the `Accept` header prefers it |
+//! | `GET /healthz` | `200 ok`: the process answers |
+//! | `GET /readyz` | `200` when every started plugin is ready, else `503`; JSON either way |
+//! | `GET /plugins` | the [`RegistryStats`](crate::RegistryStats) as JSON |
+//! | `GET /plugins/{name}` | one plugin's [`PluginStats`](crate::PluginStats) as JSON, `404` for an unknown name |
+//! | `GET /` | a self-contained HTML status page: no external asset, no JavaScript |
+//!
+//! Two ways to mount it. In a host that already runs axum, nest the [`Router`]:
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let app = axum::Router::new().nest("/ops", plugobs::http::router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+//!
+//! In a host with no async runtime, [`serve`] starts a thread with its own runtime and
+//! returns a handle that shuts the server down gracefully when dropped:
+//!
+//! ```
+//! let server = plugobs::http::serve(0).unwrap(); // 127.0.0.1, a free port
+//! println!("status page on http://{}/", server.local_addr());
+//! server.shutdown().unwrap();
+//! ```
+//!
+//! [`Endpoints`] configures either: another registry, the host's Prometheus exporter,
+//! bearer-token auth, limits and timeouts.
+//!
+//! # Protection
+//!
+//! - **Auth**: [`Endpoints::bearer_token`] requires `Authorization: Bearer <token>` on
+//!   every route, or on every route but the probes ([`AuthScope`]); a missing or wrong
+//!   token is `401` with `WWW-Authenticate: Bearer`. The comparison takes a time that
+//!   depends only on the expected token's length, never on where a wrong one differs,
+//!   and the token is never logged or printed (its `Debug` is redacted). A path that is
+//!   no route is `404` with or without a token: nothing is behind it.
+//! - **Errors**: an unknown path is `404`, a wrong method `405` (with `Allow`), a body
+//!   over the limit `413`, a malformed request `400`, headers over the limit `431`, a
+//!   request that takes longer than the timeout `408`; every error body is JSON
+//!   `{"status": 404, "error": "…"}`. A panic would be a `500`, never a dropped server.
+//! - **Limits**: the router carries the body limit and the request timeout as tower
+//!   layers. Header size, header count and the time a client may take to send its
+//!   headers are limits of the server that parses them: [`serve`] sets them (16 KiB, 64
+//!   headers, 5 s) and caps open connections (256), so a slow or hostile client cannot
+//!   pin a connection or memory; a host that nests the router keeps its own server's.
+//!
+//! # Readiness
+//!
+//! `/readyz` answers [`Registry::readiness`](crate::Registry::readiness): 200 when every
+//! started plugin (one with a running instance) is healthy or degraded, 503 otherwise,
+//! with the plugins that are not and why, e.g.
+//! `{"ready":false,"not_ready":[{"plugin":"kafka_sink","kind":"sink","status":"unhealthy","message":"broker unreachable"}]}`.
+//! A started plugin no health round has judged yet is not ready ("not checked yet"): run
+//! a [`HealthMonitor`](crate::HealthMonitor), or
+//! [`check_health`](crate::Registry::check_health) once after loading.
+//!
+//! # Screenshot
+//!
+//! The page renders in any browser; a PNG of it from the command line:
+//!
+//! ```text
+//! chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+//!     --window-size=1400,900 --screenshot=status.png http://127.0.0.1:9464/
+//! ```
+
+mod auth;
+mod endpoints;
+mod error;
+mod page;
+#[cfg(feature = "process")]
+mod process;
+mod readiness;
+mod routes;
+mod scrape;
+mod serve;
+
+pub use auth::{AuthScope, BearerToken, TokenError};
+pub use endpoints::{Endpoints, SharedRegistry};
+pub use error::{HttpError, ServeError};
+pub use serve::{ListenAddr, ServerHandle};
+
+/// Re-exported so a host can name the router type without depending on axum.
+pub use axum::Router;
+
+/// The endpoints of the process-wide [`registry()`](crate::registry()), with the
+/// defaults of [`Endpoints::new`], as an axum [`Router`] to nest or merge.
+///
+/// ```
+/// let app: axum::Router = axum::Router::new().nest("/ops", plugobs::http::router());
+/// ```
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Endpoints::new().router()
+}
+
+/// Serves the endpoints of the process-wide [`registry()`](crate::registry()) on their own
+/// thread and tokio runtime, with the defaults of [`Endpoints::new`]. A port alone binds
+/// `127.0.0.1`; give a [`SocketAddr`](std::net::SocketAddr) for anything else.
+///
+/// # Errors
+/// [`ServeError::Bind`] when the address cannot be bound, [`ServeError::Runtime`] when
+/// the thread or its runtime cannot be started.
+pub fn serve(addr: impl Into<ListenAddr>) -> Result<ServerHandle, ServeError> {
+    Endpoints::new().serve(addr)
+}

@@ -1,0 +1,314 @@
+//! The status page: one self-contained HTML document (inline CSS, no script, no external
+//! asset), one row per plugin, failures first.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::{HealthStatus, PluginState, PluginStats, Registry, RegistryStats};
+
+const STYLE: &str = "\
+:root{color-scheme:light dark;--bad:#c62828;--warn:#b26a00;--ok:#2e7d32;--dim:#757575;--line:#8884}
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem}
+h1{font-size:1.3rem;margin:0 0 .3rem}
+.summary{margin:0 0 1rem;color:var(--dim)}
+.ready{font-weight:600}.ready.yes{color:var(--ok)}.ready.no{color:var(--bad)}
+table{border-collapse:collapse}
+table.plugins{width:100%}
+table.plugins>thead>tr>th,table.plugins>tbody>tr>td{border-bottom:1px solid var(--line);padding:.45rem .6rem;text-align:left;vertical-align:top}
+th{font-weight:600;white-space:nowrap}
+.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.badge{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:12px;font-weight:600;color:#fff;background:var(--dim)}
+.s-running,.h-healthy{background:var(--ok)}
+.s-degraded,.s-loaded,.h-degraded{background:var(--warn)}
+.s-failed,.s-unhealthy,.h-unhealthy{background:var(--bad)}
+tr.attention>td:first-child{box-shadow:inset 4px 0 var(--bad)}
+.name{font-weight:600}.meta{color:var(--dim);font-size:12px}
+.message{min-width:12rem;max-width:26rem;overflow-wrap:break-word}
+table.ops{width:100%;min-width:30rem;table-layout:fixed}
+table.ops th,table.ops td{padding:.1rem .5rem;font-size:13px;border:0}
+table.ops th:nth-child(1){width:22%}table.ops th:nth-child(2){width:10%}
+table.ops th:nth-child(3){width:32%}table.ops th:nth-child(n+4){width:12%}
+table.ops th{color:var(--dim);font-weight:500}
+.err{color:var(--bad)}.none{color:var(--dim)}
+";
+
+/// The page for `stats`, with readiness from `registry`.
+pub(crate) fn render(stats: &RegistryStats, registry: &Registry) -> String {
+    let ready = registry.readiness().ready;
+    let mut out = String::with_capacity(4096 + 1024 * stats.plugins.len());
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    let _ = writeln!(out, "<title>plugobs: {} plugins</title>", stats.total);
+    let _ = writeln!(out, "<style>\n{STYLE}</style>\n</head>\n<body>");
+    out.push_str("<h1>Plugins</h1>\n<p class=\"summary\">");
+    let _ = write!(
+        out,
+        "<span class=\"ready {}\">{}</span>",
+        if ready { "yes" } else { "no" },
+        if ready { "ready" } else { "not ready" }
+    );
+    let _ = write!(out, " · {} plugins", stats.total);
+    for (state, n) in stats.by_state.iter().filter(|(_, n)| **n > 0) {
+        let _ = write!(out, " · {} {n}", state.as_str());
+    }
+    let _ = writeln!(
+        out,
+        " · {} calls · {} errors</p>",
+        stats.total_calls, stats.total_errors
+    );
+
+    out.push_str("<table class=\"plugins\">\n<thead><tr><th>Plugin</th><th>State</th>");
+    out.push_str("<th>Health</th><th>Message</th><th class=\"num\">Load</th>");
+    out.push_str("<th class=\"num\">Start</th><th>Loaded at (UTC)</th><th>Operations</th>");
+    out.push_str("</tr></thead>\n<tbody>\n");
+    let mut plugins: Vec<&PluginStats> = stats.plugins.iter().collect();
+    plugins.sort_by_key(|p| (rank(p), p.name));
+    for p in plugins {
+        row(&mut out, p);
+    }
+    if stats.plugins.is_empty() {
+        out.push_str("<tr><td colspan=\"8\" class=\"none\">No plugin is registered.</td></tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</body>\n</html>\n");
+    out
+}
+
+/// Failures first: failed, then unhealthy, degraded, starting, running, stopped,
+/// registered; a plugin's state and its reported health, whichever is worse.
+fn rank(p: &PluginStats) -> u8 {
+    let by_state = match p.state {
+        PluginState::Failed => 0,
+        PluginState::Unhealthy => 1,
+        PluginState::Degraded => 2,
+        PluginState::Loaded => 3,
+        PluginState::Running => 4,
+        PluginState::Stopped => 5,
+        PluginState::Registered => 6,
+    };
+    let by_health = match p.health.status {
+        HealthStatus::Unhealthy => 1,
+        HealthStatus::Degraded => 2,
+        HealthStatus::Healthy | HealthStatus::Unknown => 6,
+    };
+    by_state.min(by_health)
+}
+
+/// The health column and its message: the reported status, why, and the details.
+fn health(p: &PluginStats) -> (&'static str, String) {
+    let h = &p.health;
+    let mut message = h.message.clone();
+    if !h.details.is_empty() {
+        let details: Vec<String> = h.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !message.is_empty() {
+            message.push(' ');
+        }
+        message.push('(');
+        message.push_str(&details.join(", "));
+        message.push(')');
+    }
+    (h.status.as_str(), message)
+}
+
+fn row(out: &mut String, p: &PluginStats) {
+    let state = p.state.as_str();
+    let (health, health_message) = health(p);
+    let attention = rank(p) <= 1;
+    let _ = write!(
+        out,
+        "<tr id=\"plugin-{name}\" class=\"plugin{attention}\" data-plugin=\"{name}\" data-state=\"{state}\" data-health=\"{health}\">",
+        name = Escape(p.name),
+        attention = if attention { " attention" } else { "" },
+    );
+    let _ = write!(
+        out,
+        "<td><div class=\"name\">{}</div><div class=\"meta\">{} {}</div></td>",
+        Escape(p.name),
+        Escape(p.kind),
+        Escape(p.version)
+    );
+    let _ = write!(
+        out,
+        "<td><span class=\"badge state s-{state}\">{state}</span></td>"
+    );
+    let checked = p.health.checked_at.map_or_else(
+        || "never checked".to_owned(),
+        |t| format!("checked {} UTC", utc(t)),
+    );
+    let _ = write!(
+        out,
+        "<td><span class=\"badge health h-{health}\" title=\"{checked}\">{health}</span></td>"
+    );
+    let mut message = health_message;
+    if let Some(f) = &p.last_failure {
+        if !message.is_empty() {
+            message.push_str("; ");
+        }
+        let _ = write!(
+            message,
+            "last failure: {} {}: {}",
+            f.stage, f.reason, f.message
+        );
+    }
+    let _ = write!(out, "<td class=\"message\">{}</td>", Escape(&message));
+    let _ = write!(
+        out,
+        "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
+        duration(p.load_duration),
+        duration(p.start_duration),
+        p.loaded_at.map_or_else(|| "-".to_owned(), utc),
+    );
+    out.push_str("<td>");
+    operations(out, p);
+    out.push_str("</td></tr>\n");
+}
+
+fn operations(out: &mut String, p: &PluginStats) {
+    if p.operations.is_empty() {
+        out.push_str("<span class=\"none\">none called</span>");
+        return;
+    }
+    out.push_str("<table class=\"ops\"><thead><tr><th>operation</th><th class=\"num\">calls</th>");
+    out.push_str("<th>errors</th><th class=\"num\">p50</th><th class=\"num\">p99</th>");
+    out.push_str("<th class=\"num\">in flight</th></tr></thead><tbody>");
+    for o in &p.operations {
+        let _ = write!(
+            out,
+            "<tr data-operation=\"{}\"><td>{}</td><td class=\"num\">{}</td><td>",
+            Escape(o.name),
+            Escape(o.name),
+            o.calls
+        );
+        let failed = o.errors + o.panics + o.cancelled;
+        if failed == 0 {
+            out.push_str("<span class=\"none\">0</span>");
+        } else {
+            let _ = write!(out, "<span class=\"err\">{}</span>", ratio(failed, o.calls));
+            let mut kinds: Vec<(&str, u64)> =
+                o.errors_by_kind.iter().map(|(k, n)| (*k, *n)).collect();
+            if o.panics > 0 {
+                kinds.push(("panic", o.panics));
+            }
+            if o.cancelled > 0 {
+                kinds.push(("cancelled", o.cancelled));
+            }
+            let parts: Vec<String> = kinds
+                .iter()
+                .map(|(k, n)| format!("{} {}", Escape(k), ratio(*n, o.calls)))
+                .collect();
+            let _ = write!(out, " <span class=\"meta\">({})</span>", parts.join(", "));
+        }
+        let _ = write!(
+            out,
+            "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            duration(o.p50),
+            duration(o.p99),
+            o.in_flight
+        );
+    }
+    out.push_str("</tbody></table>");
+}
+
+/// `n` of `of` as a percentage with one decimal.
+fn ratio(n: u64, of: u64) -> String {
+    if of == 0 {
+        return "-".to_owned();
+    }
+    format!("{:.1}%", n as f64 * 100.0 / of as f64)
+}
+
+/// Three significant figures and a unit, `-` for none.
+fn duration(d: Option<Duration>) -> String {
+    let Some(d) = d else {
+        return "-".to_owned();
+    };
+    let ns = d.as_nanos() as f64;
+    let (v, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    if v < 10.0 {
+        format!("{v:.2}{unit}")
+    } else if v < 100.0 {
+        format!("{v:.1}{unit}")
+    } else {
+        format!("{v:.0}{unit}")
+    }
+}
+
+/// `YYYY-MM-DD hh:mm:ss` in UTC.
+fn utc(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// HTML-escapes text and attribute values.
+struct Escape<'a>(&'a str);
+
+impl std::fmt::Display for Escape<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '&' => f.write_str("&amp;")?,
+                '<' => f.write_str("&lt;")?,
+                '>' => f.write_str("&gt;")?,
+                '"' => f.write_str("&quot;")?,
+                '\'' => f.write_str("&#39;")?,
+                c => std::fmt::Write::write_char(f, c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_times_in_utc() {
+        assert_eq!(utc(UNIX_EPOCH), "1970-01-01 00:00:00");
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_460_584);
+        assert_eq!(utc(t), "2026-11-23 19:03:04");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(utc(leap), "2000-02-29 00:00:00");
+    }
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            Escape("<a href=\"x\">&'").to_string(),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn formats_durations_and_ratios() {
+        assert_eq!(duration(None), "-");
+        assert_eq!(duration(Some(Duration::from_nanos(512))), "512ns");
+        assert_eq!(duration(Some(Duration::from_micros(1500))), "1.50ms");
+        assert_eq!(ratio(1, 3), "33.3%");
+        assert_eq!(ratio(0, 0), "-");
+    }
+}
