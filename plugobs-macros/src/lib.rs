@@ -38,3 +38,24 @@ pub fn instrumented(args: TokenStream, input: TokenStream) -> TokenStream {
 pub fn derive_error_kind(input: TokenStream) -> TokenStream {
     expand::error_kind::entry(input.into()).into()
 }
+
+/// A plugin's own counter: `counter!(Plugin, "name" [, "key" => value]*)`. See the
+/// `plugobs` crate for the full documentation.
+#[proc_macro]
+pub fn counter(input: TokenStream) -> TokenStream {
+    expand::custom::entry(expand::custom::Kind::Counter, input.into()).into()
+}
+
+/// A plugin's own gauge: `gauge!(Plugin, "name" [, "key" => value]*)`. See the `plugobs`
+/// crate for the full documentation.
+#[proc_macro]
+pub fn gauge(input: TokenStream) -> TokenStream {
+    expand::custom::entry(expand::custom::Kind::Gauge, input.into()).into()
+}
+
+/// A plugin's own histogram: `histogram!(Plugin, "name" [, "key" => value]*)`. See the
+/// `plugobs` crate for the full documentation.
+#[proc_macro]
+pub fn histogram(input: TokenStream) -> TokenStream {
+    expand::custom::entry(expand::custom::Kind::Histogram, input.into()).into()
+}

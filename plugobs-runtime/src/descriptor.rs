@@ -119,6 +119,36 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     fn health(&self) -> HealthCall<'_> {
         HealthCall::NoHook
     }
+
+    /// A span carrying the plugin's identity (`plugin.name`, `plugin.kind`), named
+    /// `plugin.task`, at INFO: enter it on the plugin's own threads, or attach it to its
+    /// own futures with `tracing::Instrument::instrument`, so their events and spans are
+    /// the plugin's too.
+    ///
+    /// ```ignore
+    /// use plugobs::Plugin as _;
+    /// let span = Self::span();
+    /// std::thread::spawn(move || {
+    ///     let _entered = span.enter();
+    ///     tracing::info!("flushing"); // plugin.name and plugin.kind are on this event
+    /// });
+    /// ```
+    fn span() -> tracing::Span {
+        let d = Self::DESCRIPTOR;
+        tracing::info_span!("plugin.task", plugin.name = d.name, plugin.kind = d.kind)
+    }
+
+    /// This plugin's own figures — state, health, operations, custom metrics, busy ratio
+    /// — read from the global registry without naming it.
+    ///
+    /// # Errors
+    /// What [`Registry::lookup`](crate::Registry::lookup) returns when the plugin's name
+    /// is taken twice.
+    fn stats() -> Result<crate::PluginStats, crate::RegistryError> {
+        let registry = crate::registry();
+        registry.attach_sites();
+        registry.lookup(Self::DESCRIPTOR.name).map(crate::PluginStats::of)
+    }
 }
 
 /// A started instance whose health can be checked, from any thread.

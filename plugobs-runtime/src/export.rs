@@ -3,6 +3,7 @@
 //! facade and the Prometheus renderer both consume this walk, so the list of series and
 //! their labels is written in one place.
 
+use crate::custom::CustomKind;
 use crate::error::FailureReason;
 use crate::health::{CheckReason, HealthStatus};
 use crate::names::{self, MetricDef};
@@ -72,6 +73,20 @@ impl Registry {
                     }
                 }
             });
+            // Changes with time: emitted on every walk.
+            let d = record.descriptor();
+            emit(Series {
+                def: &names::BUSY_RATIO,
+                labels: &[("plugin", d.name), ("kind", d.kind)],
+                value: Value::Gauge(crate::busy::ratio(record)),
+            });
+            for metric in crate::custom::of(record.descriptor()) {
+                // A metric's address is unique, so its key cannot be a plugin's or an operation's.
+                let key = GroupKey(std::ptr::from_ref(metric) as usize, "");
+                if want(key, metric.fingerprint()) {
+                    custom(metric, emit);
+                }
+            }
         }
     }
 }
@@ -214,4 +229,25 @@ fn operation(record: &PluginRecord, s: &OperationSnapshot, emit: &mut dyn FnMut(
         labels: &base,
         value: Value::Gauge(s.in_flight() as f64),
     });
+}
+
+/// The series of one custom metric of a plugin (see [`crate::custom`]).
+fn custom(metric: &crate::custom::CustomMetric, emit: &mut dyn FnMut(Series<'_>)) {
+    let Some(def) = metric.def() else { return };
+    for series in metric.each_series() {
+        let histogram;
+        let value = match metric.kind() {
+            CustomKind::Counter => Value::Counter(series.raw()),
+            CustomKind::Gauge => Value::Gauge(f64::from_bits(series.raw())),
+            CustomKind::Histogram => {
+                histogram = series.histogram().unwrap_or_default();
+                Value::Histogram(&histogram)
+            }
+        };
+        emit(Series {
+            def,
+            labels: series.labels(),
+            value,
+        });
+    }
 }

@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 
 use crate::bridge::full_name;
 use crate::export::{Series, Value};
-use crate::names::{self, MetricType};
+use crate::names::{self, MetricDef, MetricType};
 use crate::registry::Registry;
 
 /// An exposition format.
@@ -53,19 +53,21 @@ pub fn render(registry: &Registry, format: Format) -> String {
 /// Appends every plugobs family of `registry` in `format` to `out`, without the
 /// OpenMetrics `# EOF` line (so it can be followed by other families).
 pub fn render_into(registry: &Registry, format: Format, out: &mut String) {
-    // Samples per family, then families in the order of the closed list.
-    let mut families: BTreeMap<usize, String> = BTreeMap::new();
+    // Samples per family, then families in the order of the closed list, then the
+    // plugins' custom families by name.
+    let mut families: BTreeMap<(usize, &'static str), (&'static MetricDef, String)> =
+        BTreeMap::new();
     registry.walk_series(&mut |_, _| true, &mut |series| {
         let position = names::ALL
             .iter()
             .position(|d| d.name == series.def.name)
             .unwrap_or(usize::MAX);
-        sample(families.entry(position).or_default(), &series);
+        let (_, samples) = families
+            .entry((position, series.def.name))
+            .or_insert_with(|| (series.def, String::new()));
+        sample(samples, &series);
     });
-    for (position, samples) in families {
-        let Some(def) = names::ALL.get(position) else {
-            continue;
-        };
+    for (def, samples) in families.into_values() {
         let name = full_name(def);
         let family = match (format, def.kind) {
             (Format::OpenMetrics, MetricType::Counter) => {

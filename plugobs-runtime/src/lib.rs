@@ -18,6 +18,8 @@
 //! | per-thread indices, reused when threads exit | `threads` (internal) |
 //! | lock-free sharded cells and the histogram | `cells` (internal) |
 //! | outcomes and error kinds | [`outcome`] |
+//! | a plugin's own counters, gauges and histograms | [`custom`] |
+//! | utilization over the last minute | [`busy`] |
 //! | one operation's totals, read by all of the below | [`snapshot`] |
 //! | every exported series, walked once | `export` (internal) |
 //! | publishing to the `metrics` facade | [`bridge`] |
@@ -28,8 +30,10 @@
 #![forbid(unsafe_code)]
 
 pub mod bridge;
+pub mod busy;
 mod call;
 mod cells;
+pub mod custom;
 pub mod descriptor;
 pub mod error;
 mod export;
@@ -102,6 +106,7 @@ pub mod __private {
     };
     pub use crate::error::HookError;
     pub use crate::health::{HealthCall, into_health_call, run_health};
+    pub use crate::custom::{Counter, CustomKind, CustomSite, Gauge, Histogram};
     pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};
     pub use crate::hook_signature::{ByMut, ByRef, HookFn, run_hook};
     pub use crate::outcome::{

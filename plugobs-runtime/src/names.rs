@@ -216,6 +216,16 @@ pub const HEALTH_LAST_CHECK: MetricDef = MetricDef {
     buckets: &[],
 };
 
+/// `plugobs_plugin_busy_ratio`: share of wall time inside operations, last minute.
+pub const BUSY_RATIO: MetricDef = MetricDef {
+    name: "plugin_busy_ratio",
+    kind: MetricType::Gauge,
+    labels: PK,
+    unit: None,
+    help: "Share of wall time the plugin spent inside its operations over the last minute (sum of call latencies / wall time); above 1 when calls overlap.",
+    buckets: &[],
+};
+
 /// Every metric plugobs emits. A test asserts each one reaches the exporter.
 pub const ALL: &[MetricDef] = &[
     PLUGIN_INFO,
@@ -235,6 +245,7 @@ pub const ALL: &[MetricDef] = &[
     HEALTH_CHECK_DURATION,
     HEALTH_CHECK_FAILURES,
     HEALTH_LAST_CHECK,
+    BUSY_RATIO,
 ];
 
 /// Looks a metric up by its name without namespace.

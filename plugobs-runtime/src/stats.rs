@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use crate::custom::CustomStats;
 use crate::health::HealthStatus;
 use crate::record::{Failure, PluginRecord};
 use crate::registry::Registry;
@@ -140,6 +141,11 @@ pub struct PluginStats {
     pub last_failure: Option<Failure>,
     /// Its instrumented operations, ordered by name.
     pub operations: Vec<OperationStats>,
+    /// Share of wall time spent inside its operations over the last minute (see
+    /// [`busy`](crate::busy)); above 1 when calls overlap.
+    pub busy_ratio: f64,
+    /// Its own metrics (`plugobs::counter!` and the like), by name, one entry per series.
+    pub custom: Vec<CustomStats>,
 }
 
 impl PluginStats {
@@ -156,6 +162,8 @@ impl PluginStats {
                 check_duration: h.last_duration,
             }
         };
+        // Before `timings()` is held: the ratio reads when the plugin was loaded.
+        let busy_ratio = crate::busy::ratio(record);
         let t = record.timings();
         PluginStats {
             name: d.name,
@@ -173,6 +181,8 @@ impl PluginStats {
                     .map(|o| OperationStats::from(&o.snapshot()))
                     .collect()
             }),
+            busy_ratio,
+            custom: CustomStats::of(d),
         }
     }
 }
@@ -462,6 +472,34 @@ impl fmt::Display for RegistryStats {
         if health.len() > 1 {
             writeln!(f)?;
             write_table(f, &health)?;
+        }
+        let mut own = vec![
+            ["PLUGIN", "BUSY", "METRIC", "VALUE"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for p in self.plugins.iter().filter(|p| !p.operations.is_empty() || !p.custom.is_empty()) {
+            let busy = format!("{:.4}", p.busy_ratio);
+            if p.custom.is_empty() {
+                own.push(vec![p.name.to_owned(), busy.clone(), "-".to_owned(), "-".to_owned()]);
+            }
+            for (i, c) in p.custom.iter().enumerate() {
+                let text = c.to_string();
+                let (metric, value) = text
+                    .split_once(" = ")
+                    .or_else(|| text.split_once(": "))
+                    .unwrap_or((&text, ""));
+                own.push(vec![
+                    if i == 0 { p.name.to_owned() } else { String::new() },
+                    if i == 0 { busy.clone() } else { String::new() },
+                    metric.to_owned(),
+                    value.to_owned(),
+                ]);
+            }
+        }
+        if own.len() > 1 {
+            writeln!(f)?;
+            write_table(f, &own)?;
         }
         Ok(())
     }

@@ -273,15 +273,15 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub use plugobs_macros::{ErrorKind, instrumented, plugin};
+pub use plugobs_macros::{ErrorKind, counter, gauge, histogram, instrumented, plugin};
 
 pub use plugobs_runtime::{
     CheckOptions, CheckReason, ConfigError, ErrorKind, Failure, FailureReason, Health,
     HealthChange, HealthCounts, HealthMonitor, HealthPolicy, HealthReport, HealthStatus, HookError,
     LifecycleError, LoadError, LoadReport, Loaded, NotReady, OperationStats, Plugin, PluginCheck,
     PluginDescriptor, PluginHealth, PluginRecord, PluginState, PluginStats, Readiness, Registry,
-    RegistryError, RegistryStats, SourceLocation, Stage, block_on, bridge, exposition, flush,
-    health, names, registry, set_namespace, snapshot,
+    RegistryError, RegistryStats, SourceLocation, Stage, block_on, bridge, busy, custom,
+    exposition, flush, health, names, registry, set_namespace, snapshot,
 };
 
 #[cfg(feature = "http")]
