@@ -328,6 +328,14 @@ pub fn reference_markdown() -> String {
             def.help
         );
     }
+    out.push_str(
+        "\nA plugin's own metrics (`plugobs::counter!`, `gauge!`, `histogram!`) are exported \
+         as `plugobs_custom_<name>` (counters: `plugobs_custom_<name>_total`) with the \
+         plugin's `plugin` and `kind` labels and their own extra labels (at most 16 sets of \
+         values per metric, then `other`). No name above starts with `plugobs_custom_`, so \
+         they cannot collide. Custom histograms use the buckets \
+         0.001, 0.01, 0.1, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000 in their own unit.\n",
+    );
     out.push_str("\n## Recommended histogram buckets (seconds)\n\n");
     out.push_str("| metric | buckets |\n|---|---|\n");
     for def in ALL.iter().filter(|d| d.kind == MetricType::Histogram) {
