@@ -125,9 +125,9 @@ pub fn entry(kind: Kind, tokens: TokenStream) -> TokenStream {
         Ok(input) => input,
         Err(e) => return e.to_compile_error(),
     };
-    if let Err(e) = check(&input) {
-        return e.to_compile_error();
-    }
+    // On a bad name or key, the errors go first in the block and the call still expands
+    // to a handle of the right type, so the code around it gives no second error.
+    let errors = check(&input).err().map(|e| e.to_compile_error());
     let krate = input
         .crate_path
         .clone()
@@ -146,6 +146,7 @@ pub fn entry(kind: Kind, tokens: TokenStream) -> TokenStream {
     });
     quote! {
         {
+            #errors
             static __PLUGOBS_METRIC: #private::CustomSite = #private::CustomSite::new(
                 #name,
                 #private::CustomKind::#kind_variant,
