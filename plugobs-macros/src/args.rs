@@ -279,9 +279,11 @@ pub enum Place {
 impl Place {
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Place::Impl => &["level", "err", "plugin", "crate"],
-            Place::MethodInImpl => &["name", "level", "fields", "err", "skip"],
-            Place::Function => &["name", "level", "fields", "err", "skip", "plugin", "crate"],
+            Place::Impl => &["level", "err", "cpu", "plugin", "crate"],
+            Place::MethodInImpl => &["name", "level", "fields", "err", "cpu", "skip"],
+            Place::Function => &[
+                "name", "level", "fields", "err", "cpu", "skip", "plugin", "crate",
+            ],
         }
     }
 }
@@ -293,6 +295,8 @@ pub struct InstrumentedArgs {
     pub level: Option<Level>,
     pub fields: Vec<Field>,
     pub err: Option<Ident>,
+    /// `cpu`: measure the thread CPU time of each call.
+    pub cpu: Option<Ident>,
     pub skip: Option<Ident>,
     pub plugin: Option<Type>,
     pub krate: Option<Path>,
@@ -307,6 +311,7 @@ impl InstrumentedArgs {
                 "name" => out.name = Some(string_value(meta, "name")?),
                 "level" => out.level = Some(Level::parse(&string_value(meta, "level")?)?),
                 "err" => out.err = Some(flag(meta, "err")?),
+                "cpu" => out.cpu = Some(flag(meta, "cpu")?),
                 "skip" => out.skip = Some(flag(meta, "skip")?),
                 "plugin" => {
                     let input = meta.value().map_err(|_| {

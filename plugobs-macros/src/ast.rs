@@ -63,6 +63,8 @@ pub struct Function<'a> {
     pub name: String,
     pub level: Level,
     pub err: ErrOption,
+    /// `cpu`, on the function or its impl: thread CPU time is measured.
+    pub cpu: bool,
     pub fields: Vec<Field>,
     pub skip: Option<Ident>,
     pub shape: Shape,
@@ -148,6 +150,7 @@ fn function<'a>(
             .or(outer.and_then(|o| o.level))
             .unwrap_or(Level::Debug),
         err,
+        cpu: own.cpu.is_some() || outer.is_some_and(|o| o.cpu.is_some()),
         fields: own.fields.clone(),
         skip: own.skip.clone(),
         shape: asyncness::shape(sig, block),

@@ -206,6 +206,10 @@ fn describe(recorder: &dyn Recorder) {
         let name = full_name(def).into();
         let help = SharedString::from(def.help);
         match def.kind {
+            // Published as a gauge: `metrics` counters are integers.
+            MetricType::Counter if def.unit == Some(metrics::Unit::Seconds) => {
+                recorder.describe_gauge(name, def.unit, help)
+            }
             MetricType::Counter => recorder.describe_counter(name, def.unit, help),
             MetricType::Gauge => recorder.describe_gauge(name, def.unit, help),
             MetricType::Histogram => recorder.describe_histogram(name, def.unit, help),
@@ -269,6 +273,11 @@ impl Publisher<'_> {
                 .recorder
                 .register_counter(&Key::from_parts(name, labels(series.labels)), &METADATA)
                 .absolute(n),
+            // `metrics` counters are integers: a counter of seconds goes as a gauge.
+            Value::CounterSeconds(nanos) => self
+                .recorder
+                .register_gauge(&Key::from_parts(name, labels(series.labels)), &METADATA)
+                .set(nanos as f64 / 1e9),
             Value::Gauge(v) => self
                 .recorder
                 .register_gauge(&Key::from_parts(name, labels(series.labels)), &METADATA)

@@ -15,6 +15,9 @@ use crate::state::{PluginState, Stage};
 /// A series' value.
 pub(crate) enum Value<'a> {
     Counter(u64),
+    /// A counter of seconds, given in nanoseconds (`metrics` counters are integers: the
+    /// bridge publishes it as a gauge of seconds).
+    CounterSeconds(u64),
     Gauge(f64),
     Histogram(&'a HistogramSnapshot),
 }
@@ -73,13 +76,33 @@ impl Registry {
                     }
                 }
             });
-            // Changes with time: emitted on every walk.
+            // These change with time or outside the cells above: emitted on every walk.
             let d = record.descriptor();
             emit(Series {
                 def: &names::BUSY_RATIO,
                 labels: &[("plugin", d.name), ("kind", d.kind)],
                 value: Value::Gauge(crate::busy::ratio(record)),
             });
+            for (operation, nanos) in crate::cpu::of(d) {
+                emit(Series {
+                    def: &names::CPU_SECONDS,
+                    labels: &[("plugin", d.name), ("kind", d.kind), ("operation", operation)],
+                    value: Value::CounterSeconds(nanos),
+                });
+            }
+            if let Some((allocated, freed)) = crate::alloc::bytes_of(d) {
+                let labels = [("plugin", d.name), ("kind", d.kind)];
+                emit(Series {
+                    def: &names::ALLOCATED_BYTES,
+                    labels: &labels,
+                    value: Value::Counter(allocated),
+                });
+                emit(Series {
+                    def: &names::FREED_BYTES,
+                    labels: &labels,
+                    value: Value::Counter(freed),
+                });
+            }
             for metric in crate::custom::of(record.descriptor()) {
                 // A metric's address is unique, so its key cannot be a plugin's or an operation's.
                 let key = GroupKey(std::ptr::from_ref(metric) as usize, "");

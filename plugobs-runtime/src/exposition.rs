@@ -88,6 +88,10 @@ fn sample(out: &mut String, series: &Series<'_>) {
     let name = full_name(series.def);
     match series.value {
         Value::Counter(n) => line(out, &name, "", series.labels, None, &n.to_string()),
+        Value::CounterSeconds(nanos) => {
+            let seconds = number(nanos as f64 / 1e9);
+            line(out, &name, "", series.labels, None, &seconds);
+        }
         Value::Gauge(v) => line(out, &name, "", series.labels, None, &number(v)),
         Value::Histogram(h) => {
             let bounds = series.def.buckets;

@@ -20,6 +20,8 @@
 //! | outcomes and error kinds | [`outcome`] |
 //! | a plugin's own counters, gauges and histograms | [`custom`] |
 //! | utilization over the last minute | [`busy`] |
+//! | bytes allocated and freed per plugin (opt-in global allocator) | [`alloc`] |
+//! | thread CPU time per operation (opt-in) | [`cpu`] |
 //! | one operation's totals, read by all of the below | [`snapshot`] |
 //! | every exported series, walked once | `export` (internal) |
 //! | publishing to the `metrics` facade | [`bridge`] |
@@ -27,12 +29,15 @@
 //! | snapshots for people and programs | [`stats`] |
 //! | typed errors | [`error`] |
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// `unsafe` is denied everywhere but in `alloc`, whose `GlobalAlloc` impl needs it.
+#![deny(unsafe_code)]
 
+pub mod alloc;
 pub mod bridge;
 pub mod busy;
 mod call;
 mod cells;
+pub mod cpu;
 pub mod custom;
 pub mod descriptor;
 pub mod error;
@@ -106,6 +111,7 @@ pub mod __private {
     };
     pub use crate::error::HookError;
     pub use crate::health::{HealthCall, into_health_call, run_health};
+    pub use crate::cpu::{CpuFuture, CpuSite, CpuTimer};
     pub use crate::custom::{Counter, CustomKind, CustomSite, Gauge, Histogram};
     pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};
     pub use crate::hook_signature::{ByMut, ByRef, HookFn, run_hook};

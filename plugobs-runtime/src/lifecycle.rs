@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use crate::descriptor::{Factory, Instance, Plugin};
+use crate::descriptor::{Factory, Instance, Plugin, PluginDescriptor};
 use crate::error::{HookError, LifecycleError, LoadError, RegistryError};
 use crate::hook::{HookCall, block_on, call_catching};
 use crate::record::{Identity, Live, PluginRecord};
@@ -264,6 +264,7 @@ impl<S: ?Sized + 'static> Loaded<S> {
     async fn stop_with(mut self, drive: Drive) -> Result<(), LifecycleError> {
         self.stop_begun = true;
         let step = Step::begin(&self.record, Stage::Stop);
+        let descriptor = self.record.descriptor();
         // No new health check of this instance; wait for one in flight.
         let health = self.record.health_state();
         health.unregister(Arc::as_ptr(&self.instance).cast::<()>());
@@ -271,10 +272,12 @@ impl<S: ?Sized + 'static> Loaded<S> {
             health.wait_idle(Duration::from_millis(100));
         }
         let call = match Arc::get_mut(&mut self.instance) {
-            Some(instance) => step.span.in_scope(|| call_catching(|| instance.stop())),
+            Some(instance) => step.span.in_scope(|| {
+                crate::alloc::within(descriptor, || call_catching(|| instance.stop()))
+            }),
             None => HookCall::Done(Err(HookError::health_check_running())),
         };
-        let result = drive.hook(&step.span, call).await;
+        let result = drive.hook(descriptor, &step.span, call).await;
         step.finish(result)
     }
 }
@@ -328,10 +331,20 @@ enum Drive {
 }
 
 impl Drive {
-    async fn hook(self, span: &tracing::Span, call: HookCall<'_>) -> Result<(), HookError> {
+    /// Drives a hook's call, its allocations counted as the plugin's (see [`crate::alloc`]).
+    async fn hook(
+        self,
+        descriptor: &'static PluginDescriptor,
+        span: &tracing::Span,
+        call: HookCall<'_>,
+    ) -> Result<(), HookError> {
         match self {
-            Drive::Await => call.finish().instrument(span.clone()).await,
-            Drive::Block => span.in_scope(|| call.wait()),
+            Drive::Await => {
+                crate::alloc::Within::new(descriptor, call.finish())
+                    .instrument(span.clone())
+                    .await
+            }
+            Drive::Block => span.in_scope(|| crate::alloc::within(descriptor, || call.wait())),
         }
     }
 }
@@ -342,7 +355,9 @@ fn construct<S: ?Sized + 'static>(
 ) -> Result<Box<dyn Instance<S>>, LifecycleError> {
     let step = Step::begin(record, Stage::Load);
     let built = step.span.in_scope(|| {
-        std::panic::catch_unwind(factory.0).unwrap_or_else(|p| Err(HookError::from_panic(&*p)))
+        crate::alloc::within(record.descriptor(), || {
+            std::panic::catch_unwind(factory.0).unwrap_or_else(|p| Err(HookError::from_panic(&*p)))
+        })
     });
     match built {
         Ok(instance) => {
@@ -382,8 +397,10 @@ impl Registry {
     ) -> Result<Loaded<S>, LifecycleError> {
         let mut instance = construct(&record, factory)?;
         let step = Step::begin(&record, Stage::Start);
-        let call = step.span.in_scope(|| call_catching(|| instance.start()));
-        let result = drive.hook(&step.span, call).await;
+        let call = step.span.in_scope(|| {
+            crate::alloc::within(record.descriptor(), || call_catching(|| instance.start()))
+        });
+        let result = drive.hook(record.descriptor(), &step.span, call).await;
         let instance: Arc<dyn Instance<S>> = Arc::from(instance);
         if result.is_ok()
             && let Some(target) = Arc::clone(&instance).health_target()

@@ -226,6 +226,34 @@ pub const BUSY_RATIO: MetricDef = MetricDef {
     buckets: &[],
 };
 
+/// `plugobs_plugin_cpu_seconds_total`: thread CPU time of `cpu` operations.
+pub const CPU_SECONDS: MetricDef = MetricDef {
+    name: "plugin_cpu_seconds_total",
+    kind: MetricType::Counter,
+    labels: &["plugin", "kind", "operation"],
+    unit: Some(Unit::Seconds),
+    help: "Thread CPU time spent in the plugin's operations marked #[instrumented(cpu)] (opt-in).",
+    buckets: &[],
+};
+/// `plugobs_plugin_allocated_bytes_total`: heap bytes allocated by the plugin's code.
+pub const ALLOCATED_BYTES: MetricDef = MetricDef {
+    name: "plugin_allocated_bytes_total",
+    kind: MetricType::Counter,
+    labels: PK,
+    unit: Some(Unit::Bytes),
+    help: "Heap bytes allocated while the plugin's operations or hooks ran (opt-in: plugobs::alloc::Attributed global allocator).",
+    buckets: &[],
+};
+/// `plugobs_plugin_freed_bytes_total`: heap bytes freed by the plugin's code.
+pub const FREED_BYTES: MetricDef = MetricDef {
+    name: "plugin_freed_bytes_total",
+    kind: MetricType::Counter,
+    labels: PK,
+    unit: Some(Unit::Bytes),
+    help: "Heap bytes freed while the plugin's operations or hooks ran (opt-in: plugobs::alloc::Attributed global allocator).",
+    buckets: &[],
+};
+
 /// Every metric plugobs emits. A test asserts each one reaches the exporter.
 pub const ALL: &[MetricDef] = &[
     PLUGIN_INFO,
@@ -246,6 +274,9 @@ pub const ALL: &[MetricDef] = &[
     HEALTH_CHECK_FAILURES,
     HEALTH_LAST_CHECK,
     BUSY_RATIO,
+    CPU_SECONDS,
+    ALLOCATED_BYTES,
+    FREED_BYTES,
 ];
 
 /// Looks a metric up by its name without namespace.

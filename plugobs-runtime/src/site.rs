@@ -24,6 +24,7 @@ use std::task::{Context, Poll};
 use crate::cells::{
     ERROR_KIND_SLOTS, OVERFLOW_KIND, OperationCells, OperationTotals, ShardRef, shard_count,
 };
+use crate::alloc;
 use crate::descriptor::PluginDescriptor;
 use crate::outcome::Outcome;
 use crate::threads;
@@ -57,6 +58,8 @@ pub struct ResolvedSite {
     /// The error kinds seen, in slot order; allocated at the first error.
     kinds: OnceLock<Box<[OnceLock<&'static str>; ERROR_KIND_SLOTS]>>,
     clock: &'static quanta::Clock,
+    /// The plugin's slot in the allocation counters ([`crate::alloc`]).
+    alloc_slot: u16,
 }
 
 impl std::fmt::Debug for ResolvedSite {
@@ -90,6 +93,7 @@ impl OperationSite {
             site,
             shard,
             start: site.clock.raw(),
+            previous: alloc::enter(site.alloc_slot),
             _thread: std::marker::PhantomData,
         }
     }
@@ -126,6 +130,7 @@ impl OperationSite {
                 cells: OperationCells::new(shard_count()),
                 kinds: Default::default(),
                 clock: CLOCK.get_or_init(quanta::Clock::new),
+                alloc_slot: alloc::slot_of(descriptor),
             }));
             SITES.lock().unwrap_or_else(|e| e.into_inner()).push(site);
             crate::bridge::ensure_flusher();
@@ -225,6 +230,8 @@ pub struct CallGuard {
     site: &'static ResolvedSite,
     shard: ShardRef<'static>,
     start: u64,
+    /// The plugin whose allocations this thread counted before the call.
+    previous: u16,
     /// Not `Send`: the shard is this thread's.
     _thread: std::marker::PhantomData<*const ()>,
 }
@@ -254,6 +261,7 @@ impl CallGuard {
     #[inline(always)]
     pub fn finish(self, outcome: Outcome) {
         record(self.site, self.shard, self.start, outcome);
+        alloc::leave(self.previous);
         std::mem::forget(self);
     }
 }
@@ -266,6 +274,7 @@ impl Drop for CallGuard {
             Outcome::Cancelled
         };
         record(self.site, self.shard, self.start, outcome);
+        alloc::leave(self.previous);
     }
 }
 
@@ -329,11 +338,12 @@ impl PendingGuard {
     }
 }
 
-/// Records a panic if dropped while a poll unwinds.
-struct PollBomb<'a>(&'a mut Option<AsyncCall>);
+/// Records a panic if dropped while a poll unwinds; restores the allocation owner.
+struct PollBomb<'a>(&'a mut Option<AsyncCall>, u16);
 
 impl Drop for PollBomb<'_> {
     fn drop(&mut self) {
+        alloc::leave(self.1);
         if let Some(call) = self.0.take() {
             call.end(Outcome::Panic);
         }
@@ -346,9 +356,12 @@ impl<F: Future> Future for WatchedCall<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let bomb = PollBomb(&mut *this.call);
+        let slot = this.call.as_ref().map_or(alloc::NONE, |c| c.site.alloc_slot);
+        let previous = alloc::enter(slot);
+        let bomb = PollBomb(&mut *this.call, previous);
         let poll = this.fut.poll(cx);
         std::mem::forget(bomb);
+        alloc::leave(previous);
         match poll {
             Poll::Ready(out) => Poll::Ready((PendingGuard(this.call.take()), out)),
             Poll::Pending => Poll::Pending,

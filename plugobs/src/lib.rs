@@ -280,8 +280,8 @@ pub use plugobs_runtime::{
     HealthChange, HealthCounts, HealthMonitor, HealthPolicy, HealthReport, HealthStatus, HookError,
     LifecycleError, LoadError, LoadReport, Loaded, NotReady, OperationStats, Plugin, PluginCheck,
     PluginDescriptor, PluginHealth, PluginRecord, PluginState, PluginStats, Readiness, Registry,
-    RegistryError, RegistryStats, SourceLocation, Stage, block_on, bridge, busy, custom,
-    exposition, flush, health, names, registry, set_namespace, snapshot,
+    RegistryError, RegistryStats, SourceLocation, Stage, alloc, block_on, bridge, busy, cpu,
+    custom, exposition, flush, health, names, registry, set_namespace, snapshot,
 };
 
 #[cfg(feature = "http")]

@@ -8,6 +8,11 @@ use metrics_util::MetricKind;
 use plugobs::names::{self, MetricType};
 use plugobs::{Plugin, Registry};
 
+// The opt-in allocation counters are published only with this allocator installed.
+#[global_allocator]
+static ALLOC: plugobs::alloc::Attributed<std::alloc::System> =
+    plugobs::alloc::Attributed::new(std::alloc::System);
+
 pub trait Worker: Send + Sync {
     fn work(&self, n: u32) -> Result<u32, WorkError>;
 }
@@ -39,7 +44,7 @@ impl GoodWorker {
         plugobs::Health::healthy()
     }
 }
-#[plugobs::instrumented]
+#[plugobs::instrumented(cpu)]
 impl Worker for GoodWorker {
     fn work(&self, n: u32) -> Result<u32, WorkError> {
         if n % 2 == 1 {
@@ -131,6 +136,9 @@ fn every_listed_metric_is_published_with_its_labels() {
     let shapes = published.shapes();
     for def in names::ALL {
         let kind = match def.kind {
+            // `metrics` counters are integers: a counter of seconds is published as a
+            // gauge (the Prometheus exposition renders it as a counter).
+            MetricType::Counter if def.unit == Some(metrics::Unit::Seconds) => MetricKind::Gauge,
             MetricType::Counter => MetricKind::Counter,
             MetricType::Gauge => MetricKind::Gauge,
             MetricType::Histogram => MetricKind::Histogram,

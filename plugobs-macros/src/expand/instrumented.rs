@@ -219,9 +219,14 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
             }
         }
     });
+    let cpu_static = f.cpu.then(|| {
+        let cpu = hygienic("__PLUGOBS_CPU");
+        quote!(static #cpu: #p::CpuSite = #p::CpuSite::new(#name);)
+    });
     Parts {
         statics: quote! {
             static #site: #p::OperationSite = #p::OperationSite::new(#name);
+            #cpu_static
             #span_statics
         },
         make_span,
@@ -263,7 +268,14 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
     let block = f.block;
     let body = quote_spanned!(block.brace_token.span.join()=> #block);
     // Awaits the call's future `fut`, then ends the call: the tail of every async shape.
+    let cpu = hygienic("__PLUGOBS_CPU");
     let watch = |fut: TokenStream, hint: &syn::Type| {
+        // `cpu`: the thread CPU time of each poll.
+        let fut = if f.cpu {
+            quote!(#p::CpuFuture::new(&#cpu, #d, #fut))
+        } else {
+            fut
+        };
         quote! {
             let (#guard, #ret) = #p::tracing::Instrument::instrument(
                 #site.enter_async::<#hint, _>(#d, #fut),
@@ -274,16 +286,23 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
             #ret
         }
     };
-    // Runs the sync body `body` producing `hint`, with the span entered.
+    // Runs the sync body `body` producing `hint`, with the span entered (and with `cpu`,
+    // the thread's CPU time measured until the timer drops, also on a panic).
+    let cpu_timer_local = hygienic("__plugobs_cpu_timer");
+    let cpu_timer = f
+        .cpu
+        .then(|| quote!(let #cpu_timer_local = #p::CpuTimer::start(&#cpu, #d);));
     let run = |hint: &syn::Type| {
         if exits::may_exit_early(block) {
             quote! {{
                 let #entered = #span.enter();
+                #cpu_timer
                 #p::call_once::<#hint, _>(move || -> #hint #body)
             }}
         } else {
             quote! {{
                 let #entered = #span.enter();
+                #cpu_timer
                 #body
             }}
         }
