@@ -260,8 +260,9 @@ impl CallGuard {
     /// Ends the call with `outcome`.
     #[inline(always)]
     pub fn finish(self, outcome: Outcome) {
-        record(self.site, self.shard, self.start, outcome);
+        // First: a bucket allocated on first touch is plugobs', not the plugin's.
         alloc::leave(self.previous);
+        record(self.site, self.shard, self.start, outcome);
         std::mem::forget(self);
     }
 }
@@ -273,8 +274,8 @@ impl Drop for CallGuard {
         } else {
             Outcome::Cancelled
         };
-        record(self.site, self.shard, self.start, outcome);
         alloc::leave(self.previous);
+        record(self.site, self.shard, self.start, outcome);
     }
 }
 

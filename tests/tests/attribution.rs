@@ -1,0 +1,162 @@
+//! Who spends what: heap bytes attributed to the plugin whose code runs on the thread
+//! (with `plugobs::alloc::Attributed` as this binary's global allocator), thread CPU time
+//! of `#[instrumented(cpu)]` operations, and the busy ratio.
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use plugobs::exposition::{self, Format};
+use plugobs::{Plugin, Registry};
+
+#[global_allocator]
+static ALLOC: plugobs::alloc::Attributed<std::alloc::System> =
+    plugobs::alloc::Attributed::new(std::alloc::System);
+
+#[plugobs::plugin(kind = "codec")]
+#[derive(Default)]
+pub struct Compressor;
+
+#[plugobs::instrumented]
+impl Compressor {
+    /// Allocates exactly 1000 bytes and frees them.
+    fn compress(&self) -> usize {
+        let buffer = black_box(Vec::<u8>::with_capacity(1000));
+        buffer.capacity()
+    }
+}
+
+#[plugobs::plugin(kind = "codec")]
+#[derive(Default)]
+pub struct Decompressor;
+
+#[plugobs::instrumented]
+impl Decompressor {
+    /// Allocates 4096 bytes and keeps them (returned to the caller, freed outside).
+    fn decompress(&self) -> Vec<u8> {
+        black_box(vec![0u8; 4096])
+    }
+}
+
+fn bytes(plugin: &'static plugobs::PluginDescriptor) -> (u64, u64) {
+    plugobs::alloc::bytes_of(plugin).expect("the Attributed allocator is installed")
+}
+
+#[test]
+fn allocations_are_attributed_to_the_running_plugin_exactly() {
+    // One call each first: the call sites' own memory is plugobs', allocated outside.
+    Compressor.compress();
+    drop(Decompressor.decompress());
+    let (a0, f0) = bytes(Compressor::DESCRIPTOR);
+    let (b0, g0) = bytes(Decompressor::DESCRIPTOR);
+
+    let barrier = Barrier::new(2);
+    let done = AtomicBool::new(false);
+    let decompressed = std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            barrier.wait();
+            let mut n = 0u64;
+            while !done.load(Ordering::Relaxed) || n < 100 {
+                drop(Decompressor.decompress()); // freed here, outside the plugin
+                n += 1;
+            }
+            n
+        });
+        barrier.wait();
+        for _ in 0..10_000 {
+            assert_eq!(Compressor.compress(), 1000);
+        }
+        done.store(true, Ordering::Relaxed);
+        other.join().unwrap()
+    });
+
+    let (a1, f1) = bytes(Compressor::DESCRIPTOR);
+    let (b1, g1) = bytes(Decompressor::DESCRIPTOR);
+    assert_eq!((a1 - a0, f1 - f0), (10_000 * 1000, 10_000 * 1000));
+    assert_eq!((b1 - b0, g1 - g0), (decompressed * 4096, 0));
+
+    let registry =
+        Registry::from_descriptors([Compressor::DESCRIPTOR, Decompressor::DESCRIPTOR]).unwrap();
+    let text = exposition::render(&registry, Format::Prometheus);
+    assert!(text.contains(&format!(
+        "plugobs_plugin_allocated_bytes_total{{plugin=\"compressor\",kind=\"codec\"}} {a1}\n"
+    )));
+    assert!(text.contains(&format!(
+        "plugobs_plugin_freed_bytes_total{{plugin=\"decompressor\",kind=\"codec\"}} {g1}\n"
+    )));
+}
+
+#[plugobs::plugin(kind = "hasher")]
+#[derive(Default)]
+pub struct Spinner;
+
+#[plugobs::instrumented(cpu)]
+impl Spinner {
+    /// Spins for `d` of wall time; returns the wall time it took.
+    fn spin(&self, d: Duration) -> Duration {
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < d {
+            x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        start.elapsed()
+    }
+}
+
+fn sample(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `{prefix}` in\n{text}"))
+}
+
+#[test]
+fn cpu_time_of_a_busy_loop_is_close_to_its_wall_time() {
+    let registry = Registry::from_descriptors([Spinner::DESCRIPTOR]).unwrap();
+    let wall = Spinner.spin(Duration::from_millis(200));
+    let text = exposition::render(&registry, Format::Prometheus);
+    let cpu = sample(
+        &text,
+        "plugobs_plugin_cpu_seconds_total{plugin=\"spinner\",kind=\"hasher\",operation=\"spin\"} ",
+    );
+    let wall = wall.as_secs_f64();
+    assert!(
+        (cpu - wall).abs() <= 0.2 * wall,
+        "cpu {cpu} s, wall {wall} s"
+    );
+}
+
+pub trait Sleep: Send + Sync {
+    fn sleep(&self, d: Duration);
+}
+
+#[plugobs::plugin(kind = "sleeper", provides = dyn Sleep)]
+#[derive(Default)]
+pub struct Sleeper;
+
+#[plugobs::instrumented]
+impl Sleep for Sleeper {
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
+
+#[test]
+fn busy_ratio_is_time_inside_operations_over_wall_time_and_can_exceed_one() {
+    let registry = Registry::from_descriptors([Sleeper::DESCRIPTOR]).unwrap();
+    let sleeper = registry.load::<dyn Sleep>("sleeper").unwrap();
+    // Two threads inside `sleep` at once for 300 ms: about 0.6 s busy in about 0.3 s.
+    std::thread::scope(|s| {
+        s.spawn(|| sleeper.sleep(Duration::from_millis(300)));
+        sleeper.sleep(Duration::from_millis(300));
+    });
+    let ratio = registry.stats().plugins[0].busy_ratio;
+    assert!((1.5..=2.0).contains(&ratio), "busy ratio {ratio}");
+    let text = exposition::render(&registry, Format::Prometheus);
+    let exported = sample(
+        &text,
+        "plugobs_plugin_busy_ratio{plugin=\"sleeper\",kind=\"sleeper\"} ",
+    );
+    assert!((1.5..=2.0).contains(&exported), "exported busy ratio {exported}");
+}
