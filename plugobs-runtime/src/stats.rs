@@ -86,6 +86,9 @@ pub struct OperationStats {
     /// Largest latency.
     #[cfg_attr(feature = "serde", serde(with = "opt_seconds"))]
     pub max: Option<Duration>,
+    /// Thread CPU time of every call, for an operation marked `#[instrumented(cpu)]`.
+    #[cfg_attr(feature = "serde", serde(with = "opt_seconds"))]
+    pub cpu: Option<Duration>,
 }
 
 fn nanos(v: Option<f64>) -> Option<Duration> {
@@ -108,6 +111,7 @@ impl From<&OperationSnapshot> for OperationStats {
             p90: nanos(s.latency.quantile_nanos(0.9)),
             p99: nanos(s.latency.quantile_nanos(0.99)),
             max: nanos(s.latency.max_nanos()),
+            cpu: None,
         }
     }
 }
@@ -146,6 +150,11 @@ pub struct PluginStats {
     pub busy_ratio: f64,
     /// Its own metrics (`plugobs::counter!` and the like), by name, one entry per series.
     pub custom: Vec<CustomStats>,
+    /// Heap bytes allocated by its operations and hooks, with the
+    /// [`Attributed`](crate::alloc::Attributed) global allocator installed.
+    pub allocated_bytes: Option<u64>,
+    /// Heap bytes freed by its operations and hooks, likewise.
+    pub freed_bytes: Option<u64>,
 }
 
 impl PluginStats {
@@ -177,12 +186,22 @@ impl PluginStats {
             failures: record.total_failures(),
             last_failure: t.last_failure.clone(),
             operations: record.with_operations(|ops| {
+                let cpu = crate::cpu::of(d);
                 ops.iter()
-                    .map(|o| OperationStats::from(&o.snapshot()))
+                    .map(|o| {
+                        let mut stats = OperationStats::from(&o.snapshot());
+                        stats.cpu = cpu
+                            .iter()
+                            .find(|(name, _)| *name == stats.name)
+                            .map(|(_, n)| Duration::from_nanos(*n));
+                        stats
+                    })
                     .collect()
             }),
             busy_ratio,
             custom: CustomStats::of(d),
+            allocated_bytes: crate::alloc::bytes_of(d).map(|(a, _)| a),
+            freed_bytes: crate::alloc::bytes_of(d).map(|(_, f)| f),
         }
     }
 }
@@ -474,14 +493,30 @@ impl fmt::Display for RegistryStats {
             write_table(f, &health)?;
         }
         let mut own = vec![
-            ["PLUGIN", "BUSY", "METRIC", "VALUE"]
+            ["PLUGIN", "BUSY", "CPU", "ALLOCATED", "METRIC", "VALUE"]
                 .map(String::from)
                 .to_vec(),
         ];
-        for p in self.plugins.iter().filter(|p| !p.operations.is_empty() || !p.custom.is_empty()) {
-            let busy = format!("{:.4}", p.busy_ratio);
+        for p in self
+            .plugins
+            .iter()
+            .filter(|p| !p.operations.is_empty() || !p.custom.is_empty())
+        {
+            let busy = format!("{:.2}%", p.busy_ratio * 100.0);
+            let cpu = if p.operations.iter().any(|o| o.cpu.is_some()) {
+                human(p.operations.iter().filter_map(|o| o.cpu).sum())
+            } else {
+                "-".to_owned()
+            };
+            let allocated = p
+                .allocated_bytes
+                .map_or_else(|| "-".to_owned(), |b| format!("{b} B"));
+            let busy = [busy, cpu, allocated];
             if p.custom.is_empty() {
-                own.push(vec![p.name.to_owned(), busy.clone(), "-".to_owned(), "-".to_owned()]);
+                let mut row = vec![p.name.to_owned()];
+                row.extend(busy.iter().cloned());
+                row.extend(["-".to_owned(), "-".to_owned()]);
+                own.push(row);
             }
             for (i, c) in p.custom.iter().enumerate() {
                 let text = c.to_string();
@@ -489,12 +524,13 @@ impl fmt::Display for RegistryStats {
                     .split_once(" = ")
                     .or_else(|| text.split_once(": "))
                     .unwrap_or((&text, ""));
-                own.push(vec![
-                    if i == 0 { p.name.to_owned() } else { String::new() },
-                    if i == 0 { busy.clone() } else { String::new() },
-                    metric.to_owned(),
-                    value.to_owned(),
-                ]);
+                let mut row = vec![if i == 0 { p.name.to_owned() } else { String::new() }];
+                row.extend(
+                    busy.iter()
+                        .map(|b| if i == 0 { b.clone() } else { String::new() }),
+                );
+                row.extend([metric.to_owned(), value.to_owned()]);
+                own.push(row);
             }
         }
         if own.len() > 1 {

@@ -177,6 +177,10 @@ impl Enricher for GeoIpEnricher {
             .iter()
             .find(|(prefix, _)| ip.starts_with(prefix))
             .map_or("unknown", |(_, country)| country);
+        // The plugin's own metric: labelled plugin="geo_ip_enricher", kind="enricher"
+        // for it, plus its own bounded `result` label.
+        let result = if country == "unknown" { "miss" } else { "hit" };
+        plugobs::counter!(Self, "lookups", "result" => result).increment(1);
         Ok(format!("{line} geo={country}"))
     }
 }
@@ -260,6 +264,7 @@ impl S3Sink {
         }
         let lines = pending.len();
         pending.clear();
+        plugobs::gauge!(Self, "pending_lines").set(0.0);
         self.uploaded.fetch_add(1, Ordering::Relaxed);
         Ok(lines)
     }
@@ -293,6 +298,7 @@ impl Sink for S3Sink {
         let full = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             pending.push(line.to_owned());
+            plugobs::gauge!(Self, "pending_lines").set(pending.len() as f64);
             pending.len() >= S3_BATCH_LINES
         };
         if full {

@@ -159,7 +159,33 @@ fn row(out: &mut String, p: &PluginStats) {
     );
     out.push_str("<td>");
     operations(out, p);
+    own(out, p);
     out.push_str("</td></tr>\n");
+}
+
+/// Under the operations: the busy ratio, CPU and memory when measured, and the plugin's
+/// own metrics.
+fn own(out: &mut String, p: &PluginStats) {
+    let mut parts = Vec::new();
+    if !p.operations.is_empty() {
+        parts.push(format!("busy {:.1}%", p.busy_ratio * 100.0));
+    }
+    let cpu: Duration = p.operations.iter().filter_map(|o| o.cpu).sum();
+    if p.operations.iter().any(|o| o.cpu.is_some()) {
+        parts.push(format!("cpu {}", duration(Some(cpu))));
+    }
+    if let (Some(a), Some(f)) = (p.allocated_bytes, p.freed_bytes) {
+        parts.push(format!("allocated {a} B, freed {f} B"));
+    }
+    parts.extend(p.custom.iter().map(ToString::to_string));
+    if parts.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<div class=\"own meta\">{}</div>",
+        Escape(&parts.join(" · "))
+    );
 }
 
 fn operations(out: &mut String, p: &PluginStats) {

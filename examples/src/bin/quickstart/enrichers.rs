@@ -59,6 +59,7 @@ impl EnvEnricher {
 #[plugobs::instrumented]
 impl Enricher for EnvEnricher {
     fn enrich(&self, line: &str) -> Result<String, EnrichError> {
+        plugobs::counter!(Self, "lines_tagged").increment(1);
         Ok(format!("{line} env={}", self.env))
     }
 }

@@ -35,6 +35,13 @@ use plugobs::{CheckOptions, HealthPolicy, LoadReport, Loaded};
 use plugobs_example_plugins as _;
 use plugobs_example_plugins::{Enricher, Sink};
 
+/// Opt-in memory attribution: every allocation made while a plugin's operation or hook
+/// runs is counted as that plugin's (plugobs_plugin_allocated_bytes_total and
+/// plugobs_plugin_freed_bytes_total).
+#[global_allocator]
+static ALLOC: plugobs::alloc::Attributed<std::alloc::System> =
+    plugobs::alloc::Attributed::new(std::alloc::System);
+
 /// Every plugin this binary ships: checked at start-up, so a plugin crate that was
 /// dropped at link time is an error rather than a silently smaller registry.
 const EXPECTED_PLUGINS: &[&str] = &[

@@ -23,6 +23,7 @@ pub struct StdoutSink;
 impl Sink for StdoutSink {
     fn write(&self, line: &str) -> Result<(), SinkError> {
         if line.contains(" status=5") {
+            plugobs::counter!(Self, "server_errors_printed").increment(1);
             writeln!(std::io::stdout().lock(), "  stdout_sink | {line}")?;
         }
         Ok(())
@@ -91,9 +92,11 @@ impl WebhookSink {
     }
 }
 
-#[plugobs::instrumented]
+// `cpu`: each call's thread CPU time, as plugobs_plugin_cpu_seconds_total.
+#[plugobs::instrumented(cpu)]
 impl Sink for WebhookSink {
     fn write(&self, line: &str) -> Result<(), SinkError> {
+        plugobs::histogram!(Self, "body_bytes").record(line.len() as f64);
         let Some(client) = &self.client else {
             return Err(SinkError::Unavailable {
                 endpoint: self.url.clone(),
@@ -183,6 +186,8 @@ impl Default for KafkaSink {
 impl KafkaSink {
     /// Start hook (sync), returning `Result<(), E>` with any `E: Display`.
     fn connect(&mut self) -> Result<(), SinkError> {
+        // A plugin's own metric from a hook: it counts as kafka_sink's like any other.
+        plugobs::counter!(Self, "connect_attempts").increment(1);
         // Simulated, so the quick start behaves the same on every machine.
         Err(SinkError::Unavailable {
             endpoint: self.brokers.clone(),
