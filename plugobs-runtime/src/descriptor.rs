@@ -123,16 +123,9 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     /// A span carrying the plugin's identity (`plugin.name`, `plugin.kind`), named
     /// `plugin.task`, at INFO: enter it on the plugin's own threads, or attach it to its
     /// own futures with `tracing::Instrument::instrument`, so their events and spans are
-    /// the plugin's too.
-    ///
-    /// ```ignore
-    /// use plugobs::Plugin as _;
-    /// let span = Self::span();
-    /// std::thread::spawn(move || {
-    ///     let _entered = span.enter();
-    ///     tracing::info!("flushing"); // plugin.name and plugin.kind are on this event
-    /// });
-    /// ```
+    /// the plugin's too: `let span = Self::span(); std::thread::spawn(move || {
+    /// span.in_scope(|| tracing::info!("flushing")) })` (the `plugobs` crate's docs have a
+    /// complete example).
     fn span() -> tracing::Span {
         let d = Self::DESCRIPTOR;
         tracing::info_span!("plugin.task", plugin.name = d.name, plugin.kind = d.kind)

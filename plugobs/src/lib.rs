@@ -261,6 +261,67 @@
 //! assert_eq!(ok, Some(DebugValue::Counter(1)));
 //! ```
 //!
+//! # A plugin's own telemetry
+//!
+//! [`counter!`], [`gauge!`] and [`histogram!`] record a plugin's own numbers from any of
+//! its code — operations, hooks, helpers, background threads — with its `plugin` and
+//! `kind` labels. `counter!(Plugin, "name")` is exported as
+//! `plugobs_custom_name_total`, gauges and histograms as `plugobs_custom_name` (see
+//! [`custom`]); the name is checked at compile time (snake_case, no `_total`, `_sum`, …
+//! suffix). Extra labels are `"key" => value` with `&'static str` values, at most 16 sets
+//! per metric (then `other`). Each call site is a `static` resolved once: recording is an
+//! atomic add, no hashing, no allocation. [`Plugin::span`] gives a span with the plugin's
+//! identity for its own threads and tasks; [`Plugin::stats`] reads its own figures.
+//!
+//! ```
+//! use plugobs::Plugin as _;
+//!
+//! #[plugobs::plugin(kind = "cache")]
+//! #[derive(Default)]
+//! pub struct PageCache;
+//!
+//! #[plugobs::instrumented]
+//! impl PageCache {
+//!     fn get(&self, key: u32) -> Option<u32> {
+//!         let found = key % 2 == 0;
+//!         let result = if found { "hit" } else { "miss" };
+//!         plugobs::counter!(Self, "lookups", "result" => result).increment(1);
+//!         plugobs::gauge!(Self, "entries").set(128.0);
+//!         plugobs::histogram!(Self, "key_bits").record(f64::from(32 - key.leading_zeros()));
+//!         found.then_some(key)
+//!     }
+//! }
+//!
+//! let cache = PageCache;
+//! cache.get(2);
+//! cache.get(3);
+//! std::thread::spawn({
+//!     let span = PageCache::span(); // events in there carry plugin.name, plugin.kind
+//!     move || span.in_scope(|| tracing::info!("evicting"))
+//! })
+//! .join()
+//! .unwrap();
+//! let stats = PageCache::stats().unwrap();
+//! assert_eq!(stats.operations[0].calls, 2);
+//! let own: Vec<String> = stats.custom.iter().map(|c| c.to_string()).collect();
+//! // By name; a histogram's p50 is its bucket's midpoint, within 1.6 %.
+//! assert_eq!(
+//!     own,
+//!     [
+//!         "entries = 128",
+//!         "key_bits: n=2 sum=4 p50=1.996",
+//!         "lookups{result=hit} = 1",
+//!         "lookups{result=miss} = 1",
+//!     ]
+//! );
+//! ```
+//!
+//! Who spends what: `plugobs_plugin_busy_ratio` (the share of the last minute spent
+//! inside the plugin's operations, from their exact latency sums; above 1 when calls
+//! overlap; see [`busy`]), `#[instrumented(cpu)]` for thread CPU time per operation
+//! ([`cpu`]), and the [`alloc::Attributed`] global allocator for bytes allocated and
+//! freed per plugin.
+//!
 //! # Feature flags
 //!
 //! | feature | what it adds |

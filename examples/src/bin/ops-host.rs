@@ -78,13 +78,20 @@ impl Sink for FlakySink {
 #[derive(Default)]
 pub struct SteadySink;
 
-#[plugobs::instrumented]
+// `cpu`: its writes' thread CPU time, as plugobs_plugin_cpu_seconds_total.
+#[plugobs::instrumented(cpu)]
 impl Sink for SteadySink {
     fn write(&self, n: u64) -> Result<(), SinkError> {
         std::hint::black_box(n);
         Ok(())
     }
 }
+
+/// Allocations attributed to plugins: plugobs_plugin_allocated_bytes_total and
+/// plugobs_plugin_freed_bytes_total.
+#[global_allocator]
+static ALLOC: plugobs::alloc::Attributed<std::alloc::System> =
+    plugobs::alloc::Attributed::new(std::alloc::System);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args()
