@@ -173,6 +173,11 @@ impl Histogram {
         self.count.fetch_add(1, Release);
     }
 
+    /// Values recorded so far.
+    pub(crate) fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
     /// A copy of the current contents.
     pub(crate) fn snapshot(&self) -> HistogramSnapshot {
         let count = self.count.load(Acquire);

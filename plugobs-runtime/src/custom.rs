@@ -344,9 +344,8 @@ impl CustomMetric {
 
     /// Changes whenever a value of this metric does.
     pub(crate) fn fingerprint(&self) -> u64 {
-        self.each_series().fold(0u64, |acc, s| {
-            acc.rotate_left(7).wrapping_add(s.count.load(Relaxed))
-        })
+        self.each_series()
+            .fold(0u64, |acc, s| acc.rotate_left(7).wrapping_add(s.raw()))
     }
 }
 
@@ -378,9 +377,12 @@ impl CustomSeries {
         &self.labels[2..]
     }
 
-    /// A counter's total, or a gauge's value as `f64` bits.
+    /// A counter's total, a gauge's value as `f64` bits, a histogram's count.
     pub(crate) fn raw(&self) -> u64 {
-        self.count.load(Relaxed)
+        match &self.histogram {
+            Some(h) => h.count(),
+            None => self.count.load(Relaxed),
+        }
     }
 
     /// A histogram's values (values are stored as billionths of the unit).
@@ -465,7 +467,6 @@ impl Histogram {
         if let Some(h) = &self.0.histogram {
             h.record(scaled);
         }
-        self.0.count.fetch_add(1, Relaxed);
     }
     /// Records a duration in seconds.
     #[inline]

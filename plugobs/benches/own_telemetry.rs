@@ -1,0 +1,153 @@
+//! What a plugin's own telemetry costs per call: custom counters, gauges and histograms
+//! (`plugobs::counter!` …), an operation with `#[instrumented(cpu)]` against one without,
+//! and an allocation through `plugobs::alloc::Attributed` outside and inside a plugin
+//! against the system allocator called directly.
+//!
+//! `cargo bench -p plugobs --bench own_telemetry`
+//!
+//! Same harness as `overhead`: variants interleaved round-robin in one process, each round
+//! times a batch of `N` calls per variant, the report is the median ns per call.
+//! Overrides: `PLUGOBS_BENCH_ROUNDS` (default 31), `PLUGOBS_BENCH_N` (default 200000).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::time::Instant;
+
+use common::{env_usize, median};
+
+#[global_allocator]
+static ALLOC: plugobs::alloc::Attributed<System> = plugobs::alloc::Attributed::new(System);
+
+#[plugobs::plugin(kind = "bench")]
+#[derive(Default)]
+pub struct OwnPlugin;
+
+const RESULTS: [&str; 4] = ["hit", "miss", "stale", "error"];
+
+#[plugobs::instrumented]
+impl OwnPlugin {
+    fn plain(&self, x: u64) -> u64 {
+        black_box(x).wrapping_add(1)
+    }
+
+    #[instrumented(cpu)]
+    fn with_cpu(&self, x: u64) -> u64 {
+        black_box(x).wrapping_add(1)
+    }
+
+    /// Allocates and frees `n` blocks of `size` bytes, as code of this plugin.
+    #[instrumented(skip)]
+    fn churn_inside(&self, n: usize, layout: Layout) {
+        self.inside(n, layout);
+    }
+
+    fn inside(&self, n: usize, layout: Layout) {
+        churn(&ALLOC, n, layout);
+    }
+}
+
+fn churn(a: &impl GlobalAlloc, n: usize, layout: Layout) {
+    for _ in 0..n {
+        // SAFETY: a non-zero-sized layout; the block is freed with the same layout by the
+        // allocator that returned it.
+        unsafe {
+            let p = a.alloc(layout);
+            black_box(p);
+            if !p.is_null() {
+                a.dealloc(p, layout);
+            }
+        }
+    }
+}
+
+fn main() {
+    let rounds = env_usize("PLUGOBS_BENCH_ROUNDS", 31);
+    let n = env_usize("PLUGOBS_BENCH_N", 200_000);
+    let plugin = OwnPlugin;
+    let layout = Layout::from_size_align(64, 8).expect("a valid layout");
+    let variants: Vec<(&str, Box<dyn Fn()>)> = vec![
+        (
+            "bare body",
+            Box::new(|| {
+                for i in 0..n as u64 {
+                    black_box(black_box(i).wrapping_add(1));
+                }
+            }),
+        ),
+        (
+            "counter!(P, \"c\").increment(1)",
+            Box::new(|| {
+                for _ in 0..n {
+                    plugobs::counter!(OwnPlugin, "c").increment(1);
+                }
+            }),
+        ),
+        (
+            "counter!(P, \"c\", \"result\" => r) (4 values)",
+            Box::new(|| {
+                for i in 0..n {
+                    let r = RESULTS[i & 3];
+                    plugobs::counter!(OwnPlugin, "cl", "result" => r).increment(1);
+                }
+            }),
+        ),
+        (
+            "gauge!(P, \"g\").set(v)",
+            Box::new(|| {
+                for i in 0..n {
+                    plugobs::gauge!(OwnPlugin, "g").set(i as f64);
+                }
+            }),
+        ),
+        (
+            "histogram!(P, \"h\").record(v)",
+            Box::new(|| {
+                for i in 0..n {
+                    plugobs::histogram!(OwnPlugin, "h").record((i & 1023) as f64);
+                }
+            }),
+        ),
+        (
+            "operation",
+            Box::new(|| {
+                for i in 0..n as u64 {
+                    black_box(plugin.plain(i));
+                }
+            }),
+        ),
+        (
+            "operation with cpu",
+            Box::new(|| {
+                for i in 0..n as u64 {
+                    black_box(plugin.with_cpu(i));
+                }
+            }),
+        ),
+        (
+            "alloc+free 64 B, System directly",
+            Box::new(|| churn(&System, n, layout)),
+        ),
+        (
+            "alloc+free 64 B, Attributed, outside plugins",
+            Box::new(|| churn(&ALLOC, n, layout)),
+        ),
+        (
+            "alloc+free 64 B, Attributed, inside a plugin",
+            Box::new(|| plugin.churn_inside(n, layout)),
+        ),
+    ];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    for _ in 0..rounds {
+        for (i, (_, f)) in variants.iter().enumerate() {
+            let start = Instant::now();
+            f();
+            samples[i].push(start.elapsed().as_nanos() as f64 / n as f64);
+        }
+    }
+    println!("median ns per call over {rounds} rounds of {n}:");
+    for ((name, _), s) in variants.iter().zip(&mut samples) {
+        println!("  {name:<50} {:>8.2}", median(s));
+    }
+}
