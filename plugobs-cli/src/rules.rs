@@ -242,7 +242,8 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             .iter()
             .filter(|b| b.3 == severity)
             .map(|&(long, short, factor, _)| {
-                let threshold = factor * budget;
+                // Rounded, so 14.4 × 0.001 reads 0.0144, not 0.014400000000000013.
+                let threshold = (factor * budget * 1e9).round() / 1e9;
                 format!(
                     "({} > {threshold} and {} > {threshold})",
                     plugin_ratio(long * config.burn_window_scale),

@@ -90,15 +90,10 @@ fn burn_rate_alerts_follow_the_sre_workbook() {
         .iter()
         .find(|a| a.0 == "PlugobsErrorBudgetBurnFast")
         .unwrap();
-    let budget = 1.0 - 0.999;
     assert_eq!(
         fast.1,
-        format!(
-            "(plugobs:plugin_error_ratio:rate3600s > {a} and plugobs:plugin_error_ratio:rate300s > {a}) or \
-             (plugobs:plugin_error_ratio:rate21600s > {b} and plugobs:plugin_error_ratio:rate1800s > {b})",
-            a = 14.4 * budget,
-            b = 6.0 * budget
-        )
+        "(plugobs:plugin_error_ratio:rate3600s > 0.0144 and plugobs:plugin_error_ratio:rate300s > 0.0144) or \
+         (plugobs:plugin_error_ratio:rate21600s > 0.006 and plugobs:plugin_error_ratio:rate1800s > 0.006)"
     );
     let mut scaled = Config::default();
     scaled.set("burn_window_scale", "0.01").unwrap();

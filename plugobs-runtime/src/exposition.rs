@@ -54,20 +54,30 @@ pub fn render(registry: &Registry, format: Format) -> String {
 /// OpenMetrics `# EOF` line (so it can be followed by other families).
 pub fn render_into(registry: &Registry, format: Format, out: &mut String) {
     // Samples per family, then families in the order of the closed list, then the
-    // plugins' custom families by name.
-    let mut families: BTreeMap<(usize, &'static str), (&'static MetricDef, String)> =
+    // plugins' custom families by name. A family's full name and `le` values are
+    // formatted once per render, not once per sample.
+    let mut families: BTreeMap<(usize, &'static str), (&'static MetricDef, Family)> =
         BTreeMap::new();
     registry.walk_series(&mut |_, _| true, &mut |series| {
         let position = names::ALL
             .iter()
             .position(|d| d.name == series.def.name)
             .unwrap_or(usize::MAX);
-        let (_, samples) = families
+        let (_, family) = families
             .entry((position, series.def.name))
-            .or_insert_with(|| (series.def, String::new()));
-        sample(samples, &series);
+            .or_insert_with(|| {
+                (
+                    series.def,
+                    Family {
+                        name: full_name(series.def),
+                        le: series.def.buckets.iter().map(|b| number(*b)).collect(),
+                        samples: String::new(),
+                    },
+                )
+            });
+        family.sample(&series);
     });
-    for (def, samples) in families.into_values() {
+    for (def, Family { samples, .. }) in families.into_values() {
         let name = full_name(def);
         let family = match (format, def.kind) {
             (Format::OpenMetrics, MetricType::Counter) => {
@@ -84,33 +94,42 @@ pub fn render_into(registry: &Registry, format: Format, out: &mut String) {
     }
 }
 
-fn sample(out: &mut String, series: &Series<'_>) {
-    let name = full_name(series.def);
-    match series.value {
-        Value::Counter(n) => line(out, &name, "", series.labels, None, &n.to_string()),
-        Value::CounterSeconds(nanos) => {
-            let seconds = number(nanos as f64 / 1e9);
-            line(out, &name, "", series.labels, None, &seconds);
-        }
-        Value::Gauge(v) => line(out, &name, "", series.labels, None, &number(v)),
-        Value::Histogram(h) => {
-            let bounds = series.def.buckets;
-            for (bound, n) in bounds.iter().zip(h.cumulative(bounds)) {
-                let le = number(*bound);
-                line(
-                    out,
-                    &name,
-                    "_bucket",
-                    series.labels,
-                    Some(&le),
-                    &n.to_string(),
-                );
+/// One family's text while it is rendered.
+struct Family {
+    name: String,
+    /// The `le` label values of its buckets.
+    le: Vec<String>,
+    samples: String,
+}
+
+impl Family {
+    fn sample(&mut self, series: &Series<'_>) {
+        let (out, name) = (&mut self.samples, self.name.as_str());
+        match series.value {
+            Value::Counter(n) => line(out, name, "", series.labels, None, &n.to_string()),
+            Value::CounterSeconds(nanos) => {
+                let seconds = number(nanos as f64 / 1e9);
+                line(out, name, "", series.labels, None, &seconds);
             }
-            let count = h.count().to_string();
-            line(out, &name, "_bucket", series.labels, Some("+Inf"), &count);
-            let sum = number(h.sum_nanos() as f64 / 1e9);
-            line(out, &name, "_sum", series.labels, None, &sum);
-            line(out, &name, "_count", series.labels, None, &count);
+            Value::Gauge(v) => line(out, name, "", series.labels, None, &number(v)),
+            Value::Histogram(h) => {
+                let counts = h.cumulative(series.def.buckets);
+                for (le, n) in self.le.iter().zip(counts) {
+                    line(
+                        out,
+                        name,
+                        "_bucket",
+                        series.labels,
+                        Some(le),
+                        &n.to_string(),
+                    );
+                }
+                let count = h.count().to_string();
+                line(out, name, "_bucket", series.labels, Some("+Inf"), &count);
+                let sum = number(h.sum_nanos() as f64 / 1e9);
+                line(out, name, "_sum", series.labels, None, &sum);
+                line(out, name, "_count", series.labels, None, &count);
+            }
         }
     }
 }
