@@ -124,7 +124,9 @@ pub fn bytes_of(descriptor: &'static PluginDescriptor) -> Option<(u64, u64)> {
         SLOTS
             .iter()
             .find(|s| s.owner.load(Relaxed) == me)
-            .map_or((0, 0), |s| (s.allocated.load(Relaxed), s.freed.load(Relaxed))),
+            .map_or((0, 0), |s| {
+                (s.allocated.load(Relaxed), s.freed.load(Relaxed))
+            }),
     )
 }
 

@@ -21,8 +21,10 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 /// Readings closer together than this share one sample of the window.
 const STEP: Duration = Duration::from_secs(1);
 
-/// Per record (by address): samples of (when, busy nanoseconds so far), oldest first.
-static SAMPLES: Mutex<Option<HashMap<usize, VecDeque<(Instant, u64)>>>> = Mutex::new(None);
+/// Samples of one plugin: (when, busy nanoseconds so far), oldest first.
+type Samples = VecDeque<(Instant, u64)>;
+/// Per record (by address), its samples.
+static SAMPLES: Mutex<Option<HashMap<usize, Samples>>> = Mutex::new(None);
 
 /// Busy nanoseconds of a plugin so far: the exact latency sums of its operations.
 fn busy_nanos(record: &PluginRecord) -> u64 {

@@ -43,16 +43,10 @@ pub const MAX_LABEL_SETS: usize = 16;
 /// The value every extra label takes in the overflow series of a custom metric.
 pub const OVERFLOW_LABEL: &str = "other";
 /// Suffixes a custom metric's name may not end in: the exporter adds them.
-pub const RESERVED_SUFFIXES: &[&str] = &["_total", "_bucket", "_sum", "_count", "_created", "_info"];
+pub const RESERVED_SUFFIXES: &[&str] =
+    &["_total", "_bucket", "_sum", "_count", "_created", "_info"];
 /// Label keys a custom metric may not use: plugobs sets them.
-pub const RESERVED_LABELS: &[&str] = &[
-    "plugin",
-    "kind",
-    "operation",
-    "instance",
-    "le",
-    "quantile",
-];
+pub const RESERVED_LABELS: &[&str] = &["plugin", "kind", "operation", "instance", "le", "quantile"];
 /// Bounds of the exported buckets of custom histograms, in the metric's own unit.
 pub const CUSTOM_BUCKETS: &[f64] = &[
     0.001, 0.01, 0.1, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0,
@@ -308,7 +302,10 @@ impl CustomMetric {
     }
 
     fn new_series(&self, values: Vec<&'static str>) -> &'static CustomSeries {
-        let mut labels = vec![("plugin", self.descriptor.name), ("kind", self.descriptor.kind)];
+        let mut labels = vec![
+            ("plugin", self.descriptor.name),
+            ("kind", self.descriptor.kind),
+        ];
         labels.extend(self.keys.iter().copied().zip(values.iter().copied()));
         Box::leak(Box::new(CustomSeries {
             values: Box::leak(values.into_boxed_slice()),
@@ -566,7 +563,9 @@ impl std::fmt::Display for CustomStats {
         match &self.value {
             CustomValue::Counter { value } => write!(f, " = {value}"),
             CustomValue::Gauge { value } => write!(f, " = {value}"),
-            CustomValue::Histogram { count, sum, p50, .. } => {
+            CustomValue::Histogram {
+                count, sum, p50, ..
+            } => {
                 write!(f, ": n={count} sum={sum}")?;
                 if let Some(p50) = p50 {
                     write!(f, " p50={p50:.3}")?;

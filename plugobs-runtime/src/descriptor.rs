@@ -140,7 +140,9 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     fn stats() -> Result<crate::PluginStats, crate::RegistryError> {
         let registry = crate::registry();
         registry.attach_sites();
-        registry.lookup(Self::DESCRIPTOR.name).map(crate::PluginStats::of)
+        registry
+            .lookup(Self::DESCRIPTOR.name)
+            .map(crate::PluginStats::of)
     }
 }
 

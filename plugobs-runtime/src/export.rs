@@ -86,7 +86,11 @@ impl Registry {
             for (operation, nanos) in crate::cpu::of(d) {
                 emit(Series {
                     def: &names::CPU_SECONDS,
-                    labels: &[("plugin", d.name), ("kind", d.kind), ("operation", operation)],
+                    labels: &[
+                        ("plugin", d.name),
+                        ("kind", d.kind),
+                        ("operation", operation),
+                    ],
                     value: Value::CounterSeconds(nanos),
                 });
             }

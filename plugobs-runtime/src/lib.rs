@@ -105,14 +105,14 @@ pub mod __private {
     pub use crate::call::{
         Finish, OPERATION_FIELDS, call_once, enter, finish, operation_metadata, operation_span,
     };
+    pub use crate::cpu::{CpuFuture, CpuSite, CpuTimer};
+    pub use crate::custom::{Counter, CustomKind, CustomSite, Gauge, Histogram};
     pub use crate::descriptor::{
         Factory, Instance, Plugin, PluginDescriptor, Provided, Provides, Registration,
         SourceLocation, factory,
     };
     pub use crate::error::HookError;
     pub use crate::health::{HealthCall, into_health_call, run_health};
-    pub use crate::cpu::{CpuFuture, CpuSite, CpuTimer};
-    pub use crate::custom::{Counter, CustomKind, CustomSite, Gauge, Histogram};
     pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};
     pub use crate::hook_signature::{ByMut, ByRef, HookFn, run_hook};
     pub use crate::outcome::{

@@ -21,10 +21,10 @@ use std::pin::Pin;
 use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 
+use crate::alloc;
 use crate::cells::{
     ERROR_KIND_SLOTS, OVERFLOW_KIND, OperationCells, OperationTotals, ShardRef, shard_count,
 };
-use crate::alloc;
 use crate::descriptor::PluginDescriptor;
 use crate::outcome::Outcome;
 use crate::threads;
@@ -357,7 +357,10 @@ impl<F: Future> Future for WatchedCall<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let slot = this.call.as_ref().map_or(alloc::NONE, |c| c.site.alloc_slot);
+        let slot = this
+            .call
+            .as_ref()
+            .map_or(alloc::NONE, |c| c.site.alloc_slot);
         let previous = alloc::enter(slot);
         let bomb = PollBomb(&mut *this.call, previous);
         let poll = this.fut.poll(cx);

@@ -524,7 +524,11 @@ impl fmt::Display for RegistryStats {
                     .split_once(" = ")
                     .or_else(|| text.split_once(": "))
                     .unwrap_or((&text, ""));
-                let mut row = vec![if i == 0 { p.name.to_owned() } else { String::new() }];
+                let mut row = vec![if i == 0 {
+                    p.name.to_owned()
+                } else {
+                    String::new()
+                }];
                 row.extend(
                     busy.iter()
                         .map(|b| if i == 0 { b.clone() } else { String::new() }),

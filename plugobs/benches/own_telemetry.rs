@@ -62,12 +62,15 @@ fn churn(a: &impl GlobalAlloc, n: usize, layout: Layout) {
     }
 }
 
+/// One measured variant: runs its batch of `N` calls.
+type Variant<'a> = Box<dyn Fn() + 'a>;
+
 fn main() {
     let rounds = env_usize("PLUGOBS_BENCH_ROUNDS", 31);
     let n = env_usize("PLUGOBS_BENCH_N", 200_000);
     let plugin = OwnPlugin;
     let layout = Layout::from_size_align(64, 8).expect("a valid layout");
-    let variants: Vec<(&str, Box<dyn Fn()>)> = vec![
+    let variants: Vec<(&str, Variant<'_>)> = vec![
         (
             "bare body",
             Box::new(|| {

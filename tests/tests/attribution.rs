@@ -158,5 +158,8 @@ fn busy_ratio_is_time_inside_operations_over_wall_time_and_can_exceed_one() {
         &text,
         "plugobs_plugin_busy_ratio{plugin=\"sleeper\",kind=\"sleeper\"} ",
     );
-    assert!((1.5..=2.0).contains(&exported), "exported busy ratio {exported}");
+    assert!(
+        (1.5..=2.0).contains(&exported),
+        "exported busy ratio {exported}"
+    );
 }

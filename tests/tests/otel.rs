@@ -76,10 +76,7 @@ fn operations_join_the_hosts_trace_and_lifecycle_spans_are_roots() {
     assert_eq!(puts.len(), 2);
     for put in &puts {
         assert_eq!(put.parent_span_id, request.span_context.span_id());
-        assert_eq!(
-            put.span_context.trace_id(),
-            request.span_context.trace_id()
-        );
+        assert_eq!(put.span_context.trace_id(), request.span_context.trace_id());
         assert_eq!(
             attribute(put, "plugin.name"),
             Some(&Value::from("redis_store"))
@@ -104,6 +101,9 @@ fn operations_join_the_hosts_trace_and_lifecycle_spans_are_roots() {
             attribute(step[0], "plugin.name"),
             Some(&Value::from("redis_store"))
         );
-        assert_eq!(attribute(step[0], "plugin.kind"), Some(&Value::from("store")));
+        assert_eq!(
+            attribute(step[0], "plugin.kind"),
+            Some(&Value::from("store"))
+        );
     }
 }

@@ -69,7 +69,9 @@ fn custom_metrics_carry_the_plugins_identity_exactly() {
     );
     assert_eq!(published.gauge("plugobs_custom_entries", &id), Some(0.0));
     assert_eq!(
-        published.histogram("plugobs_custom_batch_size", &id).map(|v| v.len()),
+        published
+            .histogram("plugobs_custom_batch_size", &id)
+            .map(|v| v.len()),
         Some(2)
     );
 
@@ -90,7 +92,11 @@ fn custom_metrics_carry_the_plugins_identity_exactly() {
     );
     assert!(matches!(
         plugin.custom[0].value,
-        CustomValue::Histogram { count: 2, sum: 8.0, .. }
+        CustomValue::Histogram {
+            count: 2,
+            sum: 8.0,
+            ..
+        }
     ));
 
     // In the exposition, one family per metric, with HELP and TYPE.
@@ -113,7 +119,9 @@ fn custom_metrics_carry_the_plugins_identity_exactly() {
     assert!(text.contains(
         "plugobs_custom_batch_size_bucket{plugin=\"lru_cache\",kind=\"cache\",le=\"2\"} 0\n"
     ));
-    assert!(text.contains("plugobs_custom_batch_size_sum{plugin=\"lru_cache\",kind=\"cache\"} 8\n"));
+    assert!(
+        text.contains("plugobs_custom_batch_size_sum{plugin=\"lru_cache\",kind=\"cache\"} 8\n")
+    );
     assert!(text.contains("# TYPE plugobs_custom_entries gauge\n"));
     assert!(text.contains("# TYPE plugobs_plugin_busy_ratio gauge\n"));
 }
@@ -144,7 +152,10 @@ fn label_sets_beyond_the_cap_are_counted_under_one_value() {
     let id = [("plugin", "router"), ("kind", "router")];
     for (i, path) in paths.iter().take(MAX_LABEL_SETS).enumerate() {
         assert_eq!(
-            published.counter("plugobs_custom_routed_total", &[id[0], id[1], ("path", path)]),
+            published.counter(
+                "plugobs_custom_routed_total",
+                &[id[0], id[1], ("path", path)]
+            ),
             Some(i as u64 + 1),
             "{path}"
         );
