@@ -4,6 +4,7 @@
 //! their labels is written in one place.
 
 use crate::custom::CustomKind;
+use crate::descriptor::PluginDescriptor;
 use crate::error::FailureReason;
 use crate::health::{CheckReason, HealthStatus};
 use crate::names::{self, MetricDef};
@@ -76,36 +77,19 @@ impl Registry {
                     }
                 }
             });
-            // These change with time or outside the cells above: emitted on every walk.
+            // Utilization, CPU and memory: one group, skipped while none of them changed.
             let d = record.descriptor();
-            emit(Series {
-                def: &names::BUSY_RATIO,
-                labels: &[("plugin", d.name), ("kind", d.kind)],
-                value: Value::Gauge(crate::busy::ratio(record)),
-            });
-            for (operation, nanos) in crate::cpu::of(d) {
-                emit(Series {
-                    def: &names::CPU_SECONDS,
-                    labels: &[
-                        ("plugin", d.name),
-                        ("kind", d.kind),
-                        ("operation", operation),
-                    ],
-                    value: Value::CounterSeconds(nanos),
-                });
-            }
-            if let Some((allocated, freed)) = crate::alloc::bytes_of(d) {
-                let labels = [("plugin", d.name), ("kind", d.kind)];
-                emit(Series {
-                    def: &names::ALLOCATED_BYTES,
-                    labels: &labels,
-                    value: Value::Counter(allocated),
-                });
-                emit(Series {
-                    def: &names::FREED_BYTES,
-                    labels: &labels,
-                    value: Value::Counter(freed),
-                });
+            let busy = crate::busy::ratio(record);
+            let cpu = crate::cpu::of(d);
+            let bytes = crate::alloc::bytes_of(d);
+            let fingerprint = cpu
+                .iter()
+                .map(|(_, n)| *n)
+                .chain(bytes.map_or([0, 0], |(a, f)| [a, f]))
+                .fold(busy.to_bits(), |acc, n| acc.rotate_left(7).wrapping_add(n));
+            // No operation is named with a NUL: this key is the plugin's resource group.
+            if want(GroupKey(address, "\0resources"), fingerprint) {
+                resources(d, busy, &cpu, bytes, emit);
             }
             for metric in crate::custom::of(record.descriptor()) {
                 // A metric's address is unique, so its key cannot be a plugin's or an operation's.
@@ -275,6 +259,41 @@ fn custom(metric: &crate::custom::CustomMetric, emit: &mut dyn FnMut(Series<'_>)
             def,
             labels: series.labels(),
             value,
+        });
+    }
+}
+
+/// A plugin's utilization, and its CPU time and allocations where they are measured.
+fn resources(
+    d: &PluginDescriptor,
+    busy: f64,
+    cpu: &[(&'static str, u64)],
+    bytes: Option<(u64, u64)>,
+    emit: &mut dyn FnMut(Series<'_>),
+) {
+    let (plugin, kind) = (("plugin", d.name), ("kind", d.kind));
+    emit(Series {
+        def: &names::BUSY_RATIO,
+        labels: &[plugin, kind],
+        value: Value::Gauge(busy),
+    });
+    for &(operation, nanos) in cpu {
+        emit(Series {
+            def: &names::CPU_SECONDS,
+            labels: &[plugin, kind, ("operation", operation)],
+            value: Value::CounterSeconds(nanos),
+        });
+    }
+    if let Some((allocated, freed)) = bytes {
+        emit(Series {
+            def: &names::ALLOCATED_BYTES,
+            labels: &[plugin, kind],
+            value: Value::Counter(allocated),
+        });
+        emit(Series {
+            def: &names::FREED_BYTES,
+            labels: &[plugin, kind],
+            value: Value::Counter(freed),
         });
     }
 }
