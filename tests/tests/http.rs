@@ -251,6 +251,7 @@ fn idle_plugin(name: &str, kind: &str, version: &str) -> Value {
         "failures": 0, "last_failure": null, "operations": [],
         "health": {"status": "unknown", "message": "", "details": {}, "checked_at": null,
                    "check_duration": null},
+        "busy_ratio": 0.0, "custom": [], "allocated_bytes": null, "freed_bytes": null,
     })
 }
 
@@ -1008,4 +1009,51 @@ fn chromium_renders_one_row_per_plugin_failures_first() {
         "{dom}"
     );
     server.shutdown().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// A plugin's own metrics on every surface.
+
+/// Counts what it pulls in a custom counter with its own label.
+#[plugobs::plugin(kind = "source", version = "1.1.0")]
+#[derive(Default)]
+pub struct CountingSource;
+
+#[plugobs::instrumented]
+impl CountingSource {
+    fn pull(&self, what: &'static str) -> usize {
+        plugobs::counter!(Self, "pulled", "what" => what).increment(1);
+        what.len()
+    }
+}
+
+#[tokio::test]
+async fn a_plugins_own_metrics_are_on_plugins_the_page_and_metrics() {
+    let registry = isolated(&[CountingSource::DESCRIPTOR]);
+    for what in ["logs", "logs", "traces"] {
+        CountingSource.pull(what);
+    }
+    let server = start(Endpoints::new().registry(registry).process_metrics(false));
+
+    let a = get(&server, "/plugins/counting_source").await;
+    assert_eq!(
+        a.json()["custom"],
+        json!([
+            {"name": "pulled", "labels": [["what", "logs"]], "type": "counter", "value": 2},
+            {"name": "pulled", "labels": [["what", "traces"]], "type": "counter", "value": 1},
+        ])
+    );
+    let page = get(&server, "/").await.body;
+    assert!(
+        page.contains("pulled{what=logs} = 2 · pulled{what=traces} = 1</div>"),
+        "{page}"
+    );
+    let metrics = get(&server, "/metrics").await.body;
+    for want in [
+        "# TYPE plugobs_custom_pulled_total counter",
+        r#"plugobs_custom_pulled_total{plugin="counting_source",kind="source",what="logs"} 2"#,
+        r#"plugobs_custom_pulled_total{plugin="counting_source",kind="source",what="traces"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == want), "{want}\n{metrics}");
+    }
 }
