@@ -9,7 +9,7 @@
 //! ```
 //!
 //! While an operation of a plugin runs on a thread (a sync call, or one poll of an async
-//! one), and while its constructor or a hook runs, every allocation on that thread is
+//! one), and while its constructor or a start, stop or health hook runs, every allocation on that thread is
 //! counted as the plugin's in `plugobs_plugin_allocated_bytes_total{plugin,kind}` and
 //! every deallocation in `plugobs_plugin_freed_bytes_total` — whoever allocated the
 //! memory: a buffer a plugin returns and the host frees is allocated by the plugin and
@@ -97,6 +97,9 @@ pub(crate) fn leave(previous: u16) {
 
 /// Runs `f` as code of `descriptor` (a constructor or a hook).
 pub(crate) fn within<T>(descriptor: &'static PluginDescriptor, f: impl FnOnce() -> T) -> T {
+    if !installed() {
+        return f();
+    }
     let previous = enter(slot_of(descriptor));
     struct Restore(u16);
     impl Drop for Restore {

@@ -163,3 +163,35 @@ fn busy_ratio_is_time_inside_operations_over_wall_time_and_can_exceed_one() {
         "exported busy ratio {exported}"
     );
 }
+
+pub trait Buffered: Send + Sync {
+    fn capacity(&self) -> usize;
+}
+
+#[plugobs::plugin(kind = "codec", provides = dyn Buffered, start = Self::open)]
+#[derive(Default)]
+pub struct Preallocating {
+    buffer: Vec<u8>,
+}
+
+impl Preallocating {
+    fn open(&mut self) {
+        self.buffer = Vec::with_capacity(2048);
+    }
+}
+
+impl Buffered for Preallocating {
+    fn capacity(&self) -> usize {
+        self.buffer.capacity()
+    }
+}
+
+#[test]
+fn allocations_of_the_constructor_and_hooks_are_the_plugins_too() {
+    let registry = Registry::from_descriptors([Preallocating::DESCRIPTOR]).unwrap();
+    let loaded = registry.load::<dyn Buffered>("preallocating").unwrap();
+    assert_eq!(loaded.capacity(), 2048);
+    // The start hook's buffer, and the box the constructor's instance is moved into.
+    let boxed = std::mem::size_of::<Preallocating>() as u64;
+    assert_eq!(bytes(Preallocating::DESCRIPTOR), (2048 + boxed, 0));
+}

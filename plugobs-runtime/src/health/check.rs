@@ -321,7 +321,10 @@ fn job(
         }
         let began = Instant::now();
         let hook = match &in_flight.target {
-            Some(target) => span.in_scope(|| run_hook(&**target)),
+            // Its allocations are the plugin's (see `crate::alloc`).
+            Some(target) => span.in_scope(|| {
+                crate::alloc::within(in_flight.record.descriptor(), || run_hook(&**target))
+            }),
             None => HookEnd::Absent,
         };
         let took = began.elapsed();
