@@ -162,8 +162,14 @@ impl std::fmt::Debug for CustomSeries {
 }
 
 static METRICS: Mutex<Vec<&'static CustomMetric>> = Mutex::new(Vec::new());
-static DEFS: Mutex<Vec<(&'static MetricDef, CustomKind, &'static [&'static str])>> =
-    Mutex::new(Vec::new());
+/// Every exported custom metric: its name as written, its definition, type and keys.
+type Interned = (
+    &'static str,
+    &'static MetricDef,
+    CustomKind,
+    &'static [&'static str],
+);
+static DEFS: Mutex<Vec<Interned>> = Mutex::new(Vec::new());
 
 fn leak_str(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
@@ -229,7 +235,9 @@ fn intern_def(
         CustomKind::Counter => format!("custom_{name}_total"),
         _ => format!("custom_{name}"),
     };
-    if let Some((def, k, ks)) = defs.iter().find(|(d, _, _)| d.name == full) {
+    // By the name as written: a counter `x` (`custom_x_total`) and a gauge `x`
+    // (`custom_x`) would be one OpenMetrics family.
+    if let Some((_, def, k, ks)) = defs.iter().find(|(n, ..)| *n == name) {
         if *k == kind && *ks == keys {
             return Some(def);
         }
@@ -262,7 +270,7 @@ fn intern_def(
         )),
         buckets: CUSTOM_BUCKETS,
     }));
-    defs.push((def, kind, keys));
+    defs.push((name, def, kind, keys));
     Some(def)
 }
 

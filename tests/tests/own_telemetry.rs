@@ -262,3 +262,63 @@ fn a_plugin_reads_its_own_stats() {
     me.work();
     assert_eq!(me.my_calls(), (2, 4));
 }
+
+#[plugobs::plugin(kind = "counter")]
+#[derive(Default)]
+pub struct ThreadedCounter;
+
+#[test]
+fn custom_counts_are_exact_under_threads() {
+    let registry = Registry::from_descriptors([ThreadedCounter::DESCRIPTOR]).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            s.spawn(move || {
+                let parity = if t % 2 == 0 { "even" } else { "odd" };
+                for _ in 0..10_000 {
+                    plugobs::counter!(ThreadedCounter, "ticks", "parity" => parity).increment(1);
+                    plugobs::gauge!(ThreadedCounter, "level").increment(1.0);
+                }
+            });
+        }
+    });
+    let published = common::capture(|| registry.flush());
+    let id = [("plugin", "threaded_counter"), ("kind", "counter")];
+    for parity in ["even", "odd"] {
+        assert_eq!(
+            published.counter(
+                "plugobs_custom_ticks_total",
+                &[id[0], id[1], ("parity", parity)]
+            ),
+            Some(20_000)
+        );
+    }
+    assert_eq!(published.gauge("plugobs_custom_level", &id), Some(40_000.0));
+}
+
+#[plugobs::plugin(kind = "clash")]
+#[derive(Default)]
+pub struct FirstClash;
+
+#[plugobs::plugin(kind = "clash")]
+#[derive(Default)]
+pub struct SecondClash;
+
+#[test]
+fn a_name_taken_with_another_type_is_kept_in_stats_but_not_exported() {
+    let registry =
+        Registry::from_descriptors([FirstClash::DESCRIPTOR, SecondClash::DESCRIPTOR]).unwrap();
+    plugobs::counter!(FirstClash, "clashing").increment(2);
+    plugobs::gauge!(SecondClash, "clashing").set(5.0);
+    let text = exposition::render(&registry, Format::Prometheus);
+    assert!(
+        text.contains("plugobs_custom_clashing_total{plugin=\"first_clash\",kind=\"clash\"} 2\n")
+    );
+    assert!(!text.contains("plugobs_custom_clashing{"), "{text}");
+    let stats = registry.stats();
+    let second = stats
+        .plugins
+        .iter()
+        .find(|p| p.name == "second_clash")
+        .unwrap();
+    assert_eq!(second.custom[0].value, CustomValue::Gauge { value: 5.0 });
+}
