@@ -39,7 +39,9 @@ pub fn derive_error_kind(input: TokenStream) -> TokenStream {
     expand::error_kind::entry(input.into()).into()
 }
 
-/// A plugin's own counter: `counter!(Plugin, "name" [, "key" => value]*)`. See the
+/// A plugin's own counter: `counter!(Plugin, "name" [, "key" => value]*)`, exported as
+/// `plugobs_custom_name_total` with the plugin's `plugin` and `kind` labels; label values
+/// are `&'static str`. If plugobs is renamed, start with `crate = path;`. See the
 /// `plugobs` crate for the full documentation.
 #[proc_macro]
 pub fn counter(input: TokenStream) -> TokenStream {
