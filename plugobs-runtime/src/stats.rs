@@ -282,6 +282,19 @@ impl Registry {
 
 /// Formats a duration with three significant figures and a unit.
 pub(crate) fn human(d: Duration) -> String {
+    human_duration(d)
+}
+
+/// A duration with three significant figures and a unit, as the stats table and the
+/// status page show it.
+///
+/// ```
+/// use std::time::Duration;
+/// use plugobs_runtime::stats::human_duration;
+/// assert_eq!(human_duration(Duration::from_nanos(1_234)), "1.23µs");
+/// assert_eq!(human_duration(Duration::from_millis(250)), "250ms");
+/// ```
+pub fn human_duration(d: Duration) -> String {
     human_nanos(d.as_nanos() as f64)
 }
 

@@ -244,26 +244,7 @@ fn ratio(n: u64, of: u64) -> String {
 
 /// Three significant figures and a unit, `-` for none.
 fn duration(d: Option<Duration>) -> String {
-    let Some(d) = d else {
-        return "-".to_owned();
-    };
-    let ns = d.as_nanos() as f64;
-    let (v, unit) = if ns < 1e3 {
-        (ns, "ns")
-    } else if ns < 1e6 {
-        (ns / 1e3, "µs")
-    } else if ns < 1e9 {
-        (ns / 1e6, "ms")
-    } else {
-        (ns / 1e9, "s")
-    };
-    if v < 10.0 {
-        format!("{v:.2}{unit}")
-    } else if v < 100.0 {
-        format!("{v:.1}{unit}")
-    } else {
-        format!("{v:.0}{unit}")
-    }
+    d.map_or_else(|| "-".to_owned(), plugobs_runtime::stats::human_duration)
 }
 
 /// `YYYY-MM-DD hh:mm:ss` in UTC.
