@@ -114,17 +114,31 @@ fn sample(text: &str, prefix: &str) -> f64 {
 #[test]
 fn cpu_time_of_a_busy_loop_is_close_to_its_wall_time() {
     let registry = Registry::from_descriptors([Spinner::DESCRIPTOR]).unwrap();
-    let wall = Spinner.spin(Duration::from_millis(200));
-    let text = exposition::render(&registry, Format::Prometheus);
-    let cpu = sample(
-        &text,
-        "plugobs_plugin_cpu_seconds_total{plugin=\"spinner\",kind=\"hasher\",operation=\"spin\"} ",
-    );
-    let wall = wall.as_secs_f64();
-    assert!(
-        (cpu - wall).abs() <= 0.2 * wall,
-        "cpu {cpu} s, wall {wall} s"
-    );
+    // The series exists from the first call on; 0 before it.
+    let prefix =
+        "plugobs_plugin_cpu_seconds_total{plugin=\"spinner\",kind=\"hasher\",operation=\"spin\"} ";
+    let cpu_so_far = || {
+        let text = exposition::render(&registry, Format::Prometheus);
+        if text.contains(prefix) {
+            sample(&text, prefix)
+        } else {
+            0.0
+        }
+    };
+    // A busy loop's CPU time equals its wall time unless the thread is preempted, which a
+    // machine busy with other tests can do to any one attempt: up to five attempts, each
+    // compared on its own. CPU time not recorded (or recorded wrong) fails all five.
+    let mut attempts = Vec::new();
+    for _ in 0..5 {
+        let before = cpu_so_far();
+        let wall = Spinner.spin(Duration::from_millis(200)).as_secs_f64();
+        let cpu = cpu_so_far() - before;
+        attempts.push((cpu, wall));
+        if (cpu - wall).abs() <= 0.2 * wall {
+            return;
+        }
+    }
+    panic!("CPU time never within 20 % of wall time: (cpu s, wall s) = {attempts:?}");
 }
 
 pub trait Sleep: Send + Sync {
