@@ -46,125 +46,17 @@ macro_rules! plugin_with_ops {
     };
 }
 
-plugin_with_ops!(
-    Probe00,
+/// Every probe plugin gets the same operations: the list is written once.
+macro_rules! plugins_with_ops {
+    ([$($ty:ident),*], $ops:tt) => {
+        $(plugin_with_ops!($ty, $ops);)*
+    };
+}
+
+plugins_with_ops!(
     [
-        op000, op001, op002, op003, op004, op005, op006, op007, op008, op009, op010, op011, op012,
-        op013, op014, op015, op016, op017, op018, op019, op020, op021, op022, op023, op024, op025,
-        op026, op027, op028, op029, op030, op031, op032, op033, op034, op035, op036, op037, op038,
-        op039, op040, op041, op042, op043, op044, op045, op046, op047, op048, op049, op050, op051,
-        op052, op053, op054, op055, op056, op057, op058, op059, op060, op061, op062, op063, op064,
-        op065, op066, op067, op068, op069, op070, op071, op072, op073, op074, op075, op076, op077,
-        op078, op079, op080, op081, op082, op083, op084, op085, op086, op087, op088, op089, op090,
-        op091, op092, op093, op094, op095, op096, op097, op098, op099
-    ]
-);
-plugin_with_ops!(
-    Probe01,
-    [
-        op000, op001, op002, op003, op004, op005, op006, op007, op008, op009, op010, op011, op012,
-        op013, op014, op015, op016, op017, op018, op019, op020, op021, op022, op023, op024, op025,
-        op026, op027, op028, op029, op030, op031, op032, op033, op034, op035, op036, op037, op038,
-        op039, op040, op041, op042, op043, op044, op045, op046, op047, op048, op049, op050, op051,
-        op052, op053, op054, op055, op056, op057, op058, op059, op060, op061, op062, op063, op064,
-        op065, op066, op067, op068, op069, op070, op071, op072, op073, op074, op075, op076, op077,
-        op078, op079, op080, op081, op082, op083, op084, op085, op086, op087, op088, op089, op090,
-        op091, op092, op093, op094, op095, op096, op097, op098, op099
-    ]
-);
-plugin_with_ops!(
-    Probe02,
-    [
-        op000, op001, op002, op003, op004, op005, op006, op007, op008, op009, op010, op011, op012,
-        op013, op014, op015, op016, op017, op018, op019, op020, op021, op022, op023, op024, op025,
-        op026, op027, op028, op029, op030, op031, op032, op033, op034, op035, op036, op037, op038,
-        op039, op040, op041, op042, op043, op044, op045, op046, op047, op048, op049, op050, op051,
-        op052, op053, op054, op055, op056, op057, op058, op059, op060, op061, op062, op063, op064,
-        op065, op066, op067, op068, op069, op070, op071, op072, op073, op074, op075, op076, op077,
-        op078, op079, op080, op081, op082, op083, op084, op085, op086, op087, op088, op089, op090,
-        op091, op092, op093, op094, op095, op096, op097, op098, op099
-    ]
-);
-plugin_with_ops!(
-    Probe03,
-    [
-        op000, op001, op002, op003, op004, op005, op006, op007, op008, op009, op010, op011, op012,
-        op013, op014, op015, op016, op017, op018, op019, op020, op021, op022, op023, op024, op025,
-        op026, op027, op028, op029, op030, op031, op032, op033, op034, op035, op036, op037, op038,
-        op039, op040, op041, op042, op043, op044, op045, op046, op047, op048, op049, op050, op051,
-        op052, op053, op054, op055, op056, op057, op058, op059, op060, op061, op062, op063, op064,
-        op065, op066, op067, op068, op069, op070, op071, op072, op073, op074, op075, op076, op077,
-        op078, op079, op080, op081, op082, op083, op084, op085, op086, op087, op088, op089, op090,
-        op091, op092, op093, op094, op095, op096, op097, op098, op099
-    ]
-);
-plugin_with_ops!(
-    Probe04,
-    [
-        op000, op001, op002, op003, op004, op005, op006, op007, op008, op009, op010, op011, op012,
-        op013, op014, op015, op016, op017, op018, op019, op020, op021, op022, op023, op024, op025,
-        op026, op027, op028, op029, op030, op031, op032, op033, op034, op035, op036, op037, op038,
-        op039, op040, op041, op042, op043, op044, op045, op046, op047, op048, op049, op050, op051,
-        op052, op053, op054, op055, op056, op057, op058, op059, op060, op061, op062, op063, op064,
-        op065, op066, op067, op068, op069, op070, op071, op072, op073, op074, op075, op076, op077,
-        op078, op079, op080, op081, op082, op083, op084, op085, op086, op087, op088, op089, op090,
-        op091, op092, op093, op094, op095, op096, op097, op098, op099
-    ]
-);
-plugin_with_ops!(
-    Probe05,
-    [
-        op000, op001, op002, op003, op004, op005, op006, op007, op008, op009, op010, op011, op012,
-        op013, op014, op015, op016, op017, op018, op019, op020, op021, op022, op023, op024, op025,
-        op026, op027, op028, op029, op030, op031, op032, op033, op034, op035, op036, op037, op038,
-        op039, op040, op041, op042, op043, op044, op045, op046, op047, op048, op049, op050, op051,
-        op052, op053, op054, op055, op056, op057, op058, op059, op060, op061, op062, op063, op064,
-        op065, op066, op067, op068, op069, op070, op071, op072, op073, op074, op075, op076, op077,
-        op078, op079, op080, op081, op082, op083, op084, op085, op086, op087, op088, op089, op090,
-        op091, op092, op093, op094, op095, op096, op097, op098, op099
-    ]
-);
-plugin_with_ops!(
-    Probe06,
-    [
-        op000, op001, op002, op003, op004, op005, op006, op007, op008, op009, op010, op011, op012,
-        op013, op014, op015, op016, op017, op018, op019, op020, op021, op022, op023, op024, op025,
-        op026, op027, op028, op029, op030, op031, op032, op033, op034, op035, op036, op037, op038,
-        op039, op040, op041, op042, op043, op044, op045, op046, op047, op048, op049, op050, op051,
-        op052, op053, op054, op055, op056, op057, op058, op059, op060, op061, op062, op063, op064,
-        op065, op066, op067, op068, op069, op070, op071, op072, op073, op074, op075, op076, op077,
-        op078, op079, op080, op081, op082, op083, op084, op085, op086, op087, op088, op089, op090,
-        op091, op092, op093, op094, op095, op096, op097, op098, op099
-    ]
-);
-plugin_with_ops!(
-    Probe07,
-    [
-        op000, op001, op002, op003, op004, op005, op006, op007, op008, op009, op010, op011, op012,
-        op013, op014, op015, op016, op017, op018, op019, op020, op021, op022, op023, op024, op025,
-        op026, op027, op028, op029, op030, op031, op032, op033, op034, op035, op036, op037, op038,
-        op039, op040, op041, op042, op043, op044, op045, op046, op047, op048, op049, op050, op051,
-        op052, op053, op054, op055, op056, op057, op058, op059, op060, op061, op062, op063, op064,
-        op065, op066, op067, op068, op069, op070, op071, op072, op073, op074, op075, op076, op077,
-        op078, op079, op080, op081, op082, op083, op084, op085, op086, op087, op088, op089, op090,
-        op091, op092, op093, op094, op095, op096, op097, op098, op099
-    ]
-);
-plugin_with_ops!(
-    Probe08,
-    [
-        op000, op001, op002, op003, op004, op005, op006, op007, op008, op009, op010, op011, op012,
-        op013, op014, op015, op016, op017, op018, op019, op020, op021, op022, op023, op024, op025,
-        op026, op027, op028, op029, op030, op031, op032, op033, op034, op035, op036, op037, op038,
-        op039, op040, op041, op042, op043, op044, op045, op046, op047, op048, op049, op050, op051,
-        op052, op053, op054, op055, op056, op057, op058, op059, op060, op061, op062, op063, op064,
-        op065, op066, op067, op068, op069, op070, op071, op072, op073, op074, op075, op076, op077,
-        op078, op079, op080, op081, op082, op083, op084, op085, op086, op087, op088, op089, op090,
-        op091, op092, op093, op094, op095, op096, op097, op098, op099
-    ]
-);
-plugin_with_ops!(
-    Probe09,
+        Probe00, Probe01, Probe02, Probe03, Probe04, Probe05, Probe06, Probe07, Probe08, Probe09
+    ],
     [
         op000, op001, op002, op003, op004, op005, op006, op007, op008, op009, op010, op011, op012,
         op013, op014, op015, op016, op017, op018, op019, op020, op021, op022, op023, op024, op025,

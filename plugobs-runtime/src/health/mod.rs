@@ -354,8 +354,7 @@ pub fn into_health_call<'a, M, T: IntoHealthCall<'a, M>>(value: T) -> HealthCall
     value.into_health_call()
 }
 
-/// Marker: a health hook taking `&self`.
-pub struct ByRef;
+pub use crate::hook_signature::ByRef;
 /// Marker: a health hook taking nothing (a free function checking a shared resource).
 pub struct NoReceiver;
 
