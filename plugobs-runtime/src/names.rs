@@ -58,7 +58,7 @@ pub const HEALTH_CHECK_BUCKETS: &[f64] = &[
     0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-const PK: &[&str] = &["plugin", "kind"];
+const PK: &[&str] = &["plugin", "kind", "instance"];
 
 /// `plugobs_plugin_info`: gauge (=1) per plugin with its version.
 pub const PLUGIN_INFO: MetricDef = MetricDef {
@@ -75,7 +75,7 @@ pub const PLUGINS: MetricDef = MetricDef {
     kind: MetricType::Gauge,
     labels: &["state"],
     unit: None,
-    help: "Number of plugins in each lifecycle state.",
+    help: "Number of plugin instances in each lifecycle state.",
     buckets: &[],
 };
 /// `plugobs_discovery_duration_seconds`: how long building the registry took.
@@ -118,16 +118,16 @@ pub const STOP_DURATION: MetricDef = MetricDef {
 pub const LOAD_FAILURES: MetricDef = MetricDef {
     name: "plugin_load_failures_total",
     kind: MetricType::Counter,
-    labels: &["plugin", "kind", "stage", "reason"],
+    labels: &["plugin", "kind", "instance", "stage", "reason"],
     unit: None,
-    help: "Plugin lifecycle steps that failed, by stage (load, start, stop) and reason (error, panic, cancelled).",
+    help: "Plugin lifecycle steps that failed, by stage (load, start, stop) and reason (error, panic, cancelled, config).",
     buckets: &[],
 };
 /// `plugobs_plugin_state_transitions_total`: every lifecycle transition.
 pub const STATE_TRANSITIONS: MetricDef = MetricDef {
     name: "plugin_state_transitions_total",
     kind: MetricType::Counter,
-    labels: &["plugin", "kind", "from", "to"],
+    labels: &["plugin", "kind", "instance", "from", "to"],
     unit: None,
     help: "Plugin lifecycle state transitions.",
     buckets: &[],
@@ -137,7 +137,7 @@ pub const STATE_TRANSITIONS: MetricDef = MetricDef {
 pub const OPERATIONS: MetricDef = MetricDef {
     name: "plugin_operations_total",
     kind: MetricType::Counter,
-    labels: &["plugin", "kind", "operation", "outcome"],
+    labels: &["plugin", "kind", "instance", "operation", "outcome"],
     unit: None,
     help: "Finished plugin operation calls, by outcome (ok, error, panic, cancelled).",
     buckets: &[],
@@ -146,7 +146,7 @@ pub const OPERATIONS: MetricDef = MetricDef {
 pub const OPERATION_DURATION: MetricDef = MetricDef {
     name: "plugin_operation_duration_seconds",
     kind: MetricType::Histogram,
-    labels: &["plugin", "kind", "operation"],
+    labels: &["plugin", "kind", "instance", "operation"],
     unit: Some(Unit::Seconds),
     help: "Latency of plugin operation calls, whatever their outcome.",
     buckets: OPERATION_BUCKETS,
@@ -155,7 +155,7 @@ pub const OPERATION_DURATION: MetricDef = MetricDef {
 pub const OPERATIONS_IN_FLIGHT: MetricDef = MetricDef {
     name: "plugin_operations_in_flight",
     kind: MetricType::Gauge,
-    labels: &["plugin", "kind", "operation"],
+    labels: &["plugin", "kind", "instance", "operation"],
     unit: None,
     help: "Plugin operation calls in progress.",
     buckets: &[],
@@ -164,7 +164,7 @@ pub const OPERATIONS_IN_FLIGHT: MetricDef = MetricDef {
 pub const ERRORS: MetricDef = MetricDef {
     name: "plugin_errors_total",
     kind: MetricType::Counter,
-    labels: &["plugin", "kind", "operation", "error_kind"],
+    labels: &["plugin", "kind", "instance", "operation", "error_kind"],
     unit: None,
     help: "Plugin operation calls that returned an error, by error kind.",
     buckets: &[],
@@ -174,7 +174,7 @@ pub const ERRORS: MetricDef = MetricDef {
 pub const HEALTH: MetricDef = MetricDef {
     name: "plugin_health",
     kind: MetricType::Gauge,
-    labels: &["plugin", "kind", "status"],
+    labels: &["plugin", "kind", "instance", "status"],
     unit: None,
     help: "Plugin health as a state set: 1 for the reported status (healthy, degraded, unhealthy, unknown), 0 for the others.",
     buckets: &[],
@@ -201,7 +201,7 @@ pub const HEALTH_CHECK_DURATION: MetricDef = MetricDef {
 pub const HEALTH_CHECK_FAILURES: MetricDef = MetricDef {
     name: "plugin_health_check_failures_total",
     kind: MetricType::Counter,
-    labels: &["plugin", "kind", "reason"],
+    labels: &["plugin", "kind", "instance", "reason"],
     unit: None,
     help: "Health checks that failed, by reason (unhealthy, timeout, panic).",
     buckets: &[],
@@ -230,7 +230,7 @@ pub const BUSY_RATIO: MetricDef = MetricDef {
 pub const CPU_SECONDS: MetricDef = MetricDef {
     name: "plugin_cpu_seconds_total",
     kind: MetricType::Counter,
-    labels: &["plugin", "kind", "operation"],
+    labels: &["plugin", "kind", "instance", "operation"],
     unit: Some(Unit::Seconds),
     help: "Thread CPU time spent in the plugin's operations marked #[instrumented(cpu)] (opt-in).",
     buckets: &[],
@@ -338,9 +338,13 @@ pub fn reference_markdown() -> String {
     out.push_str(
         "Every metric plugobs emits (`plugobs::names::ALL`), with the default namespace \
          `plugobs` (`plugobs::set_namespace` changes the prefix). Labels are bounded by \
-         construction: `plugin`, `kind` and `operation` come from code, `error_kind` from \
-         `ErrorKind` (at most 16 per operation, then `other`), the others from fixed \
-         sets.\n\n",
+         construction: `plugin`, `kind` and `operation` come from code, `instance` from \
+         the host's configuration (one value per configured instance, and the plugin's \
+         name for its default instance: a plugin loaded without an instance name, or \
+         called on a value the host built itself), `error_kind` from `ErrorKind` (at most \
+         16 per operation, then `other`), the others from fixed sets. \
+         `plugobs_plugin_info` describes the plugin type, so it has no `instance`; \
+         `plugobs_plugins` counts instances.\n\n",
     );
     out.push_str("| metric | type | unit | labels | help |\n|---|---|---|---|---|\n");
     for def in ALL {
@@ -362,7 +366,7 @@ pub fn reference_markdown() -> String {
     out.push_str(
         "\nA plugin's own metrics (`plugobs::counter!`, `gauge!`, `histogram!`) are exported \
          as `plugobs_custom_<name>` (counters: `plugobs_custom_<name>_total`) with the \
-         plugin's `plugin` and `kind` labels and their own extra labels (at most 16 sets of \
+         plugin's `plugin`, `kind` and `instance` (its default instance) labels and their own extra labels (at most 16 sets of \
          values per metric, then `other`). No name above starts with `plugobs_custom_`, so \
          they cannot collide. Custom histograms use the buckets \
          0.001, 0.01, 0.1, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000 in their own unit.\n",
