@@ -80,9 +80,10 @@ impl fmt::Debug for Provided {
 
 /// Constructs a plugin as an [`Instance`] of the trait object `S`, from its instance's
 /// configuration, if any (see [`crate::config`]).
-pub struct Factory<S: ?Sized + 'static>(
-    pub fn(Option<InstanceConfig>) -> Result<Box<dyn Instance<S>>, HookError>,
-);
+pub struct Factory<S: ?Sized + 'static>(pub Construct<S>);
+
+/// The function a [`Factory`] holds: the instance's configuration in, the instance out.
+pub type Construct<S> = fn(Option<InstanceConfig>) -> Result<Box<dyn Instance<S>>, HookError>;
 
 /// The [`Factory`] function for plugin `T` as trait object `S`; named by generated code.
 pub fn factory<T: Provides<S>, S: ?Sized + 'static>(

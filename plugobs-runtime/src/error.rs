@@ -67,6 +67,7 @@ impl HookError {
     /// A stop hook that could not run: a health check that outlived its timeout still
     /// holds the instance, and the hook takes `&mut self`.
     /// The instance's configuration did not fit its constructor's type.
+    #[cfg(feature = "serde")]
     pub(crate) fn config(error: &crate::config::InstanceConfigError) -> Self {
         HookError {
             message: error.to_string(),

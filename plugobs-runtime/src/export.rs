@@ -66,21 +66,36 @@ impl Registry {
             });
         }
         for plugin in self.plugins() {
+            let address = std::ptr::from_ref(plugin) as usize;
+            let d = plugin.descriptor();
             // Registration facts never change: a group whose fingerprint stays 0. No
             // operation is named with a NUL, so the key is the plugin's own.
-            let key = GroupKey(std::ptr::from_ref(plugin) as usize, "\0info");
-            if !want(key, 0) {
-                continue;
+            if want(GroupKey(address, "\0info"), 0) {
+                emit(Series {
+                    def: &names::PLUGIN_INFO,
+                    labels: &[("plugin", d.name), ("kind", d.kind), ("version", d.version)],
+                    value: Value::Gauge(1.0),
+                });
             }
-            emit(Series {
-                def: &names::PLUGIN_INFO,
-                labels: &[
-                    ("plugin", plugin.descriptor().name),
-                    ("kind", plugin.descriptor().kind),
-                    ("version", plugin.descriptor().version),
-                ],
-                value: Value::Gauge(1.0),
-            });
+            // CPU time, allocations and custom metrics are the plugin's, whichever of its
+            // instances ran: they carry its default instance's label.
+            let cpu = crate::cpu::of(d);
+            let bytes = crate::alloc::bytes_of(d);
+            let fingerprint = cpu
+                .iter()
+                .map(|(_, n)| *n)
+                .chain(bytes.map_or([0, 0], |(a, f)| [a, f]))
+                .fold(0u64, |acc, n| acc.rotate_left(7).wrapping_add(n));
+            if want(GroupKey(address, "\0resources"), fingerprint) {
+                resources(plugin, &cpu, bytes, emit);
+            }
+            for metric in crate::custom::of(d) {
+                // A metric's address is unique, so its key cannot be a plugin's or an operation's.
+                let key = GroupKey(std::ptr::from_ref(metric) as usize, "");
+                if want(key, metric.fingerprint()) {
+                    custom(metric, emit);
+                }
+            }
         }
         for record in &instances {
             let record = &**record;
@@ -98,40 +113,14 @@ impl Registry {
                     }
                 }
             });
-            // Utilization, CPU and memory: one group, skipped while none of them changed.
-            // CPU time, allocations and custom metrics are the plugin's, shown with its
-            // default instance.
-            let d = record.descriptor();
-            let default = record.is_default_instance();
+            // Utilization: its own group, skipped while it did not change.
             let busy = crate::busy::ratio(record);
-            let cpu = if default {
-                crate::cpu::of(d)
-            } else {
-                Vec::new()
-            };
-            let bytes = if default {
-                crate::alloc::bytes_of(d)
-            } else {
-                None
-            };
-            let fingerprint = cpu
-                .iter()
-                .map(|(_, n)| *n)
-                .chain(bytes.map_or([0, 0], |(a, f)| [a, f]))
-                .fold(busy.to_bits(), |acc, n| acc.rotate_left(7).wrapping_add(n));
-            // No operation is named with a NUL: this key is the plugin's resource group.
-            if want(GroupKey(address, "\0resources"), fingerprint) {
-                resources(record, busy, &cpu, bytes, emit);
-            }
-            if !default {
-                continue;
-            }
-            for metric in crate::custom::of(record.descriptor()) {
-                // A metric's address is unique, so its key cannot be a plugin's or an operation's.
-                let key = GroupKey(std::ptr::from_ref(metric) as usize, "");
-                if want(key, metric.fingerprint()) {
-                    custom(metric, emit);
-                }
+            if want(GroupKey(address, "\0busy"), busy.to_bits()) {
+                emit(Series {
+                    def: &names::BUSY_RATIO,
+                    labels: &identity(record),
+                    value: Value::Gauge(busy),
+                });
             }
         }
     }
@@ -169,7 +158,10 @@ fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
             let n = record.failures(stage, reason);
             // Load and start failures are always exported (as 0 until they happen) so
             // alerts on them work from the start; stop failures once they happen.
-            if n > 0 || stage != Stage::Stop {
+            // `config` only fails a load.
+            let possible =
+                stage != Stage::Stop && (reason != FailureReason::Config || stage == Stage::Load);
+            if n > 0 || possible {
                 emit(Series {
                     def: &names::LOAD_FAILURES,
                     labels: &[
@@ -312,21 +304,15 @@ fn custom(metric: &crate::custom::CustomMetric, emit: &mut dyn FnMut(Series<'_>)
     }
 }
 
-/// A plugin's utilization, and its CPU time and allocations where they are measured.
+/// A plugin's CPU time and allocations, where they are measured.
 fn resources(
     record: &PluginRecord,
-    busy: f64,
     cpu: &[(&'static str, u64)],
     bytes: Option<(u64, u64)>,
     emit: &mut dyn FnMut(Series<'_>),
 ) {
     let id = identity(record);
     let [plugin, kind, instance] = id;
-    emit(Series {
-        def: &names::BUSY_RATIO,
-        labels: &id,
-        value: Value::Gauge(busy),
-    });
     for &(operation, nanos) in cpu {
         emit(Series {
             def: &names::CPU_SECONDS,

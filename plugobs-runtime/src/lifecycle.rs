@@ -615,6 +615,48 @@ impl Registry {
     }
 
     /// Loads and starts the instance `instance` of the plugin `plugin` as the trait
+    /// object `S`, without a configuration: its constructor takes none, or (feature
+    /// `serde`) it is built from an empty one (see [`crate::config`]).
+    ///
+    /// Every series of the instance carries `instance = "<instance>"`, and calls of its
+    /// instrumented methods count under it (see [`crate::instance`]). An instance that
+    /// ended can be loaded again under its name; its series go on.
+    ///
+    /// ```
+    /// # trait Sink {}
+    /// # fn host(registry: &plugobs_runtime::Registry) {
+    /// if let Ok(sink) = registry.load_named::<dyn Sink>("stdout_sink", "console") {
+    ///     assert_eq!(sink.instance(), "console");
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Registry::load`], plus [`RegistryError::InvalidInstanceName`],
+    /// [`RegistryError::InstanceTaken`] (the name is another plugin's, or this instance is
+    /// loaded now) and [`RegistryError::TooManyInstances`].
+    pub fn load_named<S: ?Sized + 'static>(
+        &self,
+        plugin: &str,
+        instance: &str,
+    ) -> Result<Loaded<S>, LoadError> {
+        block_on(self.load_instance_with(plugin, instance, Ok(None), Drive::Block))
+    }
+
+    /// As [`Registry::load_named`], awaiting an async start hook on the caller's runtime.
+    ///
+    /// # Errors
+    /// As [`Registry::load_named`].
+    pub async fn load_named_async<S: ?Sized + 'static>(
+        &self,
+        plugin: &str,
+        instance: &str,
+    ) -> Result<Loaded<S>, LoadError> {
+        self.load_instance_with(plugin, instance, Ok(None), Drive::Await)
+            .await
+    }
+
+    /// Loads and starts the instance `instance` of the plugin `plugin` as the trait
     /// object `S`, constructed from `config`: any value a serde format produced (a
     /// `toml::Table`, a `serde_json::Value`) or any `Serialize` value. Feature `serde`.
     ///

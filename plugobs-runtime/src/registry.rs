@@ -207,13 +207,20 @@ impl Registry {
     /// default instance first, then its instances loaded by name, ordered by name.
     ///
     /// A plugin's default instance is left out when the plugin has instances loaded by
-    /// name and its default instance was never used: never loaded, never called, with no
-    /// custom metric, CPU time or allocation recorded.
+    /// name and its default instance was never used: never loaded and never called.
     pub fn instances(&self) -> Vec<Arc<PluginRecord>> {
+        self.instances_with(default_in_use)
+    }
+
+    /// As [`Registry::instances`], keeping an unused default instance when `keep` says so.
+    pub(crate) fn instances_with(
+        &self,
+        keep: impl Fn(&PluginRecord) -> bool,
+    ) -> Vec<Arc<PluginRecord>> {
         let mut all = Vec::with_capacity(self.records.len());
         for record in &self.records {
             let configured = record.configured_instances();
-            if configured.is_empty() || default_in_use(record) {
+            if configured.is_empty() || keep(record) {
                 all.push(Arc::clone(record));
             }
             all.extend(configured);
@@ -380,14 +387,18 @@ impl Registry {
     }
 }
 
-/// Whether a plugin's default instance was ever used: loaded, failed, called, or
-/// recorded anything of its own (custom metrics, CPU time, allocations).
-fn default_in_use(record: &PluginRecord) -> bool {
-    let d = record.descriptor();
+/// Whether a plugin's default instance was ever used: loaded, failed or called.
+pub(crate) fn default_in_use(record: &PluginRecord) -> bool {
     record.state() != crate::PluginState::Registered
         || record.total_failures() > 0
         || record.with_operations(|ops| ops.iter().any(|o| o.called_by(0)))
-        || !crate::custom::of(d).is_empty()
+}
+
+/// Whether the plugin recorded anything of its own — custom metrics, CPU time,
+/// allocations — which the stats show with its default instance.
+pub(crate) fn has_plugin_figures(record: &PluginRecord) -> bool {
+    let d = record.descriptor();
+    !crate::custom::of(d).is_empty()
         || !crate::cpu::of(d).is_empty()
         || crate::alloc::bytes_of(d).is_some_and(|(a, f)| a > 0 || f > 0)
 }

@@ -264,8 +264,12 @@ impl Registry {
     /// ```
     pub fn stats(&self) -> RegistryStats {
         self.attach_sites();
+        // A plugin's own figures (custom metrics, CPU, allocations) are shown with its
+        // default instance, so that row is kept when it has them.
         let plugins: Vec<PluginStats> = self
-            .instances()
+            .instances_with(|r| {
+                crate::registry::default_in_use(r) || crate::registry::has_plugin_figures(r)
+            })
             .iter()
             .map(|r| PluginStats::of(r))
             .collect();

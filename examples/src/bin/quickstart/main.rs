@@ -3,15 +3,18 @@
 //! Six plugins of two kinds: sinks (`dyn Sink`) and enrichers (`dyn Enricher`). Four are
 //! defined in this binary (`sinks`, `enrichers`), two in another crate
 //! (`plugobs-example-plugins`), which also defines the traits. One start hook is
-//! `async`, one fails, one constructor reads the environment and returns a `Result`.
+//! `async`, one fails, one constructor reads the environment and returns a `Result`, and
+//! one plugin, `kafka_sink`, runs as several *configured instances* read from
+//! `pipeline.toml` (shipped next to this file): two clusters with their own counts, and
+//! a third whose table does not fit its configuration type.
 //! Every plugin's trait impl carries `#[plugobs::instrumented]`, so each `enrich` and
 //! `write` is an operation with calls by outcome, latency, in-flight calls and errors
 //! by kind (from `#[derive(plugobs::ErrorKind)]` on the error enums).
 //!
 //! The host installs a `tracing` subscriber and a Prometheus recorder, checks that every
-//! plugin it ships is linked in, loads and starts them, pushes 400 log lines through
-//! them (some of which fail, in several ways), stops one, and prints the Prometheus
-//! exposition and `plugobs::registry().stats()`.
+//! plugin it ships is linked in, loads and starts them and the configured sink instances,
+//! pushes 400 log lines through them (some of which fail, in several ways), stops one,
+//! and prints the Prometheus exposition and `plugobs::registry().stats()`.
 //!
 //! ```text
 //! cargo run -p plugobs-examples --bin quickstart
@@ -55,6 +58,10 @@ const EXPECTED_PLUGINS: &[&str] = &[
     "s3_sink",
 ];
 
+/// The pipeline's configuration: one table per sink instance (`[sinks.<name>]`, with the
+/// plugin in `type`). Compiled in, so the quick start runs from any directory.
+const PIPELINE: &str = include_str!("pipeline.toml");
+
 /// How many log lines go through the pipeline.
 const LINES: usize = 400;
 
@@ -92,7 +99,8 @@ fn log_line(i: usize) -> String {
     line
 }
 
-/// Per plugin: how many calls failed during the pipeline, and the first error's message.
+/// Per plugin instance: how many calls failed during the pipeline, and the first error's
+/// message.
 #[derive(Default)]
 struct Failures(BTreeMap<&'static str, (usize, String)>);
 
@@ -135,6 +143,25 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut sinks = loaded("sinks", registry.load_all::<dyn Sink>());
     let enrichers = loaded("enrichers", registry.load_all::<dyn Enricher>());
 
+    // 4b. Configured instances: one plugin, several instances, each built from its own
+    //     table of pipeline.toml (`type` names the plugin, the rest deserializes into its
+    //     config type). Each has its own state, health, failures and operation counts,
+    //     and every series carries `instance="<name>"`. A table that does not fit fails
+    //     its instance with the reason `config`, naming the field; the others load.
+    let pipeline: toml::Table = toml::from_str(PIPELINE)?;
+    let configured = registry.load_instances::<dyn Sink>(&pipeline["sinks"]);
+    let names: Vec<&str> = configured.loaded.iter().map(|s| s.instance()).collect();
+    println!(
+        "configured sinks: {} loaded: {}",
+        names.len(),
+        names.join(", ")
+    );
+    for failure in &configured.failures {
+        // "instance `kafka-ap` of plugin `kafka_sink` failed to load: at `max_message_bytes`: ..."
+        println!("  {failure}");
+    }
+    sinks.extend(configured.loaded);
+
     // 5. Use them. `Loaded<dyn Sink>` derefs to `dyn Sink`. Every `enrich` and `write`
     //    is an operation; failures are counted by plugobs with their `error_kind`. Only
     //    `stdout_sink` prints (server errors); the host prints a summary.
@@ -150,7 +177,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         for sink in &sinks {
             if let Err(e) = sink.write(&line) {
-                not_written.add(sink.name(), &e);
+                not_written.add(sink.instance(), &e);
             }
         }
     }
@@ -196,7 +223,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     });
     println!("\n== health ==");
     for check in &report.checks {
-        println!("  {}: {}", check.plugin, check.result);
+        println!("  {}: {}", check.instance, check.result);
     }
     let readiness = registry.readiness();
     println!(
@@ -205,7 +232,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         readiness
             .not_ready
             .iter()
-            .map(|n| format!("{}: {}", n.plugin, n.message))
+            .map(|n| format!("{}: {}", n.instance, n.message))
             .collect::<Vec<_>>()
             .join(", ")
     );

@@ -161,52 +161,105 @@ impl HttpClient {
     }
 }
 
-/// Produces lines to a Kafka topic.
+/// Produces lines to a Kafka topic: a *configured* plugin, run as several instances.
 ///
-/// No broker runs next to the quick start, so its start hook fails with "connection
-/// refused". plugobs catches that: the plugin ends up `failed`, the failure is counted
-/// in `plugobs_plugin_load_failures_total{stage="start",reason="error"}`, logged, and
-/// returned in the load report. The other sinks load regardless.
-#[plugobs::plugin(kind = "sink", provides = dyn Sink, start = Self::connect)]
+/// Its constructor takes the instance's configuration, `new = Self::from_config` with a
+/// `KafkaConfig: serde::Deserialize`. The host loads one instance per table of
+/// `pipeline.toml` (`[sinks.kafka-eu]`, `[sinks.kafka-us]`, …) with
+/// `registry().load_instances::<dyn Sink>(…)`; each instance has its own state, health,
+/// failures and operation counts, and every series carries its name as the `instance`
+/// label. A table that does not fit `KafkaConfig` fails its instance with the reason
+/// `config`, naming the field.
+///
+/// Loaded without a configuration (by `load_all`), it is the plugin's default instance,
+/// built from `KafkaConfig`'s defaults: the local broker, 127.0.0.1:9092. No broker runs
+/// next to the quick start, so that instance's start hook fails with "connection
+/// refused", which plugobs counts in
+/// `plugobs_plugin_load_failures_total{stage="start",reason="error"}`, logs and returns
+/// in the load report. The other sinks load regardless.
+#[plugobs::plugin(kind = "sink", provides = dyn Sink, new = Self::from_config, start = Self::connect)]
 #[derive(Debug)]
 pub struct KafkaSink {
-    brokers: String,
+    config: KafkaConfig,
     connected: bool,
 }
 
-impl Default for KafkaSink {
-    fn default() -> Self {
-        KafkaSink {
-            brokers: "127.0.0.1:9092".to_owned(),
-            connected: false,
-        }
+/// One Kafka sink instance's configuration: a table of `pipeline.toml`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers, `host:port`.
+    #[serde(default = "KafkaConfig::local_broker")]
+    brokers: Vec<String>,
+    /// The topic lines go to.
+    #[serde(default = "KafkaConfig::default_topic")]
+    topic: String,
+    /// The largest message the topic accepts, in bytes; longer lines are refused.
+    #[serde(default = "KafkaConfig::default_max_message_bytes")]
+    max_message_bytes: u32,
+}
+
+impl KafkaConfig {
+    fn local_broker() -> Vec<String> {
+        vec!["127.0.0.1:9092".to_owned()]
+    }
+    fn default_topic() -> String {
+        "logs".to_owned()
+    }
+    fn default_max_message_bytes() -> u32 {
+        1_048_576
     }
 }
 
 impl KafkaSink {
+    /// Constructor: plugobs deserializes the instance's table into `KafkaConfig` first.
+    fn from_config(config: KafkaConfig) -> Result<Self, SinkError> {
+        if config.brokers.is_empty() {
+            return Err(SinkError::Rejected("no brokers configured".to_owned()));
+        }
+        Ok(KafkaSink {
+            config,
+            connected: false,
+        })
+    }
+
     /// Start hook (sync), returning `Result<(), E>` with any `E: Display`.
     fn connect(&mut self) -> Result<(), SinkError> {
         // A plugin's own metric from a hook: it counts as kafka_sink's like any other.
         plugobs::counter!(Self, "connect_attempts").increment(1);
-        // Simulated, so the quick start behaves the same on every machine.
-        Err(SinkError::Unavailable {
-            endpoint: self.brokers.clone(),
-            reason: "connection refused".to_owned(),
-        })
+        // Simulated, so the quick start behaves the same on every machine: the remote
+        // clusters answer, the local broker is down.
+        let broker = &self.config.brokers[0];
+        if broker.starts_with("127.0.0.1:") {
+            return Err(SinkError::Unavailable {
+                endpoint: broker.clone(),
+                reason: "connection refused".to_owned(),
+            });
+        }
+        self.connected = true;
+        Ok(())
     }
 }
 
-// Instrumented like the others; it never runs here, so it has no operation row.
+// Each instance counts its own calls: `write` on the instance `kafka-us` is counted with
+// `instance="kafka-us"`.
 #[plugobs::instrumented]
 impl Sink for KafkaSink {
-    fn write(&self, _line: &str) -> Result<(), SinkError> {
-        if self.connected {
-            Ok(())
-        } else {
-            Err(SinkError::Unavailable {
-                endpoint: self.brokers.clone(),
+    fn write(&self, line: &str) -> Result<(), SinkError> {
+        if !self.connected {
+            return Err(SinkError::Unavailable {
+                endpoint: self.config.brokers[0].clone(),
                 reason: "not connected".to_owned(),
-            })
+            });
         }
+        if line.len() > self.config.max_message_bytes as usize {
+            return Err(SinkError::Rejected(format!(
+                "{} bytes, topic `{}` takes at most {}",
+                line.len(),
+                self.config.topic,
+                self.config.max_message_bytes
+            )));
+        }
+        Ok(())
     }
 }
