@@ -13,28 +13,28 @@
 //! Records are written by the lifecycle and read by stats and the bridge. Counters are
 //! atomics; the few timestamps sit behind a mutex that is only taken on lifecycle steps.
 //!
-//! # One state per plugin, derived from its instances
+//! # One state per instance, derived from its live values
 //!
-//! A plugin can be loaded more than once (as two trait objects it provides, or twice as
-//! one), and each [`Loaded`](crate::Loaded) instance has its own lifecycle. The plugin's
-//! [`state`](PluginRecord::state) — what `stats()` and `plugobs_plugins{state}` report —
-//! is derived from its live instances:
+//! A plugin's default instance can be loaded more than once (as two trait objects it
+//! provides, or twice as one), and each [`Loaded`](crate::Loaded) value has its own
+//! lifecycle; an instance loaded by name has at most one live value at a time. The
+//! record's [`state`](PluginRecord::state) — what `stats()` and `plugobs_plugins{state}`
+//! report — is derived from its live values:
 //!
-//! - `Running` while at least one instance is started and not yet stopped or dropped —
-//!   or `Degraded` / `Unhealthy` while the plugin's reported health says so (see
-//!   [`health`](crate::health)); a health change moves it between the three, counted
-//!   and logged like every transition, and once no instance runs its health is unknown
-//!   again;
-//! - otherwise `Loaded` while at least one instance is constructed and starting;
-//! - otherwise how the last instance ended: `Stopped` (stopped or dropped) or `Failed`
-//!   (its constructor or a hook failed); `Registered` before any instance existed.
+//! - `Running` while at least one value is started and not yet stopped or dropped — or
+//!   `Degraded` / `Unhealthy` while the instance's reported health says so (see
+//!   [`health`](crate::health)); a health change moves it between the three, counted and
+//!   logged like every transition, and once no value runs its health is unknown again;
+//! - otherwise `Loaded` while at least one value is constructed and starting;
+//! - otherwise how the last value ended: `Stopped` (stopped or dropped) or `Failed` (its
+//!   constructor or a hook failed); `Registered` before any value existed.
 //!
-//! So a plugin is never reported stopped (or failed) while an instance of it still runs:
-//! stopping one of two running instances leaves the plugin `Running`, and a failed second
-//! load of a running plugin is counted in `plugobs_plugin_load_failures_total` and shown
-//! as its last failure, but does not move it to `Failed`. A state transition is counted
-//! (and logged) when this derived state changes, and also when an instance ends while no
-//! other one is live (so a second failed load of a failed plugin counts `failed → failed`).
+//! So an instance is never reported stopped (or failed) while a value of it still runs:
+//! stopping one of two running values leaves it `Running`, and a failed second load of a
+//! running plugin is counted in `plugobs_plugin_load_failures_total` and shown as its
+//! last failure, but does not move it to `Failed`. A state transition is counted (and
+//! logged) when this derived state changes, and also when a value ends while no other
+//! one is live (so a second failed load of a failed plugin counts `failed → failed`).
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
