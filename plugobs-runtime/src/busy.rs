@@ -26,11 +26,11 @@ type Samples = VecDeque<(Instant, u64)>;
 /// Per record (by address), its samples.
 static SAMPLES: Mutex<Option<HashMap<usize, Samples>>> = Mutex::new(None);
 
-/// Busy nanoseconds of a plugin so far: the exact latency sums of its operations.
+/// Busy nanoseconds of a plugin instance so far: the exact latency sums of its operations.
 fn busy_nanos(record: &PluginRecord) -> u64 {
     record.with_operations(|ops| {
         ops.iter()
-            .map(|o| o.snapshot().latency.sum_nanos())
+            .map(|o| o.snapshot(record.slot()).latency.sum_nanos())
             .fold(0u64, u64::saturating_add)
     })
 }

@@ -85,11 +85,16 @@ pub fn operation_span(
     )
 }
 
-/// Starts a call of `site`.
+/// Starts a call of `site` on the receiver `key` ([`key_of`](crate::instance::key_of), 0
+/// without a receiver).
 #[cfg_attr(debug_assertions, inline)]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub fn enter(site: &'static OperationSite, descriptor: &'static PluginDescriptor) -> CallGuard {
-    site.enter(descriptor)
+pub fn enter(
+    site: &'static OperationSite,
+    descriptor: &'static PluginDescriptor,
+    key: usize,
+) -> CallGuard {
+    site.enter(descriptor, key)
 }
 
 /// A call in progress: sync ([`CallGuard`]) or a completed future ([`PendingGuard`]).

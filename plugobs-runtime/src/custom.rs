@@ -147,7 +147,7 @@ impl std::fmt::Debug for CustomMetric {
 /// One series of a custom metric: its label values and its value.
 pub struct CustomSeries {
     values: &'static [&'static str],
-    /// `plugin`, `kind`, then the extra labels.
+    /// `plugin`, `kind`, `instance`, then the extra labels.
     labels: &'static [(&'static str, &'static str)],
     count: AtomicU64,
     histogram: Option<Cells>,
@@ -249,7 +249,7 @@ fn intern_def(
         );
         return None;
     }
-    let mut labels = vec!["plugin", "kind"];
+    let mut labels = vec!["plugin", "kind", "instance"];
     labels.extend_from_slice(keys);
     let def: &'static MetricDef = Box::leak(Box::new(MetricDef {
         name: leak_str(full),
@@ -310,9 +310,11 @@ impl CustomMetric {
     }
 
     fn new_series(&self, values: Vec<&'static str>) -> &'static CustomSeries {
+        // A plugin's own metrics are the plugin's: they carry its default instance.
         let mut labels = vec![
             ("plugin", self.descriptor.name),
             ("kind", self.descriptor.kind),
+            ("instance", self.descriptor.name),
         ];
         labels.extend(self.keys.iter().copied().zip(values.iter().copied()));
         Box::leak(Box::new(CustomSeries {
@@ -372,14 +374,14 @@ pub(crate) fn of(descriptor: &'static PluginDescriptor) -> Vec<&'static CustomMe
 }
 
 impl CustomSeries {
-    /// `plugin`, `kind`, then the extra labels.
+    /// `plugin`, `kind`, `instance`, then the extra labels.
     pub(crate) fn labels(&self) -> &'static [(&'static str, &'static str)] {
         self.labels
     }
 
     /// The extra label pairs only.
     pub fn extra_labels(&self) -> &'static [(&'static str, &'static str)] {
-        &self.labels[2..]
+        &self.labels[3..]
     }
 
     /// A counter's total, a gauge's value as `f64` bits, a histogram's count.

@@ -5,6 +5,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::config::InstanceConfig;
 use crate::error::HookError;
 use crate::health::HealthCall;
 use crate::hook::HookCall;
@@ -77,12 +78,17 @@ impl fmt::Debug for Provided {
     }
 }
 
-/// Constructs a plugin as an [`Instance`] of the trait object `S`.
-pub struct Factory<S: ?Sized + 'static>(pub fn() -> Result<Box<dyn Instance<S>>, HookError>);
+/// Constructs a plugin as an [`Instance`] of the trait object `S`, from its instance's
+/// configuration, if any (see [`crate::config`]).
+pub struct Factory<S: ?Sized + 'static>(
+    pub fn(Option<InstanceConfig>) -> Result<Box<dyn Instance<S>>, HookError>,
+);
 
 /// The [`Factory`] function for plugin `T` as trait object `S`; named by generated code.
-pub fn factory<T: Provides<S>, S: ?Sized + 'static>() -> Result<Box<dyn Instance<S>>, HookError> {
-    T::construct().map(|t| Box::new(t) as Box<dyn Instance<S>>)
+pub fn factory<T: Provides<S>, S: ?Sized + 'static>(
+    config: Option<InstanceConfig>,
+) -> Result<Box<dyn Instance<S>>, HookError> {
+    T::construct(config).map(|t| Box::new(t) as Box<dyn Instance<S>>)
 }
 
 /// A plugin type. Implemented by `#[plugin]`; not meant to be implemented by hand.
@@ -98,8 +104,9 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     /// The static metadata.
     const DESCRIPTOR: &'static PluginDescriptor;
 
-    /// Runs the registered constructor (`new = path`, or `Default`).
-    fn construct() -> Result<Self, HookError>;
+    /// Runs the registered constructor (`new = path`, or `Default`) with the instance's
+    /// configuration: `None` for a plugin loaded without one (see [`crate::config`]).
+    fn construct(config: Option<InstanceConfig>) -> Result<Self, HookError>;
 
     /// Runs the start hook, if any.
     fn start(&mut self) -> HookCall<'_> {

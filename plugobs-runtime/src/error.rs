@@ -66,6 +66,16 @@ impl HookError {
 
     /// A stop hook that could not run: a health check that outlived its timeout still
     /// holds the instance, and the hook takes `&mut self`.
+    /// The instance's configuration did not fit its constructor's type.
+    pub(crate) fn config(error: &crate::config::InstanceConfigError) -> Self {
+        HookError {
+            message: error.to_string(),
+            error_type: "config",
+            reason: FailureReason::Config,
+            blocked_runtime: false,
+        }
+    }
+
     pub(crate) fn health_check_running() -> Self {
         HookError {
             message: "a health check of this instance is still running past its timeout, and \
@@ -150,14 +160,18 @@ pub enum FailureReason {
     Panic,
     /// An async hook's future was dropped before it completed.
     Cancelled,
+    /// The instance's configuration did not deserialize into the type its constructor
+    /// takes (see [`crate::config`]).
+    Config,
 }
 
 impl FailureReason {
     /// Every reason, in label order.
-    pub const ALL: [FailureReason; 3] = [
+    pub const ALL: [FailureReason; 4] = [
         FailureReason::Error,
         FailureReason::Panic,
         FailureReason::Cancelled,
+        FailureReason::Config,
     ];
 
     /// The label value.
@@ -166,6 +180,7 @@ impl FailureReason {
             FailureReason::Error => "error",
             FailureReason::Panic => "panic",
             FailureReason::Cancelled => "cancelled",
+            FailureReason::Config => "config",
         }
     }
 
@@ -185,6 +200,9 @@ impl fmt::Display for FailureReason {
 pub struct LifecycleError {
     /// The plugin's registered name.
     pub plugin: &'static str,
+    /// The instance's name: the plugin's name for its default instance (see
+    /// [`crate::instance`]).
+    pub instance: &'static str,
     /// The step that failed.
     pub stage: Stage,
     /// What the constructor or hook reported.
@@ -193,13 +211,24 @@ pub struct LifecycleError {
 
 impl fmt::Display for LifecycleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "plugin `{}` failed to {}: {}",
-            self.plugin,
-            self.stage.as_str(),
-            self.error
-        )
+        if self.instance == self.plugin {
+            write!(
+                f,
+                "plugin `{}` failed to {}: {}",
+                self.plugin,
+                self.stage.as_str(),
+                self.error
+            )
+        } else {
+            write!(
+                f,
+                "instance `{}` of plugin `{}` failed to {}: {}",
+                self.instance,
+                self.plugin,
+                self.stage.as_str(),
+                self.error
+            )
+        }
     }
 }
 
@@ -245,6 +274,46 @@ pub enum RegistryError {
     },
     /// Several problems at once.
     Many(Vec<RegistryError>),
+    /// An instance name that is empty, too long or holds a character outside the bounded
+    /// set (see [`InstanceName`](crate::instance::InstanceName)).
+    InvalidInstanceName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        error: crate::instance::InstanceNameError,
+    },
+    /// An instance name already taken in this registry: by a configured instance of
+    /// another plugin, by a plugin's default instance (which holds the plugin's name), or
+    /// by an instance of the same plugin that is still loaded.
+    InstanceTaken {
+        /// The name.
+        instance: String,
+        /// The plugin whose instance holds it.
+        by: &'static str,
+        /// Whether that instance is loaded now (else the name is another plugin's).
+        live: bool,
+    },
+    /// More instances of one plugin than plugobs keeps (see
+    /// [`MAX_LIVE_INSTANCES`](crate::instance::MAX_LIVE_INSTANCES) and
+    /// [`MAX_INSTANCE_NAMES`](crate::instance::MAX_INSTANCE_NAMES)).
+    TooManyInstances {
+        /// The plugin.
+        plugin: &'static str,
+        /// The limit reached.
+        limit: usize,
+        /// `"live instances"` or `"names"`.
+        what: &'static str,
+    },
+    /// A section of instances (see
+    /// [`Registry::load_instances`](crate::Registry::load_instances)) that is not a map
+    /// of instance names to tables, or an entry without a string `type` naming its
+    /// plugin.
+    InvalidSection {
+        /// The instance name, or empty for the section as a whole.
+        instance: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl fmt::Display for RegistryError {
@@ -271,6 +340,46 @@ impl fmt::Display for RegistryError {
                 "plugin `{plugin}` does not provide `{requested}`; declare it with \
                  #[plugin(provides = {requested})]"
             ),
+            RegistryError::InvalidInstanceName { name, error } => {
+                write!(f, "invalid instance name {name:?}: {error}")
+            }
+            RegistryError::InstanceTaken {
+                instance,
+                by,
+                live: true,
+            } => write!(
+                f,
+                "instance `{instance}` of plugin `{by}` is already loaded; stop it before \
+                 loading it again"
+            ),
+            RegistryError::InstanceTaken {
+                instance,
+                by,
+                live: false,
+            } if instance == by => write!(
+                f,
+                "the instance name `{instance}` is taken: it names the default instance of \
+                 plugin `{by}`"
+            ),
+            RegistryError::InstanceTaken { instance, by, .. } => write!(
+                f,
+                "the instance name `{instance}` is taken by an instance of plugin `{by}`; \
+                 instance names are unique in a registry"
+            ),
+            RegistryError::TooManyInstances {
+                plugin,
+                limit,
+                what,
+            } => write!(
+                f,
+                "plugin `{plugin}` reached the limit of {limit} instance {what}"
+            ),
+            RegistryError::InvalidSection { instance, message } if instance.is_empty() => {
+                write!(f, "invalid section of instances: {message}")
+            }
+            RegistryError::InvalidSection { instance, message } => {
+                write!(f, "invalid instance `{instance}`: {message}")
+            }
             RegistryError::Many(errors) => {
                 for (i, e) in errors.iter().enumerate() {
                     if i > 0 {

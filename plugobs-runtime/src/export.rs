@@ -4,7 +4,6 @@
 //! their labels is written in one place.
 
 use crate::custom::CustomKind;
-use crate::descriptor::PluginDescriptor;
 use crate::error::FailureReason;
 use crate::health::{CheckReason, HealthStatus};
 use crate::names::{self, MetricDef};
@@ -54,8 +53,9 @@ impl Registry {
             labels: &[],
             value: Value::Histogram(&discovery),
         });
+        let instances = self.instances();
         let mut by_state = [0usize; PluginState::ALL.len()];
-        for record in self.plugins() {
+        for record in &instances {
             by_state[record.state().index()] += 1;
         }
         for (state, n) in PluginState::ALL.iter().zip(by_state) {
@@ -65,23 +65,49 @@ impl Registry {
                 value: Value::Gauge(n as f64),
             });
         }
-        for record in self.plugins() {
+        for plugin in self.plugins() {
+            emit(Series {
+                def: &names::PLUGIN_INFO,
+                labels: &[
+                    ("plugin", plugin.descriptor().name),
+                    ("kind", plugin.descriptor().kind),
+                    ("version", plugin.descriptor().version),
+                ],
+                value: Value::Gauge(1.0),
+            });
+        }
+        for record in &instances {
+            let record = &**record;
             let address = std::ptr::from_ref(record) as usize;
+            let slot = record.slot();
             if want(GroupKey(address, ""), record.generation()) {
                 lifecycle(record, emit);
             }
             record.with_operations(|ops| {
                 for op in ops {
-                    if want(GroupKey(address, op.name()), op.fingerprint()) {
-                        operation(record, &op.snapshot(), emit);
+                    if op.called_by(slot)
+                        && want(GroupKey(address, op.name()), op.fingerprint(slot))
+                    {
+                        operation(record, &op.snapshot(slot), emit);
                     }
                 }
             });
             // Utilization, CPU and memory: one group, skipped while none of them changed.
+            // CPU time, allocations and custom metrics are the plugin's, shown with its
+            // default instance.
             let d = record.descriptor();
+            let default = record.is_default_instance();
             let busy = crate::busy::ratio(record);
-            let cpu = crate::cpu::of(d);
-            let bytes = crate::alloc::bytes_of(d);
+            let cpu = if default {
+                crate::cpu::of(d)
+            } else {
+                Vec::new()
+            };
+            let bytes = if default {
+                crate::alloc::bytes_of(d)
+            } else {
+                None
+            };
             let fingerprint = cpu
                 .iter()
                 .map(|(_, n)| *n)
@@ -89,7 +115,10 @@ impl Registry {
                 .fold(busy.to_bits(), |acc, n| acc.rotate_left(7).wrapping_add(n));
             // No operation is named with a NUL: this key is the plugin's resource group.
             if want(GroupKey(address, "\0resources"), fingerprint) {
-                resources(d, busy, &cpu, bytes, emit);
+                resources(record, busy, &cpu, bytes, emit);
+            }
+            if !default {
+                continue;
             }
             for metric in crate::custom::of(record.descriptor()) {
                 // A metric's address is unique, so its key cannot be a plugin's or an operation's.
@@ -102,14 +131,19 @@ impl Registry {
     }
 }
 
-fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
+/// The `plugin`, `kind` and `instance` labels of a record's series.
+fn identity(record: &PluginRecord) -> [(&'static str, &'static str); 3] {
     let d = record.descriptor();
-    let (plugin, kind) = (("plugin", d.name), ("kind", d.kind));
-    emit(Series {
-        def: &names::PLUGIN_INFO,
-        labels: &[plugin, kind, ("version", d.version)],
-        value: Value::Gauge(1.0),
-    });
+    [
+        ("plugin", d.name),
+        ("kind", d.kind),
+        ("instance", record.instance()),
+    ]
+}
+
+fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
+    let id = identity(record);
+    let [plugin, kind, instance] = id;
     for (stage, def) in [
         (Stage::Load, &names::LOAD_DURATION),
         (Stage::Start, &names::START_DURATION),
@@ -119,7 +153,7 @@ fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
         if snapshot.count() > 0 {
             emit(Series {
                 def,
-                labels: &[plugin, kind],
+                labels: &id,
                 value: Value::Histogram(&snapshot),
             });
         }
@@ -135,6 +169,7 @@ fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
                     labels: &[
                         plugin,
                         kind,
+                        instance,
                         ("stage", stage.as_str()),
                         ("reason", reason.as_str()),
                     ],
@@ -150,7 +185,13 @@ fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
             if n > 0 {
                 emit(Series {
                     def: &names::STATE_TRANSITIONS,
-                    labels: &[plugin, kind, ("from", from.as_str()), ("to", to.as_str())],
+                    labels: &[
+                        plugin,
+                        kind,
+                        instance,
+                        ("from", from.as_str()),
+                        ("to", to.as_str()),
+                    ],
                     value: Value::Counter(n),
                 });
             }
@@ -162,8 +203,8 @@ fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
 /// reason (always, 0 until they happen), and once checked, the check latency and the time
 /// of the last check.
 fn health(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
-    let d = record.descriptor();
-    let (plugin, kind) = (("plugin", d.name), ("kind", d.kind));
+    let id = identity(record);
+    let [plugin, kind, instance] = id;
     let (status, checked_at) = {
         let inner = record.health_state().lock();
         (inner.reported.status, inner.checked_at)
@@ -171,20 +212,20 @@ fn health(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
     for s in HealthStatus::ALL {
         emit(Series {
             def: &names::HEALTH,
-            labels: &[plugin, kind, ("status", s.as_str())],
+            labels: &[plugin, kind, instance, ("status", s.as_str())],
             value: Value::Gauge(if s == status { 1.0 } else { 0.0 }),
         });
     }
     let up = record.running_instances() > 0 && status != HealthStatus::Unhealthy;
     emit(Series {
         def: &names::UP,
-        labels: &[plugin, kind],
+        labels: &id,
         value: Value::Gauge(if up { 1.0 } else { 0.0 }),
     });
     for reason in CheckReason::ALL {
         emit(Series {
             def: &names::HEALTH_CHECK_FAILURES,
-            labels: &[plugin, kind, ("reason", reason.as_str())],
+            labels: &[plugin, kind, instance, ("reason", reason.as_str())],
             value: Value::Counter(record.health_check_failures(reason)),
         });
     }
@@ -192,7 +233,7 @@ fn health(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
     if durations.count() > 0 {
         emit(Series {
             def: &names::HEALTH_CHECK_DURATION,
-            labels: &[plugin, kind],
+            labels: &id,
             value: Value::Histogram(&durations),
         });
     }
@@ -203,30 +244,32 @@ fn health(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
             .unwrap_or(0.0);
         emit(Series {
             def: &names::HEALTH_LAST_CHECK,
-            labels: &[plugin, kind],
+            labels: &id,
             value: Value::Gauge(seconds),
         });
     }
 }
 
 fn operation(record: &PluginRecord, s: &OperationSnapshot, emit: &mut dyn FnMut(Series<'_>)) {
-    let d = record.descriptor();
-    let base = [
-        ("plugin", d.name),
-        ("kind", d.kind),
-        ("operation", s.operation),
-    ];
+    let [plugin, kind, instance] = identity(record);
+    let base = [plugin, kind, instance, ("operation", s.operation)];
     for (outcome, n) in s.outcomes() {
         emit(Series {
             def: &names::OPERATIONS,
-            labels: &[base[0], base[1], base[2], ("outcome", outcome)],
+            labels: &[base[0], base[1], base[2], base[3], ("outcome", outcome)],
             value: Value::Counter(n),
         });
     }
     for &(error_kind, n) in &s.errors_by_kind {
         emit(Series {
             def: &names::ERRORS,
-            labels: &[base[0], base[1], base[2], ("error_kind", error_kind)],
+            labels: &[
+                base[0],
+                base[1],
+                base[2],
+                base[3],
+                ("error_kind", error_kind),
+            ],
             value: Value::Counter(n),
         });
     }
@@ -265,34 +308,35 @@ fn custom(metric: &crate::custom::CustomMetric, emit: &mut dyn FnMut(Series<'_>)
 
 /// A plugin's utilization, and its CPU time and allocations where they are measured.
 fn resources(
-    d: &PluginDescriptor,
+    record: &PluginRecord,
     busy: f64,
     cpu: &[(&'static str, u64)],
     bytes: Option<(u64, u64)>,
     emit: &mut dyn FnMut(Series<'_>),
 ) {
-    let (plugin, kind) = (("plugin", d.name), ("kind", d.kind));
+    let id = identity(record);
+    let [plugin, kind, instance] = id;
     emit(Series {
         def: &names::BUSY_RATIO,
-        labels: &[plugin, kind],
+        labels: &id,
         value: Value::Gauge(busy),
     });
     for &(operation, nanos) in cpu {
         emit(Series {
             def: &names::CPU_SECONDS,
-            labels: &[plugin, kind, ("operation", operation)],
+            labels: &[plugin, kind, instance, ("operation", operation)],
             value: Value::CounterSeconds(nanos),
         });
     }
     if let Some((allocated, freed)) = bytes {
         emit(Series {
             def: &names::ALLOCATED_BYTES,
-            labels: &[plugin, kind],
+            labels: &id,
             value: Value::Counter(allocated),
         });
         emit(Series {
             def: &names::FREED_BYTES,
-            labels: &[plugin, kind],
+            labels: &id,
             value: Value::Counter(freed),
         });
     }

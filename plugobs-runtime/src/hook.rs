@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use crate::config::InstanceConfig;
 use crate::error::HookError;
 
 /// The boxed future of an async hook.
@@ -298,9 +299,66 @@ impl<T: Default> DefaultConstructor for T {
     }
 }
 
-/// Constructs `T` with `Default`; called by generated code.
-pub fn default_instance<T: DefaultConstructor>() -> Result<T, HookError> {
+/// Constructs `T` with `Default`; called by generated code. A plugin without
+/// `new = path` takes no configuration, so it accepts only an empty one.
+pub fn default_instance<T: DefaultConstructor>(
+    config: Option<InstanceConfig>,
+) -> Result<T, HookError> {
+    InstanceConfig::expect_empty(config.as_ref())?;
     Ok(T::construct_default())
+}
+
+/// Marker: a constructor that takes no configuration.
+pub struct NoConfig;
+/// Marker: a constructor that takes its instance's configuration, of type `C`.
+pub struct WithConfig<C>(std::marker::PhantomData<C>);
+
+/// What `new = path` may name for plugin `T`: a function taking nothing, or (feature
+/// `serde`) the instance's configuration, and returning `T` or `Result<T, E>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot construct the plugin `{T}`",
+    label = "not a plugobs constructor",
+    note = "`new = path` must name a `fn() -> {T}` or `fn() -> Result<{T}, E>` (`E: Display`), or, with plugobs' `serde` feature, a `fn(Config) -> {T}` or `fn(Config) -> Result<{T}, E>` taking the instance's configuration, where `Config: serde::Deserialize`"
+)]
+pub trait Constructor<T, M> {
+    /// Runs the constructor with the instance's configuration.
+    fn construct(self, config: Option<InstanceConfig>) -> Result<T, HookError>;
+}
+
+impl<T, F, R, M> Constructor<T, (NoConfig, M)> for F
+where
+    F: FnOnce() -> R,
+    R: IntoInstance<T, M>,
+{
+    fn construct(self, config: Option<InstanceConfig>) -> Result<T, HookError> {
+        InstanceConfig::expect_empty(config.as_ref())?;
+        self().into_instance()
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<T, F, C, R, M> Constructor<T, (WithConfig<C>, M)> for F
+where
+    F: FnOnce(C) -> R,
+    C: serde::de::DeserializeOwned,
+    R: IntoInstance<T, M>,
+{
+    fn construct(self, config: Option<InstanceConfig>) -> Result<T, HookError> {
+        let config = config
+            .unwrap_or_else(InstanceConfig::empty)
+            .decode::<C>()
+            .map_err(|e| HookError::config(&e))?;
+        self(config).into_instance()
+    }
+}
+
+/// Runs the constructor `new` with the instance's configuration; called by generated
+/// code.
+pub fn construct<T, M, F: Constructor<T, M>>(
+    new: F,
+    config: Option<InstanceConfig>,
+) -> Result<T, HookError> {
+    new.construct(config)
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@
 //! | states and steps | [`state`] |
 //! | calling sync or async hooks | [`hook`] |
 //! | health: hooks, rounds, the policy, the monitor, readiness | [`health`] |
-//! | one plugin's live record | [`record`] |
+//! | configured instances: names, and how a call finds its instance | [`instance`] |
+//! | an instance's configuration, typed (feature `serde`) | [`config`] |
+//! | one plugin instance's live record | [`record`] |
 //! | discovery and queries | [`registry`](mod@registry) |
 //! | load, start, stop | [`lifecycle`] |
 //! | an operation's static call site, the hot path | `site` (internal) |
@@ -37,6 +39,7 @@ pub mod bridge;
 pub mod busy;
 mod call;
 mod cells;
+pub mod config;
 pub mod cpu;
 pub mod custom;
 pub mod descriptor;
@@ -46,6 +49,7 @@ pub mod exposition;
 pub mod health;
 pub mod hook;
 mod hook_signature;
+pub mod instance;
 pub mod lifecycle;
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -69,7 +73,7 @@ pub use health::{
     HealthStatus, NotReady, PluginCheck, Readiness,
 };
 pub use hook::block_on;
-pub use lifecycle::{LoadReport, Loaded};
+pub use lifecycle::{InstanceFailure, InstanceReport, LoadReport, Loaded};
 pub use outcome::ErrorKind;
 pub use record::{Failure, PluginRecord};
 pub use registry::Registry;
@@ -105,6 +109,7 @@ pub mod __private {
     pub use crate::call::{
         Finish, OPERATION_FIELDS, call_once, enter, finish, operation_metadata, operation_span,
     };
+    pub use crate::config::InstanceConfig;
     pub use crate::cpu::{CpuFuture, CpuSite, CpuTimer};
     pub use crate::custom::{Counter, CustomKind, CustomSite, Gauge, Histogram};
     pub use crate::descriptor::{
@@ -113,8 +118,9 @@ pub mod __private {
     };
     pub use crate::error::HookError;
     pub use crate::health::{HealthCall, into_health_call, run_health};
-    pub use crate::hook::{HookCall, default_instance, into_hook_call, into_instance};
+    pub use crate::hook::{HookCall, construct, default_instance, into_hook_call, into_instance};
     pub use crate::hook_signature::{ByMut, ByRef, HookFn, run_hook};
+    pub use crate::instance::key_of;
     pub use crate::outcome::{
         ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
     };

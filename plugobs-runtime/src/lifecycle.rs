@@ -14,14 +14,17 @@
 //! [`block_on`], which runs an async hook on the calling thread.
 
 use std::ops::Deref;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
+use crate::config::InstanceConfig;
 use crate::descriptor::{Factory, Instance, Plugin, PluginDescriptor};
 use crate::error::{HookError, LifecycleError, LoadError, RegistryError};
 use crate::hook::{HookCall, block_on, call_catching};
+use crate::instance::InstanceTable;
 use crate::record::{Identity, Live, PluginRecord};
 use crate::registry::Registry;
 use crate::state::{PluginState, Stage};
@@ -46,6 +49,7 @@ impl<'r> Step<'r> {
                     $name,
                     plugin.name = d.name,
                     plugin.kind = d.kind,
+                    plugin.instance = record.instance(),
                     error.type = tracing::field::Empty,
                     otel.status_code = tracing::field::Empty,
                 )
@@ -122,6 +126,7 @@ impl<'r> Step<'r> {
         );
         LifecycleError {
             plugin: d.name,
+            instance: record.instance(),
             stage: self.stage,
             error,
         }
@@ -164,12 +169,17 @@ pub struct Loaded<S: ?Sized + 'static> {
     record: Arc<PluginRecord>,
     instance: Arc<dyn Instance<S>>,
     stop_begun: bool,
+    /// Where the value of an instance loaded by name is bound, so its calls find it.
+    binding: Option<(&'static InstanceTable, usize)>,
 }
 
 impl<S: ?Sized + 'static> Drop for Loaded<S> {
     /// Dropped without `stop()`: the instance is gone, so it ends as `Stopped`, and the
     /// log says its stop hook did not run.
     fn drop(&mut self) {
+        if let Some((table, key)) = self.binding.take() {
+            table.unbind(key);
+        }
         self.record
             .health_state()
             .unregister(Arc::as_ptr(&self.instance).cast::<()>());
@@ -192,6 +202,7 @@ impl<S: ?Sized + 'static> std::fmt::Debug for Loaded<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Loaded")
             .field("plugin", &self.name())
+            .field("instance", &self.instance())
             .finish_non_exhaustive()
     }
 }
@@ -209,7 +220,13 @@ impl<S: ?Sized + 'static> Loaded<S> {
         self.record.descriptor().name
     }
 
-    /// The plugin's live record.
+    /// The instance's name: the plugin's name for its default instance (see
+    /// [`crate::instance`]).
+    pub fn instance(&self) -> &'static str {
+        self.record.instance()
+    }
+
+    /// The instance's live record.
     pub fn record(&self) -> &PluginRecord {
         &self.record
     }
@@ -319,6 +336,72 @@ impl<S: ?Sized + 'static> LoadReport<S> {
     }
 }
 
+/// The outcome of loading a section of instances
+/// ([`Registry::load_instances`]).
+#[derive(Debug)]
+pub struct InstanceReport<S: ?Sized + 'static> {
+    /// The started instances, ordered by instance name.
+    pub loaded: Vec<Loaded<S>>,
+    /// The instances that failed, ordered by instance name.
+    pub failures: Vec<InstanceFailure>,
+}
+
+impl<S: ?Sized + 'static> InstanceReport<S> {
+    /// Whether every instance loaded and started.
+    pub fn is_complete(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// Stops every loaded instance (running async stop hooks on this thread), in order,
+    /// and returns the failures. Every instance is stopped even if some fail.
+    pub fn stop_all(self) -> Vec<LifecycleError> {
+        self.loaded
+            .into_iter()
+            .filter_map(|l| l.stop().err())
+            .collect()
+    }
+}
+
+/// One instance of a section that did not load.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceFailure {
+    /// The instance's name as written in the section (empty when the section as a whole
+    /// is not a map).
+    pub instance: String,
+    /// Why.
+    pub error: LoadError,
+}
+
+impl std::fmt::Display for InstanceFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.error {
+            // These already name the instance.
+            LoadError::Lifecycle(e) => e.fmt(f),
+            LoadError::Registry(
+                e @ (RegistryError::InvalidSection { .. }
+                | RegistryError::InvalidInstanceName { .. }
+                | RegistryError::InstanceTaken { .. }),
+            ) => e.fmt(f),
+            LoadError::Registry(e) => write!(f, "instance `{}`: {e}", self.instance),
+        }
+    }
+}
+
+impl std::error::Error for InstanceFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// The host's configuration value, ready for the constructor; a value no configuration
+/// can hold fails the instance with the reason `config`.
+#[cfg(feature = "serde")]
+fn instance_config(config: &impl serde::Serialize) -> Result<Option<InstanceConfig>, HookError> {
+    InstanceConfig::from_value(config)
+        .map(Some)
+        .map_err(|e| HookError::config(&e))
+}
+
 /// How a lifecycle step waits for an async hook. Each step is written once, as an async
 /// function; the blocking methods run it with [`block_on`] and [`Drive::Block`], so their
 /// hooks are driven on the calling thread, while the `*_async` methods await them.
@@ -349,20 +432,52 @@ impl Drive {
     }
 }
 
+/// Unbinds an instance's value when dropped before its handle took the binding.
+struct Unbind(Option<(&'static InstanceTable, usize)>);
+
+impl Drop for Unbind {
+    fn drop(&mut self) {
+        if let Some((table, key)) = self.0.take() {
+            table.unbind(key);
+        }
+    }
+}
+
+/// The value of a constructed instance, and where it is bound for its calls to find it.
+type Built<S> = (
+    Arc<dyn Instance<S>>,
+    Option<(&'static InstanceTable, usize)>,
+);
+
+/// Constructs an instance from its configuration. The value of an instance loaded by
+/// name is bound to it at its final address, before its start hook runs.
 fn construct<S: ?Sized + 'static>(
     record: &PluginRecord,
     factory: &Factory<S>,
-) -> Result<Box<dyn Instance<S>>, LifecycleError> {
+    config: Result<Option<InstanceConfig>, HookError>,
+) -> Result<Built<S>, LifecycleError> {
     let step = Step::begin(record, Stage::Load);
     let built = step.span.in_scope(|| {
-        crate::alloc::within(record.descriptor(), || {
-            std::panic::catch_unwind(factory.0).unwrap_or_else(|p| Err(HookError::from_panic(&*p)))
-        })
+        let config = config?;
+        let instance = crate::alloc::within(record.descriptor(), || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| (factory.0)(config)))
+                .unwrap_or_else(|p| Err(HookError::from_panic(&*p)))
+        })?;
+        let instance: Arc<dyn Instance<S>> = Arc::from(instance);
+        if record.is_default_instance() {
+            return Ok((instance, None));
+        }
+        let table = crate::instance::table_of(record.descriptor());
+        let key = Arc::as_ptr(&instance).cast::<()>() as usize;
+        table
+            .bind(key, record.slot())
+            .map_err(|e| HookError::from_error(&e))?;
+        Ok((instance, Some((table, key))))
     });
     match built {
-        Ok(instance) => {
+        Ok(built) => {
             step.succeed();
-            Ok(instance)
+            Ok(built)
         }
         Err(e) => Err(step.fail(e)),
     }
@@ -389,19 +504,27 @@ impl Registry {
         Ok((record.clone(), factory))
     }
 
-    /// The one load of one plugin: construct, then start.
+    /// The one load of one instance: construct, then start.
     async fn load_one<S: ?Sized + 'static>(
         record: Arc<PluginRecord>,
         factory: &'static Factory<S>,
+        config: Result<Option<InstanceConfig>, HookError>,
         drive: Drive,
     ) -> Result<Loaded<S>, LifecycleError> {
-        let mut instance = construct(&record, factory)?;
+        let (mut instance, binding) = construct(&record, factory, config)?;
+        // Unbinds the value if the start fails, panics or is cancelled.
+        let mut binding = Unbind(binding);
         let step = Step::begin(&record, Stage::Start);
         let call = step.span.in_scope(|| {
-            crate::alloc::within(record.descriptor(), || call_catching(|| instance.start()))
+            crate::alloc::within(record.descriptor(), || {
+                call_catching(|| match Arc::get_mut(&mut instance) {
+                    Some(i) => i.start(),
+                    // Just constructed: nothing else holds it.
+                    None => HookCall::done(),
+                })
+            })
         });
         let result = drive.hook(record.descriptor(), &step.span, call).await;
-        let instance: Arc<dyn Instance<S>> = Arc::from(instance);
         if result.is_ok()
             && let Some(target) = Arc::clone(&instance).health_target()
         {
@@ -412,6 +535,7 @@ impl Registry {
             record,
             instance,
             stop_begun: false,
+            binding: binding.0.take(),
         })
     }
 
@@ -421,7 +545,178 @@ impl Registry {
         drive: Drive,
     ) -> Result<Loaded<S>, LoadError> {
         let (record, factory) = self.provider::<S>(name)?;
-        Ok(Self::load_one(record, factory, drive).await?)
+        Ok(Self::load_one(record, factory, Ok(None), drive).await?)
+    }
+
+    /// The one load of an instance by name: claim the name, then construct from the
+    /// configuration and start.
+    async fn load_instance_with<S: ?Sized + 'static>(
+        &self,
+        plugin: &str,
+        instance: &str,
+        config: Result<Option<InstanceConfig>, HookError>,
+        drive: Drive,
+    ) -> Result<Loaded<S>, LoadError> {
+        let (plugin, factory) = self.provider::<S>(plugin)?;
+        let record = self.claim_instance(&plugin, instance)?;
+        Ok(Self::load_one(record, factory, config, drive).await?)
+    }
+
+    #[cfg(feature = "serde")]
+    async fn load_instances_with<S: ?Sized + 'static>(
+        &self,
+        section: Result<InstanceConfig, crate::config::InstanceConfigError>,
+        drive: Drive,
+    ) -> InstanceReport<S> {
+        let mut report = InstanceReport {
+            loaded: Vec::new(),
+            failures: Vec::new(),
+        };
+        let entries = section.map_err(|e| e.to_string()).and_then(|s| {
+            s.into_entries()
+                .ok_or_else(|| "expected a map of instance names to tables".to_owned())
+        });
+        let entries = match entries {
+            Ok(entries) => entries,
+            Err(message) => {
+                report.failures.push(InstanceFailure {
+                    instance: String::new(),
+                    error: LoadError::Registry(RegistryError::InvalidSection {
+                        instance: String::new(),
+                        message,
+                    }),
+                });
+                return report;
+            }
+        };
+        for (instance, mut config) in entries {
+            let invalid = |message: &str| RegistryError::InvalidSection {
+                instance: instance.clone(),
+                message: message.to_owned(),
+            };
+            let plugin = match config.take_str("type") {
+                Some(Ok(plugin)) => Ok(plugin),
+                Some(Err(())) => Err(invalid("`type` must be a string: the name of a plugin")),
+                None => Err(invalid("no `type`: the name of the plugin to load")),
+            };
+            let loaded = match plugin {
+                Ok(plugin) => {
+                    self.load_instance_with(&plugin, &instance, Ok(Some(config)), drive)
+                        .await
+                }
+                Err(e) => Err(LoadError::Registry(e)),
+            };
+            match loaded {
+                Ok(loaded) => report.loaded.push(loaded),
+                Err(error) => report.failures.push(InstanceFailure { instance, error }),
+            }
+        }
+        report
+    }
+
+    /// Loads and starts the instance `instance` of the plugin `plugin` as the trait
+    /// object `S`, constructed from `config`: any value a serde format produced (a
+    /// `toml::Table`, a `serde_json::Value`) or any `Serialize` value. Feature `serde`.
+    ///
+    /// Every series of the instance carries `instance = "<instance>"`, and calls of its
+    /// instrumented methods count under it (see [`crate::instance`]). A configuration
+    /// that does not fit the constructor's type fails the instance at the `load` stage
+    /// with the reason `config`, naming the field (see [`crate::config`]). An instance
+    /// that ended can be loaded again under its name; its series go on.
+    ///
+    /// ```
+    /// # #[derive(serde::Deserialize)]
+    /// # struct Cfg { port: u16 }
+    /// // In the plugin: #[plugin(new = Self::from_config, provides = dyn Sink)], with
+    /// // fn from_config(cfg: Cfg) -> Result<Self, E>; in the host:
+    /// # fn host(registry: &plugobs_runtime::Registry) {
+    /// # trait Sink {}
+    /// let config: toml::Table = toml::from_str("port = 9092").unwrap();
+    /// match registry.load_instance::<dyn Sink>("kafka_sink", "kafka-eu", config) {
+    ///     Ok(sink) => assert_eq!(sink.instance(), "kafka-eu"),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Registry::load`], plus [`RegistryError::InvalidInstanceName`],
+    /// [`RegistryError::InstanceTaken`] (the name is another plugin's, or this instance is
+    /// loaded now) and [`RegistryError::TooManyInstances`]; a configuration that does
+    /// not fit is a [`LoadError::Lifecycle`] whose error's reason is
+    /// [`FailureReason::Config`](crate::FailureReason::Config).
+    #[cfg(feature = "serde")]
+    pub fn load_instance<S: ?Sized + 'static>(
+        &self,
+        plugin: &str,
+        instance: &str,
+        config: impl serde::Serialize,
+    ) -> Result<Loaded<S>, LoadError> {
+        let config = instance_config(&config);
+        block_on(self.load_instance_with(plugin, instance, config, Drive::Block))
+    }
+
+    /// As [`Registry::load_instance`], awaiting an async start hook on the caller's
+    /// runtime. Feature `serde`.
+    ///
+    /// # Errors
+    /// As [`Registry::load_instance`].
+    #[cfg(feature = "serde")]
+    pub async fn load_instance_async<S: ?Sized + 'static>(
+        &self,
+        plugin: &str,
+        instance: &str,
+        config: impl serde::Serialize,
+    ) -> Result<Loaded<S>, LoadError> {
+        let config = instance_config(&config);
+        self.load_instance_with(plugin, instance, config, Drive::Await)
+            .await
+    }
+
+    /// Loads and starts every instance of a configuration section as `S`, in name
+    /// order: the shape of Vector's `[sinks.<id>]`, one table per instance name, the
+    /// plugin in its `type` field and the rest its configuration. Feature `serde`.
+    ///
+    /// ```
+    /// # fn host(registry: &plugobs_runtime::Registry) {
+    /// # trait Sink {}
+    /// let file: toml::Table = toml::from_str(r#"
+    ///     [sinks.kafka-eu]
+    ///     type = "kafka_sink"
+    ///     brokers = ["eu-1:9092"]
+    ///
+    ///     [sinks.kafka-us]
+    ///     type = "kafka_sink"
+    ///     brokers = ["us-1:9092"]
+    /// "#).unwrap();
+    /// let report = registry.load_instances::<dyn Sink>(&file["sinks"]);
+    /// for failure in &report.failures {
+    ///     eprintln!("{failure}");
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// An instance that fails — a bad name, an unknown `type`, a configuration that does
+    /// not fit, a failing constructor or start hook — is reported in
+    /// [`InstanceReport::failures`] and does not stop the others.
+    #[cfg(feature = "serde")]
+    pub fn load_instances<S: ?Sized + 'static>(
+        &self,
+        section: impl serde::Serialize,
+    ) -> InstanceReport<S> {
+        let section = crate::config::InstanceConfig::from_value(&section);
+        block_on(self.load_instances_with(section, Drive::Block))
+    }
+
+    /// As [`Registry::load_instances`], awaiting async start hooks on the caller's
+    /// runtime, one instance after another. Feature `serde`.
+    #[cfg(feature = "serde")]
+    pub async fn load_instances_async<S: ?Sized + 'static>(
+        &self,
+        section: impl serde::Serialize,
+    ) -> InstanceReport<S> {
+        let section = crate::config::InstanceConfig::from_value(&section);
+        self.load_instances_with(section, Drive::Await).await
     }
 
     async fn load_all_with<S: ?Sized + 'static>(&self, drive: Drive) -> LoadReport<S> {
@@ -430,7 +725,7 @@ impl Registry {
             failures: Vec::new(),
         };
         for (record, factory) in self.providers::<S>() {
-            match Self::load_one(record, factory, drive).await {
+            match Self::load_one(record, factory, Ok(None), drive).await {
                 Ok(loaded) => report.loaded.push(loaded),
                 Err(e) => report.failures.push(e),
             }

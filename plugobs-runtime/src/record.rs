@@ -1,4 +1,14 @@
-//! One plugin's live record: state, transition and failure counts, lifecycle timings.
+//! One plugin instance's live record: state, transition and failure counts, lifecycle
+//! timings, health.
+//!
+//! Every plugin has the record of its *default instance*, named after the plugin: what
+//! [`Registry::get`](crate::Registry::get) returns, what loading without an instance name
+//! ([`Registry::load`](crate::Registry::load)) and calls on values the host built itself
+//! count under. Each instance loaded by name ([`Registry::load_instance`](crate::Registry::load_instance))
+//! has a record of its own, listed by [`PluginRecord::configured_instances`] of the
+//! default one; everything below holds per record, and each record's series carry its
+//! [`instance`](PluginRecord::instance) label. The operations of all a plugin's instances
+//! are kept together, each instance with its own counts.
 //!
 //! Records are written by the lifecycle and read by stats and the bridge. Counters are
 //! atomics; the few timestamps sit behind a mutex that is only taken on lifecycle steps.
@@ -26,8 +36,8 @@
 //! (and logged) when this derived state changes, and also when an instance ends while no
 //! other one is live (so a second failed load of a failed plugin counts `failed → failed`).
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use crate::cells::Histogram;
@@ -36,7 +46,7 @@ use crate::error::{FailureReason, HookError};
 use crate::health::state::HealthState;
 use crate::health::{CheckReason, Health, HealthStatus};
 use crate::site::ResolvedSite;
-use crate::snapshot::Operation;
+use crate::snapshot::{Operation, OperationSnapshot};
 use crate::state::{PluginState, Stage};
 
 const STATES: usize = PluginState::ALL.len();
@@ -124,9 +134,19 @@ impl Instances {
     }
 }
 
-/// The live record of one registered plugin.
+/// The live record of one instance of a registered plugin (see the [module docs](self)).
 pub struct PluginRecord {
     descriptor: &'static PluginDescriptor,
+    /// The `instance` label: the plugin's name for its default instance.
+    instance: &'static str,
+    /// The instance's slot in its plugin's operation cells (0 for the default instance).
+    slot: usize,
+    /// The records of the instances loaded by name, ordered by name (on the default
+    /// record only).
+    configured: Mutex<Vec<Arc<PluginRecord>>>,
+    /// A named instance is being loaded or is live: its name cannot be loaded again
+    /// until it ends.
+    claimed: AtomicBool,
     state: AtomicU8,
     instances: Mutex<Instances>,
     transitions: [[AtomicU64; STATES]; STATES],
@@ -135,9 +155,9 @@ pub struct PluginRecord {
     timings: Mutex<Timings>,
     /// Bumped on every lifecycle event, so exporters can skip an unchanged plugin.
     generation: AtomicU64,
-    /// Its instrumented operations, by name; each groups the call sites recorded under
-    /// that name.
-    operations: Mutex<Vec<Operation>>,
+    /// Its plugin's instrumented operations, by name, shared by all its instances; each
+    /// groups the call sites recorded under that name.
+    operations: Arc<Mutex<Vec<Operation>>>,
     /// Its health: checked instances, last result, counters.
     health: HealthState,
 }
@@ -146,15 +166,45 @@ impl std::fmt::Debug for PluginRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginRecord")
             .field("name", &self.descriptor.name)
+            .field("instance", &self.instance)
             .field("state", &self.state())
             .finish_non_exhaustive()
     }
 }
 
 impl PluginRecord {
+    /// The record of a plugin's default instance.
     pub(crate) fn new(descriptor: &'static PluginDescriptor) -> Self {
+        Self::with_instance(descriptor, descriptor.name, 0, Arc::default())
+    }
+
+    /// The record of the instance `instance` (slot `slot`) of the plugin whose default
+    /// record is `default`.
+    pub(crate) fn new_instance(
+        default: &PluginRecord,
+        instance: &'static str,
+        slot: usize,
+    ) -> Self {
+        Self::with_instance(
+            default.descriptor,
+            instance,
+            slot,
+            Arc::clone(&default.operations),
+        )
+    }
+
+    fn with_instance(
+        descriptor: &'static PluginDescriptor,
+        instance: &'static str,
+        slot: usize,
+        operations: Arc<Mutex<Vec<Operation>>>,
+    ) -> Self {
         PluginRecord {
             descriptor,
+            instance,
+            slot,
+            configured: Mutex::new(Vec::new()),
+            claimed: AtomicBool::new(false),
             state: AtomicU8::new(PluginState::Registered.index() as u8),
             instances: Mutex::new(Instances {
                 loaded: 0,
@@ -167,7 +217,7 @@ impl PluginRecord {
             durations: Default::default(),
             timings: Mutex::new(Timings::default()),
             generation: AtomicU64::new(0),
-            operations: Mutex::new(Vec::new()),
+            operations,
             health: HealthState::default(),
         }
     }
@@ -177,7 +227,70 @@ impl PluginRecord {
         self.descriptor
     }
 
-    /// The current state, derived from the plugin's live instances (see the
+    /// The instance's name: its `instance` label. The plugin's name for its default
+    /// instance.
+    pub fn instance(&self) -> &'static str {
+        self.instance
+    }
+
+    /// Whether this is the plugin's default instance (see [`crate::instance`]).
+    pub fn is_default_instance(&self) -> bool {
+        self.slot == 0
+    }
+
+    /// The instance's slot in its plugin's operation cells.
+    pub(crate) fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// The records of the plugin's instances loaded by name, ordered by name; empty for
+    /// a plugin never loaded by name, and on the record of a named instance itself.
+    pub fn configured_instances(&self) -> Vec<Arc<PluginRecord>> {
+        self.configured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The record of the configured instance `name`, added by `add` when missing.
+    pub(crate) fn configured_instance(
+        &self,
+        name: &str,
+        add: impl FnOnce() -> Arc<PluginRecord>,
+    ) -> Arc<PluginRecord> {
+        let mut all = self.configured.lock().unwrap_or_else(|e| e.into_inner());
+        match all.binary_search_by(|r| r.instance.cmp(name)) {
+            Ok(i) => Arc::clone(&all[i]),
+            Err(i) => {
+                let record = add();
+                all.insert(i, Arc::clone(&record));
+                record
+            }
+        }
+    }
+
+    /// Claims this named instance for a load; `false` while it is already claimed (being
+    /// loaded, or live).
+    pub(crate) fn claim(&self) -> bool {
+        !self.claimed.swap(true, Relaxed)
+    }
+
+    /// Releases the claim without loading (the load did not get as far as constructing).
+    pub(crate) fn release(&self) {
+        self.claimed.store(false, Relaxed);
+    }
+
+    /// The snapshots of the operations this instance called, ordered by name.
+    pub(crate) fn operation_snapshots(&self) -> Vec<OperationSnapshot> {
+        self.with_operations(|ops| {
+            ops.iter()
+                .filter(|o| o.called_by(self.slot))
+                .map(|o| o.snapshot(self.slot))
+                .collect()
+        })
+    }
+
+    /// The current state, derived from the instance's live values (see the
     /// [module docs](self)).
     pub fn state(&self) -> PluginState {
         PluginState::from_index(self.state.load(Relaxed) as usize)
@@ -218,6 +331,7 @@ impl PluginRecord {
     /// When no instance runs any more, the plugin's health is unknown again.
     pub(crate) fn instance_ended(&self, from: Live, end: PluginState, identity: Identity) {
         let mut none_running = false;
+        let mut none_live = false;
         self.settle(identity, Some(end), |i| {
             i.leave(from);
             i.last_end = end;
@@ -225,7 +339,11 @@ impl PluginRecord {
                 i.health = HealthStatus::Unknown;
                 none_running = true;
             }
+            none_live = i.running == 0 && i.loaded == 0;
         });
+        if none_live && !self.is_default_instance() {
+            self.release();
+        }
         if none_running {
             self.health.reset();
         }
@@ -267,6 +385,7 @@ impl PluginRecord {
             tracing::warn!(
                 plugin.name = d.name,
                 plugin.kind = d.kind,
+                plugin.instance = self.instance,
                 from = previous.as_str(),
                 to = to.as_str(),
                 health.message = reported.message.as_str(),
@@ -276,6 +395,7 @@ impl PluginRecord {
             tracing::info!(
                 plugin.name = d.name,
                 plugin.kind = d.kind,
+                plugin.instance = self.instance,
                 from = previous.as_str(),
                 to = to.as_str(),
                 health.message = reported.message.as_str(),
@@ -313,6 +433,7 @@ impl PluginRecord {
             Identity::InEvent => tracing::info!(
                 plugin.name = self.descriptor.name,
                 plugin.kind = self.descriptor.kind,
+                plugin.instance = self.instance,
                 from = from.as_str(),
                 to = to.as_str(),
                 "plugin state changed"

@@ -8,6 +8,7 @@ use crate::cells::Histogram;
 use crate::descriptor::{PluginDescriptor, linked_descriptors};
 use crate::error::RegistryError;
 use crate::health::HealthPolicies;
+use crate::instance::InstanceName;
 use crate::record::PluginRecord;
 use crate::site;
 
@@ -26,6 +27,8 @@ pub struct Registry {
     attached: Mutex<usize>,
     /// The health policy of every plugin, and of those set one by one.
     pub(crate) policies: Mutex<HealthPolicies>,
+    /// Serializes claiming instance names, so a name is checked and taken at once.
+    naming: Mutex<()>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -111,6 +114,7 @@ impl Registry {
             discovery,
             attached: Mutex::new(0),
             policies: Mutex::new(HealthPolicies::default()),
+            naming: Mutex::new(()),
         }
     }
 
@@ -199,6 +203,111 @@ impl Registry {
         self.lookup_arc(name).map(|r| &**r)
     }
 
+    /// The record of every instance, grouped by plugin (ordered by name): a plugin's
+    /// default instance first, then its instances loaded by name, ordered by name.
+    ///
+    /// A plugin's default instance is left out when the plugin has instances loaded by
+    /// name and its default instance was never used: never loaded, never called, with no
+    /// custom metric, CPU time or allocation recorded.
+    pub fn instances(&self) -> Vec<Arc<PluginRecord>> {
+        let mut all = Vec::with_capacity(self.records.len());
+        for record in &self.records {
+            let configured = record.configured_instances();
+            if configured.is_empty() || default_in_use(record) {
+                all.push(Arc::clone(record));
+            }
+            all.extend(configured);
+        }
+        all
+    }
+
+    /// The instance named `name`: a configured instance, or the default instance of the
+    /// plugin `name`.
+    ///
+    /// ```
+    /// assert!(plugobs_runtime::registry().instance("no_such_instance").is_none());
+    /// ```
+    pub fn instance(&self, name: &str) -> Option<Arc<PluginRecord>> {
+        if let Some(&i) = self.by_name.get(name) {
+            return Some(Arc::clone(&self.records[i]));
+        }
+        self.records.iter().find_map(|r| {
+            r.configured_instances()
+                .into_iter()
+                .find(|c| c.instance() == name)
+        })
+    }
+
+    /// Checks `name` and claims the record of the instance `name` of `plugin` for a
+    /// load: created on first use, reused when that instance was loaded before and has
+    /// ended (its series go on).
+    pub(crate) fn claim_instance(
+        &self,
+        plugin: &Arc<PluginRecord>,
+        name: &str,
+    ) -> Result<Arc<PluginRecord>, RegistryError> {
+        let valid =
+            InstanceName::new(name).map_err(|error| RegistryError::InvalidInstanceName {
+                name: name.to_owned(),
+                error,
+            })?;
+        let name = valid.as_str();
+        let _naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
+        let taken_by_plugin = self.by_name.contains_key(name)
+            || self
+                .problems
+                .iter()
+                .any(|p| matches!(p, RegistryError::DuplicateName { name: n, .. } if *n == name));
+        if taken_by_plugin {
+            let by = self.by_name.get(name).map_or_else(
+                || {
+                    self.problems
+                        .iter()
+                        .find_map(|p| match p {
+                            RegistryError::DuplicateName { name: n, .. } if *n == name => Some(*n),
+                            _ => None,
+                        })
+                        .unwrap_or("?")
+                },
+                |&i| self.records[i].descriptor().name,
+            );
+            return Err(RegistryError::InstanceTaken {
+                instance: name.to_owned(),
+                by,
+                live: false,
+            });
+        }
+        for other in &self.records {
+            if Arc::ptr_eq(other, plugin) {
+                continue;
+            }
+            if other
+                .configured_instances()
+                .iter()
+                .any(|c| c.instance() == name)
+            {
+                return Err(RegistryError::InstanceTaken {
+                    instance: name.to_owned(),
+                    by: other.descriptor().name,
+                    live: false,
+                });
+            }
+        }
+        let table = crate::instance::table_of(plugin.descriptor());
+        let slot = table.slot_for(name)?;
+        let record = plugin.configured_instance(name, || {
+            Arc::new(PluginRecord::new_instance(plugin, table.name(slot), slot))
+        });
+        if !record.claim() {
+            return Err(RegistryError::InstanceTaken {
+                instance: name.to_owned(),
+                by: plugin.descriptor().name,
+                live: true,
+            });
+        }
+        Ok(record)
+    }
+
     /// The plugins of one kind, ordered by name.
     pub fn by_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a PluginRecord> + 'a {
         self.plugins().filter(move |r| r.descriptor().kind == kind)
@@ -269,4 +378,16 @@ impl Registry {
             _ => Err(RegistryError::Many(problems)),
         }
     }
+}
+
+/// Whether a plugin's default instance was ever used: loaded, failed, called, or
+/// recorded anything of its own (custom metrics, CPU time, allocations).
+fn default_in_use(record: &PluginRecord) -> bool {
+    let d = record.descriptor();
+    record.state() != crate::PluginState::Registered
+        || record.total_failures() > 0
+        || record.with_operations(|ops| ops.iter().any(|o| o.called_by(0)))
+        || !crate::custom::of(d).is_empty()
+        || !crate::cpu::of(d).is_empty()
+        || crate::alloc::bytes_of(d).is_some_and(|(a, f)| a > 0 || f > 0)
 }

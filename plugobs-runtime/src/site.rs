@@ -4,7 +4,9 @@
 //! first call resolves it, once, into a leaked [`ResolvedSite`] holding the operation's
 //! sharded cells. After that, a call is:
 //!
-//! 1. one acquire load (the resolved site) and one thread-local read (the shard index),
+//! 1. one acquire load (the resolved site), the instance the receiver is (one load and
+//!    one branch while the plugin has no instance loaded by name; see
+//!    [`crate::instance`]) and one thread-local read (the shard index),
 //! 2. a TSC clock read and `started += 1` in this thread's own shard,
 //! 3. the user's code,
 //! 4. a TSC clock read, the outcome counter if it was not ok, and a `bucket += 1`.
@@ -26,6 +28,7 @@ use crate::cells::{
     ERROR_KIND_SLOTS, OVERFLOW_KIND, OperationCells, OperationTotals, ShardRef, shard_count,
 };
 use crate::descriptor::PluginDescriptor;
+use crate::instance::{InstanceTable, MAX_INSTANCE_NAMES, table_of};
 use crate::outcome::Outcome;
 use crate::threads;
 
@@ -50,11 +53,20 @@ pub struct OperationSite {
     resolved: OnceLock<&'static ResolvedSite>,
 }
 
+/// Instance cells are allocated in chunks of this many slots.
+const CHUNK: usize = 32;
+type Chunk = [OnceLock<Box<OperationCells>>; CHUNK];
+
 /// An operation site after its first call: its plugin, name and cells.
 pub struct ResolvedSite {
     descriptor: &'static PluginDescriptor,
     operation: &'static str,
+    /// The cells of the plugin's default instance (slot 0).
     cells: OperationCells,
+    /// Which instance a receiver is.
+    instances: &'static InstanceTable,
+    /// The cells of the instances loaded by name, by slot, allocated on their first call.
+    others: OnceLock<Box<[OnceLock<Box<Chunk>>; MAX_INSTANCE_NAMES / CHUNK]>>,
     /// The error kinds seen, in slot order; allocated at the first error.
     kinds: OnceLock<Box<[OnceLock<&'static str>; ERROR_KIND_SLOTS]>>,
     clock: &'static quanta::Clock,
@@ -80,14 +92,15 @@ impl OperationSite {
         }
     }
 
-    /// Starts a call of this operation of the plugin `descriptor`.
+    /// Starts a call of this operation of the plugin `descriptor` on the receiver `key`
+    /// ([`key_of`](crate::instance::key_of); 0 without one).
     #[inline(always)]
-    pub fn enter(&'static self, descriptor: &'static PluginDescriptor) -> CallGuard {
+    pub fn enter(&'static self, descriptor: &'static PluginDescriptor, key: usize) -> CallGuard {
         let site = match self.resolved.get() {
             Some(site) => *site,
             None => self.resolve(descriptor),
         };
-        let shard = site.cells.shard(threads::index());
+        let shard = site.cells_for(key).shard(threads::index());
         shard.started();
         CallGuard {
             site,
@@ -104,16 +117,19 @@ impl OperationSite {
     pub fn enter_async<T, F: Future<Output = T>>(
         &'static self,
         descriptor: &'static PluginDescriptor,
+        key: usize,
         fut: F,
     ) -> WatchedCall<F> {
         let site = match self.resolved.get() {
             Some(site) => *site,
             None => self.resolve(descriptor),
         };
-        site.cells.shard(threads::index()).started();
+        let cells = site.cells_for(key);
+        cells.shard(threads::index()).started();
         WatchedCall {
             call: Some(AsyncCall {
                 site,
+                cells,
                 start: site.clock.raw(),
             }),
             fut,
@@ -128,6 +144,8 @@ impl OperationSite {
                 descriptor,
                 operation: self.operation,
                 cells: OperationCells::new(shard_count()),
+                instances: table_of(descriptor),
+                others: OnceLock::new(),
                 kinds: Default::default(),
                 clock: CLOCK.get_or_init(quanta::Clock::new),
                 alloc_slot: alloc::slot_of(descriptor),
@@ -150,23 +168,72 @@ impl ResolvedSite {
         self.operation
     }
 
-    /// Sums the cells.
-    pub(crate) fn totals(&self) -> OperationTotals {
-        self.cells.totals()
+    /// The cells of the instance the receiver `key` is.
+    #[inline(always)]
+    fn cells_for(&self, key: usize) -> &OperationCells {
+        match self.instances.slot_of(key) {
+            0 => &self.cells,
+            slot => self.instance_cells(slot),
+        }
     }
 
-    /// Changes whenever a call of this site starts or finishes.
-    pub(crate) fn fingerprint(&self) -> u64 {
-        self.cells.fingerprint()
+    /// The cells of instance `slot` (not 0), allocated on its first call.
+    #[inline(never)]
+    fn instance_cells(&self, slot: usize) -> &OperationCells {
+        let chunks = self.others.get_or_init(Box::default);
+        let Some(chunk) = chunks.get(slot / CHUNK) else {
+            // Slots are below MAX_INSTANCE_NAMES (`InstanceTable::slot_for`).
+            return &self.cells;
+        };
+        chunk.get_or_init(Box::default)[slot % CHUNK]
+            .get_or_init(|| Box::new(OperationCells::new(shard_count())))
     }
 
-    /// Bytes allocated for this site's cells.
+    /// The cells of instance `slot`, if it ever called this site (slot 0 always has
+    /// cells).
+    fn cells_of(&self, slot: usize) -> Option<&OperationCells> {
+        if slot == 0 {
+            return Some(&self.cells);
+        }
+        let chunk = self.others.get()?.get(slot / CHUNK)?.get()?;
+        chunk[slot % CHUNK].get().map(|c| &**c)
+    }
+
+    /// Sums the cells of instance `slot`.
+    pub(crate) fn totals(&self, slot: usize) -> OperationTotals {
+        self.cells_of(slot)
+            .map(OperationCells::totals)
+            .unwrap_or_default()
+    }
+
+    /// Changes whenever a call of instance `slot` on this site starts or finishes.
+    pub(crate) fn fingerprint(&self, slot: usize) -> u64 {
+        self.cells_of(slot).map_or(0, OperationCells::fingerprint)
+    }
+
+    /// Bytes allocated for this site's cells, every instance's.
     pub(crate) fn allocated_bytes(&self) -> usize {
+        let others = self.others.get().map_or(0, |chunks| {
+            size_of::<[OnceLock<Box<Chunk>>; MAX_INSTANCE_NAMES / CHUNK]>()
+                + chunks
+                    .iter()
+                    .filter_map(OnceLock::get)
+                    .map(|chunk| {
+                        size_of::<Chunk>()
+                            + chunk
+                                .iter()
+                                .filter_map(OnceLock::get)
+                                .map(|c| c.allocated_bytes())
+                                .sum::<usize>()
+                    })
+                    .sum::<usize>()
+        });
         size_of::<Self>()
             + self.kinds.get().map_or(0, |_| {
                 size_of::<[OnceLock<&'static str>; ERROR_KIND_SLOTS]>()
             })
             + self.cells.allocated_bytes()
+            + others
     }
 
     /// The `error_kind` label of slot `i` of [`OperationTotals::errors`].
@@ -283,6 +350,8 @@ impl Drop for CallGuard {
 /// finds the finishing thread's shard when it ends.
 pub struct AsyncCall {
     site: &'static ResolvedSite,
+    /// The cells of the instance it was called on.
+    cells: &'static OperationCells,
     start: u64,
 }
 
@@ -297,7 +366,7 @@ impl std::fmt::Debug for AsyncCall {
 impl AsyncCall {
     #[inline]
     fn end(self, outcome: Outcome) {
-        let shard = self.site.cells.shard(threads::index());
+        let shard = self.cells.shard(threads::index());
         record(self.site, shard, self.start, outcome);
     }
 }

@@ -2,9 +2,10 @@
 //! bridge to the `metrics` facade and the Prometheus renderer all read it.
 //!
 //! An operation is every call site instrumented under one (plugin, operation) name —
-//! usually one. Its snapshot is cached with a fingerprint of its cells (one load per
-//! shard), so reading an operation with no new calls costs those loads and a copy, not
-//! a walk over its buckets.
+//! usually one — and each instance of the plugin has its own cells in each site (see
+//! [`crate::instance`]). A snapshot of one instance's operation is cached with a
+//! fingerprint of its cells (one load per shard), so reading an operation with no new
+//! calls costs those loads and a copy, not a walk over its buckets.
 
 use std::sync::Mutex;
 
@@ -68,8 +69,8 @@ impl OperationSnapshot {
         .map(|o| (o.as_str(), count(o)))
     }
 
-    fn add_site(&mut self, site: &ResolvedSite) {
-        let t = site.totals();
+    fn add_site(&mut self, site: &ResolvedSite, slot: usize) {
+        let t = site.totals(slot);
         let errors: u64 = t.errors.iter().sum();
         self.calls += t.finished;
         self.started += t.started;
@@ -92,11 +93,12 @@ impl OperationSnapshot {
     }
 }
 
-/// One operation of a plugin: its call sites and its last snapshot.
+/// One operation of a plugin: its call sites and the last snapshot of each instance.
 pub(crate) struct Operation {
     name: &'static str,
     sites: Vec<&'static ResolvedSite>,
-    cache: Mutex<Option<(u64, OperationSnapshot)>>,
+    /// By instance slot: the fingerprint and snapshot last read.
+    cache: Mutex<Vec<(usize, u64, OperationSnapshot)>>,
 }
 
 impl Operation {
@@ -104,7 +106,7 @@ impl Operation {
         Operation {
             name: site.operation(),
             sites: vec![site],
-            cache: Mutex::new(None),
+            cache: Mutex::new(Vec::new()),
         }
     }
 
@@ -114,33 +116,46 @@ impl Operation {
 
     pub(crate) fn add_site(&mut self, site: &'static ResolvedSite) {
         self.sites.push(site);
-        *self.cache.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        self.cache
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
-    /// Changes whenever a call of this operation starts or finishes.
-    pub(crate) fn fingerprint(&self) -> u64 {
+    /// Whether instance `slot` ever called this operation.
+    pub(crate) fn called_by(&self, slot: usize) -> bool {
+        self.sites.iter().any(|s| s.fingerprint(slot) != 0)
+    }
+
+    /// Changes whenever a call of this operation on instance `slot` starts or finishes.
+    pub(crate) fn fingerprint(&self, slot: usize) -> u64 {
         self.sites.iter().fold(0u64, |acc, s| {
-            acc.rotate_left(7).wrapping_add(s.fingerprint())
+            acc.rotate_left(7).wrapping_add(s.fingerprint(slot))
         })
     }
 
-    /// The current totals; reuses the last ones when nothing happened since.
-    pub(crate) fn snapshot(&self) -> OperationSnapshot {
-        let fingerprint = self.fingerprint();
+    /// The current totals of instance `slot`; reuses the last ones when nothing happened
+    /// since.
+    pub(crate) fn snapshot(&self, slot: usize) -> OperationSnapshot {
+        let fingerprint = self.fingerprint(slot);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((seen, snapshot)) = &*cache
-            && *seen == fingerprint
+        let cached = cache.iter().position(|(s, _, _)| *s == slot);
+        if let Some(i) = cached
+            && cache[i].1 == fingerprint
         {
-            return snapshot.clone();
+            return cache[i].2.clone();
         }
         let mut snapshot = OperationSnapshot {
             operation: self.name,
             ..OperationSnapshot::default()
         };
         for site in &self.sites {
-            snapshot.add_site(site);
+            snapshot.add_site(site, slot);
         }
-        *cache = Some((fingerprint, snapshot.clone()));
+        match cached {
+            Some(i) => cache[i] = (slot, fingerprint, snapshot.clone()),
+            None => cache.push((slot, fingerprint, snapshot.clone())),
+        }
         snapshot
     }
 

@@ -116,12 +116,16 @@ impl From<&OperationSnapshot> for OperationStats {
     }
 }
 
-/// A point-in-time view of one plugin.
+/// A point-in-time view of one plugin instance: the plugin's default instance, or one
+/// loaded by name (see [`crate::instance`]).
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PluginStats {
-    /// Registered name.
+    /// The plugin's registered name.
     pub name: &'static str,
+    /// The instance's name: the `instance` label; the plugin's name for its default
+    /// instance.
+    pub instance: &'static str,
     /// Kind.
     pub kind: &'static str,
     /// Version.
@@ -148,19 +152,22 @@ pub struct PluginStats {
     /// Share of wall time spent inside its operations over the last minute (see
     /// [`busy`](crate::busy)); above 1 when calls overlap.
     pub busy_ratio: f64,
-    /// Its own metrics (`plugobs::counter!` and the like), by name, one entry per series.
+    /// Its own metrics (`plugobs::counter!` and the like), by name, one entry per series;
+    /// they are the plugin's, shown with its default instance (empty for the others).
     pub custom: Vec<CustomStats>,
     /// Heap bytes allocated by its operations and hooks, with the
-    /// [`Attributed`](crate::alloc::Attributed) global allocator installed.
+    /// [`Attributed`](crate::alloc::Attributed) global allocator installed; the plugin's,
+    /// shown with its default instance.
     pub allocated_bytes: Option<u64>,
     /// Heap bytes freed by its operations and hooks, likewise.
     pub freed_bytes: Option<u64>,
 }
 
 impl PluginStats {
-    /// A snapshot of one record and its operations.
+    /// A snapshot of one instance's record and its operations.
     pub fn of(record: &PluginRecord) -> PluginStats {
         let d = record.descriptor();
+        let default = record.is_default_instance();
         let health = {
             let h = record.health_state().lock();
             PluginHealth {
@@ -174,8 +181,14 @@ impl PluginStats {
         // Before `timings()` is held: the ratio reads when the plugin was loaded.
         let busy_ratio = crate::busy::ratio(record);
         let t = record.timings();
+        let bytes = if default {
+            crate::alloc::bytes_of(d)
+        } else {
+            None
+        };
         PluginStats {
             name: d.name,
+            instance: record.instance(),
             kind: d.kind,
             version: d.version,
             state: record.state(),
@@ -185,11 +198,17 @@ impl PluginStats {
             loaded_at: t.loaded_at,
             failures: record.total_failures(),
             last_failure: t.last_failure.clone(),
-            operations: record.with_operations(|ops| {
-                let cpu = crate::cpu::of(d);
-                ops.iter()
+            operations: {
+                let cpu = if default {
+                    crate::cpu::of(d)
+                } else {
+                    Vec::new()
+                };
+                record
+                    .operation_snapshots()
+                    .iter()
                     .map(|o| {
-                        let mut stats = OperationStats::from(&o.snapshot());
+                        let mut stats = OperationStats::from(o);
                         stats.cpu = cpu
                             .iter()
                             .find(|(name, _)| *name == stats.name)
@@ -197,11 +216,15 @@ impl PluginStats {
                         stats
                     })
                     .collect()
-            }),
+            },
             busy_ratio,
-            custom: CustomStats::of(d),
-            allocated_bytes: crate::alloc::bytes_of(d).map(|(a, _)| a),
-            freed_bytes: crate::alloc::bytes_of(d).map(|(_, f)| f),
+            custom: if default {
+                CustomStats::of(d)
+            } else {
+                Vec::new()
+            },
+            allocated_bytes: bytes.map(|(a, _)| a),
+            freed_bytes: bytes.map(|(_, f)| f),
         }
     }
 }
@@ -214,9 +237,10 @@ pub struct RegistryStats {
     pub total: usize,
     /// Plugins per kind.
     pub by_kind: BTreeMap<&'static str, usize>,
-    /// Plugins per state; every state is present, possibly with 0.
+    /// Instances per state (what `plugobs_plugins{state}` counts); every state is
+    /// present, possibly with 0.
     pub by_state: BTreeMap<PluginState, usize>,
-    /// Health counts.
+    /// Health counts, over instances.
     pub health: HealthCounts,
     /// Failed lifecycle steps plus operation errors and panics, over all plugins.
     pub total_errors: u64,
@@ -225,27 +249,34 @@ pub struct RegistryStats {
     /// How long discovery took.
     #[cfg_attr(feature = "serde", serde(with = "seconds"))]
     pub discovery_duration: Duration,
-    /// One entry per plugin, ordered by name.
+    /// One entry per instance ([`Registry::instances`]), grouped by plugin (ordered by
+    /// name): a plugin's default instance first, then its instances loaded by name.
     pub plugins: Vec<PluginStats>,
 }
 
 impl Registry {
-    /// A snapshot of every plugin's state, timings and failures.
+    /// A snapshot of every plugin instance's state, timings and failures.
     ///
     /// ```
     /// let stats = plugobs_runtime::registry().stats();
-    /// assert_eq!(stats.total, stats.plugins.len());
+    /// assert_eq!(stats.total, plugobs_runtime::registry().len());
     /// println!("{stats}");
     /// ```
     pub fn stats(&self) -> RegistryStats {
         self.attach_sites();
-        let plugins: Vec<PluginStats> = self.plugins().map(PluginStats::of).collect();
+        let plugins: Vec<PluginStats> = self
+            .instances()
+            .iter()
+            .map(|r| PluginStats::of(r))
+            .collect();
         let mut by_kind = BTreeMap::new();
+        for record in self.plugins() {
+            *by_kind.entry(record.descriptor().kind).or_insert(0) += 1;
+        }
         let mut by_state: BTreeMap<PluginState, usize> =
             PluginState::ALL.iter().map(|s| (*s, 0)).collect();
         let mut health = HealthCounts::default();
         for p in &plugins {
-            *by_kind.entry(p.kind).or_insert(0) += 1;
             *by_state.entry(p.state).or_insert(0) += 1;
             match p.health.status {
                 HealthStatus::Healthy => health.healthy += 1,
@@ -255,7 +286,7 @@ impl Registry {
             }
         }
         RegistryStats {
-            total: plugins.len(),
+            total: self.len(),
             by_kind,
             by_state,
             health,
@@ -351,6 +382,18 @@ fn opt(d: Option<Duration>) -> String {
     d.map(human).unwrap_or_else(|| "-".to_owned())
 }
 
+impl RegistryStats {
+    /// The plugin column of row `i`: blank under the first instance of its plugin, so a
+    /// plugin's instances read as a group.
+    fn group_name(&self, i: usize) -> String {
+        let name = self.plugins[i].name;
+        match i.checked_sub(1).map(|j| self.plugins[j].name) {
+            Some(previous) if previous == name => String::new(),
+            _ => name.to_owned(),
+        }
+    }
+}
+
 impl fmt::Display for RegistryStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kinds: Vec<String> = self
@@ -386,6 +429,7 @@ impl fmt::Display for RegistryStats {
         let mut rows = vec![
             [
                 "PLUGIN",
+                "INSTANCE",
                 "KIND",
                 "VERSION",
                 "STATE",
@@ -398,9 +442,10 @@ impl fmt::Display for RegistryStats {
             .map(String::from)
             .to_vec(),
         ];
-        for p in &self.plugins {
+        for (i, p) in self.plugins.iter().enumerate() {
             rows.push(vec![
-                p.name.to_owned(),
+                self.group_name(i),
+                p.instance.to_owned(),
                 p.kind.to_owned(),
                 p.version.to_owned(),
                 p.state.as_str().to_owned(),
@@ -420,6 +465,7 @@ impl fmt::Display for RegistryStats {
         let mut ops = vec![
             [
                 "PLUGIN",
+                "INSTANCE",
                 "OPERATION",
                 "CALLS",
                 "ERRORS",
@@ -435,6 +481,7 @@ impl fmt::Display for RegistryStats {
             .map(String::from)
             .to_vec(),
         ];
+        let mut last = "";
         for p in &self.plugins {
             for o in &p.operations {
                 let errors = if o.errors_by_kind.is_empty() {
@@ -448,7 +495,12 @@ impl fmt::Display for RegistryStats {
                     format!("{} ({})", o.errors, kinds.join(" "))
                 };
                 ops.push(vec![
-                    p.name.to_owned(),
+                    if p.name == last {
+                        String::new()
+                    } else {
+                        p.name.to_owned()
+                    },
+                    p.instance.to_owned(),
                     o.name.to_owned(),
                     o.calls.to_string(),
                     errors,
@@ -461,6 +513,7 @@ impl fmt::Display for RegistryStats {
                     opt(o.p99),
                     opt(o.max),
                 ]);
+                last = p.name;
             }
         }
         if ops.len() > 1 {
@@ -468,9 +521,11 @@ impl fmt::Display for RegistryStats {
             write_table(f, &ops)?;
         }
         let mut health = vec![
-            ["PLUGIN", "HEALTH", "CHECKED", "CHECK", "MESSAGE"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "PLUGIN", "INSTANCE", "HEALTH", "CHECKED", "CHECK", "MESSAGE",
+            ]
+            .map(String::from)
+            .to_vec(),
         ];
         for p in self
             .plugins
@@ -489,6 +544,7 @@ impl fmt::Display for RegistryStats {
             }
             health.push(vec![
                 p.name.to_owned(),
+                p.instance.to_owned(),
                 h.status.as_str().to_owned(),
                 h.checked_at
                     .map(|t| format!("{} ago", human(now.duration_since(t).unwrap_or_default())))
@@ -506,9 +562,17 @@ impl fmt::Display for RegistryStats {
             write_table(f, &health)?;
         }
         let mut own = vec![
-            ["PLUGIN", "BUSY", "CPU", "ALLOCATED", "METRIC", "VALUE"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "PLUGIN",
+                "INSTANCE",
+                "BUSY",
+                "CPU",
+                "ALLOCATED",
+                "METRIC",
+                "VALUE",
+            ]
+            .map(String::from)
+            .to_vec(),
         ];
         for p in self
             .plugins
@@ -526,7 +590,7 @@ impl fmt::Display for RegistryStats {
                 .map_or_else(|| "-".to_owned(), |b| format!("{b} B"));
             let busy = [busy, cpu, allocated];
             if p.custom.is_empty() {
-                let mut row = vec![p.name.to_owned()];
+                let mut row = vec![p.name.to_owned(), p.instance.to_owned()];
                 row.extend(busy.iter().cloned());
                 row.extend(["-".to_owned(), "-".to_owned()]);
                 own.push(row);
@@ -537,11 +601,11 @@ impl fmt::Display for RegistryStats {
                     .split_once(" = ")
                     .or_else(|| text.split_once(": "))
                     .unwrap_or((&text, ""));
-                let mut row = vec![if i == 0 {
-                    p.name.to_owned()
+                let mut row = if i == 0 {
+                    vec![p.name.to_owned(), p.instance.to_owned()]
                 } else {
-                    String::new()
-                }];
+                    vec![String::new(), String::new()]
+                };
                 row.extend(
                     busy.iter()
                         .map(|b| if i == 0 { b.clone() } else { String::new() }),

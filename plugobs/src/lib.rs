@@ -339,10 +339,11 @@ pub use plugobs_macros::{ErrorKind, counter, gauge, histogram, instrumented, plu
 pub use plugobs_runtime::{
     CheckOptions, CheckReason, ConfigError, ErrorKind, Failure, FailureReason, Health,
     HealthChange, HealthCounts, HealthMonitor, HealthPolicy, HealthReport, HealthStatus, HookError,
-    LifecycleError, LoadError, LoadReport, Loaded, NotReady, OperationStats, Plugin, PluginCheck,
-    PluginDescriptor, PluginHealth, PluginRecord, PluginState, PluginStats, Readiness, Registry,
-    RegistryError, RegistryStats, SourceLocation, Stage, alloc, block_on, bridge, busy, cpu,
-    custom, exposition, flush, health, names, registry, set_namespace, snapshot,
+    InstanceFailure, InstanceReport, LifecycleError, LoadError, LoadReport, Loaded, NotReady,
+    OperationStats, Plugin, PluginCheck, PluginDescriptor, PluginHealth, PluginRecord, PluginState,
+    PluginStats, Readiness, Registry, RegistryError, RegistryStats, SourceLocation, Stage, alloc,
+    block_on, bridge, busy, config, cpu, custom, exposition, flush, health, instance, names,
+    registry, set_namespace, snapshot,
 };
 
 #[cfg(feature = "http")]

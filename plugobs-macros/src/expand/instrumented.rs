@@ -122,6 +122,7 @@ struct Locals {
     outcome: Ident,
     entered: Ident,
     future: Ident,
+    key: Ident,
 }
 
 impl Locals {
@@ -135,6 +136,7 @@ impl Locals {
             outcome: hygienic("__plugobs_outcome"),
             entered: hygienic("__plugobs_entered"),
             future: hygienic("__plugobs_future"),
+            key: hygienic("__plugobs_key"),
         }
     }
 }
@@ -258,6 +260,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         guard,
         entered,
         future,
+        key,
         ..
     } = &locals;
     let Parts {
@@ -265,6 +268,25 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         make_span,
         finish,
     } = parts(f, ctx, &locals);
+    // The receiver's address, which tells a call which instance it runs on (see
+    // `plugobs::instance`): for `&self` and `&mut self` (or `self: &Self`); 0 without.
+    let key_expr = match sig.receiver() {
+        Some(r)
+            if match &r.kind {
+                syn::ReceiverKind::Reference(..) => true,
+                syn::ReceiverKind::Typed(_, ty) => matches!(**ty, syn::Type::Reference(_)),
+                _ => false,
+            } =>
+        {
+            let this = &r.self_token;
+            quote!(#p::key_of(#this))
+        }
+        _ => quote!(0usize),
+    };
+    let statics = quote! {
+        #statics
+        let #key: usize = #key_expr;
+    };
     let block = f.block;
     let body = quote_spanned!(block.brace_token.span.join()=> #block);
     // Awaits the call's future `fut`, then ends the call: the tail of every async shape.
@@ -278,7 +300,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         };
         quote! {
             let (#guard, #ret) = #p::tracing::Instrument::instrument(
-                #site.enter_async::<#hint, _>(#d, #fut),
+                #site.enter_async::<#hint, _>(#d, #key, #fut),
                 ::core::clone::Clone::clone(&#span),
             )
             .await;
@@ -313,7 +335,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         Shape::Sync if returns_never(sig) => quote! {{
             #statics
             #make_span
-            let #guard = #p::enter(&#site, #d);
+            let #guard = #p::enter(&#site, #d, #key);
             let #entered = #span.enter();
             #body
         }},
@@ -323,7 +345,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
             quote! {{
                 #statics
                 #make_span
-                let #guard = #p::enter(&#site, #d);
+                let #guard = #p::enter(&#site, #d, #key);
                 let #ret: #hint = #run;
                 #finish
                 #ret

@@ -83,9 +83,10 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
         .clone()
         .unwrap_or_else(|| LitStr::new(&model.doc_summary().unwrap_or_default(), span));
 
+    let config = syn::Ident::new("__plugobs_config", proc_macro2::Span::mixed_site());
     let construct = match &args.new {
-        Some(path) => quote_spanned!(path.span()=> #p::into_instance::<Self, _, _>(#path())),
-        None => quote_spanned!(span=> #p::default_instance::<Self>()),
+        Some(path) => quote_spanned!(path.span()=> #p::construct::<Self, _, _>(#path, #config)),
+        None => quote_spanned!(span=> #p::default_instance::<Self>(#config)),
     };
     let start = args.start.as_ref().map(|path| hook(&p, "start", path));
     let stop = args.stop.as_ref().map(|path| hook(&p, "stop", path));
@@ -152,7 +153,7 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
             impl #p::Plugin for #ident {
                 const DESCRIPTOR: &'static #p::PluginDescriptor = &__PLUGOBS_DESCRIPTOR;
 
-                fn construct() -> #p::Result<Self, #p::HookError> {
+                fn construct(#config: #p::Option<#p::InstanceConfig>) -> #p::Result<Self, #p::HookError> {
                     #construct
                 }
 

@@ -89,6 +89,8 @@ impl Default for CheckOptions {
 pub struct PluginCheck {
     /// The plugin's name.
     pub plugin: &'static str,
+    /// The instance's name (the plugin's name for its default instance).
+    pub instance: &'static str,
     /// Its kind.
     pub kind: &'static str,
     /// This round's result: the worse of the hook's and the policy's.
@@ -108,14 +110,15 @@ pub struct PluginCheck {
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct HealthReport {
-    /// One entry per running plugin, ordered by name.
+    /// One entry per running instance, grouped by plugin (ordered by name).
     pub checks: Vec<PluginCheck>,
 }
 
 impl HealthReport {
-    /// The entry of plugin `name`.
+    /// The entry of the instance `name`: a configured instance, or the default instance
+    /// of the plugin `name`.
     pub fn get(&self, name: &str) -> Option<&PluginCheck> {
-        self.checks.iter().find(|c| c.plugin == name)
+        self.checks.iter().find(|c| c.instance == name)
     }
 }
 
@@ -190,8 +193,9 @@ impl Registry {
         self.attach_sites();
         let began = Instant::now();
         let timeout = options.timeout;
-        let running: Vec<&Arc<PluginRecord>> = self
-            .records_arc()
+        let running: Vec<Arc<PluginRecord>> = self
+            .instances()
+            .into_iter()
             .filter(|r| r.running_instances() > 0)
             .collect();
         let shared = Arc::new(RoundShared {
@@ -209,6 +213,7 @@ impl Registry {
                 "plugin.health_check",
                 plugin.name = d.name,
                 plugin.kind = d.kind,
+                plugin.instance = record.instance(),
                 health.status = tracing::field::Empty,
                 error.type = tracing::field::Empty,
                 otel.status_code = tracing::field::Empty,
@@ -264,6 +269,7 @@ impl Registry {
             record.health_updated(previous, &reported);
             report.checks.push(PluginCheck {
                 plugin: d.name,
+                instance: record.instance(),
                 kind: d.kind,
                 result,
                 status,

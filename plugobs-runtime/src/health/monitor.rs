@@ -16,6 +16,8 @@ use crate::registry::Registry;
 pub struct HealthChange {
     /// The plugin's name.
     pub plugin: &'static str,
+    /// The instance's name (the plugin's name for its default instance).
+    pub instance: &'static str,
     /// Its kind.
     pub kind: &'static str,
     /// The status it reported before.
@@ -238,11 +240,12 @@ impl Core {
         for check in report.checks.iter().filter(|c| c.previous != c.status) {
             let health = self
                 .registry
-                .get(check.plugin)
+                .instance(check.instance)
                 .map(|r| r.health_state().lock().reported.clone())
                 .unwrap_or_else(|| check.result.clone());
             let change = HealthChange {
                 plugin: check.plugin,
+                instance: check.instance,
                 kind: check.kind,
                 from: check.previous,
                 to: check.status,

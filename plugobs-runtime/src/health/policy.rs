@@ -234,7 +234,7 @@ impl Sample {
         record.with_operations(|ops| {
             let mut sample = Sample::zero(at);
             for op in ops {
-                let s = op.snapshot();
+                let s = op.snapshot(record.slot());
                 sample.calls += s.calls;
                 sample.failed += s.errors + s.panics;
                 sample.latency.merge(&s.latency);

@@ -20,6 +20,8 @@ pub struct Readiness {
 pub struct NotReady {
     /// The plugin's name.
     pub plugin: &'static str,
+    /// The instance's name (the plugin's name for its default instance).
+    pub instance: &'static str,
     /// Its kind.
     pub kind: &'static str,
     /// Its reported status: unhealthy, or unknown (not checked yet).
@@ -42,7 +44,7 @@ impl Registry {
     /// ```
     pub fn readiness(&self) -> Readiness {
         let mut not_ready = Vec::new();
-        for record in self.plugins() {
+        for record in self.instances() {
             if record.running_instances() == 0 {
                 continue;
             }
@@ -57,6 +59,7 @@ impl Registry {
                 };
                 not_ready.push(NotReady {
                     plugin: d.name,
+                    instance: record.instance(),
                     kind: d.kind,
                     status: health.status,
                     message,
