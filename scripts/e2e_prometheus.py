@@ -133,7 +133,7 @@ def firing():
     }
 
 
-config_failures = until(
+until(
     "a load failure with reason config for kafka_sink/eu",
     lambda: query(
         'plugobs_plugin_load_failures_total{plugin="kafka_sink",instance="eu",'
@@ -142,6 +142,15 @@ config_failures = until(
     60,
 )
 print("  ok  kafka_sink/eu: one load failure with reason config")
+until(
+    "kafka_sink/us's writes counted under its instance",
+    lambda: query(
+        'plugobs_plugin_operations_total{plugin="kafka_sink",instance="us",'
+        'operation="write",outcome="ok"} > 0'
+    ),
+    60,
+)
+print("  ok  kafka_sink/us: its writes are counted under instance us")
 for alert, plugin, instance in sorted(expected):
     until(
         f"{alert} firing for {plugin}/{instance}",

@@ -143,8 +143,8 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             summary: format!("Plugin {who} failed to load or start"),
             description: format!(
                 "{of_cap} failed at its {{{{ $labels.stage }}}} step in the last {lw}. \
-                 Its last failure (message and error type) is in the host's stats and \
-                 /plugins/{plugin}."
+                 Its last failure (message and error type) is in the host's stats: the \
+                 entry of instance {instance} in /plugins."
             ),
         },
         Rule::Alert {
@@ -209,7 +209,7 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             description: format!(
                 "{of_cap} reports unhealthy (its health hook, a failed or timed-out \
                  check, or the policy over its own operations). The message says which: see \
-                 /plugins/{plugin} or the status page."
+                 the entry of instance {instance} in /plugins, or the status page."
             ),
         },
         Rule::Alert {

@@ -175,7 +175,7 @@ fn alert_annotations_name_plugin_and_instance() {
         load_failed.1,
         "Instance {{ $labels.instance }} of plugin {{ $labels.plugin }} failed at its \
          {{ $labels.stage }} step in the last 15m. Its last failure (message and error type) \
-         is in the host's stats and /plugins/{{ $labels.plugin }}."
+         is in the host's stats: the entry of instance {{ $labels.instance }} in /plugins."
     );
 }
 
