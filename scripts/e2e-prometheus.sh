@@ -5,15 +5,19 @@
 # 1. `promtool check rules` on the generated rules, `promtool test rules` on their unit
 #    tests (plugobs-cli/tests/promtool/rules.test.yml).
 # 2. Starts `ops-host` (examples/src/bin/ops-host.rs: a sink failing its start, one
-#    unhealthy, one failing half its writes, one fine) serving plugobs' endpoints on a
-#    free loopback port, and Prometheus on another with a generated config (scrape every
-#    second) and the rules generated with shortened windows and `for:` durations — the
-#    same `--set` a user would use.
+#    unhealthy, one failing half its writes, one fine, and two configured instances of
+#    one sink plugin, one refused its configuration) serving plugobs' endpoints on a free
+#    loopback port, and Prometheus on another with a generated config (scrape every
+#    second, `honor_labels: true` so plugobs' `instance` label is kept, the target's
+#    address in `host`) and the rules generated with shortened windows and `for:`
+#    durations — the same `--set` a user would use.
 # 3. `promtool check metrics` on the live exposition, then scripts/e2e_prometheus.py
 #    asserts through Prometheus's HTTP API: every metric of docs/metrics.md has series
-#    with its label names; histogram_quantile over the operation histogram is finite; every
-#    dashboard panel's expression returns data; the load-failure, unhealthy and
-#    error-ratio alerts fire for the right plugins, each within a bounded time.
+#    with its label names (`instance` included, plugobs' value, not the address);
+#    histogram_quantile over the operation histogram is finite; every dashboard panel's
+#    expression returns data; the load-failure, unhealthy and error-ratio alerts fire for
+#    the right (plugin, instance), each within a bounded time, and none for an instance
+#    that does not fail.
 #
 # Bounded in time, free ports, and everything it started is killed on exit, failed or not.
 # Skipped with a loud message (exit 0) only when Debian's prometheus package cannot be

@@ -1,7 +1,9 @@
-//! The Grafana dashboard: a datasource variable, a `plugin` variable, and one panel per
-//! question an operator asks (which plugins run, are they healthy, how long did they take
-//! to load and start, what does each operation cost and how often does it fail, what
-//! does the process use).
+//! The Grafana dashboard: a datasource variable, a `plugin` variable, an `instance`
+//! variable (the configured instances of the selected plugins), and one panel per question
+//! an operator asks (which plugins run, are they healthy, how long did they take to load
+//! and start, what does each operation cost and how often does it fail, what does the
+//! process use). Every per-plugin query is filtered by both variables and its legend
+//! names `plugin/instance`.
 
 use serde_json::{Value, json};
 
@@ -18,7 +20,7 @@ struct Panel {
 
 fn panels(config: &Config) -> Result<Vec<Panel>, OpsError> {
     let n = Names::new(&config.namespace);
-    let sel = r#"{plugin=~"$plugin"}"#;
+    let sel = r#"{plugin=~"$plugin",instance=~"$instance"}"#;
     let w = &config.rate_window;
     let ops = n.metric("plugin_operations_total")?;
     let load = n.metric("plugin_load_duration_seconds")?;
@@ -38,52 +40,63 @@ fn panels(config: &Config) -> Result<Vec<Panel>, OpsError> {
             unit: "short",
             queries: vec![(
                 format!(
-                    "max by (plugin, status) ({}{sel} == 1)",
+                    "max by (plugin, instance, status) ({}{sel} == 1)",
                     n.metric("plugin_health")?
                 ),
-                "{{plugin}} {{status}}",
+                "{{plugin}}/{{instance}} {{status}}",
             )],
         },
         Panel {
-            title: "Mean load and start time by plugin",
+            title: "Mean load and start time by instance",
             unit: "s",
             queries: vec![
                 (
                     format!("{load}_sum{sel} / {load}_count{sel}"),
-                    "{{plugin}} load",
+                    "{{plugin}}/{{instance}} load",
                 ),
                 (
                     format!("{start}_sum{sel} / {start}_count{sel}"),
-                    "{{plugin}} start",
+                    "{{plugin}}/{{instance}} start",
                 ),
             ],
         },
         Panel {
-            title: "Calls per second by plugin and operation",
+            title: "Calls per second by instance and operation",
             unit: "reqps",
             queries: vec![(
-                format!("sum by (plugin, operation) (rate({ops}{sel}[$__rate_interval]))"),
-                "{{plugin}}.{{operation}}",
+                format!(
+                    "sum by (plugin, instance, operation) (rate({ops}{sel}[$__rate_interval]))"
+                ),
+                "{{plugin}}/{{instance}}.{{operation}}",
             )],
         },
         Panel {
-            title: "Error ratio by plugin and operation",
+            title: "Error ratio by instance and operation",
             unit: "percentunit",
             queries: vec![(
                 format!(
                     "{}{sel}",
                     n.record("operation_error_ratio", &format!("rate{w}"))
                 ),
-                "{{plugin}}.{{operation}}",
+                "{{plugin}}/{{instance}}.{{operation}}",
             )],
         },
         Panel {
             title: "Latency p50 / p90 / p99 by operation",
             unit: "s",
             queries: vec![
-                (format!("{}{sel}", p("p50")), "{{plugin}}.{{operation}} p50"),
-                (format!("{}{sel}", p("p90")), "{{plugin}}.{{operation}} p90"),
-                (format!("{}{sel}", p("p99")), "{{plugin}}.{{operation}} p99"),
+                (
+                    format!("{}{sel}", p("p50")),
+                    "{{plugin}}/{{instance}}.{{operation}} p50",
+                ),
+                (
+                    format!("{}{sel}", p("p90")),
+                    "{{plugin}}/{{instance}}.{{operation}} p90",
+                ),
+                (
+                    format!("{}{sel}", p("p99")),
+                    "{{plugin}}/{{instance}}.{{operation}} p99",
+                ),
             ],
         },
         Panel {
@@ -91,10 +104,10 @@ fn panels(config: &Config) -> Result<Vec<Panel>, OpsError> {
             unit: "short",
             queries: vec![(
                 format!(
-                    "sum by (plugin, operation) ({}{sel})",
+                    "sum by (plugin, instance, operation) ({}{sel})",
                     n.metric("plugin_operations_in_flight")?
                 ),
-                "{{plugin}}.{{operation}}",
+                "{{plugin}}/{{instance}}.{{operation}}",
             )],
         },
         Panel {
@@ -110,8 +123,8 @@ fn panels(config: &Config) -> Result<Vec<Panel>, OpsError> {
     ])
 }
 
-/// Every panel expression, as the dashboard holds it (`$plugin`, `$__rate_interval`
-/// unexpanded): what the end-to-end test checks against live series.
+/// Every panel expression, as the dashboard holds it (`$plugin`, `$instance`,
+/// `$__rate_interval` unexpanded): what the end-to-end test checks against live series.
 ///
 /// # Errors
 /// [`OpsError::UnknownMetric`] when a panel names a metric plugobs does not emit.
@@ -128,7 +141,12 @@ pub fn expressions(config: &Config) -> Result<Vec<String>, OpsError> {
 /// [`OpsError::UnknownMetric`] when a panel names a metric plugobs does not emit.
 pub fn json(config: &Config) -> Result<Value, OpsError> {
     let ds = json!({ "type": "prometheus", "uid": "${datasource}" });
-    let info = Names::new(&config.namespace).metric("plugin_info")?;
+    let names = Names::new(&config.namespace);
+    // `plugin_info` describes plugin types (no `instance`); `plugin_up` has one series per
+    // instance, whatever its state.
+    let info = names.metric("plugin_info")?;
+    let up = names.metric("plugin_up")?;
+    let instances = format!(r#"label_values({up}{{plugin=~"$plugin"}}, instance)"#);
     let panels: Vec<Value> = panels(config)?
         .into_iter()
         .enumerate()
@@ -182,6 +200,19 @@ pub fn json(config: &Config) -> Result<Value, OpsError> {
                 "datasource": ds,
                 "query": { "query": format!("label_values({info}, plugin)"), "refId": "plugins" },
                 "definition": format!("label_values({info}, plugin)"),
+                "refresh": 2,
+                "multi": true,
+                "includeAll": true,
+                "allValue": ".*",
+                "current": { "text": "All", "value": "$__all" },
+            },
+            {
+                "name": "instance",
+                "label": "Instance",
+                "type": "query",
+                "datasource": ds,
+                "query": { "query": instances, "refId": "instances" },
+                "definition": instances,
                 "refresh": 2,
                 "multi": true,
                 "includeAll": true,

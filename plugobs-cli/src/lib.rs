@@ -7,10 +7,18 @@
 //! cargo run -p plugobs-cli -- rules > plugobs.rules.yml
 //! cargo run -p plugobs-cli -- dashboard > plugobs.dashboard.json
 //! cargo run -p plugobs-cli -- rules --set error_ratio=0.1 --set slow_for=5m
+//! cargo run -p plugobs-cli -- prometheus-config host:9464 plugobs.rules.yml
 //! ```
 //!
 //! The alerts are listed in [`rules`](mod@rules); `docs/operating.md` says what each
 //! means and what to do.
+//!
+//! Every per-plugin series carries plugobs' `instance` label (the configured instance),
+//! and the rules and the dashboard group by it. Prometheus attaches its own target label
+//! `instance` (`host:port`) to every scraped series and, with the default
+//! `honor_labels: false`, renames a scraped `instance` to `exported_instance`, which no
+//! rule matches. Scrape plugobs with `honor_labels: true` and keep the target's identity
+//! in another label, as [`prometheus_config`] does (the label [`HOST_LABEL`]).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -91,21 +99,42 @@ pub fn dashboard_json(config: &Config) -> Result<String, OpsError> {
     Ok(serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")))
 }
 
+/// The target label [`prometheus_config`] keeps the scraped address (`host:port`) in,
+/// since plugobs' own `instance` label takes the place of Prometheus's.
+pub const HOST_LABEL: &str = "host";
+
 /// A minimal Prometheus configuration that scrapes `target` (`host:port`, path
 /// `/metrics`) every `scrape_interval` and loads the rule file `rules_path`.
+///
+/// The job has `honor_labels: true`, so plugobs' `instance` label (the configured
+/// instance of a plugin, which the rules group by) is kept as it is, instead of being
+/// renamed `exported_instance` because Prometheus's target label `instance` has the same
+/// name. A relabeling copies the target's address to the label `host` ([`HOST_LABEL`]),
+/// so two hosts running an instance of the same name stay two series. Series without
+/// plugobs' `instance` (`plugobs_plugins`, `process_*`, `up`) still get Prometheus's
+/// `instance` = the address.
 ///
 /// ```
 /// let yml = plugobs_cli::prometheus_config("127.0.0.1:9100", "1s", "plugobs.rules.yml");
 /// assert!(yml.contains("127.0.0.1:9100"));
+/// assert!(yml.contains("honor_labels: true"));
+/// assert!(yml.contains(r#"target_label: "host""#));
 /// ```
 pub fn prometheus_config(target: &str, scrape_interval: &str, rules_path: &str) -> String {
     let q = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
     format!(
         "global:\n  scrape_interval: {si}\n  evaluation_interval: {si}\nrule_files:\n  - {rules}\n\
          scrape_configs:\n  - job_name: \"plugobs\"\n    metrics_path: \"/metrics\"\n    \
+         # plugobs' own `instance` label wins over the target's (host:port), which\n    \
+         # is kept in `{host}` instead: see plugobs-cli's docs and docs/operating.md.\n    \
+         honor_labels: true\n    \
+         relabel_configs:\n      - source_labels: [\"__address__\"]\n        \
+         target_label: {host_q}\n    \
          static_configs:\n      - targets: [{target}]\n",
         si = q(scrape_interval),
         rules = q(rules_path),
         target = q(target),
+        host = HOST_LABEL,
+        host_q = q(HOST_LABEL),
     )
 }

@@ -1,23 +1,32 @@
 //! The alert and recording rules.
 //!
-//! Alerts (each with a `severity` label, a summary and a description naming the plugin):
+//! Every per-plugin aggregation keeps the configured instance: rules group `by (plugin,
+//! kind, instance, ...)` and join `on (plugin, kind, instance)`, so two instances of one
+//! plugin (two Kafka sinks to two clusters) are judged apart, and an alert names the one
+//! that fails. A plugin loaded without an instance name has `instance` = its plugin name.
+//! The rules need plugobs' own `instance` label, which a default Prometheus scrape renames
+//! `exported_instance`: scrape with `honor_labels: true`, as
+//! [`prometheus_config`](crate::prometheus_config) does.
+//!
+//! Alerts (each with a `severity` label, a summary and a description naming the plugin and
+//! its instance):
 //!
 //! | alert | fires when |
 //! |---|---|
-//! | `PlugobsNoPluginRunning` | no plugin is running or degraded (the system is down), or the target exposes no plugobs metrics |
-//! | `PlugobsPluginLoadFailed` | a plugin's constructor or start hook failed in the last `lifecycle_window`, or failed at some point and is not up now |
-//! | `PlugobsOperationErrorRatioHigh` | an operation's errors and panics over its finished calls exceed `error_ratio` |
-//! | `PlugobsOperationSlow` | an operation's p99 latency exceeds `slow_p99_seconds` |
-//! | `PlugobsPluginStartSlow` | a start took longer than `slow_start_seconds` in the last `lifecycle_window` |
-//! | `PlugobsPluginFlapping` | more than `flapping_transitions` state changes in `lifecycle_window` |
-//! | `PlugobsPluginUnhealthy` | a plugin's health is `unhealthy` |
-//! | `PlugobsHealthCheckTimeouts` | a plugin's health checks time out |
-//! | `PlugobsHealthCheckStale` | a running plugin was not checked for `stale_check_seconds` |
-//! | `PlugobsErrorBudgetBurnFast` | the error budget of `objective` burns 14.4× (1h and 5m) or 6× (6h and 30m) too fast: page |
+//! | `PlugobsNoPluginRunning` | no plugin instance is running or degraded (the system is down), or the target exposes no plugobs metrics |
+//! | `PlugobsPluginLoadFailed` | an instance's configuration, constructor or start hook failed in the last `lifecycle_window`, or failed at some point and is not up now |
+//! | `PlugobsOperationErrorRatioHigh` | an operation's errors and panics over its finished calls, in one instance, exceed `error_ratio` |
+//! | `PlugobsOperationSlow` | an operation's p99 latency, in one instance, exceeds `slow_p99_seconds` |
+//! | `PlugobsPluginStartSlow` | a start of an instance took longer than `slow_start_seconds` in the last `lifecycle_window` |
+//! | `PlugobsPluginFlapping` | an instance changed state more than `flapping_transitions` times in `lifecycle_window` |
+//! | `PlugobsPluginUnhealthy` | an instance's health is `unhealthy` |
+//! | `PlugobsHealthCheckTimeouts` | an instance's health checks time out |
+//! | `PlugobsHealthCheckStale` | a running instance was not checked for `stale_check_seconds` |
+//! | `PlugobsErrorBudgetBurnFast` | an instance's error budget of `objective` burns 14.4× (1h and 5m) or 6× (6h and 30m) too fast: page |
 //! | `PlugobsErrorBudgetBurnSlow` | it burns 3× (1d and 2h) or 1× (3d and 6h) too fast: ticket |
 //!
 //! The burn-rate pairs are the multiwindow, multi-burn-rate alerts of the SRE workbook
-//! (chapter 5), per plugin, over errors and panics.
+//! (chapter 5), per plugin instance, over errors and panics.
 
 use crate::OpsError;
 use crate::config::Config;
@@ -53,11 +62,14 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
     let check_failures = n.metric("plugin_health_check_failures_total")?;
     let last_check = n.metric("plugin_health_last_check_timestamp_seconds")?;
     let up = n.metric("plugin_up")?;
+    let errors = n.metric("plugin_errors_total")?;
+    // Every per-plugin series is per instance: group and join on all three.
+    let pki = "plugin, kind, instance";
     let failed_now = format!(
-        r#"(sum by (plugin, kind, stage) ({failures}{{stage=~"load|start"}}) > 0 and on (plugin, kind) ({up} == 0))"#
+        r#"(sum by ({pki}, stage) ({failures}{{stage=~"load|start"}}) > 0 and on ({pki}) ({up} == 0))"#
     );
     let w = &config.rate_window;
-    let by_op = "plugin, kind, operation";
+    let by_op = format!("{pki}, operation");
     let bad = r#"outcome=~"error|panic""#;
 
     let error_ratio = n.record("operation_error_ratio", &format!("rate{w}"));
@@ -89,7 +101,7 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
         recording.push(Rule::Record {
             name: plugin_ratio(window),
             expr: format!(
-                "sum by (plugin, kind) (rate({ops}{{{bad}}}[{d}])) / sum by (plugin, kind) (rate({ops}[{d}]))"
+                "sum by ({pki}) (rate({ops}{{{bad}}}[{d}])) / sum by ({pki}) (rate({ops}[{d}]))"
             ),
         });
     }
@@ -97,6 +109,11 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
     let p99 = n.record("operation_latency_seconds", &format!("p99_{w}"));
     let lw = &config.lifecycle_window;
     let plugin = "{{ $labels.plugin }}";
+    let instance = "{{ $labels.instance }}";
+    // `plugin/instance` in summaries; "instance … of plugin …" in descriptions.
+    let who = format!("{plugin}/{instance}");
+    let of = format!("instance {instance} of plugin {plugin}");
+    let of_cap = format!("Instance {instance} of plugin {plugin}");
     let operation = "{{ $labels.operation }}";
     let value = "{{ $value | humanize }}";
     let mut alerts = vec![
@@ -109,7 +126,7 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             severity: "critical",
             summary: "No plugin is running".into(),
             description: format!(
-                "No plugin is running or degraded, or the target exposes no {plugins}: the \
+                "No plugin instance is running or degraded, or the target exposes no {plugins}: the \
                  host serves nothing. Check the host's log for load and start failures and \
                  its /readyz endpoint."
             ),
@@ -119,15 +136,15 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             // The first clause sees failures while Prometheus watches; the second a plugin
             // that failed (possibly before the first scrape) and is not up now.
             expr: format!(
-                r#"sum by (plugin, kind, stage) (increase({failures}{{stage=~"load|start"}}[{lw}])) > 0 or {failed_now}"#
+                r#"sum by ({pki}, stage) (increase({failures}{{stage=~"load|start"}}[{lw}])) > 0 or {failed_now}"#
             ),
             for_: "0m".into(),
             severity: "critical",
-            summary: format!("Plugin {plugin} failed to load or start"),
+            summary: format!("Plugin {who} failed to load or start"),
             description: format!(
-                "Plugin {plugin} failed at its {{{{ $labels.stage }}}} step in the last {lw}. \
-                 Its last failure (message and error type) is in the host's stats and \
-                 /plugins/{plugin}."
+                "{of_cap} failed at its {{{{ $labels.stage }}}} step in the last {lw}. \
+                 Its last failure (message and error type) is in the host's stats: the \
+                 entry of instance {instance} in /plugins."
             ),
         },
         Rule::Alert {
@@ -135,11 +152,10 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             expr: format!("{error_ratio} > {}", config.error_ratio),
             for_: config.error_ratio_for.clone(),
             severity: "warning",
-            summary: format!("{plugin}.{operation} fails too often"),
+            summary: format!("{who}.{operation} fails too often"),
             description: format!(
-                "{value} of the calls of {operation} in plugin {plugin} returned an error or \
-                 panicked over {w} (threshold {}). plugobs_plugin_errors_total by error_kind \
-                 says which errors.",
+                "{value} of the calls of {operation} in {of} returned an error or panicked \
+                 over {w} (threshold {}). {errors} by error_kind says which errors.",
                 config.error_ratio
             ),
         },
@@ -148,9 +164,9 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             expr: format!("{p99} > {}", config.slow_p99_seconds),
             for_: config.slow_for.clone(),
             severity: "warning",
-            summary: format!("{plugin}.{operation} is slow"),
+            summary: format!("{who}.{operation} is slow"),
             description: format!(
-                "The p99 latency of {operation} in plugin {plugin} is {value}s over {w} \
+                "The p99 latency of {operation} in {of} is {value}s over {w} \
                  (threshold {}s).",
                 config.slow_p99_seconds
             ),
@@ -158,28 +174,28 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
         Rule::Alert {
             name: "PlugobsPluginStartSlow".into(),
             expr: format!(
-                r#"sum by (plugin, kind) (increase({start}_bucket{{le="+Inf"}}[{lw}])) - sum by (plugin, kind) (increase({start}_bucket{{le="{}"}}[{lw}])) > 0"#,
+                r#"sum by ({pki}) (increase({start}_bucket{{le="+Inf"}}[{lw}])) - sum by ({pki}) (increase({start}_bucket{{le="{}"}}[{lw}])) > 0"#,
                 config.slow_start_seconds
             ),
             for_: "0m".into(),
             severity: "warning",
-            summary: format!("Plugin {plugin} started slowly"),
+            summary: format!("Plugin {who} started slowly"),
             description: format!(
-                "A start of plugin {plugin} took longer than {}s in the last {lw}.",
+                "A start of {of} took longer than {}s in the last {lw}.",
                 config.slow_start_seconds
             ),
         },
         Rule::Alert {
             name: "PlugobsPluginFlapping".into(),
             expr: format!(
-                "sum by (plugin, kind) (increase({transitions}[{lw}])) > {}",
+                "sum by ({pki}) (increase({transitions}[{lw}])) > {}",
                 config.flapping_transitions
             ),
             for_: "0m".into(),
             severity: "warning",
-            summary: format!("Plugin {plugin} changes state too often"),
+            summary: format!("Plugin {who} changes state too often"),
             description: format!(
-                "Plugin {plugin} changed state {value} times in {lw} (threshold {}): it is \
+                "{of_cap} changed state {value} times in {lw} (threshold {}): it is \
                  restarting or its health flips.",
                 config.flapping_transitions
             ),
@@ -189,37 +205,37 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             expr: format!(r#"{health}{{status="unhealthy"}} == 1"#),
             for_: config.unhealthy_for.clone(),
             severity: "critical",
-            summary: format!("Plugin {plugin} is unhealthy"),
+            summary: format!("Plugin {who} is unhealthy"),
             description: format!(
-                "Plugin {plugin} reports unhealthy (its health hook, a failed or timed-out \
+                "{of_cap} reports unhealthy (its health hook, a failed or timed-out \
                  check, or the policy over its own operations). The message says which: see \
-                 /plugins/{plugin} or the status page."
+                 the entry of instance {instance} in /plugins, or the status page."
             ),
         },
         Rule::Alert {
             name: "PlugobsHealthCheckTimeouts".into(),
             expr: format!(
-                r#"sum by (plugin, kind) (increase({check_failures}{{reason="timeout"}}[{lw}])) > 0"#
+                r#"sum by ({pki}) (increase({check_failures}{{reason="timeout"}}[{lw}])) > 0"#
             ),
             for_: "0m".into(),
             severity: "warning",
-            summary: format!("Health checks of plugin {plugin} time out"),
+            summary: format!("Health checks of plugin {who} time out"),
             description: format!(
-                "{value} health checks of plugin {plugin} exceeded their timeout in {lw}: the \
+                "{value} health checks of {of} exceeded their timeout in {lw}: the \
                  check hangs on something (a lock, a remote call without a timeout)."
             ),
         },
         Rule::Alert {
             name: "PlugobsHealthCheckStale".into(),
             expr: format!(
-                "(time() - {last_check} > {secs}) and on (plugin, kind) ({up} == 1)",
+                "(time() - {last_check} > {secs}) and on ({pki}) ({up} == 1)",
                 secs = config.stale_check_seconds
             ),
             for_: "0m".into(),
             severity: "warning",
-            summary: format!("Plugin {plugin} was not health-checked recently"),
+            summary: format!("Plugin {who} was not health-checked recently"),
             description: format!(
-                "The last health check of plugin {plugin} is {value}s old (threshold {}s): \
+                "The last health check of {of} is {value}s old (threshold {}s): \
                  the health monitor is not running or its checks never return.",
                 config.stale_check_seconds
             ),
@@ -256,9 +272,9 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             expr: clauses.join(" or "),
             for_: "0m".into(),
             severity,
-            summary: format!("Plugin {plugin} {summary}"),
+            summary: format!("Plugin {who} {summary}"),
             description: format!(
-                "At this error rate plugin {plugin} exhausts the error budget of its {} \
+                "At this error rate {of} exhausts the error budget of its {} \
                  objective early (multiwindow, multi-burn-rate alert).",
                 config.objective
             ),

@@ -26,7 +26,8 @@ pub enum Rule {
         severity: &'static str,
         /// One line.
         summary: String,
-        /// What it means and what to do, with `{{ $labels.plugin }}` templates.
+        /// What it means and what to do, with `{{ $labels.plugin }}` and
+        /// `{{ $labels.instance }}` templates.
         description: String,
     },
 }

@@ -1,11 +1,17 @@
 //! The host that the Prometheus end-to-end test (`scripts/e2e-prometheus.sh`) scrapes:
-//! four sinks that keep writing until the process is killed, serving plugobs' endpoints on
-//! the port given as the first argument.
+//! sinks that keep writing until the process is killed, serving plugobs' endpoints on the
+//! port given as the first argument.
 //!
 //! - `broken_sink` fails its start hook: `PlugobsPluginLoadFailed`;
 //! - `sick_sink`'s health hook says unhealthy: `PlugobsPluginUnhealthy`;
 //! - `flaky_sink` fails every other write: `PlugobsOperationErrorRatioHigh`;
-//! - `steady_sink` is fine: no alert names it.
+//! - `steady_sink` is fine: no alert names it;
+//! - `kafka_sink` has two configured instances (two clusters): `us` runs, `eu` is given a
+//!   configuration its constructor refuses (reason `config`): `PlugobsPluginLoadFailed`
+//!   for instance `eu` only.
+//!
+//! The first four are loaded the old way, without an instance name: their `instance`
+//! label is their plugin name.
 //!
 //! ```text
 //! cargo run -p plugobs-examples --bin ops-host -- 9464
@@ -78,6 +84,38 @@ impl Sink for FlakySink {
 #[derive(Default)]
 pub struct SteadySink;
 
+/// One configured instance per cluster.
+#[plugobs::plugin(kind = "sink", provides = dyn Sink, new = Self::from_config)]
+pub struct KafkaSink {
+    brokers: Vec<String>,
+}
+
+/// A `kafka_sink` instance's configuration.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    brokers: Vec<String>,
+}
+
+impl KafkaSink {
+    fn from_config(config: KafkaConfig) -> Result<Self, String> {
+        if config.brokers.is_empty() {
+            return Err("no brokers".to_owned());
+        }
+        Ok(KafkaSink {
+            brokers: config.brokers,
+        })
+    }
+}
+
+#[plugobs::instrumented]
+impl Sink for KafkaSink {
+    fn write(&self, n: u64) -> Result<(), SinkError> {
+        std::hint::black_box((n, self.brokers.len()));
+        Ok(())
+    }
+}
+
 // `cpu`: its writes' thread CPU time, as plugobs_plugin_cpu_seconds_total.
 #[plugobs::instrumented(cpu)]
 impl Sink for SteadySink {
@@ -102,9 +140,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let registry = plugobs::registry();
     // One instance started and stopped first, so the stop histogram has a value.
     registry.load::<dyn Sink>("steady_sink")?.stop()?;
-    let report = registry.load_all::<dyn Sink>();
-    for failure in &report.failures {
-        eprintln!("{failure}");
+    // The default instances of the plugins loaded without a name (not `load_all`: it
+    // would load kafka_sink's default instance too, with no configuration).
+    let mut sinks = Vec::new();
+    for plugin in ["broken_sink", "flaky_sink", "sick_sink", "steady_sink"] {
+        match registry.load::<dyn Sink>(plugin) {
+            Ok(sink) => sinks.push(sink),
+            Err(e) => eprintln!("{e}"),
+        }
+    }
+    // Two instances of kafka_sink; `eu`'s brokers are not a list of strings.
+    for (instance, config) in [
+        ("eu", serde_json::json!({ "brokers": 9092 })),
+        (
+            "us",
+            serde_json::json!({ "brokers": ["us-1:9092", "us-2:9092"] }),
+        ),
+    ] {
+        match registry.load_instance::<dyn Sink>("kafka_sink", instance, config) {
+            Ok(sink) => sinks.push(sink),
+            Err(e) => eprintln!("{e}"),
+        }
     }
     let _monitor = plugobs::HealthMonitor::builder()
         .interval(Duration::from_millis(500))
@@ -118,7 +174,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("ops-host serving on http://{}/", server.local_addr());
     let mut n = 0u64;
     loop {
-        for sink in &report.loaded {
+        for sink in &sinks {
             let _ = sink.write(n);
         }
         n += 1;
