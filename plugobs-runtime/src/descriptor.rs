@@ -140,7 +140,8 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     }
 
     /// This plugin's own figures — state, health, operations, custom metrics, busy ratio
-    /// — read from the global registry without naming it.
+    /// — read from the global registry without naming it: those of its default instance
+    /// (see [`crate::instance`]); `registry().instances()` has every instance's record.
     ///
     /// # Errors
     /// What [`Registry::lookup`](crate::Registry::lookup) returns when the plugin's name
