@@ -80,10 +80,10 @@ fn allocations_are_attributed_to_the_running_plugin_exactly() {
         Registry::from_descriptors([Compressor::DESCRIPTOR, Decompressor::DESCRIPTOR]).unwrap();
     let text = exposition::render(&registry, Format::Prometheus);
     assert!(text.contains(&format!(
-        "plugobs_plugin_allocated_bytes_total{{plugin=\"compressor\",kind=\"codec\"}} {a1}\n"
+        "plugobs_plugin_allocated_bytes_total{{plugin=\"compressor\",kind=\"codec\",instance=\"compressor\"}} {a1}\n"
     )));
     assert!(text.contains(&format!(
-        "plugobs_plugin_freed_bytes_total{{plugin=\"decompressor\",kind=\"codec\"}} {g1}\n"
+        "plugobs_plugin_freed_bytes_total{{plugin=\"decompressor\",kind=\"codec\",instance=\"decompressor\"}} {g1}\n"
     )));
 }
 
@@ -115,8 +115,7 @@ fn sample(text: &str, prefix: &str) -> f64 {
 fn cpu_time_of_a_busy_loop_is_close_to_its_wall_time() {
     let registry = Registry::from_descriptors([Spinner::DESCRIPTOR]).unwrap();
     // The series exists from the first call on; 0 before it.
-    let prefix =
-        "plugobs_plugin_cpu_seconds_total{plugin=\"spinner\",kind=\"hasher\",operation=\"spin\"} ";
+    let prefix = "plugobs_plugin_cpu_seconds_total{plugin=\"spinner\",kind=\"hasher\",instance=\"spinner\",operation=\"spin\"} ";
     let cpu_so_far = || {
         let text = exposition::render(&registry, Format::Prometheus);
         if text.contains(prefix) {
@@ -170,7 +169,7 @@ fn busy_ratio_is_time_inside_operations_over_wall_time_and_can_exceed_one() {
     let text = exposition::render(&registry, Format::Prometheus);
     let exported = sample(
         &text,
-        "plugobs_plugin_busy_ratio{plugin=\"sleeper\",kind=\"sleeper\"} ",
+        "plugobs_plugin_busy_ratio{plugin=\"sleeper\",kind=\"sleeper\",instance=\"sleeper\"} ",
     );
     assert!(
         (1.5..=2.0).contains(&exported),

@@ -59,6 +59,7 @@ fn ten_thousand_short_lived_threads_keep_exact_counts_and_bounded_memory() {
     let base = [
         ("plugin", "churner"),
         ("kind", "worker"),
+        ("instance", "churner"),
         ("operation", "work"),
     ];
     let outcome = |o| {

@@ -65,6 +65,7 @@ fn a_loaded_trait_object_downcasts_to_its_plugin_type() {
             &[
                 ("plugin", "tally_counter"),
                 ("kind", "counter"),
+                ("instance", "tally_counter"),
                 ("operation", "add"),
                 ("outcome", "ok")
             ]

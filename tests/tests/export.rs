@@ -72,7 +72,7 @@ fn prometheus_text_has_exact_counts_and_one_header_per_family() {
     }
     let text = exposition::render(&registry, Format::Prometheus);
     let l = lines(&text);
-    let base = r#"plugin="csv_parser",kind="parser",operation="parse""#;
+    let base = r#"plugin="csv_parser",kind="parser",instance="csv_parser",operation="parse""#;
     for want in [
         format!(r#"plugobs_plugin_operations_total{{{base},outcome="ok"}} 3"#),
         format!(r#"plugobs_plugin_operations_total{{{base},outcome="error"}} 3"#),
@@ -120,7 +120,7 @@ fn openmetrics_names_counter_families_without_total_and_ends_with_eof() {
     );
     assert!(l.contains(&"# UNIT plugobs_plugin_operation_duration_seconds seconds"));
     assert!(l.contains(
-        &r#"plugobs_plugin_operations_total{plugin="json_parser",kind="parser",operation="parse",outcome="ok"} 1"#
+        &r#"plugobs_plugin_operations_total{plugin="json_parser",kind="parser",instance="json_parser",operation="parse",outcome="ok"} 1"#
     ));
     assert_eq!(l.last(), Some(&"# EOF"));
     assert_eq!(

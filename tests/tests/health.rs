@@ -204,7 +204,11 @@ fn thresholds_flip_after_n_failures_and_recover_after_m_successes() {
 
     // Exact metric values through a local DebuggingRecorder.
     let published = common::capture(|| registry.flush());
-    let pk = [("plugin", "flaky"), ("kind", "service")];
+    let pk = [
+        ("plugin", "flaky"),
+        ("kind", "service"),
+        ("instance", "flaky"),
+    ];
     for (s, want) in [
         ("healthy", 0.0),
         ("degraded", 1.0),
@@ -212,7 +216,10 @@ fn thresholds_flip_after_n_failures_and_recover_after_m_successes() {
         ("unknown", 0.0),
     ] {
         assert_eq!(
-            published.gauge("plugobs_plugin_health", &[pk[0], pk[1], ("status", s)]),
+            published.gauge(
+                "plugobs_plugin_health",
+                &[pk[0], pk[1], pk[2], ("status", s)]
+            ),
             Some(want),
             "{s}"
         );
@@ -222,7 +229,7 @@ fn thresholds_flip_after_n_failures_and_recover_after_m_successes() {
         assert_eq!(
             published.counter(
                 "plugobs_plugin_health_check_failures_total",
-                &[pk[0], pk[1], ("reason", reason)]
+                &[pk[0], pk[1], pk[2], ("reason", reason)]
             ),
             Some(want),
             "{reason}"
@@ -250,7 +257,7 @@ fn thresholds_flip_after_n_failures_and_recover_after_m_successes() {
         assert_eq!(
             published.counter(
                 "plugobs_plugin_state_transitions_total",
-                &[pk[0], pk[1], ("from", from), ("to", to)]
+                &[pk[0], pk[1], pk[2], ("from", from), ("to", to)]
             ),
             Some(want),
             "{from} -> {to}"

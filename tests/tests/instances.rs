@@ -57,6 +57,7 @@ fn transitions(published: &common::Published, from: &str, to: &str) -> Option<u6
         &[
             ("plugin", "memory_store"),
             ("kind", "store"),
+            ("instance", "memory_store"),
             ("from", from),
             ("to", to),
         ],
@@ -103,7 +104,11 @@ fn stopping_one_of_two_instances_leaves_the_plugin_running() {
         published
             .histogram(
                 "plugobs_plugin_stop_duration_seconds",
-                &[("plugin", "memory_store"), ("kind", "store")]
+                &[
+                    ("plugin", "memory_store"),
+                    ("kind", "store"),
+                    ("instance", "memory_store")
+                ]
             )
             .map(Vec::len),
         Some(1)
@@ -125,7 +130,11 @@ fn stopping_one_of_two_instances_leaves_the_plugin_running() {
         published
             .histogram(
                 "plugobs_plugin_stop_duration_seconds",
-                &[("plugin", "memory_store"), ("kind", "store")]
+                &[
+                    ("plugin", "memory_store"),
+                    ("kind", "store"),
+                    ("instance", "memory_store")
+                ]
             )
             .map(Vec::len),
         Some(1)

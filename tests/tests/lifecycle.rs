@@ -63,7 +63,11 @@ fn clean_load_and_start() {
     assert_eq!(report.loaded[0].greet(), "hello (open: true)");
     assert_eq!(report.loaded[0].name(), "clean_greeter");
 
-    let pk = [("plugin", "clean_greeter"), ("kind", "greeter")];
+    let pk = [
+        ("plugin", "clean_greeter"),
+        ("kind", "greeter"),
+        ("instance", "clean_greeter"),
+    ];
     assert_eq!(
         published.gauge(
             "plugobs_plugin_info",
@@ -93,6 +97,7 @@ fn clean_load_and_start() {
             &[
                 ("plugin", "clean_greeter"),
                 ("kind", "greeter"),
+                ("instance", "clean_greeter"),
                 ("from", "registered"),
                 ("to", "loaded")
             ]
@@ -105,6 +110,7 @@ fn clean_load_and_start() {
             &[
                 ("plugin", "clean_greeter"),
                 ("kind", "greeter"),
+                ("instance", "clean_greeter"),
                 ("from", "loaded"),
                 ("to", "running")
             ]
@@ -112,13 +118,14 @@ fn clean_load_and_start() {
         Some(1)
     );
     for stage in ["load", "start"] {
-        for reason in ["error", "panic", "cancelled"] {
+        for reason in ["error", "panic", "cancelled", "config"] {
             assert_eq!(
                 published.counter(
                     "plugobs_plugin_load_failures_total",
                     &[
                         ("plugin", "clean_greeter"),
                         ("kind", "greeter"),
+                        ("instance", "clean_greeter"),
                         ("stage", stage),
                         ("reason", reason)
                     ]
@@ -205,6 +212,7 @@ fn constructor_returning_err() {
         [
             ("plugin", "broken_config"),
             ("kind", "greeter"),
+            ("instance", "broken_config"),
             ("stage", stage),
             ("reason", reason),
         ]
@@ -236,6 +244,7 @@ fn constructor_returning_err() {
             &[
                 ("plugin", "broken_config"),
                 ("kind", "greeter"),
+                ("instance", "broken_config"),
                 ("from", "registered"),
                 ("to", "failed")
             ]
@@ -250,7 +259,11 @@ fn constructor_returning_err() {
         published
             .histogram(
                 "plugobs_plugin_load_duration_seconds",
-                &[("plugin", "broken_config"), ("kind", "greeter")]
+                &[
+                    ("plugin", "broken_config"),
+                    ("kind", "greeter"),
+                    ("instance", "broken_config")
+                ]
             )
             .map(Vec::len),
         Some(1)
@@ -258,7 +271,11 @@ fn constructor_returning_err() {
     assert_eq!(
         published.histogram(
             "plugobs_plugin_start_duration_seconds",
-            &[("plugin", "broken_config"), ("kind", "greeter")]
+            &[
+                ("plugin", "broken_config"),
+                ("kind", "greeter"),
+                ("instance", "broken_config")
+            ]
         ),
         None
     );
@@ -304,6 +321,7 @@ fn constructor_that_panics() {
             &[
                 ("plugin", "panicky_constructor"),
                 ("kind", "greeter"),
+                ("instance", "panicky_constructor"),
                 ("stage", "load"),
                 ("reason", "panic")
             ]
@@ -316,6 +334,7 @@ fn constructor_that_panics() {
             &[
                 ("plugin", "panicky_constructor"),
                 ("kind", "greeter"),
+                ("instance", "panicky_constructor"),
                 ("stage", "load"),
                 ("reason", "error")
             ]
@@ -351,6 +370,7 @@ fn assert_start_failed(published: &common::Published, registry: &Registry) {
             &[
                 ("plugin", "unreachable_upstream"),
                 ("kind", "greeter"),
+                ("instance", "unreachable_upstream"),
                 ("stage", "start"),
                 ("reason", "error")
             ]
@@ -363,6 +383,7 @@ fn assert_start_failed(published: &common::Published, registry: &Registry) {
             &[
                 ("plugin", "unreachable_upstream"),
                 ("kind", "greeter"),
+                ("instance", "unreachable_upstream"),
                 ("from", from),
                 ("to", to),
             ],
@@ -371,7 +392,11 @@ fn assert_start_failed(published: &common::Published, registry: &Registry) {
     assert_eq!(t("registered", "loaded"), Some(1));
     assert_eq!(t("loaded", "failed"), Some(1));
     assert_eq!(t("loaded", "running"), None);
-    let pk = [("plugin", "unreachable_upstream"), ("kind", "greeter")];
+    let pk = [
+        ("plugin", "unreachable_upstream"),
+        ("kind", "greeter"),
+        ("instance", "unreachable_upstream"),
+    ];
     assert_eq!(
         published
             .histogram("plugobs_plugin_start_duration_seconds", &pk)
@@ -441,6 +466,7 @@ fn a_start_future_dropped_midway_is_a_cancelled_failure() {
             &[
                 ("plugin", "hanging_start"),
                 ("kind", "greeter"),
+                ("instance", "hanging_start"),
                 ("stage", "start"),
                 ("reason", "cancelled")
             ]
@@ -460,7 +486,11 @@ fn stop_runs_the_hook_and_is_timed() {
         loaded.stop().unwrap();
         registry.flush();
     });
-    let pk = [("plugin", "clean_greeter"), ("kind", "greeter")];
+    let pk = [
+        ("plugin", "clean_greeter"),
+        ("kind", "greeter"),
+        ("instance", "clean_greeter"),
+    ];
     assert_eq!(
         published
             .histogram("plugobs_plugin_stop_duration_seconds", &pk)
@@ -473,6 +503,7 @@ fn stop_runs_the_hook_and_is_timed() {
             &[
                 ("plugin", "clean_greeter"),
                 ("kind", "greeter"),
+                ("instance", "clean_greeter"),
                 ("from", "running"),
                 ("to", "stopped")
             ]
@@ -524,6 +555,7 @@ fn a_panicking_stop_hook_is_a_failure_not_a_crash() {
             &[
                 ("plugin", "crash_on_stop"),
                 ("kind", "greeter"),
+                ("instance", "crash_on_stop"),
                 ("stage", "stop"),
                 ("reason", "panic")
             ]
@@ -547,7 +579,11 @@ fn a_recorder_installed_after_the_events_still_receives_them() {
         published
             .histogram(
                 "plugobs_plugin_load_duration_seconds",
-                &[("plugin", "clean_greeter"), ("kind", "greeter")]
+                &[
+                    ("plugin", "clean_greeter"),
+                    ("kind", "greeter"),
+                    ("instance", "clean_greeter")
+                ]
             )
             .map(Vec::len),
         Some(1)
@@ -602,6 +638,7 @@ fn dropping_a_loaded_plugin_marks_it_stopped_without_a_stop_duration() {
             &[
                 ("plugin", "dropped_greeter"),
                 ("kind", "greeter"),
+                ("instance", "dropped_greeter"),
                 ("from", "running"),
                 ("to", "stopped")
             ]
@@ -611,7 +648,11 @@ fn dropping_a_loaded_plugin_marks_it_stopped_without_a_stop_duration() {
     assert_eq!(
         published.histogram(
             "plugobs_plugin_stop_duration_seconds",
-            &[("plugin", "dropped_greeter"), ("kind", "greeter")]
+            &[
+                ("plugin", "dropped_greeter"),
+                ("kind", "greeter"),
+                ("instance", "dropped_greeter")
+            ]
         ),
         None
     );

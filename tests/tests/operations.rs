@@ -41,12 +41,17 @@ fn isolated<P: Plugin>() -> Registry {
     Registry::from_descriptors([P::DESCRIPTOR]).unwrap()
 }
 
-fn op_labels<'a>(plugin: &'a str, op: &'a str) -> [(&'a str, &'a str); 3] {
-    [("plugin", plugin), ("kind", "store"), ("operation", op)]
+fn op_labels<'a>(plugin: &'a str, op: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("plugin", plugin),
+        ("kind", "store"),
+        ("instance", plugin),
+        ("operation", op),
+    ]
 }
 
 fn with<'a>(
-    base: [(&'a str, &'a str); 3],
+    base: [(&'a str, &'a str); 4],
     key: &'a str,
     value: &'a str,
 ) -> Vec<(&'a str, &'a str)> {
@@ -56,7 +61,7 @@ fn with<'a>(
 }
 
 /// `plugobs_plugin_operations_total{outcome}` of one operation.
-fn outcome(published: &common::Published, base: [(&str, &str); 3], outcome: &str) -> Option<u64> {
+fn outcome(published: &common::Published, base: [(&str, &str); 4], outcome: &str) -> Option<u64> {
     published.counter(
         "plugobs_plugin_operations_total",
         &with(base, "outcome", outcome),
@@ -64,7 +69,7 @@ fn outcome(published: &common::Published, base: [(&str, &str); 3], outcome: &str
 }
 
 /// `plugobs_plugin_errors_total{error_kind}` of one operation.
-fn error_kind(published: &common::Published, base: [(&str, &str); 3], kind: &str) -> Option<u64> {
+fn error_kind(published: &common::Published, base: [(&str, &str); 4], kind: &str) -> Option<u64> {
     published.counter(
         "plugobs_plugin_errors_total",
         &with(base, "error_kind", kind),

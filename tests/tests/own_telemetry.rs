@@ -51,7 +51,11 @@ fn custom_metrics_carry_the_plugins_identity_exactly() {
     evict_all();
 
     let published = common::capture(|| registry.flush());
-    let id = [("plugin", "lru_cache"), ("kind", "cache")];
+    let id = [
+        ("plugin", "lru_cache"),
+        ("kind", "cache"),
+        ("instance", "lru_cache"),
+    ];
     assert_eq!(
         published.counter("plugobs_custom_cache_hits_total", &id),
         Some(5)
@@ -59,7 +63,7 @@ fn custom_metrics_carry_the_plugins_identity_exactly() {
     assert_eq!(
         published.counter(
             "plugobs_custom_cache_misses_total",
-            &[id[0], id[1], ("reason", "absent")]
+            &[id[0], id[1], id[2], ("reason", "absent")]
         ),
         Some(5)
     );
@@ -103,24 +107,24 @@ fn custom_metrics_carry_the_plugins_identity_exactly() {
     let text = exposition::render(&registry, Format::Prometheus);
     assert!(text.contains(
         "# TYPE plugobs_custom_cache_hits_total counter\n\
-         plugobs_custom_cache_hits_total{plugin=\"lru_cache\",kind=\"cache\"} 5\n"
+         plugobs_custom_cache_hits_total{plugin=\"lru_cache\",kind=\"cache\",instance=\"lru_cache\"} 5\n"
     ));
     assert!(text.contains(
-        "plugobs_custom_cache_misses_total{plugin=\"lru_cache\",kind=\"cache\",reason=\"absent\"} 5\n"
+        "plugobs_custom_cache_misses_total{plugin=\"lru_cache\",kind=\"cache\",instance=\"lru_cache\",reason=\"absent\"} 5\n"
     ));
     assert!(text.contains("# TYPE plugobs_custom_batch_size histogram\n"));
     // A value is placed by its bucket's midpoint, within 1.6 %: 5 lands just above le="5".
     assert!(text.contains(
-        "plugobs_custom_batch_size_bucket{plugin=\"lru_cache\",kind=\"cache\",le=\"5\"} 1\n"
+        "plugobs_custom_batch_size_bucket{plugin=\"lru_cache\",kind=\"cache\",instance=\"lru_cache\",le=\"5\"} 1\n"
     ));
     assert!(text.contains(
-        "plugobs_custom_batch_size_bucket{plugin=\"lru_cache\",kind=\"cache\",le=\"10\"} 2\n"
+        "plugobs_custom_batch_size_bucket{plugin=\"lru_cache\",kind=\"cache\",instance=\"lru_cache\",le=\"10\"} 2\n"
     ));
     assert!(text.contains(
-        "plugobs_custom_batch_size_bucket{plugin=\"lru_cache\",kind=\"cache\",le=\"2\"} 0\n"
+        "plugobs_custom_batch_size_bucket{plugin=\"lru_cache\",kind=\"cache\",instance=\"lru_cache\",le=\"2\"} 0\n"
     ));
     assert!(
-        text.contains("plugobs_custom_batch_size_sum{plugin=\"lru_cache\",kind=\"cache\"} 8\n")
+        text.contains("plugobs_custom_batch_size_sum{plugin=\"lru_cache\",kind=\"cache\",instance=\"lru_cache\"} 8\n")
     );
     assert!(text.contains("# TYPE plugobs_custom_entries gauge\n"));
     assert!(text.contains("# TYPE plugobs_plugin_busy_ratio gauge\n"));
@@ -149,12 +153,16 @@ fn label_sets_beyond_the_cap_are_counted_under_one_value() {
         }
     }
     let published = common::capture(|| registry.flush());
-    let id = [("plugin", "router"), ("kind", "router")];
+    let id = [
+        ("plugin", "router"),
+        ("kind", "router"),
+        ("instance", "router"),
+    ];
     for (i, path) in paths.iter().take(MAX_LABEL_SETS).enumerate() {
         assert_eq!(
             published.counter(
                 "plugobs_custom_routed_total",
-                &[id[0], id[1], ("path", path)]
+                &[id[0], id[1], id[2], ("path", path)]
             ),
             Some(i as u64 + 1),
             "{path}"
@@ -164,7 +172,7 @@ fn label_sets_beyond_the_cap_are_counted_under_one_value() {
     assert_eq!(
         published.counter(
             "plugobs_custom_routed_total",
-            &[id[0], id[1], ("path", OVERFLOW_LABEL)]
+            &[id[0], id[1], id[2], ("path", OVERFLOW_LABEL)]
         ),
         Some(17 + 18 + 19 + 20)
     );
@@ -282,12 +290,16 @@ fn custom_counts_are_exact_under_threads() {
         }
     });
     let published = common::capture(|| registry.flush());
-    let id = [("plugin", "threaded_counter"), ("kind", "counter")];
+    let id = [
+        ("plugin", "threaded_counter"),
+        ("kind", "counter"),
+        ("instance", "threaded_counter"),
+    ];
     for parity in ["even", "odd"] {
         assert_eq!(
             published.counter(
                 "plugobs_custom_ticks_total",
-                &[id[0], id[1], ("parity", parity)]
+                &[id[0], id[1], id[2], ("parity", parity)]
             ),
             Some(20_000)
         );
@@ -311,7 +323,7 @@ fn a_name_taken_with_another_type_is_kept_in_stats_but_not_exported() {
     plugobs::gauge!(SecondClash, "clashing").set(5.0);
     let text = exposition::render(&registry, Format::Prometheus);
     assert!(
-        text.contains("plugobs_custom_clashing_total{plugin=\"first_clash\",kind=\"clash\"} 2\n")
+        text.contains("plugobs_custom_clashing_total{plugin=\"first_clash\",kind=\"clash\",instance=\"first_clash\"} 2\n")
     );
     assert!(!text.contains("plugobs_custom_clashing{"), "{text}");
     let stats = registry.stats();

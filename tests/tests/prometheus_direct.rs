@@ -39,7 +39,7 @@ fn one_render_with_the_hosts_metrics_and_plugobs_families_once() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.contains(&"host_requests_total 3"), "{text}");
     assert!(lines.contains(
-        &r#"plugobs_plugin_operations_total{plugin="null_sink",kind="sink",operation="write",outcome="ok"} 7"#
+        &r#"plugobs_plugin_operations_total{plugin="null_sink",kind="sink",instance="null_sink",operation="write",outcome="ok"} 7"#
     ));
     for family in [
         "plugobs_plugin_operations_total",

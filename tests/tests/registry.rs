@@ -153,15 +153,18 @@ fn stats_totals_by_kind_state_and_errors() {
         "{table}"
     );
     assert!(
-        lines[1].starts_with("PLUGIN        KIND      VERSION  STATE       HEALTH   LOAD"),
+        lines[1].starts_with(
+            "PLUGIN        INSTANCE      KIND      VERSION  STATE       HEALTH   LOAD"
+        ),
         "{table}"
     );
     assert!(
-        lines[2].starts_with("csv           codec     0.1.0    running     unknown"),
+        lines[2].starts_with("csv           csv           codec     0.1.0    running     unknown"),
         "{table}"
     );
     assert!(
-        lines[3].starts_with("geo_enricher  enricher  0.1.0    registered  unknown  -"),
+        lines[3]
+            .starts_with("geo_enricher  geo_enricher  enricher  0.1.0    registered  unknown  -"),
         "{table}"
     );
 
@@ -169,6 +172,7 @@ fn stats_totals_by_kind_state_and_errors() {
     assert_eq!(json["total"], 3);
     assert_eq!(json["by_state"]["running"], 2);
     assert_eq!(json["plugins"][2]["name"], "json_codec");
+    assert_eq!(json["plugins"][2]["instance"], "json_codec");
     assert_eq!(json["plugins"][2]["version"], "2.1.0");
     assert_eq!(json["plugins"][2]["state"], "running");
     assert_eq!(json["plugins"][2]["health"]["status"], "unknown");
