@@ -4,8 +4,10 @@
 //! # Names
 //!
 //! A custom metric named `cache_hits` of plugin `lru_cache` (kind `cache`) is exported as
-//! `{namespace}_custom_cache_hits_total{plugin="lru_cache",kind="cache"}` (counters get
-//! `_total`; gauges and histograms keep the name). No name of the closed list
+//! `{namespace}_custom_cache_hits_total{plugin="lru_cache",kind="cache",instance="lru_cache"}`
+//! (counters get `_total`; gauges and histograms keep the name). A custom metric is the
+//! plugin's, whichever of its instances recorded it: its `instance` label is the plugin's
+//! default instance (see [`crate::instance`]). No name of the closed list
 //! ([`crate::names::ALL`]) starts with `custom_`, so a custom metric can never collide
 //! with one of plugobs' own. A literal name is checked when the macro expands: snake_case
 //! (`[a-z][a-z0-9_]*`, no `__`, no trailing `_`), and none of the suffixes

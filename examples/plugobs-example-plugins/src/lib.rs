@@ -161,7 +161,7 @@ impl Default for GeoIpEnricher {
 
 // Every method of this impl is an operation: `enrich` gets calls by outcome, latency,
 // in-flight and errors by kind, labelled plugin="geo_ip_enricher", kind="enricher",
-// operation="enrich". The line itself is never recorded.
+// instance="geo_ip_enricher", operation="enrich". The line itself is never recorded.
 #[plugobs::instrumented]
 impl Enricher for GeoIpEnricher {
     fn enrich(&self, line: &str) -> Result<String, EnrichError> {
@@ -177,8 +177,8 @@ impl Enricher for GeoIpEnricher {
             .iter()
             .find(|(prefix, _)| ip.starts_with(prefix))
             .map_or("unknown", |(_, country)| country);
-        // The plugin's own metric: labelled plugin="geo_ip_enricher", kind="enricher"
-        // for it, plus its own bounded `result` label.
+        // The plugin's own metric: labelled plugin="geo_ip_enricher", kind="enricher",
+        // instance="geo_ip_enricher" for it, plus its own bounded `result` label.
         let result = if country == "unknown" { "miss" } else { "hit" };
         plugobs::counter!(Self, "lookups", "result" => result).increment(1);
         Ok(format!("{line} geo={country}"))
