@@ -97,7 +97,9 @@ fn plugin_stub(ident: &Ident, generics: &Generics, p: &TokenStream) -> TokenStre
         impl #impl_generics #p::Plugin for #ident #ty_generics #where_clause {
             const DESCRIPTOR: &'static #p::PluginDescriptor = &#p::UNREGISTERED;
 
-            fn construct() -> #p::Result<Self, #p::HookError> {
+            fn construct(
+                _: #p::Option<#p::InstanceConfig>,
+            ) -> #p::Result<Self, #p::HookError> {
                 ::core::unreachable!()
             }
         }

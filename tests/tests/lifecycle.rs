@@ -117,8 +117,12 @@ fn clean_load_and_start() {
         ),
         Some(1)
     );
-    for stage in ["load", "start"] {
-        for reason in ["error", "panic", "cancelled", "config"] {
+    // `config` only fails a load: there is no such start failure to publish.
+    for (stage, reasons) in [
+        ("load", &["error", "panic", "cancelled", "config"][..]),
+        ("start", &["error", "panic", "cancelled"][..]),
+    ] {
+        for &reason in reasons {
             assert_eq!(
                 published.counter(
                     "plugobs_plugin_load_failures_total",
@@ -135,6 +139,19 @@ fn clean_load_and_start() {
             );
         }
     }
+    assert_eq!(
+        published.counter(
+            "plugobs_plugin_load_failures_total",
+            &[
+                ("plugin", "clean_greeter"),
+                ("kind", "greeter"),
+                ("instance", "clean_greeter"),
+                ("stage", "start"),
+                ("reason", "config")
+            ]
+        ),
+        None
+    );
     let stats = registry.stats();
     let p = &stats.plugins[0];
     assert_eq!(p.state, PluginState::Running);
