@@ -258,7 +258,7 @@ pub struct Fallible;
 #[diagnostic::on_unimplemented(
     message = "a plugobs constructor for `{T}` cannot return `{Self}`",
     label = "this constructor returns `{Self}`",
-    note = "`new = path` must name a `fn() -> {T}` or a `fn() -> Result<{T}, E>` where `E: Display`"
+    note = "`new = path` must name a `fn() -> {T}` or a `fn() -> Result<{T}, E>` where `E: Display`, or with plugobs' `serde` feature the same taking the instance's configuration, `fn(Config) -> …` where `Config: serde::Deserialize`"
 )]
 pub trait IntoInstance<T, M> {
     /// Converts the constructor's return value.
