@@ -224,6 +224,26 @@ fn mask(text: &str) -> String {
     out
 }
 
+/// Masks, besides, what depends on the clock in a registry whose plugins ran: the values
+/// of `*_timestamp_seconds` gauges and of busy ratios, as `T`.
+fn mask_clock(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let series = line.split('{').next().unwrap_or("");
+        let timed = !line.starts_with('#')
+            && (series.ends_with("_timestamp_seconds") || series == "plugobs_plugin_busy_ratio");
+        match line.rsplit_once(' ') {
+            Some((series, _)) if timed => {
+                out.push_str(series);
+                out.push_str(" T");
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// The families of an exposition, by `# TYPE` line, with how often each is declared.
 fn families(text: &str) -> BTreeMap<&str, usize> {
     let mut seen = BTreeMap::new();
@@ -244,15 +264,26 @@ fn assert_no_duplicate_family(text: &str) {
     );
 }
 
+/// The `/plugins` entry of a plugin's default instance, never loaded nor called.
 fn idle_plugin(name: &str, kind: &str, version: &str) -> Value {
     json!({
-        "name": name, "kind": kind, "version": version, "state": "registered",
+        "name": name, "instance": name, "kind": kind, "version": version, "state": "registered",
         "load_duration": null, "start_duration": null, "loaded_at": null,
         "failures": 0, "last_failure": null, "operations": [],
         "health": {"status": "unknown", "message": "", "details": {}, "checked_at": null,
                    "check_duration": null},
         "busy_ratio": 0.0, "custom": [], "allocated_bytes": null, "freed_bytes": null,
     })
+}
+
+/// The body of `/plugins/{name}`: the plugin and its instances' entries.
+fn plugin_view(name: &str, kind: &str, version: &str, instances: Vec<Value>) -> Value {
+    json!({"name": name, "kind": kind, "version": version, "instances": instances})
+}
+
+/// The body of `/plugins/{name}` for a plugin with its default instance alone, idle.
+fn idle_plugin_view(name: &str, kind: &str, version: &str) -> Value {
+    plugin_view(name, kind, version, vec![idle_plugin(name, kind, version)])
 }
 
 #[tokio::test]
@@ -295,7 +326,7 @@ async fn every_route_answers_with_its_status_type_and_exact_body() {
 
     let a = get(&server, "/plugins/idle_source").await;
     assert_eq!((a.status, a.content_type.as_str()), (200, JSON));
-    assert_eq!(a.json(), idle_plugin("idle_source", "source", "1.0.0"));
+    assert_eq!(a.json(), idle_plugin_view("idle_source", "source", "1.0.0"));
 
     let a = get(&server, "/plugins/kafka_sink").await;
     assert_eq!((a.status, a.content_type.as_str()), (404, JSON));
@@ -336,10 +367,10 @@ fn call_mix() {
 
 const MIXED_OPERATION: &str = r#"# HELP plugobs_plugin_operations_total Finished plugin operation calls, by outcome (ok, error, panic, cancelled).
 # TYPE plugobs_plugin_operations_total counter
-plugobs_plugin_operations_total{plugin="mixed_source",kind="source",operation="pull",outcome="ok"} 5
-plugobs_plugin_operations_total{plugin="mixed_source",kind="source",operation="pull",outcome="error"} 5
-plugobs_plugin_operations_total{plugin="mixed_source",kind="source",operation="pull",outcome="panic"} 0
-plugobs_plugin_operations_total{plugin="mixed_source",kind="source",operation="pull",outcome="cancelled"} 0
+plugobs_plugin_operations_total{plugin="mixed_source",kind="source",instance="mixed_source",operation="pull",outcome="ok"} 5
+plugobs_plugin_operations_total{plugin="mixed_source",kind="source",instance="mixed_source",operation="pull",outcome="error"} 5
+plugobs_plugin_operations_total{plugin="mixed_source",kind="source",instance="mixed_source",operation="pull",outcome="panic"} 0
+plugobs_plugin_operations_total{plugin="mixed_source",kind="source",instance="mixed_source",operation="pull",outcome="cancelled"} 0
 "#;
 
 #[tokio::test]
@@ -403,7 +434,8 @@ async fn readiness_follows_a_plugin_that_turns_unhealthy_and_recovers() {
     let ready = json!({"ready": true, "not_ready": []});
     let not_ready = |message: &str, status: &str| {
         json!({"ready": false, "not_ready": [
-            {"plugin": "flaky_source", "kind": "source", "status": status, "message": message}
+            {"plugin": "flaky_source", "instance": "flaky_source", "kind": "source",
+             "status": status, "message": message}
         ]})
     };
     // Nothing started: ready.
@@ -434,7 +466,7 @@ async fn readiness_follows_a_plugin_that_turns_unhealthy_and_recovers() {
         (503, not_ready("upstream unreachable", "unhealthy"))
     );
     let a = get(&server, "/plugins/flaky_source").await;
-    let health = &a.json()["health"];
+    let health = &a.json()["instances"][0]["health"];
     assert_eq!(
         (&health["status"], &health["message"], &health["details"]),
         (
@@ -749,8 +781,8 @@ async fn with_the_hosts_exporter_every_family_appears_once() {
     for want in [
         "host_requests_total 3",
         "host_queue_depth 7",
-        r#"plugobs_plugin_operations_total{plugin="exported_source",kind="source",operation="pull",outcome="ok"} 2"#,
-        r#"plugobs_plugin_errors_total{plugin="exported_source",kind="source",operation="pull",error_kind="refused"} 1"#,
+        r#"plugobs_plugin_operations_total{plugin="exported_source",kind="source",instance="exported_source",operation="pull",outcome="ok"} 2"#,
+        r#"plugobs_plugin_errors_total{plugin="exported_source",kind="source",instance="exported_source",operation="pull",error_kind="refused"} 1"#,
         "# TYPE process_cpu_seconds_total counter",
         "# TYPE process_resident_memory_bytes gauge",
         "# TYPE process_open_fds gauge",
@@ -839,7 +871,7 @@ async fn the_router_nests_in_the_hosts_app() {
     let a = send(client.get(at("/ops/healthz"))).await;
     assert_eq!((a.status, a.body.as_str()), (200, "ok\n"));
     let a = send(client.get(at("/ops/plugins/idle_source"))).await;
-    assert_eq!(a.json(), idle_plugin("idle_source", "source", "1.0.0"));
+    assert_eq!(a.json(), idle_plugin_view("idle_source", "source", "1.0.0"));
     let a = send(client.get(at("/ops"))).await;
     assert_eq!(
         (a.status, a.content_type.as_str()),
@@ -940,9 +972,11 @@ fn attribute<'a>(tag: &'a str, attr: &str) -> Option<&'a str> {
     Some(&tag[start..start + len])
 }
 
-#[test]
-fn chromium_renders_one_row_per_plugin_failures_first() {
-    let Some(browser) = chromium() else {
+/// The browser, or `None` when there is none and the browser tests may be skipped
+/// (outside CI, with `PLUGOBS_SKIP_BROWSER_TESTS` set); panics otherwise.
+fn browser_or_skip() -> Option<std::path::PathBuf> {
+    let browser = chromium();
+    if browser.is_none() {
         let skip = std::env::var_os("PLUGOBS_SKIP_BROWSER_TESTS").is_some()
             && std::env::var_os("CI").is_none();
         assert!(
@@ -952,6 +986,41 @@ fn chromium_renders_one_row_per_plugin_failures_first() {
              PLUGOBS_SKIP_BROWSER_TESTS=1 skips this test"
         );
         eprintln!("SKIPPED: no Chromium (PLUGOBS_SKIP_BROWSER_TESTS is set)");
+    }
+    browser
+}
+
+/// The page's groups, in order: each plugin (`<tbody id="plugin-…">`) with its
+/// instances' rows (`<tr id="instance-…">`) as (instance, state, health).
+type Groups<'a> = Vec<(&'a str, Vec<(&'a str, &'a str, &'a str)>)>;
+
+fn groups(dom: &str) -> Groups<'_> {
+    let tag = |at: usize| &dom[at..at + dom[at..].find('>').unwrap()];
+    let mut groups: Groups<'_> = Vec::new();
+    let mut at = 0;
+    while let Some(found) = dom[at..].find(" id=\"") {
+        at += found;
+        let start = dom[..at].rfind('<').unwrap();
+        let t = tag(start);
+        if t.starts_with("<tbody id=\"plugin-") {
+            groups.push((attribute(t, "data-plugin").unwrap(), Vec::new()));
+        } else if t.starts_with("<tr id=\"instance-") {
+            let (plugin, rows) = groups.last_mut().expect("a row outside a plugin's group");
+            assert_eq!(attribute(t, "data-plugin"), Some(*plugin), "{t}");
+            rows.push((
+                attribute(t, "data-instance").unwrap(),
+                attribute(t, "data-state").unwrap(),
+                attribute(t, "data-health").unwrap(),
+            ));
+        }
+        at += 1;
+    }
+    groups
+}
+
+#[test]
+fn chromium_renders_one_group_per_plugin_failures_first() {
+    let Some(browser) = browser_or_skip() else {
         return;
     };
     let registry = isolated(&[
@@ -968,23 +1037,12 @@ fn chromium_renders_one_row_per_plugin_failures_first() {
     let server = Endpoints::new().registry(registry).serve(0).unwrap();
 
     let dom = dump_dom(&browser, &format!("http://{}/", server.local_addr()));
-    let rows: Vec<(&str, &str, &str)> = dom
-        .match_indices("<tr id=\"plugin-")
-        .map(|(at, _)| {
-            let tag = &dom[at..at + dom[at..].find('>').unwrap()];
-            (
-                attribute(tag, "data-plugin").unwrap(),
-                attribute(tag, "data-state").unwrap(),
-                attribute(tag, "data-health").unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        rows,
+        groups(&dom),
         [
-            ("broken_sink", "failed", "unknown"),
-            ("busy_source", "running", "healthy"),
-            ("idle_sink", "registered", "unknown"),
+            ("broken_sink", vec![("broken_sink", "failed", "unknown")]),
+            ("busy_source", vec![("busy_source", "running", "healthy")]),
+            ("idle_sink", vec![("idle_sink", "registered", "unknown")]),
         ],
         "{dom}"
     );
@@ -1005,7 +1063,7 @@ fn chromium_renders_one_row_per_plugin_failures_first() {
         "{dom}"
     );
     assert!(
-        dom.contains("<span class=\"ready yes\">ready</span> · 3 plugins"),
+        dom.contains("<span class=\"ready yes\">ready</span> · 3 plugins · 3 instances"),
         "{dom}"
     );
     server.shutdown().unwrap();
@@ -1037,7 +1095,7 @@ async fn a_plugins_own_metrics_are_on_plugins_the_page_and_metrics() {
 
     let a = get(&server, "/plugins/counting_source").await;
     assert_eq!(
-        a.json()["custom"],
+        a.json()["instances"][0]["custom"],
         json!([
             {"name": "pulled", "labels": [["what", "logs"]], "type": "counter", "value": 2},
             {"name": "pulled", "labels": [["what", "traces"]], "type": "counter", "value": 1},
@@ -1051,9 +1109,290 @@ async fn a_plugins_own_metrics_are_on_plugins_the_page_and_metrics() {
     let metrics = get(&server, "/metrics").await.body;
     for want in [
         "# TYPE plugobs_custom_pulled_total counter",
-        r#"plugobs_custom_pulled_total{plugin="counting_source",kind="source",what="logs"} 2"#,
-        r#"plugobs_custom_pulled_total{plugin="counting_source",kind="source",what="traces"} 1"#,
+        r#"plugobs_custom_pulled_total{plugin="counting_source",kind="source",instance="counting_source",what="logs"} 2"#,
+        r#"plugobs_custom_pulled_total{plugin="counting_source",kind="source",instance="counting_source",what="traces"} 1"#,
     ] {
         assert!(metrics.lines().any(|l| l == want), "{want}\n{metrics}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Configured instances: one plugin, two instances loaded by name, one of them with a
+// configuration that does not fit.
+
+/// The configuration of a [`ConfiguredFeed`] instance.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    batch: usize,
+}
+
+/// Built from its instance's configuration.
+#[plugobs::plugin(kind = "source", version = "4.2.0", new = Self::from_config, provides = dyn Source)]
+pub struct ConfiguredFeed {
+    batch: usize,
+}
+
+impl ConfiguredFeed {
+    fn from_config(config: FeedConfig) -> Self {
+        ConfiguredFeed {
+            batch: config.batch,
+        }
+    }
+}
+
+#[plugobs::instrumented]
+impl Source for ConfiguredFeed {
+    fn pull(&self, what: &str) -> Result<usize, PullError> {
+        if what == "slow" {
+            Err(PullError::Timeout)
+        } else {
+            Ok(what.len() * self.batch)
+        }
+    }
+}
+
+const FEED_CONFIG_ERROR: &str = "at `batch`: invalid type: string \"ten\", expected usize";
+
+/// Replaces what depends on timing with `"T"` where it is set: durations, timestamps,
+/// latencies, the busy ratio. `null` stays `null`, so whether each is set stays exact.
+fn timeless(value: &mut Value) {
+    const TIMED: [&str; 12] = [
+        "load_duration",
+        "start_duration",
+        "loaded_at",
+        "checked_at",
+        "check_duration",
+        "at",
+        "mean",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "busy_ratio",
+    ];
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if TIMED.contains(&key.as_str()) && !v.is_null() {
+                    assert!(v.is_number(), "{key}: {v}");
+                    *v = json!("T");
+                } else {
+                    timeless(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(timeless),
+        _ => {}
+    }
+}
+
+/// `feed-eu`: running, healthy, 3 pulls ok and 1 timeout.
+fn feed_eu() -> Value {
+    json!({
+        "name": "configured_feed", "instance": "feed-eu", "kind": "source", "version": "4.2.0",
+        "state": "running",
+        // No health hook: judged by its state, nothing ran.
+        "health": {"status": "healthy", "message": "", "details": {}, "checked_at": "T",
+                   "check_duration": null},
+        "load_duration": "T", "start_duration": "T", "loaded_at": "T",
+        "failures": 0, "last_failure": null,
+        "operations": [{
+            "name": "pull", "calls": 4, "ok": 3, "errors": 1, "errors_by_kind": {"timeout": 1},
+            "panics": 0, "cancelled": 0, "in_flight": 0,
+            "mean": "T", "p50": "T", "p90": "T", "p99": "T", "max": "T", "cpu": null,
+        }],
+        "busy_ratio": "T", "custom": [], "allocated_bytes": null, "freed_bytes": null,
+    })
+}
+
+/// `feed-us`: failed to load, its configuration did not fit.
+fn feed_us() -> Value {
+    json!({
+        "name": "configured_feed", "instance": "feed-us", "kind": "source", "version": "4.2.0",
+        "state": "failed",
+        "health": {"status": "unknown", "message": "not running", "details": {},
+                   "checked_at": null, "check_duration": null},
+        // The constructor was tried: how long reading the configuration took.
+        "load_duration": "T", "start_duration": null, "loaded_at": null,
+        "failures": 1,
+        "last_failure": {"stage": "load", "reason": "config", "message": FEED_CONFIG_ERROR,
+                         "error_type": "config", "at": "T"},
+        "operations": [],
+        "busy_ratio": "T", "custom": [], "allocated_bytes": null, "freed_bytes": null,
+    })
+}
+
+#[tokio::test]
+async fn two_instances_of_one_plugin_on_every_route() {
+    let registry = std::sync::Arc::new(isolated(&[
+        ConfiguredFeed::DESCRIPTOR,
+        IdleSink::DESCRIPTOR,
+    ]));
+    let eu = registry
+        .load_instance::<dyn Source>("configured_feed", "feed-eu", json!({"batch": 2}))
+        .unwrap();
+    assert_eq!(eu.instance(), "feed-eu");
+    for what in ["a", "slow", "bc", "def"] {
+        let _ = eu.pull(what);
+    }
+    let err = registry
+        .load_instance::<dyn Source>("configured_feed", "feed-us", json!({"batch": "ten"}))
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "instance `feed-us` of plugin `configured_feed` failed to load: {FEED_CONFIG_ERROR}"
+        )
+    );
+    registry.check_health();
+    let server = start(
+        Endpoints::new()
+            .registry(registry.clone())
+            .process_metrics(false),
+    );
+
+    // The plugin and both its instances, in name order.
+    let a = get(&server, "/plugins/configured_feed").await;
+    assert_eq!((a.status, a.content_type.as_str()), (200, JSON));
+    let mut body = a.json();
+    timeless(&mut body);
+    assert_eq!(
+        body,
+        plugin_view(
+            "configured_feed",
+            "source",
+            "4.2.0",
+            vec![feed_eu(), feed_us()]
+        )
+    );
+
+    // A configured instance's name: its plugin with that instance alone.
+    for (instance, entry) in [("feed-eu", feed_eu()), ("feed-us", feed_us())] {
+        let a = get(&server, &format!("/plugins/{instance}")).await;
+        assert_eq!(
+            (a.status, a.content_type.as_str()),
+            (200, JSON),
+            "{instance}"
+        );
+        let mut body = a.json();
+        timeless(&mut body);
+        assert_eq!(
+            body,
+            plugin_view("configured_feed", "source", "4.2.0", vec![entry])
+        );
+    }
+    // A name no plugin and no instance has, even one that looks like an instance's.
+    for name in ["feed-ap", "feed", "configured"] {
+        let a = get(&server, &format!("/plugins/{name}")).await;
+        assert_eq!((a.status, a.content_type.as_str()), (404, JSON), "{name}");
+        assert_eq!(
+            a.json(),
+            json!({"status": 404, "error": format!("no plugin named `{name}`")})
+        );
+    }
+
+    // `/plugins`: one entry per instance, grouped by plugin; the default instance of
+    // `configured_feed`, never used, is not one.
+    let a = get(&server, "/plugins").await;
+    let mut stats = a.json();
+    stats["discovery_duration"].take();
+    timeless(&mut stats);
+    let mut idle = idle_plugin("idle_sink", "sink", "2.3.0");
+    idle["busy_ratio"] = json!("T");
+    assert_eq!(
+        stats,
+        json!({
+            "total": 2,
+            "by_kind": {"sink": 1, "source": 1},
+            "by_state": {"registered": 1, "loaded": 0, "running": 1, "degraded": 0,
+                         "unhealthy": 0, "stopped": 0, "failed": 1},
+            "health": {"healthy": 1, "degraded": 0, "unhealthy": 0, "unknown": 2},
+            "total_errors": 2,
+            "total_calls": 4,
+            "discovery_duration": null,
+            "plugins": [feed_eu(), feed_us(), idle],
+        })
+    );
+
+    // `/metrics`: the instances' own series.
+    let a = get(&server, "/metrics").await;
+    assert_eq!((a.status, a.content_type.as_str()), (200, PROMETHEUS));
+    let lines: Vec<&str> = a.body.lines().collect();
+    for want in [
+        r#"plugobs_plugin_operations_total{plugin="configured_feed",kind="source",instance="feed-eu",operation="pull",outcome="ok"} 3"#,
+        r#"plugobs_plugin_operations_total{plugin="configured_feed",kind="source",instance="feed-eu",operation="pull",outcome="error"} 1"#,
+        r#"plugobs_plugin_operations_total{plugin="configured_feed",kind="source",instance="feed-eu",operation="pull",outcome="panic"} 0"#,
+        r#"plugobs_plugin_errors_total{plugin="configured_feed",kind="source",instance="feed-eu",operation="pull",error_kind="timeout"} 1"#,
+        r#"plugobs_plugin_load_failures_total{plugin="configured_feed",kind="source",instance="feed-us",stage="load",reason="config"} 1"#,
+        r#"plugobs_plugin_info{plugin="configured_feed",kind="source",version="4.2.0"} 1"#,
+    ] {
+        assert!(lines.contains(&want), "missing `{want}` in\n{}", a.body);
+    }
+    assert!(
+        !a.body.contains(r#"instance="configured_feed""#),
+        "the unused default instance is exported:\n{}",
+        a.body
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains(r#"instance="feed-us",operation="#)),
+        "feed-us never ran an operation:\n{}",
+        a.body
+    );
+    assert_no_duplicate_family(&a.body);
+    assert_fixture("instances_metrics.prom", &mask_clock(&mask(&a.body)));
+
+    // The page: both instances under their plugin, the failed one first, with the
+    // configuration's error; then the idle sink.
+    let a = get(&server, "/").await;
+    let page = a.body;
+    assert_eq!(
+        groups(&page),
+        [
+            (
+                "configured_feed",
+                vec![
+                    ("feed-us", "failed", "unknown"),
+                    ("feed-eu", "running", "healthy")
+                ]
+            ),
+            ("idle_sink", vec![("idle_sink", "registered", "unknown")]),
+        ],
+        "{page}"
+    );
+    for want in [
+        "<span class=\"ready yes\">ready</span> · 2 plugins · 3 instances · registered 1 · running 1 · failed 1 · 4 calls · 2 errors</p>",
+        "<tbody id=\"plugin-configured_feed\" class=\"plugin\" data-plugin=\"configured_feed\" data-instances=\"2\">",
+        "<td class=\"plugin\" rowspan=\"2\"><div class=\"name\">configured_feed</div><div class=\"meta\">source 4.2.0</div></td><td class=\"instance\"><div class=\"name\">feed-us</div></td>",
+        "<td class=\"instance\"><div class=\"name\">feed-eu</div></td>",
+        "<td class=\"message\">not running; last failure: load config: at `batch`: invalid type: string &quot;ten&quot;, expected usize</td>",
+        "<tr data-operation=\"pull\"><td>pull</td><td class=\"num\">4</td><td><span class=\"err\">25.0%</span> <span class=\"meta\">(timeout 25.0%)</span></td>",
+    ] {
+        assert!(page.contains(want), "missing `{want}` in\n{page}");
+    }
+    // feed-eu's row has the operation, feed-us's has none.
+    let row = |instance: &str| {
+        let start = page
+            .find(&format!("<tr id=\"instance-{instance}\""))
+            .unwrap();
+        let end = start + page[start..].find("</td></tr>\n").unwrap();
+        &page[start..end]
+    };
+    assert!(row("feed-eu").contains("data-operation=\"pull\""));
+    assert!(row("feed-us").contains("<span class=\"none\">none called</span>"));
+
+    // And as a browser renders it.
+    if let Some(browser) = browser_or_skip() {
+        let dom = dump_dom(&browser, &url(&server, "/"));
+        assert_eq!(groups(&dom), groups(&page), "{dom}");
+        assert!(
+            dom.contains("last failure: load config: at `batch`: invalid type: string \"ten\", expected usize"),
+            "{dom}"
+        );
+    }
+    drop(eu);
+    server.shutdown().unwrap();
 }

@@ -19,7 +19,8 @@ pub enum HttpError {
     Unauthorized(&'static str),
     /// 404: no route at this path.
     NoRoute,
-    /// 404: no plugin with this name (or more than one: duplicates are left out).
+    /// 404: no plugin and no configured instance with this name (a name more than one
+    /// plugin has is left out of the registry).
     UnknownPlugin(String),
     /// 405: the route exists, not for this method.
     MethodNotAllowed,

@@ -5,9 +5,46 @@
 //! | `GET /metrics` | plugobs' families, the standard `process_*` families (feature `process`) and, when built [from a `PrometheusExporter`](Endpoints::exporter), the host's own metrics: Prometheus text, or OpenMetrics when the `Accept` header prefers it |
 //! | `GET /healthz` | `200 ok`: the process answers |
 //! | `GET /readyz` | `200` when every started plugin is ready, else `503`; JSON either way |
-//! | `GET /plugins` | the [`RegistryStats`](crate::RegistryStats) as JSON |
-//! | `GET /plugins/{name}` | one plugin's [`PluginStats`](crate::PluginStats) as JSON, `404` for an unknown name |
-//! | `GET /` | a self-contained HTML status page: no external asset, no JavaScript |
+//! | `GET /plugins` | the [`RegistryStats`](crate::RegistryStats) as JSON: in `plugins`, one [`PluginStats`](crate::PluginStats) per instance, grouped by plugin |
+//! | `GET /plugins/{name}` | the plugin `name` and its instances as JSON (below); for the name of a configured instance, its plugin with that instance alone; `404` for any other name |
+//! | `GET /` | a self-contained HTML status page, instances grouped under their plugin: no external asset, no JavaScript |
+//!
+//! # Plugins and their instances
+//!
+//! A plugin runs as one or more instances: its default instance (named after the
+//! plugin; what [`load`](crate::Registry::load) and calls on values the host built count
+//! under) and the instances loaded by name with a configuration
+//! ([`load_instance`](crate::Registry::load_instance)). Each entry of `/plugins`'s
+//! `plugins` is one instance, with `name` (its plugin) and `instance` (the `instance`
+//! label of its series); a plugin's entries are together, its default instance first.
+//!
+//! `/plugins/{name}` answers the plugin and the list of its instances, each the same
+//! object as its entry in `/plugins` (state, health, timings, failures and the last one
+//! with its stage, reason and message, operations with their counts and latencies):
+//!
+//! ```text
+//! {"name": "kafka_sink", "kind": "sink", "version": "1.4.0",
+//!  "instances": [
+//!    {"name": "kafka_sink", "instance": "kafka-eu", "kind": "sink", "version": "1.4.0",
+//!     "state": "running", "health": {"status": "healthy", …}, "failures": 0,
+//!     "last_failure": null, "operations": [{"name": "send", "calls": 3, "ok": 3, …}], …},
+//!    {"name": "kafka_sink", "instance": "kafka-us", …, "state": "failed", "failures": 1,
+//!     "last_failure": {"stage": "load", "reason": "config",
+//!                      "message": "at `port`: invalid type: string \"x\", expected u16", …}, …}
+//!  ]}
+//! ```
+//!
+//! The name of a configured instance resolves to its plugin with that one instance:
+//! `/plugins/kafka-us` is the body above with `instances` holding `kafka-us` alone.
+//! Plugin names and instance names never collide (an instance cannot take a plugin's
+//! name or another instance's), so a name is never both. Any other name is `404`
+//! `{"status": 404, "error": "no plugin named `nope`"}`.
+//!
+//! The status page groups the rows the same way: one `<tbody id="plugin-{name}">` per
+//! plugin, one `<tr id="instance-{instance}">` per instance in it (the default instance
+//! reads `default`), each with its state, health, last failure and operations.
+//!
+//! # Mounting
 //!
 //! Two ways to mount it. In a host that already runs axum, nest the [`Router`]:
 //!

@@ -1,5 +1,7 @@
 //! The status page: one self-contained HTML document (inline CSS, no script, no external
-//! asset), one row per plugin, failures first.
+//! asset). One group per plugin (a `<tbody id="plugin-{name}">`), one row per instance in
+//! it (a `<tr id="instance-{instance}">`); failures first, among plugins and within each
+//! plugin.
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,7 +23,8 @@ th{font-weight:600;white-space:nowrap}
 .s-running,.h-healthy{background:var(--ok)}
 .s-degraded,.s-loaded,.h-degraded{background:var(--warn)}
 .s-failed,.s-unhealthy,.h-unhealthy{background:var(--bad)}
-tr.attention>td:first-child{box-shadow:inset 4px 0 var(--bad)}
+table.plugins>tbody+tbody{border-top:2px solid var(--line)}
+tr.attention>td.instance{box-shadow:inset 4px 0 var(--bad)}
 .name{font-weight:600}.meta{color:var(--dim);font-size:12px}
 .message{min-width:12rem;max-width:26rem;overflow-wrap:break-word}
 table.ops{width:100%;min-width:30rem;table-layout:fixed}
@@ -47,7 +50,12 @@ pub(crate) fn render(stats: &RegistryStats, registry: &Registry) -> String {
         if ready { "yes" } else { "no" },
         if ready { "ready" } else { "not ready" }
     );
-    let _ = write!(out, " · {} plugins", stats.total);
+    let _ = write!(
+        out,
+        " · {} plugins · {} instances",
+        stats.total,
+        stats.plugins.len()
+    );
     for (state, n) in stats.by_state.iter().filter(|(_, n)| **n > 0) {
         let _ = write!(out, " · {} {n}", state.as_str());
     }
@@ -57,20 +65,40 @@ pub(crate) fn render(stats: &RegistryStats, registry: &Registry) -> String {
         stats.total_calls, stats.total_errors
     );
 
-    out.push_str("<table class=\"plugins\">\n<thead><tr><th>Plugin</th><th>State</th>");
-    out.push_str("<th>Health</th><th>Message</th><th class=\"num\">Load</th>");
+    out.push_str("<table class=\"plugins\">\n<thead><tr><th>Plugin</th><th>Instance</th>");
+    out.push_str("<th>State</th><th>Health</th><th>Message</th><th class=\"num\">Load</th>");
     out.push_str("<th class=\"num\">Start</th><th>Loaded at (UTC)</th><th>Operations</th>");
-    out.push_str("</tr></thead>\n<tbody>\n");
-    let mut plugins: Vec<&PluginStats> = stats.plugins.iter().collect();
-    plugins.sort_by_key(|p| (rank(p), p.name));
-    for p in plugins {
-        row(&mut out, p);
+    out.push_str("</tr></thead>\n");
+    for group in groups(stats) {
+        plugin(&mut out, &group);
     }
     if stats.plugins.is_empty() {
-        out.push_str("<tr><td colspan=\"8\" class=\"none\">No plugin is registered.</td></tr>\n");
+        out.push_str("<tbody><tr><td colspan=\"9\" class=\"none\">No plugin is registered.</td></tr></tbody>\n");
     }
-    out.push_str("</tbody>\n</table>\n</body>\n</html>\n");
+    out.push_str("</table>\n</body>\n</html>\n");
     out
+}
+
+/// The instances of `stats` grouped by plugin: the worst group first (then by name), and
+/// in each group the worst instance first (then the default instance, then by name).
+fn groups(stats: &RegistryStats) -> Vec<Vec<&PluginStats>> {
+    let mut groups: Vec<Vec<&PluginStats>> = Vec::new();
+    for p in &stats.plugins {
+        match groups.iter_mut().find(|g| g[0].name == p.name) {
+            Some(group) => group.push(p),
+            None => groups.push(vec![p]),
+        }
+    }
+    for group in &mut groups {
+        group.sort_by_key(|p| (rank(p), !is_default(p), p.instance));
+    }
+    groups.sort_by_key(|g| (rank(g[0]), g[0].name));
+    groups
+}
+
+/// Whether `p` is its plugin's default instance: the one named after the plugin.
+fn is_default(p: &PluginStats) -> bool {
+    p.instance == p.name
 }
 
 /// Failures first: failed, then unhealthy, degraded, starting, running, stopped,
@@ -109,23 +137,59 @@ fn health(p: &PluginStats) -> (&'static str, String) {
     (h.status.as_str(), message)
 }
 
-fn row(out: &mut String, p: &PluginStats) {
+/// A plugin's group: its instances' rows, the plugin's name, kind and version spanning
+/// them.
+fn plugin(out: &mut String, group: &[&PluginStats]) {
+    let first = group[0];
+    let _ = writeln!(
+        out,
+        "<tbody id=\"plugin-{name}\" class=\"plugin\" data-plugin=\"{name}\" data-instances=\"{n}\">",
+        name = Escape(first.name),
+        n = group.len(),
+    );
+    for (i, p) in group.iter().enumerate() {
+        let head = (i == 0).then_some(group.len());
+        row(out, p, head);
+    }
+    out.push_str("</tbody>\n");
+}
+
+/// One instance's row; the first of its plugin's group also has the plugin's cell,
+/// spanning the group's `head` rows.
+fn row(out: &mut String, p: &PluginStats, head: Option<usize>) {
     let state = p.state.as_str();
     let (health, health_message) = health(p);
     let attention = rank(p) <= 1;
     let _ = write!(
         out,
-        "<tr id=\"plugin-{name}\" class=\"plugin{attention}\" data-plugin=\"{name}\" data-state=\"{state}\" data-health=\"{health}\">",
+        "<tr id=\"instance-{instance}\" class=\"instance{attention}\" data-plugin=\"{name}\" data-instance=\"{instance}\" data-state=\"{state}\" data-health=\"{health}\">",
         name = Escape(p.name),
+        instance = Escape(p.instance),
         attention = if attention { " attention" } else { "" },
     );
-    let _ = write!(
-        out,
-        "<td><div class=\"name\">{}</div><div class=\"meta\">{} {}</div></td>",
-        Escape(p.name),
-        Escape(p.kind),
-        Escape(p.version)
-    );
+    if let Some(rows) = head {
+        let span = if rows > 1 {
+            format!(" rowspan=\"{rows}\"")
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            out,
+            "<td class=\"plugin\"{span}><div class=\"name\">{}</div><div class=\"meta\">{} {}</div></td>",
+            Escape(p.name),
+            Escape(p.kind),
+            Escape(p.version)
+        );
+    }
+    if is_default(p) {
+        out.push_str("<td class=\"instance\"><span class=\"none\" title=\"the instance named after its plugin\">default</span></td>");
+    } else {
+        let _ = write!(
+            out,
+            "<td class=\"instance\"><div class=\"name\">{}</div></td>",
+            Escape(p.instance)
+        );
+    }
     let _ = write!(
         out,
         "<td><span class=\"badge state s-{state}\">{state}</span></td>"

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::error::HttpError;
 use super::scrape::Scraper;
 use super::{page, readiness};
+use crate::{PluginStats, RegistryStats};
 
 /// The content type of every JSON body.
 pub(crate) const JSON: &str = "application/json";
@@ -67,12 +68,49 @@ pub(crate) async fn readyz(State(scraper): Ctx) -> Response {
     json(status, &readiness)
 }
 
-/// `GET /plugins`: every plugin's stats.
+/// `GET /plugins`: the registry's stats, one entry per instance, grouped by plugin.
 pub(crate) async fn plugins(State(scraper): Ctx) -> Response {
     json(StatusCode::OK, &scraper.registry().stats())
 }
 
-/// `GET /plugins/{name}`: one plugin's stats.
+/// The body of `GET /plugins/{name}`: a plugin and the stats of its instances, each the
+/// same object as that instance's entry in `GET /plugins`.
+#[derive(Debug, Serialize)]
+pub(crate) struct PluginView<'a> {
+    pub(crate) name: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) version: &'static str,
+    pub(crate) instances: Vec<&'a PluginStats>,
+}
+
+impl<'a> PluginView<'a> {
+    /// The plugin `name` with every instance of it in `stats`, or, when `name` is the
+    /// name of a configured instance, its plugin with that one instance; `None` when
+    /// neither a plugin nor an instance has the name.
+    ///
+    /// Plugin names and instance names never collide (a configured instance cannot take
+    /// a plugin's name, nor another instance's), so which one `name` means is never in
+    /// doubt.
+    pub(crate) fn find(stats: &'a RegistryStats, name: &str) -> Option<PluginView<'a>> {
+        let of_plugin: Vec<&PluginStats> =
+            stats.plugins.iter().filter(|p| p.name == name).collect();
+        let instances = if of_plugin.is_empty() {
+            vec![stats.plugins.iter().find(|p| p.instance == name)?]
+        } else {
+            of_plugin
+        };
+        let first = instances[0];
+        Some(PluginView {
+            name: first.name,
+            kind: first.kind,
+            version: first.version,
+            instances,
+        })
+    }
+}
+
+/// `GET /plugins/{name}`: a plugin and its instances, or a configured instance's plugin
+/// with that instance alone.
 pub(crate) async fn plugin(
     State(scraper): Ctx,
     name: Result<Path<String>, PathRejection>,
@@ -81,8 +119,8 @@ pub(crate) async fn plugin(
         return HttpError::BadRequest("the plugin name is not valid UTF-8").into_response();
     };
     let stats = scraper.registry().stats();
-    match stats.plugins.iter().find(|p| p.name == name) {
-        Some(p) => json(StatusCode::OK, p),
+    match PluginView::find(&stats, &name) {
+        Some(view) => json(StatusCode::OK, &view),
         None => HttpError::UnknownPlugin(name).into_response(),
     }
 }
