@@ -38,7 +38,7 @@
 //! `/plugins/kafka-us` is the body above with `instances` holding `kafka-us` alone.
 //! Plugin names and instance names never collide (an instance cannot take a plugin's
 //! name or another instance's), so a name is never both. Any other name is `404`
-//! `{"status": 404, "error": "no plugin named `nope`"}`.
+//! `` {"status": 404, "error": "no plugin named `nope`"} ``.
 //!
 //! The status page groups the rows the same way: one `<tbody id="plugin-{name}">` per
 //! plugin, one `<tr id="instance-{instance}">` per instance in it (the default instance
@@ -91,7 +91,7 @@
 //! `/readyz` answers [`Registry::readiness`](crate::Registry::readiness): 200 when every
 //! started plugin (one with a running instance) is healthy or degraded, 503 otherwise,
 //! with the plugins that are not and why, e.g.
-//! `{"ready":false,"not_ready":[{"plugin":"kafka_sink","kind":"sink","status":"unhealthy","message":"broker unreachable"}]}`.
+//! `{"ready":false,"not_ready":[{"plugin":"kafka_sink","instance":"kafka-eu","kind":"sink","status":"unhealthy","message":"broker unreachable"}]}`.
 //! A started plugin no health round has judged yet is not ready ("not checked yet"): run
 //! a [`HealthMonitor`](crate::HealthMonitor), or
 //! [`check_health`](crate::Registry::check_health) once after loading.

@@ -25,9 +25,10 @@ th{font-weight:600;white-space:nowrap}
 .s-failed,.s-unhealthy,.h-unhealthy{background:var(--bad)}
 table.plugins>tbody+tbody{border-top:2px solid var(--line)}
 tr.attention>td.instance{box-shadow:inset 4px 0 var(--bad)}
+td.instance{white-space:nowrap}
 .name{font-weight:600}.meta{color:var(--dim);font-size:12px}
-.message{min-width:12rem;max-width:26rem;overflow-wrap:break-word}
-table.ops{width:100%;min-width:30rem;table-layout:fixed}
+.message{min-width:11rem;max-width:22rem;overflow-wrap:break-word}
+table.ops{width:100%;min-width:25rem;table-layout:fixed}
 table.ops th,table.ops td{padding:.1rem .5rem;font-size:13px;border:0}
 table.ops th:nth-child(1){width:22%}table.ops th:nth-child(2){width:10%}
 table.ops th:nth-child(3){width:32%}table.ops th:nth-child(n+4){width:12%}
