@@ -313,52 +313,101 @@ pub struct NoConfig;
 /// Marker: a constructor that takes its instance's configuration, of type `C`.
 pub struct WithConfig<C>(std::marker::PhantomData<C>);
 
+/// How many arguments `new = path` takes, and of which type: [`NoConfig`] for `fn()`,
+/// [`WithConfig<C>`] for `fn(C)`. Implemented for every such function whatever `C`, so
+/// that the marker is known before `C` is checked: a `C` without `Deserialize` is then
+/// reported as such, at the constructor's path, and a constructor returning the wrong
+/// type as that ([`IntoInstance`]).
+pub trait Arity<A> {}
+
+impl<F: FnOnce() -> R, R> Arity<NoConfig> for F {}
+
+impl<F: FnOnce(C) -> R, C, R> Arity<WithConfig<C>> for F {}
+
+/// The argument a constructor of arity `Self` takes: `()` for [`NoConfig`], `C` for
+/// [`WithConfig<C>`].
+pub trait ArgValue {
+    /// The constructor's argument.
+    type Value;
+}
+
+impl ArgValue for NoConfig {
+    type Value = ();
+}
+
+impl<C> ArgValue for WithConfig<C> {
+    type Value = C;
+}
+
+/// What a constructor's argument is read from: nothing ([`NoConfig`], which accepts only
+/// an empty configuration) or (feature `serde`) the instance's configuration.
+#[diagnostic::on_unimplemented(
+    message = "a plugobs constructor that takes an argument needs plugobs' `serde` feature",
+    label = "this constructor takes an argument: its instance's configuration",
+    note = "enable the feature (`plugobs = {{ version = \"..\", features = [\"serde\"] }}`), or name a constructor without arguments"
+)]
+pub trait ConfigArg: ArgValue {
+    /// Reads the argument from the instance's configuration.
+    fn decode(config: Option<InstanceConfig>) -> Result<Self::Value, HookError>;
+}
+
+impl ConfigArg for NoConfig {
+    fn decode(config: Option<InstanceConfig>) -> Result<(), HookError> {
+        InstanceConfig::expect_empty(config.as_ref())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<C: serde::de::DeserializeOwned> ConfigArg for WithConfig<C> {
+    fn decode(config: Option<InstanceConfig>) -> Result<C, HookError> {
+        config
+            .unwrap_or_else(InstanceConfig::empty)
+            .decode::<C>()
+            .map_err(|e| HookError::config(&e))
+    }
+}
+
 /// What `new = path` may name for plugin `T`: a function taking nothing, or (feature
-/// `serde`) the instance's configuration, and returning `T` or `Result<T, E>`.
+/// `serde`) the instance's configuration, and returning `T` or `Result<T, E>`. `A` is
+/// its [`Arity`], `M` the [`IntoInstance`] marker of what it returns.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot construct the plugin `{T}`",
     label = "not a plugobs constructor",
     note = "`new = path` must name a `fn() -> {T}` or `fn() -> Result<{T}, E>` (`E: Display`), or, with plugobs' `serde` feature, a `fn(Config) -> {T}` or `fn(Config) -> Result<{T}, E>` taking the instance's configuration, where `Config: serde::Deserialize`"
 )]
-pub trait Constructor<T, M> {
-    /// Runs the constructor with the instance's configuration.
-    fn construct(self, config: Option<InstanceConfig>) -> Result<T, HookError>;
+pub trait Constructor<T, A: ArgValue, M> {
+    /// Runs the constructor with its argument.
+    fn call(self, value: A::Value) -> Result<T, HookError>;
 }
 
-impl<T, F, R, M> Constructor<T, (NoConfig, M)> for F
+impl<T, F, R, M> Constructor<T, NoConfig, M> for F
 where
     F: FnOnce() -> R,
     R: IntoInstance<T, M>,
 {
-    fn construct(self, config: Option<InstanceConfig>) -> Result<T, HookError> {
-        InstanceConfig::expect_empty(config.as_ref())?;
+    fn call(self, (): ()) -> Result<T, HookError> {
         self().into_instance()
     }
 }
 
-#[cfg(feature = "serde")]
-impl<T, F, C, R, M> Constructor<T, (WithConfig<C>, M)> for F
+impl<T, F, C, R, M> Constructor<T, WithConfig<C>, M> for F
 where
     F: FnOnce(C) -> R,
-    C: serde::de::DeserializeOwned,
     R: IntoInstance<T, M>,
 {
-    fn construct(self, config: Option<InstanceConfig>) -> Result<T, HookError> {
-        let config = config
-            .unwrap_or_else(InstanceConfig::empty)
-            .decode::<C>()
-            .map_err(|e| HookError::config(&e))?;
-        self(config).into_instance()
+    fn call(self, value: C) -> Result<T, HookError> {
+        self(value).into_instance()
     }
 }
 
 /// Runs the constructor `new` with the instance's configuration; called by generated
 /// code.
-pub fn construct<T, M, F: Constructor<T, M>>(
-    new: F,
-    config: Option<InstanceConfig>,
-) -> Result<T, HookError> {
-    new.construct(config)
+pub fn construct<T, A, M, F>(new: F, config: Option<InstanceConfig>) -> Result<T, HookError>
+where
+    F: Arity<A> + Constructor<T, A, M>,
+    A: ConfigArg,
+{
+    new.call(A::decode(config)?)
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
 
     let config = syn::Ident::new("__plugobs_config", proc_macro2::Span::mixed_site());
     let construct = match &args.new {
-        Some(path) => quote_spanned!(path.span()=> #p::construct::<Self, _, _>(#path, #config)),
+        Some(path) => quote_spanned!(path.span()=> #p::construct::<Self, _, _, _>(#path, #config)),
         None => quote_spanned!(span=> #p::default_instance::<Self>(#config)),
     };
     let start = args.start.as_ref().map(|path| hook(&p, "start", path));
