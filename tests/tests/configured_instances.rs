@@ -75,15 +75,17 @@ impl SinkConfig {
 }
 
 /// A sink plugin built from a [`SinkConfig`], whose health hook reads the configuration.
+// rustfmt re-indents the attribute's arguments on every run: kept as written.
+#[rustfmt::skip]
 macro_rules! config_sink {
     ($ty:ident, $name:tt) => {
         #[plugobs::plugin(
-                            name = $name,
-                            kind = "sink",
-                            new = Self::from_config,
-                            provides = dyn Sink,
-                            health = Self::check
-                        )]
+            name = $name,
+            kind = "sink",
+            new = Self::from_config,
+            provides = dyn Sink,
+            health = Self::check
+        )]
         pub struct $ty {
             pub cfg: SinkConfig,
         }
