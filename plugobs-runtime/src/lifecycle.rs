@@ -299,17 +299,24 @@ impl<S: ?Sized + 'static> Loaded<S> {
     }
 }
 
-/// The outcome of loading every plugin that provides one trait.
+/// The outcome of loading several instances: every plugin that provides one trait
+/// ([`Registry::load_all`], whose failures are [`LifecycleError`]s), or a section of
+/// instances ([`Registry::load_instances`]: an [`InstanceReport`]). A failure never stops
+/// the others.
 #[derive(Debug)]
-pub struct LoadReport<S: ?Sized + 'static> {
-    /// The started instances, ordered by plugin name.
+pub struct LoadReport<S: ?Sized + 'static, F = LifecycleError> {
+    /// The started instances, ordered by plugin name (by instance name for a section).
     pub loaded: Vec<Loaded<S>>,
-    /// The plugins that failed to load or start, ordered by plugin name.
-    pub failures: Vec<LifecycleError>,
+    /// What failed to load or start, in the same order.
+    pub failures: Vec<F>,
 }
 
-impl<S: ?Sized + 'static> LoadReport<S> {
-    /// Whether every plugin loaded and started.
+/// The outcome of loading a section of instances ([`Registry::load_instances`]): each
+/// failure names its instance.
+pub type InstanceReport<S> = LoadReport<S, InstanceFailure>;
+
+impl<S: ?Sized + 'static, F> LoadReport<S, F> {
+    /// Whether everything loaded and started.
     pub fn is_complete(&self) -> bool {
         self.failures.is_empty()
     }
@@ -341,35 +348,6 @@ async fn stop_each_async<S: ?Sized + 'static>(loaded: Vec<Loaded<S>>) -> Vec<Lif
         }
     }
     failures
-}
-
-/// The outcome of loading a section of instances
-/// ([`Registry::load_instances`]).
-#[derive(Debug)]
-pub struct InstanceReport<S: ?Sized + 'static> {
-    /// The started instances, ordered by instance name.
-    pub loaded: Vec<Loaded<S>>,
-    /// The instances that failed, ordered by instance name.
-    pub failures: Vec<InstanceFailure>,
-}
-
-impl<S: ?Sized + 'static> InstanceReport<S> {
-    /// Whether every instance loaded and started.
-    pub fn is_complete(&self) -> bool {
-        self.failures.is_empty()
-    }
-
-    /// Stops every loaded instance (running async stop hooks on this thread), in order,
-    /// and returns the failures. Every instance is stopped even if some fail.
-    pub fn stop_all(self) -> Vec<LifecycleError> {
-        stop_each(self.loaded)
-    }
-
-    /// As [`InstanceReport::stop_all`], awaiting async stop hooks on the caller's runtime,
-    /// one instance after another.
-    pub async fn stop_all_async(self) -> Vec<LifecycleError> {
-        stop_each_async(self.loaded).await
-    }
 }
 
 /// One instance of a section that did not load.
