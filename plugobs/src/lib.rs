@@ -58,7 +58,8 @@
 //!     kind = "sink",             // default: "plugin"
 //!     version = "0.3.1",         // default: the defining crate's version
 //!     description = "...",       // default: first line of the doc comment
-//!     new = Self::create,        // fn() -> Self or fn() -> Result<Self, E>; default: Default
+//!     new = Self::create,        // fn() -> Self or fn() -> Result<Self, E>; default: Default;
+//!                                // or (feature `serde`) fn(Config) -> …, Config: Deserialize
 //!     provides = dyn Sink,       // or [dyn Sink, dyn Flush]: load it as these trait objects
 //!     start = Self::open,        // fn(&mut self) or fn(&self), sync or async,
 //!                                // returning () or Result<(), E>
@@ -216,6 +217,75 @@
 //! assert!(registry.readiness().ready); // degraded still serves
 //! ```
 //!
+//! # Configured instances
+//!
+//! One plugin can run as several instances, each built from its own configuration and
+//! counted apart: every per-plugin series carries an `instance` label (the plugin's name
+//! for a plugin loaded the old way). With the `serde` feature a constructor takes any
+//! `serde::Deserialize` configuration, and [`Registry::load_instance`] (or
+//! [`Registry::load_instances`] for a whole `[sinks.<name>]` section) loads an instance
+//! by name from a value of any serde format. See [`instance`] and [`config`].
+//!
+//! ```
+//! # #[cfg(feature = "serde")]
+//! # fn main() {
+//! use std::collections::BTreeMap;
+//!
+//! pub trait Sink: Send + Sync {
+//!     fn write(&self, line: &str);
+//! }
+//!
+//! #[derive(serde::Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! pub struct KafkaConfig {
+//!     port: u16,
+//! }
+//!
+//! #[plugobs::plugin(kind = "sink", provides = dyn Sink, new = Self::from_config)]
+//! pub struct KafkaSink {
+//!     port: u16,
+//! }
+//!
+//! impl KafkaSink {
+//!     fn from_config(cfg: KafkaConfig) -> Self {
+//!         KafkaSink { port: cfg.port }
+//!     }
+//! }
+//!
+//! #[plugobs::instrumented]
+//! impl Sink for KafkaSink {
+//!     fn write(&self, _line: &str) {}
+//! }
+//!
+//! let registry = plugobs::Registry::from_descriptors([
+//!     <KafkaSink as plugobs::Plugin>::DESCRIPTOR,
+//! ])
+//! .unwrap();
+//! let eu = registry
+//!     .load_instance::<dyn Sink>("kafka_sink", "kafka-eu", BTreeMap::from([("port", 9092)]))
+//!     .unwrap();
+//! eu.write("hello");
+//! // A configuration that does not fit fails that instance, naming the field.
+//! let err = registry
+//!     .load_instance::<dyn Sink>("kafka_sink", "kafka-us", BTreeMap::from([("port", 70_000)]))
+//!     .unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "instance `kafka-us` of plugin `kafka_sink` failed to load: \
+//!      at `port`: invalid value: integer `70000`, expected u16"
+//! );
+//! let stats = registry.stats();
+//! let rows: Vec<(&str, usize)> = stats
+//!     .plugins
+//!     .iter()
+//!     .map(|p| (p.instance, p.operations.iter().map(|o| o.calls as usize).sum()))
+//!     .collect();
+//! assert_eq!(rows, [("kafka-eu", 1), ("kafka-us", 0)]);
+//! # }
+//! # #[cfg(not(feature = "serde"))]
+//! # fn main() {}
+//! ```
+//!
 //! # The linker pitfall
 //!
 //! Registration happens at link time through `inventory`. A crate that only defines
@@ -326,7 +396,7 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `serde` | `Serialize` for [`RegistryStats`], [`Health`], [`HealthReport`], [`Readiness`] and everything in them |
+//! | `serde` | configured instances: constructors taking a `serde::Deserialize` configuration, [`Registry::load_instance`] and [`Registry::load_instances`] (see [`config`]); `Serialize` for [`RegistryStats`], [`Health`], [`HealthReport`], [`Readiness`] and everything in them |
 //! | `prometheus` | [`prometheus::install`]: a metrics-exporter-prometheus recorder whose `render()` also renders plugobs' families straight from its aggregates |
 //! | `http` | [`http`]: `/metrics`, `/healthz`, `/readyz`, `/plugins` and a status page, as an axum `Router` to mount or a standalone server ([`http::serve`]); turns on `serde` and `process` |
 //! | `process` | the standard `process_*` families on `/metrics`, read by `metrics-process` at scrape time |
