@@ -260,24 +260,18 @@ impl Registry {
             })?;
         let name = valid.as_str();
         let _naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
-        let taken_by_plugin = self.by_name.contains_key(name)
-            || self
-                .problems
-                .iter()
-                .any(|p| matches!(p, RegistryError::DuplicateName { name: n, .. } if *n == name));
-        if taken_by_plugin {
-            let by = self.by_name.get(name).map_or_else(
-                || {
-                    self.problems
-                        .iter()
-                        .find_map(|p| match p {
-                            RegistryError::DuplicateName { name: n, .. } if *n == name => Some(*n),
-                            _ => None,
-                        })
-                        .unwrap_or("?")
-                },
-                |&i| self.records[i].descriptor().name,
-            );
+        // Every plugin's default instance holds the plugin's name (also one taken twice).
+        let plugin_named = self
+            .by_name
+            .get_key_value(name)
+            .map(|(k, _)| *k)
+            .or_else(|| {
+                self.problems.iter().find_map(|p| match p {
+                    RegistryError::DuplicateName { name: n, .. } if *n == name => Some(*n),
+                    _ => None,
+                })
+            });
+        if let Some(by) = plugin_named {
             return Err(RegistryError::InstanceTaken {
                 instance: name.to_owned(),
                 by,
