@@ -324,30 +324,23 @@ impl<S: ?Sized + 'static, F> LoadReport<S, F> {
     /// Stops every loaded instance (running async stop hooks on this thread), in order,
     /// and returns the failures. Every instance is stopped even if some fail.
     pub fn stop_all(self) -> Vec<LifecycleError> {
-        stop_each(self.loaded)
+        self.loaded
+            .into_iter()
+            .filter_map(|l| l.stop().err())
+            .collect()
     }
 
     /// As [`LoadReport::stop_all`], awaiting async stop hooks on the caller's runtime, one
     /// instance after another.
     pub async fn stop_all_async(self) -> Vec<LifecycleError> {
-        stop_each_async(self.loaded).await
-    }
-}
-
-/// Stops every value, in order, whatever fails; returns the failures.
-fn stop_each<S: ?Sized + 'static>(loaded: Vec<Loaded<S>>) -> Vec<LifecycleError> {
-    loaded.into_iter().filter_map(|l| l.stop().err()).collect()
-}
-
-/// As [`stop_each`], awaiting async stop hooks one after another.
-async fn stop_each_async<S: ?Sized + 'static>(loaded: Vec<Loaded<S>>) -> Vec<LifecycleError> {
-    let mut failures = Vec::new();
-    for value in loaded {
-        if let Err(e) = value.stop_async().await {
-            failures.push(e);
+        let mut failures = Vec::new();
+        for loaded in self.loaded {
+            if let Err(e) = loaded.stop_async().await {
+                failures.push(e);
+            }
         }
+        failures
     }
-    failures
 }
 
 /// One instance of a section that did not load.
