@@ -1180,3 +1180,65 @@ fn load_without_configuration_uses_an_empty_one() {
     lenient.stop().unwrap();
     configured.stop().unwrap();
 }
+
+config_sink!(ChurnSink, "churn_sink");
+
+/// Named instances loaded and stopped over and over on one thread — their bindings freed
+/// and reused — while two threads call a steady instance of the same plugin: every call
+/// is counted under the instance it ran on, none under another or the default instance.
+#[test]
+fn instances_coming_and_going_never_move_a_call_to_another_instance() {
+    const CALLS: u64 = 20_000;
+    const ROUNDS: u64 = 200;
+    let registry = isolated::<ChurnSink>();
+    let steady = registry
+        .load_instance::<dyn Sink>("churn_sink", "steady", brokers(&["s:1"]))
+        .unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..CALLS {
+                    steady.send(1).unwrap();
+                }
+            });
+        }
+        s.spawn(|| {
+            for round in 0..ROUNDS {
+                let name = format!("churn-{}", round % 4);
+                let value = registry
+                    .load_instance::<dyn Sink>("churn_sink", &name, brokers(&["c:1"]))
+                    .unwrap();
+                for _ in 0..10 {
+                    value.send(1).unwrap();
+                }
+                // Every other value is stopped, the others dropped: both unbind it.
+                if round % 2 == 0 {
+                    value.stop().unwrap();
+                }
+            }
+        });
+    });
+
+    let published = capture(|| registry.flush());
+    let p = "churn_sink";
+    assert_eq!(ops(&published, p, "steady", "ok"), Some(2 * CALLS));
+    for i in 0..4 {
+        let name = format!("churn-{i}");
+        assert_eq!(
+            ops(&published, p, &name, "ok"),
+            Some(ROUNDS / 4 * 10),
+            "{name}"
+        );
+        assert_eq!(
+            registry.instance(&name).unwrap().state(),
+            PluginState::Stopped,
+            "{name}"
+        );
+    }
+    assert_eq!(ops(&published, p, "churn_sink", "ok"), None);
+    let names: Vec<&str> = registry.instances().iter().map(|r| r.instance()).collect();
+    assert_eq!(
+        names,
+        ["churn-0", "churn-1", "churn-2", "churn-3", "steady"]
+    );
+}
