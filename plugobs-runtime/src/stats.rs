@@ -386,14 +386,21 @@ fn opt(d: Option<Duration>) -> String {
     d.map(human).unwrap_or_else(|| "-".to_owned())
 }
 
-impl RegistryStats {
-    /// The plugin column of row `i`: blank under the first instance of its plugin, so a
-    /// plugin's instances read as a group.
-    fn group_name(&self, i: usize) -> String {
-        let name = self.plugins[i].name;
-        match i.checked_sub(1).map(|j| self.plugins[j].name) {
-            Some(previous) if previous == name => String::new(),
-            _ => name.to_owned(),
+/// Blanks the plugin column (the first) of each row that repeats the plugin of the row
+/// above, below the header, so a plugin's instances read as a group.
+fn group_by_plugin(rows: &mut [Vec<String>]) {
+    let mut last = String::new();
+    for row in rows.iter_mut().skip(1) {
+        let Some(plugin) = row.first_mut() else {
+            continue;
+        };
+        if plugin.is_empty() {
+            continue;
+        }
+        if *plugin == last {
+            plugin.clear();
+        } else {
+            last.clone_from(plugin);
         }
     }
 }
@@ -446,9 +453,9 @@ impl fmt::Display for RegistryStats {
             .map(String::from)
             .to_vec(),
         ];
-        for (i, p) in self.plugins.iter().enumerate() {
+        for p in &self.plugins {
             rows.push(vec![
-                self.group_name(i),
+                p.name.to_owned(),
                 p.instance.to_owned(),
                 p.kind.to_owned(),
                 p.version.to_owned(),
@@ -465,6 +472,7 @@ impl fmt::Display for RegistryStats {
                     .unwrap_or_else(|| "-".to_owned()),
             ]);
         }
+        group_by_plugin(&mut rows);
         write_table(f, &rows)?;
         let mut ops = vec![
             [
@@ -485,7 +493,6 @@ impl fmt::Display for RegistryStats {
             .map(String::from)
             .to_vec(),
         ];
-        let mut last = "";
         for p in &self.plugins {
             for o in &p.operations {
                 let errors = if o.errors_by_kind.is_empty() {
@@ -499,11 +506,7 @@ impl fmt::Display for RegistryStats {
                     format!("{} ({})", o.errors, kinds.join(" "))
                 };
                 ops.push(vec![
-                    if p.name == last {
-                        String::new()
-                    } else {
-                        p.name.to_owned()
-                    },
+                    p.name.to_owned(),
                     p.instance.to_owned(),
                     o.name.to_owned(),
                     o.calls.to_string(),
@@ -517,11 +520,11 @@ impl fmt::Display for RegistryStats {
                     opt(o.p99),
                     opt(o.max),
                 ]);
-                last = p.name;
             }
         }
         if ops.len() > 1 {
             writeln!(f)?;
+            group_by_plugin(&mut ops);
             write_table(f, &ops)?;
         }
         let mut health = vec![
@@ -563,6 +566,7 @@ impl fmt::Display for RegistryStats {
         }
         if health.len() > 1 {
             writeln!(f)?;
+            group_by_plugin(&mut health);
             write_table(f, &health)?;
         }
         let mut own = vec![
@@ -620,6 +624,7 @@ impl fmt::Display for RegistryStats {
         }
         if own.len() > 1 {
             writeln!(f)?;
+            group_by_plugin(&mut own);
             write_table(f, &own)?;
         }
         Ok(())
