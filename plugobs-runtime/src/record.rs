@@ -381,26 +381,25 @@ impl PluginRecord {
             }
         });
         let d = self.descriptor;
+        // One event, at WARN when the instance got worse and INFO otherwise (tracing's
+        // levels are part of each callsite, so the event is written once per level).
+        macro_rules! changed {
+            ($level:ident) => {
+                tracing::$level!(
+                    plugin.name = d.name,
+                    plugin.kind = d.kind,
+                    plugin.instance = self.instance,
+                    from = previous.as_str(),
+                    to = to.as_str(),
+                    health.message = reported.message.as_str(),
+                    "plugin health changed"
+                )
+            };
+        }
         if to.severity() > previous.severity() && to != HealthStatus::Unknown {
-            tracing::warn!(
-                plugin.name = d.name,
-                plugin.kind = d.kind,
-                plugin.instance = self.instance,
-                from = previous.as_str(),
-                to = to.as_str(),
-                health.message = reported.message.as_str(),
-                "plugin health changed"
-            );
+            changed!(warn);
         } else {
-            tracing::info!(
-                plugin.name = d.name,
-                plugin.kind = d.kind,
-                plugin.instance = self.instance,
-                from = previous.as_str(),
-                to = to.as_str(),
-                health.message = reported.message.as_str(),
-                "plugin health changed"
-            );
+            changed!(info);
         }
     }
 
