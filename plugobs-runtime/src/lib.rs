@@ -34,51 +34,38 @@
 // `unsafe` is denied everywhere but in `alloc`, whose `GlobalAlloc` impl needs it.
 #![deny(unsafe_code)]
 
-pub mod alloc;
-pub mod bridge;
-pub mod busy;
-mod call;
-mod cells;
-pub mod config;
-pub mod cpu;
-pub mod custom;
-pub mod descriptor;
-pub mod error;
+mod core;
 mod export;
-pub mod exposition;
 pub mod health;
-pub mod hook;
-mod hook_signature;
-pub mod instance;
-pub mod lifecycle;
+mod lifecycle;
 #[cfg(all(test, loom))]
 mod loom_tests;
-pub mod names;
-pub mod outcome;
-pub mod record;
+mod model;
+mod plugin;
+mod record;
 pub mod registry;
-mod site;
-pub mod snapshot;
-pub mod state;
-pub mod stats;
-mod sync;
-mod threads;
-mod unregistered;
+mod telemetry;
 
-pub use bridge::{flush, set_namespace};
-pub use descriptor::{Plugin, PluginDescriptor, SourceLocation};
-pub use error::{ConfigError, FailureReason, HookError, LifecycleError, LoadError, RegistryError};
-pub use health::{
+pub use crate::core::snapshot;
+pub use crate::export::{bridge, exposition};
+pub use crate::model::{config, instance, names};
+pub use crate::telemetry::{alloc, busy, cpu, custom};
+
+pub use crate::export::bridge::{flush, set_namespace};
+pub use crate::model::descriptor::{Plugin, PluginDescriptor, SourceLocation};
+pub use crate::model::error::{ConfigError, FailureReason, HookError, LifecycleError, LoadError, RegistryError};
+pub use crate::health::{
     CheckOptions, CheckReason, Health, HealthChange, HealthMonitor, HealthPolicy, HealthReport,
     HealthStatus, NotReady, PluginCheck, Readiness,
 };
-pub use hook::block_on;
-pub use lifecycle::{InstanceFailure, InstanceReport, LoadReport, Loaded};
-pub use outcome::ErrorKind;
-pub use record::{Failure, PluginRecord};
-pub use registry::Registry;
-pub use state::{PluginState, Stage};
-pub use stats::{HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats};
+pub use crate::plugin::hook::block_on;
+pub use crate::lifecycle::{InstanceFailure, InstanceReport, LoadReport, Loaded};
+pub use crate::model::outcome::ErrorKind;
+pub use crate::model::error::Failure;
+pub use crate::record::plugin_record::PluginRecord;
+pub use crate::registry::Registry;
+pub use crate::model::state::{PluginState, Stage};
+pub use crate::model::stats::{HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats};
 
 /// The process-wide registry of every plugin linked into this binary.
 ///
@@ -98,34 +85,35 @@ pub use stats::{HealthCounts, OperationStats, PluginHealth, PluginStats, Registr
 /// assert!(registry.check().is_ok());
 /// ```
 pub fn registry() -> &'static Registry {
-    let registry = registry::global();
-    bridge::ensure_flusher();
+    let registry = crate::registry::global();
+    crate::export::bridge::ensure_flusher();
     registry
 }
 
 /// What generated code names. Not public API: no stability guarantees.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::call::{
+    pub use crate::model::fmt;
+    pub use crate::core::call::{
         Finish, OPERATION_FIELDS, call_once, enter, finish, operation_metadata, operation_span,
     };
-    pub use crate::config::InstanceConfig;
-    pub use crate::cpu::{CpuFuture, CpuSite, CpuTimer};
-    pub use crate::custom::{Counter, CustomKind, CustomSite, Gauge, Histogram};
-    pub use crate::descriptor::{
+    pub use crate::model::config::InstanceConfig;
+    pub use crate::telemetry::cpu::{CpuFuture, CpuSite, CpuTimer};
+    pub use crate::telemetry::custom::{Counter, CustomKind, CustomSite, Gauge, Histogram};
+    pub use crate::model::descriptor::{
         Factory, Instance, Plugin, PluginDescriptor, Provided, Provides, Registration,
         SourceLocation, factory,
     };
-    pub use crate::error::HookError;
-    pub use crate::health::{HealthCall, into_health_call, run_health};
-    pub use crate::hook::{HookCall, construct, default_instance, into_hook_call, into_instance};
-    pub use crate::hook_signature::{ByMut, ByRef, HookFn, run_hook};
-    pub use crate::instance::key_of;
-    pub use crate::outcome::{
+    pub use crate::model::error::HookError;
+    pub use crate::plugin::health_hook::{HealthCall, into_health_call, run_health};
+    pub use crate::plugin::hook::{HookCall, construct, default_instance, into_hook_call, into_instance};
+    pub use crate::plugin::signature::{ByMut, ByRef, HookFn, run_hook};
+    pub use crate::model::instance::key_of;
+    pub use crate::model::outcome::{
         ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
     };
-    pub use crate::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
-    pub use crate::unregistered::UNREGISTERED;
+    pub use crate::core::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
+    pub use crate::plugin::unregistered::UNREGISTERED;
     pub use inventory;
     pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{self, Err, Ok};

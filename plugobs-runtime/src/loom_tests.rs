@@ -8,8 +8,8 @@
 use loom::sync::Arc;
 use loom::thread;
 
-use crate::cells::OperationCells;
-use crate::threads::IndexPool;
+use crate::core::cells::OperationCells;
+use crate::core::threads::IndexPool;
 
 /// A single writer's plain load/store with a concurrent reader: the reader never sees a
 /// finished call without its outcome (an error is never read as ok), and never more

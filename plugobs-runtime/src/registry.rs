@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::cells::Histogram;
-use crate::descriptor::{PluginDescriptor, linked_descriptors};
-use crate::error::RegistryError;
-use crate::health::HealthPolicies;
-use crate::instance::InstanceName;
-use crate::record::PluginRecord;
-use crate::site;
+use crate::core::cells::Histogram;
+use crate::model::descriptor::{PluginDescriptor, linked_descriptors};
+use crate::model::error::RegistryError;
+use crate::model::policy::HealthPolicies;
+use crate::model::instance::InstanceName;
+use crate::record::plugin_record::PluginRecord;
+use crate::core::site;
 
 /// The plugins known to a host, each with its live [`PluginRecord`].
 ///
@@ -294,7 +294,7 @@ impl Registry {
                 });
             }
         }
-        let table = crate::instance::table_of(plugin.descriptor());
+        let table = crate::model::instance::table_of(plugin.descriptor());
         let slot = table.slot_for(name)?;
         let record = plugin.configured_instance(name, || {
             Arc::new(PluginRecord::new_instance(plugin, table.name(slot), slot))
@@ -392,7 +392,7 @@ pub(crate) fn default_in_use(record: &PluginRecord) -> bool {
 /// allocations — which the stats show with its default instance.
 pub(crate) fn has_plugin_figures(record: &PluginRecord) -> bool {
     let d = record.descriptor();
-    !crate::custom::of(d).is_empty()
-        || !crate::cpu::of(d).is_empty()
-        || crate::alloc::bytes_of(d).is_some_and(|(a, f)| a > 0 || f > 0)
+    !crate::telemetry::custom::of(d).is_empty()
+        || !crate::telemetry::cpu::of(d).is_empty()
+        || crate::telemetry::alloc::bytes_of(d).is_some_and(|(a, f)| a > 0 || f > 0)
 }

@@ -7,8 +7,9 @@
 //! path and every path that starts with a child module's name. A path resolves to the
 //! file of its longest prefix that is a module; anything else under `crate::` is the
 //! crate root (`lib.rs`), which is the top layer — so code below the root names the file
-//! that defines a thing, not a re-export. Items under `#[cfg(test)]` (unit tests) are not
-//! part of the layering.
+//! that defines a thing, not a re-export. A string that is a path (`#[serde(with =
+//! "crate::…")]`) is an import too. Items under `#[cfg(test)]` (unit tests) are not part
+//! of the layering.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -324,6 +325,14 @@ fn collect_paths(tokens: &TokenStream, module: &[String], out: &mut Vec<(String,
                 let next = read_path(&trees, i, name, base, module, out);
                 i = next;
                 continue;
+            }
+        }
+        // `#[serde(with = "crate::…")]` names a module in a string.
+        if let TokenTree::Literal(literal) = &trees[i] {
+            let text = literal.to_string();
+            if let Some(path) = text.strip_prefix("\"crate::").and_then(|t| t.strip_suffix('"')) {
+                let segments: Vec<String> = path.split("::").map(str::to_string).collect();
+                out.push((format!("crate::{path}"), segments));
             }
         }
         if let TokenTree::Group(g) = &trees[i] {

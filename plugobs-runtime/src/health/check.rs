@@ -17,49 +17,15 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::descriptor::HealthTarget;
-use crate::error::HookError;
-use crate::health::state::Begin;
-use crate::health::{Health, HealthCall, HealthFuture, HealthStatus, fmt_duration, workers};
-use crate::hook::block_on;
-use crate::record::PluginRecord;
+use crate::model::descriptor::HealthTarget;
+use crate::model::error::HookError;
+use crate::record::health::Begin;
+use crate::health::workers;
+use crate::model::health::{CheckReason, Health, HealthStatus};
+use crate::plugin::health_hook::{HealthCall, HealthFuture};
+use crate::plugin::hook::block_on;
+use crate::record::plugin_record::PluginRecord;
 use crate::registry::Registry;
-
-/// Why a check failed: the `reason` label of
-/// `plugobs_plugin_health_check_failures_total`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-pub enum CheckReason {
-    /// The result was unhealthy (from the hook or the policy).
-    Unhealthy,
-    /// The hook did not return within the timeout (or its previous call still runs).
-    Timeout,
-    /// The hook panicked.
-    Panic,
-}
-
-impl CheckReason {
-    /// Every reason, in label order.
-    pub const ALL: [CheckReason; 3] = [
-        CheckReason::Unhealthy,
-        CheckReason::Timeout,
-        CheckReason::Panic,
-    ];
-
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckReason::Unhealthy => "unhealthy",
-            CheckReason::Timeout => "timeout",
-            CheckReason::Panic => "panic",
-        }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// How a round checks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,7 +66,7 @@ pub struct PluginCheck {
     /// The status it reported before this round.
     pub previous: HealthStatus,
     /// How long the hook took, when it ran and returned in time.
-    #[cfg_attr(feature = "serde", serde(with = "crate::stats::opt_seconds"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
     pub duration: Option<Duration>,
     /// Why the check failed, if it did.
     pub failure: Option<CheckReason>,
@@ -327,9 +293,9 @@ fn job(
         }
         let began = Instant::now();
         let hook = match &in_flight.target {
-            // Its allocations are the plugin's (see `crate::alloc`).
+            // Its allocations are the plugin's (see `crate::telemetry::alloc`).
             Some(target) => span.in_scope(|| {
-                crate::alloc::within(in_flight.record.descriptor(), || run_hook(&**target))
+                crate::telemetry::alloc::within(in_flight.record.descriptor(), || run_hook(&**target))
             }),
             None => HookEnd::Absent,
         };
@@ -445,7 +411,7 @@ fn judge_hook(
     timeout: Duration,
     began: Instant,
 ) -> (Health, Option<CheckReason>, Option<Duration>) {
-    let after = fmt_duration(timeout);
+    let after = crate::model::fmt::duration(timeout);
     match seen {
         Seen::Hook(HookEnd::Returned(health), took) => (health, None, Some(took)),
         Seen::Hook(HookEnd::Absent, took) => (Health::healthy(), None, Some(took)),
@@ -471,7 +437,7 @@ fn judge_hook(
         Seen::Busy(since) => (
             Health::unhealthy(format!(
                 "timed out after {after}; still running after {}",
-                fmt_duration(Duration::from_secs(
+                crate::model::fmt::duration(Duration::from_secs(
                     began.saturating_duration_since(since).as_secs()
                 ))
             )),

@@ -27,7 +27,7 @@ pub struct HealthChange {
     /// Its health now, with message and details.
     pub health: Health,
     /// When the change was seen.
-    #[cfg_attr(feature = "serde", serde(with = "crate::stats::unix_seconds"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::unix_seconds"))]
     pub at: SystemTime,
 }
 
@@ -254,7 +254,7 @@ impl Core {
             };
             for subscriber in &subscribers {
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| subscriber(&change))) {
-                    let message = crate::error::HookError::from_panic(&*payload);
+                    let message = crate::model::error::HookError::from_panic(&*payload);
                     tracing::error!(
                         plugin.name = check.plugin,
                         error.message = message.message(),

@@ -6,17 +6,17 @@
 //! between the newest sample and the newest one at least a window old (or zero, when the
 //! plugin has no sample that old).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
-use crate::error::RegistryError;
+use crate::model::error::RegistryError;
 use crate::registry::Registry;
 
-use crate::health::{Health, HealthStatus, fmt_duration};
-use crate::record::PluginRecord;
-use crate::snapshot::HistogramSnapshot;
-use crate::stats::human;
+use crate::model::health::{Health, HealthStatus};
+use crate::model::policy::{HealthPolicies, HealthPolicy};
+use crate::record::history::Sample;
+use crate::record::plugin_record::PluginRecord;
 
 /// Samples kept per plugin at most. Rounds closer together than `window / 32` replace
 /// the newest sample instead of adding one, so a window holds at most about 33 samples
@@ -25,102 +25,7 @@ const MAX_SAMPLES: usize = 64;
 /// The finest spacing of kept samples, as a fraction of the window.
 const GRANULARITY: u32 = 32;
 
-/// When a plugin's own operations make it degraded or unhealthy.
-///
-/// On by default ([`HealthPolicy::default`]): over the last 60 s, with at least 20
-/// finished calls, an error ratio (errors and panics over finished calls) above 0.25
-/// makes the plugin degraded and above 0.5 unhealthy; a p99 latency above 1 s makes it
-/// degraded. Set it with [`Registry::set_health_policy`](crate::Registry::set_health_policy)
-/// (every plugin) or
-/// [`Registry::set_plugin_health_policy`](crate::Registry::set_plugin_health_policy) (one).
-///
-/// ```
-/// use std::time::Duration;
-/// use plugobs_runtime::HealthPolicy;
-///
-/// let policy = HealthPolicy::default()
-///     .window(Duration::from_secs(300))
-///     .min_calls(100)
-///     .error_ratio(Some(0.1), Some(0.3))
-///     .p99(Some(Duration::from_millis(250)), None);
-/// assert_eq!(policy.min_calls, 100);
-/// assert!(!HealthPolicy::disabled().enabled);
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct HealthPolicy {
-    /// Whether the policy runs at all.
-    pub enabled: bool,
-    /// How far back it looks. Default 60 s.
-    #[cfg_attr(feature = "serde", serde(with = "crate::stats::seconds"))]
-    pub window: Duration,
-    /// Finished calls in the window below which nothing fires. Default 20.
-    pub min_calls: u64,
-    /// Error ratio above which the plugin is degraded. Default 0.25.
-    pub degraded_error_ratio: Option<f64>,
-    /// Error ratio above which the plugin is unhealthy. Default 0.5.
-    pub unhealthy_error_ratio: Option<f64>,
-    /// p99 latency above which the plugin is degraded. Default 1 s.
-    #[cfg_attr(feature = "serde", serde(with = "crate::stats::opt_seconds"))]
-    pub degraded_p99: Option<Duration>,
-    /// p99 latency above which the plugin is unhealthy. Default none.
-    #[cfg_attr(feature = "serde", serde(with = "crate::stats::opt_seconds"))]
-    pub unhealthy_p99: Option<Duration>,
-}
-
-impl Default for HealthPolicy {
-    fn default() -> Self {
-        HealthPolicy {
-            enabled: true,
-            window: Duration::from_secs(60),
-            min_calls: 20,
-            degraded_error_ratio: Some(0.25),
-            unhealthy_error_ratio: Some(0.5),
-            degraded_p99: Some(Duration::from_secs(1)),
-            unhealthy_p99: None,
-        }
-    }
-}
-
 impl HealthPolicy {
-    /// A policy that never fires.
-    pub fn disabled() -> Self {
-        HealthPolicy {
-            enabled: false,
-            ..HealthPolicy::default()
-        }
-    }
-
-    /// Sets the window.
-    #[must_use]
-    pub fn window(mut self, window: Duration) -> Self {
-        self.window = window;
-        self
-    }
-
-    /// Sets the minimum call count.
-    #[must_use]
-    pub fn min_calls(mut self, min_calls: u64) -> Self {
-        self.min_calls = min_calls;
-        self
-    }
-
-    /// Sets the error-ratio thresholds (degraded, unhealthy); `None` turns one off.
-    #[must_use]
-    pub fn error_ratio(mut self, degraded: Option<f64>, unhealthy: Option<f64>) -> Self {
-        self.degraded_error_ratio = degraded;
-        self.unhealthy_error_ratio = unhealthy;
-        self
-    }
-
-    /// Sets the p99 thresholds (degraded, unhealthy); `None` turns one off.
-    #[must_use]
-    pub fn p99(mut self, degraded: Option<Duration>, unhealthy: Option<Duration>) -> Self {
-        self.degraded_p99 = degraded;
-        self.unhealthy_p99 = unhealthy;
-        self
-    }
-
     /// Samples `record`'s operations at `now` into `samples` and judges the window.
     pub(crate) fn evaluate(
         &self,
@@ -164,7 +69,7 @@ impl HealthPolicy {
         if calls == 0 || calls < self.min_calls {
             return Health::healthy();
         }
-        let window = fmt_duration(self.window);
+        let window = crate::model::fmt::duration(self.window);
         let failed = newest.failed.saturating_sub(baseline.failed);
         let ratio = failed as f64 / calls as f64;
         let mut health = Health::healthy();
@@ -199,61 +104,15 @@ impl HealthPolicy {
                         status,
                         format!(
                             "p99 {} > {} over {window} ({calls} calls)",
-                            human(p99),
-                            fmt_duration(threshold)
+                            crate::model::fmt::duration(p99),
+                            crate::model::fmt::duration(threshold)
                         ),
                     )
-                    .with_detail("p99", human(p99)),
+                    .with_detail("p99", crate::model::fmt::duration(p99)),
                 );
             }
         }
         health
-    }
-}
-
-/// A plugin's operation totals at one moment.
-#[derive(Clone, Debug)]
-pub(crate) struct Sample {
-    at: Instant,
-    calls: u64,
-    failed: u64,
-    latency: HistogramSnapshot,
-}
-
-impl Sample {
-    fn zero(at: Instant) -> Sample {
-        Sample {
-            at,
-            calls: 0,
-            failed: 0,
-            latency: HistogramSnapshot::default(),
-        }
-    }
-
-    fn of(record: &PluginRecord, at: Instant) -> Sample {
-        record.with_operations(|ops| {
-            let mut sample = Sample::zero(at);
-            for op in ops {
-                let s = op.snapshot(record.slot());
-                sample.calls += s.calls;
-                sample.failed += s.errors + s.panics;
-                sample.latency.merge(&s.latency);
-            }
-            sample
-        })
-    }
-}
-
-/// The health policy of every plugin, and the ones set for single plugins.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct HealthPolicies {
-    default: HealthPolicy,
-    by_plugin: BTreeMap<&'static str, HealthPolicy>,
-}
-
-impl HealthPolicies {
-    pub(crate) fn for_plugin(&self, name: &str) -> &HealthPolicy {
-        self.by_plugin.get(name).unwrap_or(&self.default)
     }
 }
 

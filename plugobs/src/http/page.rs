@@ -309,7 +309,7 @@ fn ratio(n: u64, of: u64) -> String {
 
 /// Three significant figures and a unit, `-` for none.
 fn duration(d: Option<Duration>) -> String {
-    d.map_or_else(|| "-".to_owned(), plugobs_runtime::stats::human_duration)
+    d.map_or_else(|| "-".to_owned(), plugobs_runtime::__private::fmt::duration)
 }
 
 /// `YYYY-MM-DD hh:mm:ss` in UTC.

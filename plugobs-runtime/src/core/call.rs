@@ -1,0 +1,141 @@
+//! What every `#[instrumented]` function does, written once: generated code calls these
+//! functions, so each expansion carries only what depends on its own function (its call
+//! site, its span's callsite, its body and the classification of its return type).
+//!
+//! Without debug assertions (an optimised build) they are `#[inline(always)]`, so the hot
+//! path is what it was when the expansion held this code; with them (a debug build) they
+//! are plain `#[inline]`, so each is compiled once per crate instead of once per
+//! instrumented function.
+
+use tracing::callsite::{Callsite, DefaultCallsite, Identifier};
+use tracing::field::{Empty, FieldSet, Value};
+use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+use tracing::metadata::Kind;
+use tracing::{Level, Metadata, Span};
+
+use crate::model::descriptor::PluginDescriptor;
+use crate::model::outcome::Outcome;
+use crate::core::site::{CallGuard, OperationSite, PendingGuard};
+
+/// The fields of an operation's span, in this order.
+pub const OPERATION_FIELDS: [&str; 4] = [
+    "plugin.name",
+    "plugin.kind",
+    "error.type",
+    "otel.status_code",
+];
+
+/// The metadata of an operation's span with the fields [`OPERATION_FIELDS`]; generated
+/// code puts it in a `static` next to the `callsite` that refers to it.
+pub const fn operation_metadata(
+    name: &'static str,
+    module_path: &'static str,
+    level: Level,
+    file: &'static str,
+    line: u32,
+    callsite: &'static DefaultCallsite,
+) -> Metadata<'static> {
+    Metadata::new(
+        name,
+        module_path,
+        level,
+        Some(file),
+        Some(line),
+        Some(module_path),
+        FieldSet::new(&OPERATION_FIELDS, Identifier(callsite)),
+        Kind::SPAN,
+    )
+}
+
+/// The span of one call, at `callsite` (whose metadata came from [`operation_metadata`]),
+/// with the plugin's name and kind; disabled (and nearly free) when no subscriber wants it.
+/// What `tracing::span!` does, once for every operation.
+#[cfg_attr(debug_assertions, inline)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub fn operation_span(
+    callsite: &'static DefaultCallsite,
+    descriptor: &'static PluginDescriptor,
+) -> Span {
+    let meta = callsite.metadata();
+    let level = *meta.level();
+    if !(level <= STATIC_MAX_LEVEL && level <= LevelFilter::current()) {
+        return Span::none();
+    }
+    let interest = callsite.interest();
+    let enabled = !interest.is_never()
+        && (interest.is_always() || tracing::dispatcher::get_default(|d| d.enabled(meta)));
+    if !enabled {
+        return Span::none();
+    }
+    let fields = meta.fields();
+    let mut names = fields.iter();
+    let (Some(name), Some(kind), Some(error_type), Some(status)) =
+        (names.next(), names.next(), names.next(), names.next())
+    else {
+        return Span::none();
+    };
+    Span::new(
+        meta,
+        &fields.value_set(&[
+            (&name, Some(&descriptor.name as &dyn Value)),
+            (&kind, Some(&descriptor.kind as &dyn Value)),
+            (&error_type, Some(&Empty as &dyn Value)),
+            (&status, Some(&Empty as &dyn Value)),
+        ]),
+    )
+}
+
+/// Starts a call of `site` on the receiver `key` ([`key_of`](crate::model::instance::key_of), 0
+/// without a receiver).
+#[cfg_attr(debug_assertions, inline)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub fn enter(
+    site: &'static OperationSite,
+    descriptor: &'static PluginDescriptor,
+    key: usize,
+) -> CallGuard {
+    site.enter(descriptor, key)
+}
+
+/// A call in progress: sync ([`CallGuard`]) or a completed future ([`PendingGuard`]).
+pub trait Finish {
+    /// Ends the call with `outcome`.
+    fn finish_with(self, outcome: Outcome);
+}
+
+impl Finish for CallGuard {
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn finish_with(self, outcome: Outcome) {
+        self.finish(outcome);
+    }
+}
+
+impl Finish for PendingGuard {
+    #[cfg_attr(debug_assertions, inline)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn finish_with(self, outcome: Outcome) {
+        self.finish(outcome);
+    }
+}
+
+/// Ends a call with `outcome`; an error also marks its span with `error.type` and
+/// `otel.status_code = "ERROR"`.
+#[cfg_attr(debug_assertions, inline)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub fn finish<G: Finish>(guard: G, span: &Span, outcome: Outcome) {
+    guard.finish_with(outcome);
+    if let Outcome::Error(kind) = outcome {
+        span.record("error.type", kind);
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
+/// Runs an instrumented function's body when it holds `return` or `?` (or a macro that
+/// might): as a closure, so they end the body, not the function, and the outcome is still
+/// recorded. `FnOnce` matters: a closure checked as `FnOnce` may return borrows of what it
+/// captured (`&mut self.field`), which an `FnMut` closure may not.
+#[inline(always)]
+pub fn call_once<R, F: FnOnce() -> R>(body: F) -> R {
+    body()
+}

@@ -1,0 +1,10 @@
+//! The hot path: the atomics it uses, thread indices, the sharded cells and the latency
+//! histogram, operation call sites, the bindings that find a call's instance, and one
+//! operation's snapshot. Imports only [`model`](crate::model).
+
+pub mod call;
+pub mod cells;
+pub mod site;
+pub mod snapshot;
+pub(crate) mod sync;
+pub(crate) mod threads;

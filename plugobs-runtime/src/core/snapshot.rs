@@ -1,0 +1,166 @@
+//! One operation's totals, built in one place: [`OperationSnapshot`]. `stats()`, the
+//! bridge to the `metrics` facade and the Prometheus renderer all read it.
+//!
+//! An operation is every call site instrumented under one (plugin, operation) name —
+//! usually one — and each instance of the plugin has its own cells in each site (see
+//! [`crate::model::instance`]). A snapshot of one instance's operation is cached with a
+//! fingerprint of its cells (one load per shard), so reading an operation with no new
+//! calls costs those loads and a copy, not a walk over its buckets.
+
+use std::sync::Mutex;
+
+pub use crate::core::cells::HistogramSnapshot;
+use crate::core::cells::OVERFLOW_KIND;
+use crate::model::outcome::Outcome;
+use crate::core::site::ResolvedSite;
+
+/// The totals of one operation of one plugin at one moment.
+///
+/// Counts are exact. `ok + errors + panics + cancelled == calls` always holds; while calls
+/// are running, a reading may count a call's error an instant before it counts the call,
+/// never an error as ok.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OperationSnapshot {
+    /// The operation's name.
+    pub operation: &'static str,
+    /// Calls that started.
+    pub started: u64,
+    /// Calls that finished, whatever the outcome.
+    pub calls: u64,
+    /// Calls that returned normally and were not errors.
+    pub ok: u64,
+    /// Calls that returned an error.
+    pub errors: u64,
+    /// Calls that panicked.
+    pub panics: u64,
+    /// Futures dropped before they finished.
+    pub cancelled: u64,
+    /// Errors by `error_kind`, ordered by kind.
+    pub errors_by_kind: Vec<(&'static str, u64)>,
+    /// The latency of every finished call.
+    pub latency: HistogramSnapshot,
+}
+
+impl OperationSnapshot {
+    /// Calls in progress.
+    pub fn in_flight(&self) -> u64 {
+        self.started.saturating_sub(self.calls)
+    }
+
+    /// The count of each `outcome` label value, in [`Outcome::LABELS`] order.
+    ///
+    /// ```
+    /// let s = plugobs_runtime::snapshot::OperationSnapshot { ok: 3, errors: 1, ..Default::default() };
+    /// assert_eq!(s.outcomes(), [("ok", 3), ("error", 1), ("panic", 0), ("cancelled", 0)]);
+    /// ```
+    pub fn outcomes(&self) -> [(&'static str, u64); 4] {
+        let count = |o: Outcome| match o {
+            Outcome::Ok => self.ok,
+            Outcome::Error(_) => self.errors,
+            Outcome::Panic => self.panics,
+            Outcome::Cancelled => self.cancelled,
+        };
+        [
+            Outcome::Ok,
+            Outcome::Error(""),
+            Outcome::Panic,
+            Outcome::Cancelled,
+        ]
+        .map(|o| (o.as_str(), count(o)))
+    }
+
+    fn add_site(&mut self, site: &ResolvedSite, slot: usize) {
+        let t = site.totals(slot);
+        let errors: u64 = t.errors.iter().sum();
+        self.calls += t.finished;
+        self.started += t.started;
+        self.errors += errors;
+        self.panics += t.panicked;
+        self.cancelled += t.cancelled;
+        self.ok += t
+            .finished
+            .saturating_sub(errors)
+            .saturating_sub(t.panicked)
+            .saturating_sub(t.cancelled);
+        for (slot, &n) in t.errors.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let kind = site.kind_label(slot).unwrap_or(OVERFLOW_KIND);
+            match self.errors_by_kind.binary_search_by(|(k, _)| k.cmp(&kind)) {
+                Ok(i) => self.errors_by_kind[i].1 += n,
+                Err(i) => self.errors_by_kind.insert(i, (kind, n)),
+            }
+        }
+        self.latency.merge(&t.latency);
+    }
+}
+
+/// One operation of a plugin: its call sites and the last snapshot of each instance.
+pub(crate) struct Operation {
+    name: &'static str,
+    sites: Vec<&'static ResolvedSite>,
+    /// By instance slot: the fingerprint and snapshot last read.
+    cache: Mutex<Vec<(usize, u64, OperationSnapshot)>>,
+}
+
+impl Operation {
+    pub(crate) fn new(site: &'static ResolvedSite) -> Self {
+        Operation {
+            name: site.operation(),
+            sites: vec![site],
+            cache: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub(crate) fn add_site(&mut self, site: &'static ResolvedSite) {
+        self.sites.push(site);
+        self.cache
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Whether instance `slot` ever called this operation.
+    pub(crate) fn called_by(&self, slot: usize) -> bool {
+        self.sites.iter().any(|s| s.fingerprint(slot) != 0)
+    }
+
+    /// Changes whenever a call of this operation on instance `slot` starts or finishes.
+    pub(crate) fn fingerprint(&self, slot: usize) -> u64 {
+        self.sites.iter().fold(0u64, |acc, s| {
+            acc.rotate_left(7).wrapping_add(s.fingerprint(slot))
+        })
+    }
+
+    /// The current totals of instance `slot`; reuses the last ones when nothing happened
+    /// since.
+    pub(crate) fn snapshot(&self, slot: usize) -> OperationSnapshot {
+        let fingerprint = self.fingerprint(slot);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let cached = cache.iter().position(|(s, _, _)| *s == slot);
+        if let Some(i) = cached
+            && cache[i].1 == fingerprint
+        {
+            return cache[i].2.clone();
+        }
+        let mut snapshot = OperationSnapshot {
+            operation: self.name,
+            ..OperationSnapshot::default()
+        };
+        for site in &self.sites {
+            snapshot.add_site(site, slot);
+        }
+        match cached {
+            Some(i) => cache[i] = (slot, fingerprint, snapshot.clone()),
+            None => cache.push((slot, fingerprint, snapshot.clone())),
+        }
+        snapshot
+    }
+
+    /// Bytes allocated for this operation's cells.
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        self.sites.iter().map(|s| s.allocated_bytes()).sum()
+    }
+}

@@ -1,0 +1,192 @@
+//! plugobs' families in the Prometheus text format or OpenMetrics, rendered straight from
+//! its aggregates: exact counts and exact cumulative buckets, nothing stored per call, a
+//! cost in proportion to the series, not to the calls.
+//!
+//! Histograms use each metric's recommended bounds (see [`crate::model::names`]); a
+//! log-linear bucket counts under the first bound at or above its midpoint, so a value is
+//! placed within about 1.6 % of a bound, and `_sum` and `_count` are exact.
+//!
+//! ```
+//! use plugobs_runtime::exposition::{self, Format};
+//! let text = exposition::render(plugobs_runtime::registry(), Format::Prometheus);
+//! assert!(text.contains("# TYPE plugobs_plugins gauge\n"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::export::bridge::full_name;
+use crate::export::walk::{Series, Value};
+use crate::model::names::{self, MetricDef, MetricType};
+use crate::registry::Registry;
+
+/// An exposition format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// The Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
+    #[default]
+    Prometheus,
+    /// OpenMetrics 1.0 (`application/openmetrics-text; version=1.0.0`), ending in `# EOF`.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The HTTP `Content-Type` of this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Renders every plugobs family of `registry` in `format`.
+pub fn render(registry: &Registry, format: Format) -> String {
+    let mut out = String::new();
+    render_into(registry, format, &mut out);
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    out
+}
+
+/// Appends every plugobs family of `registry` in `format` to `out`, without the
+/// OpenMetrics `# EOF` line (so it can be followed by other families).
+pub fn render_into(registry: &Registry, format: Format, out: &mut String) {
+    // Samples per family, then families in the order of the closed list, then the
+    // plugins' custom families by name. A family's full name and `le` values are
+    // formatted once per render, not once per sample.
+    let mut families: BTreeMap<(usize, &'static str), (&'static MetricDef, Family)> =
+        BTreeMap::new();
+    registry.walk_series(&mut |_, _| true, &mut |series| {
+        let position = names::ALL
+            .iter()
+            .position(|d| d.name == series.def.name)
+            .unwrap_or(usize::MAX);
+        let (_, family) = families
+            .entry((position, series.def.name))
+            .or_insert_with(|| {
+                (
+                    series.def,
+                    Family {
+                        name: full_name(series.def),
+                        le: series.def.buckets.iter().map(|b| number(*b)).collect(),
+                        samples: String::new(),
+                    },
+                )
+            });
+        family.sample(&series);
+    });
+    for (def, Family { samples, .. }) in families.into_values() {
+        let name = full_name(def);
+        let family = match (format, def.kind) {
+            (Format::OpenMetrics, MetricType::Counter) => {
+                name.strip_suffix("_total").unwrap_or(&name).to_owned()
+            }
+            _ => name.clone(),
+        };
+        let _ = writeln!(out, "# HELP {family} {}", escape_help(def.help));
+        let _ = writeln!(out, "# TYPE {family} {}", def.kind.as_str());
+        if format == Format::OpenMetrics && def.unit == Some(metrics::Unit::Seconds) {
+            let _ = writeln!(out, "# UNIT {family} seconds");
+        }
+        out.push_str(&samples);
+    }
+}
+
+/// One family's text while it is rendered.
+struct Family {
+    name: String,
+    /// The `le` label values of its buckets.
+    le: Vec<String>,
+    samples: String,
+}
+
+impl Family {
+    fn sample(&mut self, series: &Series<'_>) {
+        let (out, name) = (&mut self.samples, self.name.as_str());
+        match series.value {
+            Value::Counter(n) => line(out, name, "", series.labels, None, &n.to_string()),
+            Value::CounterSeconds(nanos) => {
+                let seconds = number(nanos as f64 / 1e9);
+                line(out, name, "", series.labels, None, &seconds);
+            }
+            Value::Gauge(v) => line(out, name, "", series.labels, None, &number(v)),
+            Value::Histogram(h) => {
+                let counts = h.cumulative(series.def.buckets);
+                for (le, n) in self.le.iter().zip(counts) {
+                    line(
+                        out,
+                        name,
+                        "_bucket",
+                        series.labels,
+                        Some(le),
+                        &n.to_string(),
+                    );
+                }
+                let count = h.count().to_string();
+                line(out, name, "_bucket", series.labels, Some("+Inf"), &count);
+                let sum = number(h.sum_nanos() as f64 / 1e9);
+                line(out, name, "_sum", series.labels, None, &sum);
+                line(out, name, "_count", series.labels, None, &count);
+            }
+        }
+    }
+}
+
+fn line(
+    out: &mut String,
+    name: &str,
+    suffix: &str,
+    labels: &[(&'static str, &'static str)],
+    le: Option<&str>,
+    value: &str,
+) {
+    out.push_str(name);
+    out.push_str(suffix);
+    if !labels.is_empty() || le.is_some() {
+        out.push('{');
+        let mut first = true;
+        for (k, v) in labels
+            .iter()
+            .map(|&(k, v)| (k, v))
+            .chain(le.map(|le| ("le", le)))
+        {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push_str(k);
+            out.push_str("=\"");
+            escape_label(out, v);
+            out.push('"');
+        }
+        out.push('}');
+    }
+    out.push(' ');
+    out.push_str(value);
+    out.push('\n');
+}
+
+fn number(v: f64) -> String {
+    if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else {
+        v.to_string()
+    }
+}
+
+fn escape_label(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn escape_help(help: &str) -> String {
+    help.replace('\\', "\\\\").replace('\n', "\\n")
+}

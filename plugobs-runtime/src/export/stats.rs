@@ -1,0 +1,444 @@
+//! Snapshots of the registry for humans (`Display`, an aligned table) and machines
+//! (`serde::Serialize` behind the `serde` feature). Built from records; no exporter needed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use crate::model::health::HealthStatus;
+use crate::record::plugin_record::PluginRecord;
+use crate::model::stats::{CustomStats, HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats};
+use crate::registry::Registry;
+use crate::core::snapshot::OperationSnapshot;
+use crate::model::state::PluginState;
+
+fn nanos(v: Option<f64>) -> Option<Duration> {
+    v.map(|n| Duration::from_nanos(n.round() as u64))
+}
+
+impl From<&OperationSnapshot> for OperationStats {
+    fn from(s: &OperationSnapshot) -> Self {
+        OperationStats {
+            name: s.operation,
+            calls: s.calls,
+            ok: s.ok,
+            errors: s.errors,
+            errors_by_kind: s.errors_by_kind.iter().copied().collect(),
+            panics: s.panics,
+            cancelled: s.cancelled,
+            in_flight: s.in_flight(),
+            mean: nanos(s.latency.mean_nanos()),
+            p50: nanos(s.latency.quantile_nanos(0.5)),
+            p90: nanos(s.latency.quantile_nanos(0.9)),
+            p99: nanos(s.latency.quantile_nanos(0.99)),
+            max: nanos(s.latency.max_nanos()),
+            cpu: None,
+        }
+    }
+}
+
+impl PluginStats {
+    /// A snapshot of one instance's record and its operations.
+    pub fn of(record: &PluginRecord) -> PluginStats {
+        let d = record.descriptor();
+        let default = record.is_default_instance();
+        let health = {
+            let h = record.health_state().lock();
+            PluginHealth {
+                status: h.reported.status,
+                message: h.reported.message.clone(),
+                details: h.reported.details.clone(),
+                checked_at: h.checked_at,
+                check_duration: h.last_duration,
+            }
+        };
+        // Before `timings()` is held: the ratio reads when the plugin was loaded.
+        let busy_ratio = crate::telemetry::busy::ratio(record);
+        let t = record.timings();
+        let bytes = if default {
+            crate::telemetry::alloc::bytes_of(d)
+        } else {
+            None
+        };
+        PluginStats {
+            name: d.name,
+            instance: record.instance(),
+            kind: d.kind,
+            version: d.version,
+            state: record.state(),
+            health,
+            load_duration: t.load,
+            start_duration: t.start,
+            loaded_at: t.loaded_at,
+            failures: record.total_failures(),
+            last_failure: t.last_failure.clone(),
+            operations: {
+                let cpu = if default {
+                    crate::telemetry::cpu::of(d)
+                } else {
+                    Vec::new()
+                };
+                record
+                    .operation_snapshots()
+                    .iter()
+                    .map(|o| {
+                        let mut stats = OperationStats::from(o);
+                        stats.cpu = cpu
+                            .iter()
+                            .find(|(name, _)| *name == stats.name)
+                            .map(|(_, n)| Duration::from_nanos(*n));
+                        stats
+                    })
+                    .collect()
+            },
+            busy_ratio,
+            custom: if default {
+                CustomStats::of(d)
+            } else {
+                Vec::new()
+            },
+            allocated_bytes: bytes.map(|(a, _)| a),
+            freed_bytes: bytes.map(|(_, f)| f),
+        }
+    }
+}
+
+impl Registry {
+    /// A snapshot of every plugin instance's state, timings and failures.
+    ///
+    /// ```
+    /// let stats = plugobs_runtime::registry().stats();
+    /// assert_eq!(stats.total, plugobs_runtime::registry().len());
+    /// println!("{stats}");
+    /// ```
+    pub fn stats(&self) -> RegistryStats {
+        self.attach_sites();
+        // A plugin's own figures (custom metrics, CPU, allocations) are shown with its
+        // default instance, so that row is kept when it has them.
+        let plugins: Vec<PluginStats> = self
+            .instances_with(|r| {
+                crate::registry::default_in_use(r) || crate::registry::has_plugin_figures(r)
+            })
+            .iter()
+            .map(|r| PluginStats::of(r))
+            .collect();
+        let mut by_kind = BTreeMap::new();
+        for record in self.plugins() {
+            *by_kind.entry(record.descriptor().kind).or_insert(0) += 1;
+        }
+        let mut by_state: BTreeMap<PluginState, usize> =
+            PluginState::ALL.iter().map(|s| (*s, 0)).collect();
+        let mut health = HealthCounts::default();
+        for p in &plugins {
+            *by_state.entry(p.state).or_insert(0) += 1;
+            match p.health.status {
+                HealthStatus::Healthy => health.healthy += 1,
+                HealthStatus::Degraded => health.degraded += 1,
+                HealthStatus::Unhealthy => health.unhealthy += 1,
+                HealthStatus::Unknown => health.unknown += 1,
+            }
+        }
+        RegistryStats {
+            total: self.len(),
+            by_kind,
+            by_state,
+            health,
+            total_errors: plugins
+                .iter()
+                .map(|p| {
+                    p.failures
+                        + p.operations
+                            .iter()
+                            .map(|o| o.errors + o.panics)
+                            .sum::<u64>()
+                })
+                .sum(),
+            total_calls: plugins
+                .iter()
+                .flat_map(|p| &p.operations)
+                .map(|o| o.calls)
+                .sum(),
+            discovery_duration: self.discovery_duration(),
+            plugins,
+        }
+    }
+}
+
+/// Writes rows as columns padded to their widest cell.
+pub(crate) fn write_table(f: &mut fmt::Formatter<'_>, rows: &[Vec<String>]) -> fmt::Result {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(
+                    ' ',
+                    widths[c] - cell.chars().count() + 2,
+                ));
+            }
+        }
+        writeln!(f, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn opt(d: Option<Duration>) -> String {
+    d.map(crate::model::fmt::duration).unwrap_or_else(|| "-".to_owned())
+}
+
+/// Blanks the plugin column (the first) of each row that repeats the plugin of the row
+/// above, below the header, so a plugin's instances read as a group.
+fn group_by_plugin(rows: &mut [Vec<String>]) {
+    let mut last = String::new();
+    for row in rows.iter_mut().skip(1) {
+        let Some(plugin) = row.first_mut() else {
+            continue;
+        };
+        if plugin.is_empty() {
+            continue;
+        }
+        if *plugin == last {
+            plugin.clear();
+        } else {
+            last.clone_from(plugin);
+        }
+    }
+}
+
+impl fmt::Display for RegistryStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kinds: Vec<String> = self
+            .by_kind
+            .iter()
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect();
+        let states: Vec<String> = self
+            .by_state
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, n)| format!("{s}={n}"))
+            .collect();
+        writeln!(
+            f,
+            "plugins: {} ({}) | states: {} | health: healthy={} degraded={} unhealthy={} unknown={} | calls: {} | errors: {} | discovery: {}",
+            self.total,
+            kinds.join(" "),
+            if states.is_empty() {
+                "-".to_owned()
+            } else {
+                states.join(" ")
+            },
+            self.health.healthy,
+            self.health.degraded,
+            self.health.unhealthy,
+            self.health.unknown,
+            self.total_calls,
+            self.total_errors,
+            crate::model::fmt::duration(self.discovery_duration),
+        )?;
+        let now = SystemTime::now();
+        let mut rows = vec![
+            [
+                "PLUGIN",
+                "INSTANCE",
+                "KIND",
+                "VERSION",
+                "STATE",
+                "HEALTH",
+                "LOAD",
+                "START",
+                "LOADED",
+                "LAST FAILURE",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for p in &self.plugins {
+            rows.push(vec![
+                p.name.to_owned(),
+                p.instance.to_owned(),
+                p.kind.to_owned(),
+                p.version.to_owned(),
+                p.state.as_str().to_owned(),
+                p.health.status.as_str().to_owned(),
+                opt(p.load_duration),
+                opt(p.start_duration),
+                p.loaded_at
+                    .map(|t| format!("{} ago", crate::model::fmt::duration(now.duration_since(t).unwrap_or_default())))
+                    .unwrap_or_else(|| "-".to_owned()),
+                p.last_failure
+                    .as_ref()
+                    .map(|e| format!("{} {}: {}", e.stage, e.reason, e.message))
+                    .unwrap_or_else(|| "-".to_owned()),
+            ]);
+        }
+        group_by_plugin(&mut rows);
+        write_table(f, &rows)?;
+        let mut ops = vec![
+            [
+                "PLUGIN",
+                "INSTANCE",
+                "OPERATION",
+                "CALLS",
+                "ERRORS",
+                "PANICS",
+                "CANCELLED",
+                "IN-FLIGHT",
+                "MEAN",
+                "P50",
+                "P90",
+                "P99",
+                "MAX",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for p in &self.plugins {
+            for o in &p.operations {
+                let errors = if o.errors_by_kind.is_empty() {
+                    o.errors.to_string()
+                } else {
+                    let kinds: Vec<String> = o
+                        .errors_by_kind
+                        .iter()
+                        .map(|(k, n)| format!("{k}={n}"))
+                        .collect();
+                    format!("{} ({})", o.errors, kinds.join(" "))
+                };
+                ops.push(vec![
+                    p.name.to_owned(),
+                    p.instance.to_owned(),
+                    o.name.to_owned(),
+                    o.calls.to_string(),
+                    errors,
+                    o.panics.to_string(),
+                    o.cancelled.to_string(),
+                    o.in_flight.to_string(),
+                    opt(o.mean),
+                    opt(o.p50),
+                    opt(o.p90),
+                    opt(o.p99),
+                    opt(o.max),
+                ]);
+            }
+        }
+        if ops.len() > 1 {
+            writeln!(f)?;
+            group_by_plugin(&mut ops);
+            write_table(f, &ops)?;
+        }
+        let mut health = vec![
+            [
+                "PLUGIN", "INSTANCE", "HEALTH", "CHECKED", "CHECK", "MESSAGE",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for p in self
+            .plugins
+            .iter()
+            .filter(|p| p.health.checked_at.is_some())
+        {
+            let h = &p.health;
+            let mut message = h.message.clone();
+            if !h.details.is_empty() {
+                let details: Vec<String> =
+                    h.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                if !message.is_empty() {
+                    message.push(' ');
+                }
+                message.push_str(&format!("({})", details.join(" ")));
+            }
+            health.push(vec![
+                p.name.to_owned(),
+                p.instance.to_owned(),
+                h.status.as_str().to_owned(),
+                h.checked_at
+                    .map(|t| format!("{} ago", crate::model::fmt::duration(now.duration_since(t).unwrap_or_default())))
+                    .unwrap_or_else(|| "-".to_owned()),
+                opt(h.check_duration),
+                if message.is_empty() {
+                    "-".to_owned()
+                } else {
+                    message
+                },
+            ]);
+        }
+        if health.len() > 1 {
+            writeln!(f)?;
+            group_by_plugin(&mut health);
+            write_table(f, &health)?;
+        }
+        let mut own = vec![
+            [
+                "PLUGIN",
+                "INSTANCE",
+                "BUSY",
+                "CPU",
+                "ALLOCATED",
+                "METRIC",
+                "VALUE",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for p in self
+            .plugins
+            .iter()
+            .filter(|p| !p.operations.is_empty() || !p.custom.is_empty())
+        {
+            let busy = format!("{:.2}%", p.busy_ratio * 100.0);
+            let cpu = if p.operations.iter().any(|o| o.cpu.is_some()) {
+                crate::model::fmt::duration(p.operations.iter().filter_map(|o| o.cpu).sum())
+            } else {
+                "-".to_owned()
+            };
+            let allocated = p
+                .allocated_bytes
+                .map_or_else(|| "-".to_owned(), |b| format!("{b} B"));
+            let busy = [busy, cpu, allocated];
+            if p.custom.is_empty() {
+                let mut row = vec![p.name.to_owned(), p.instance.to_owned()];
+                row.extend(busy.iter().cloned());
+                row.extend(["-".to_owned(), "-".to_owned()]);
+                own.push(row);
+            }
+            for (i, c) in p.custom.iter().enumerate() {
+                let text = c.to_string();
+                let (metric, value) = text
+                    .split_once(" = ")
+                    .or_else(|| text.split_once(": "))
+                    .unwrap_or((&text, ""));
+                let mut row = if i == 0 {
+                    vec![p.name.to_owned(), p.instance.to_owned()]
+                } else {
+                    vec![String::new(), String::new()]
+                };
+                row.extend(
+                    busy.iter()
+                        .map(|b| if i == 0 { b.clone() } else { String::new() }),
+                );
+                row.extend([metric.to_owned(), value.to_owned()]);
+                own.push(row);
+            }
+        }
+        if own.len() > 1 {
+            writeln!(f)?;
+            group_by_plugin(&mut own);
+            write_table(f, &own)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,15 @@
+//! The lowest layer: plain data and words. States and stages, outcomes, error types, the
+//! metric names, instance names, health values, a descriptor's static data, one formatter
+//! for durations and timestamps. Nothing here imports another layer.
+
+pub mod config;
+pub mod descriptor;
+pub mod error;
+pub mod health;
+pub mod fmt;
+pub mod instance;
+pub mod names;
+pub mod outcome;
+pub mod policy;
+pub mod state;
+pub mod stats;
