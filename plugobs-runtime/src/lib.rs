@@ -52,20 +52,25 @@ pub use crate::model::{config, instance, names};
 pub use crate::telemetry::{alloc, busy, cpu, custom};
 
 pub use crate::export::bridge::{flush, set_namespace};
-pub use crate::model::descriptor::{Plugin, PluginDescriptor, SourceLocation};
-pub use crate::model::error::{ConfigError, FailureReason, HookError, LifecycleError, LoadError, RegistryError};
 pub use crate::health::{
     CheckOptions, CheckReason, Health, HealthChange, HealthMonitor, HealthPolicy, HealthReport,
     HealthStatus, NotReady, PluginCheck, Readiness,
 };
-pub use crate::plugin::hook::block_on;
 pub use crate::lifecycle::{InstanceFailure, InstanceReport, LoadReport, Loaded};
-pub use crate::model::outcome::ErrorKind;
+pub use crate::model::descriptor::{PluginDescriptor, SourceLocation};
 pub use crate::model::error::Failure;
+pub use crate::model::error::{
+    ConfigError, FailureReason, HookError, LifecycleError, LoadError, RegistryError,
+};
+pub use crate::model::outcome::ErrorKind;
+pub use crate::model::state::{PluginState, Stage};
+pub use crate::model::stats::{
+    HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats,
+};
+pub use crate::plugin::hook::block_on;
+pub use crate::plugin::traits::Plugin;
 pub use crate::record::plugin_record::PluginRecord;
 pub use crate::registry::Registry;
-pub use crate::model::state::{PluginState, Stage};
-pub use crate::model::stats::{HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats};
 
 /// The process-wide registry of every plugin linked into this binary.
 ///
@@ -93,27 +98,38 @@ pub fn registry() -> &'static Registry {
 /// What generated code names. Not public API: no stability guarantees.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::model::fmt;
+    // Not public API: used by generated code (every descriptor points here).
+    /// The runtime's entry points that lower layers reach through every descriptor
+    /// ([`Upcalls`](crate::model::descriptor::Upcalls)).
+    pub static UPCALLS: crate::model::descriptor::Upcalls = crate::model::descriptor::Upcalls {
+        stats: |descriptor| {
+            let registry = crate::registry();
+            registry.attach_sites();
+            registry.lookup(descriptor.name).map(crate::PluginStats::of)
+        },
+        first_call: crate::export::bridge::ensure_flusher,
+    };
+    pub use crate::core::bindings::key_of;
     pub use crate::core::call::{
         Finish, OPERATION_FIELDS, call_once, enter, finish, operation_metadata, operation_span,
     };
+    pub use crate::core::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
     pub use crate::model::config::InstanceConfig;
-    pub use crate::telemetry::cpu::{CpuFuture, CpuSite, CpuTimer};
-    pub use crate::telemetry::custom::{Counter, CustomKind, CustomSite, Gauge, Histogram};
-    pub use crate::model::descriptor::{
-        Factory, Instance, Plugin, PluginDescriptor, Provided, Provides, Registration,
-        SourceLocation, factory,
-    };
+    pub use crate::model::descriptor::{PluginDescriptor, Provided, Registration, SourceLocation};
     pub use crate::model::error::HookError;
-    pub use crate::plugin::health_hook::{HealthCall, into_health_call, run_health};
-    pub use crate::plugin::hook::{HookCall, construct, default_instance, into_hook_call, into_instance};
-    pub use crate::plugin::signature::{ByMut, ByRef, HookFn, run_hook};
-    pub use crate::model::instance::key_of;
+    pub use crate::model::fmt;
     pub use crate::model::outcome::{
         ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
     };
-    pub use crate::core::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
+    pub use crate::plugin::health_hook::{HealthCall, into_health_call, run_health};
+    pub use crate::plugin::hook::{
+        HookCall, construct, default_instance, into_hook_call, into_instance,
+    };
+    pub use crate::plugin::signature::{ByMut, ByRef, HookFn, run_hook};
+    pub use crate::plugin::traits::{Factory, Instance, Plugin, Provides, factory};
     pub use crate::plugin::unregistered::UNREGISTERED;
+    pub use crate::telemetry::cpu::{CpuFuture, CpuSite, CpuTimer};
+    pub use crate::telemetry::custom::{Counter, CustomKind, CustomSite, Gauge, Histogram};
     pub use inventory;
     pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{self, Err, Ok};

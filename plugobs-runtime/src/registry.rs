@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::core::cells::Histogram;
-use crate::model::descriptor::{PluginDescriptor, linked_descriptors};
-use crate::model::error::RegistryError;
-use crate::model::policy::HealthPolicies;
-use crate::model::instance::InstanceName;
-use crate::record::plugin_record::PluginRecord;
 use crate::core::site;
+use crate::model::descriptor::PluginDescriptor;
+use crate::model::error::RegistryError;
+use crate::model::instance::InstanceName;
+use crate::model::policy::HealthPolicies;
+use crate::record::plugin_record::PluginRecord;
 
 /// The plugins known to a host, each with its live [`PluginRecord`].
 ///
@@ -294,7 +294,7 @@ impl Registry {
                 });
             }
         }
-        let table = crate::model::instance::table_of(plugin.descriptor());
+        let table = crate::core::bindings::table_of(plugin.descriptor());
         let slot = table.slot_for(name)?;
         let record = plugin.configured_instance(name, || {
             Arc::new(PluginRecord::new_instance(plugin, table.name(slot), slot))
@@ -383,16 +383,14 @@ impl Registry {
 
 /// Whether a plugin's default instance was ever used: loaded, failed or called.
 pub(crate) fn default_in_use(record: &PluginRecord) -> bool {
-    record.state() != crate::PluginState::Registered
+    record.state() != crate::model::state::PluginState::Registered
         || record.total_failures() > 0
         || record.with_operations(|ops| ops.iter().any(|o| o.called_by(0)))
 }
 
-/// Whether the plugin recorded anything of its own — custom metrics, CPU time,
-/// allocations — which the stats show with its default instance.
-pub(crate) fn has_plugin_figures(record: &PluginRecord) -> bool {
-    let d = record.descriptor();
-    !crate::telemetry::custom::of(d).is_empty()
-        || !crate::telemetry::cpu::of(d).is_empty()
-        || crate::telemetry::alloc::bytes_of(d).is_some_and(|(a, f)| a > 0 || f > 0)
+/// Every descriptor linked into this binary, in `inventory`'s (unspecified) order.
+pub(crate) fn linked_descriptors() -> impl Iterator<Item = &'static PluginDescriptor> {
+    inventory::iter::<crate::model::descriptor::Registration>
+        .into_iter()
+        .map(|r| r.0)
 }

@@ -71,13 +71,21 @@ const HTTP: Tree = Tree {
 #[test]
 fn the_runtime_imports_only_downward_and_in_no_circle() {
     let problems = check(&RUNTIME);
-    assert!(problems.is_empty(), "plugobs-runtime/src:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "plugobs-runtime/src:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
 fn the_http_module_imports_only_downward_and_in_no_circle() {
     let problems = check(&HTTP);
-    assert!(problems.is_empty(), "plugobs/src/http:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "plugobs/src/http:\n{}",
+        problems.join("\n")
+    );
 }
 
 /// The checker itself can fail: an upward import and a circle between two files are both
@@ -86,7 +94,10 @@ fn the_http_module_imports_only_downward_and_in_no_circle() {
 fn the_checker_reports_an_upward_import_and_a_circle() {
     let files = vec![
         parsed("model/a.rs", "use crate::core::b::B; pub struct A;"),
-        parsed("core/b.rs", "pub struct B; fn f() { let _ = crate::core::c::C; }"),
+        parsed(
+            "core/b.rs",
+            "pub struct B; fn f() { let _ = crate::core::c::C; }",
+        ),
         parsed("core/c.rs", "pub struct C; fn g() { super::b::B; }"),
         parsed("lib.rs", "pub mod model; pub mod core;"),
     ];
@@ -111,12 +122,18 @@ fn the_checker_skips_unit_tests_and_sees_through_the_root() {
             "pub struct B;\n#[cfg(test)]\nmod tests { use crate::export::e::E; }",
         ),
         parsed("export/e.rs", "pub struct E;"),
-        parsed("model/a.rs", "/// [`crate::export::e::E`] in a doc is no import.\nfn f() -> crate::Registry { todo!() }"),
+        parsed(
+            "model/a.rs",
+            "/// [`crate::export::e::E`] in a doc is no import.\nfn f() -> crate::Registry { todo!() }",
+        ),
         parsed("lib.rs", "pub mod model; pub mod core; pub mod export;"),
     ];
     assert_eq!(
         problems_of(&RUNTIME, &files),
-        vec!["model/a.rs (model) imports a higher layer: `crate::Registry` is lib.rs (root)".to_string()]
+        vec![
+            "model/a.rs (model) imports a higher layer: `crate::Registry` is lib.rs (root)"
+                .to_string()
+        ]
     );
 }
 
@@ -129,7 +146,10 @@ struct File {
 }
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn check(tree: &Tree) -> Vec<String> {
@@ -142,7 +162,11 @@ fn check(tree: &Tree) -> Vec<String> {
             if path.is_dir() {
                 pending.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                let rel = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 let source = fs::read_to_string(&path).unwrap();
                 files.push(parsed_in(tree, &rel, &source));
             }
@@ -158,7 +182,11 @@ fn parsed(rel: &str, source: &str) -> File {
 
 fn parsed_in(tree: &Tree, rel: &str, source: &str) -> File {
     let tokens = TokenStream::from_str(source).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    File { rel: rel.to_string(), module: module_of(tree, rel), tokens }
+    File {
+        rel: rel.to_string(),
+        module: module_of(tree, rel),
+        tokens,
+    }
 }
 
 /// `health/check.rs` is `health::check`, `health/mod.rs` is `health`, `lib.rs` the root.
@@ -191,8 +219,11 @@ struct Import {
 }
 
 fn problems_of(tree: &Tree, files: &[File]) -> Vec<String> {
-    let modules: BTreeMap<Vec<String>, usize> =
-        files.iter().enumerate().map(|(i, f)| (f.module.clone(), i)).collect();
+    let modules: BTreeMap<Vec<String>, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.module.clone(), i))
+        .collect();
     let mut problems = Vec::new();
     let mut edges: Vec<Vec<Import>> = Vec::new();
     for file in files {
@@ -200,7 +231,9 @@ fn problems_of(tree: &Tree, files: &[File]) -> Vec<String> {
         collect_paths(&file.tokens, &file.module, &mut paths);
         let mut imports: Vec<Import> = Vec::new();
         for (written, absolute) in paths {
-            let Some(target) = resolve(tree, &modules, &absolute) else { continue };
+            let Some(target) = resolve(tree, &modules, &absolute) else {
+                continue;
+            };
             if files[target].rel == file.rel {
                 continue;
             }
@@ -213,15 +246,21 @@ fn problems_of(tree: &Tree, files: &[File]) -> Vec<String> {
     // Upward imports, and files outside every layer.
     for (i, file) in files.iter().enumerate() {
         let Some((layer, rank)) = layer_of(tree, &file.rel) else {
-            problems.push(format!("{} is in no layer: move it into one of {}", file.rel, {
-                let names: BTreeSet<&str> = tree.layers.iter().map(|l| l.0).collect();
-                names.into_iter().collect::<Vec<_>>().join(", ")
-            }));
+            problems.push(format!(
+                "{} is in no layer: move it into one of {}",
+                file.rel,
+                {
+                    let names: BTreeSet<&str> = tree.layers.iter().map(|l| l.0).collect();
+                    names.into_iter().collect::<Vec<_>>().join(", ")
+                }
+            ));
             continue;
         };
         for import in &edges[i] {
             let target = &files[import.target];
-            let Some((to_layer, to_rank)) = layer_of(tree, &target.rel) else { continue };
+            let Some((to_layer, to_rank)) = layer_of(tree, &target.rel) else {
+                continue;
+            };
             if to_rank > rank {
                 problems.push(format!(
                     "{} ({layer}) imports a higher layer: `{}` is {} ({to_layer})",
@@ -237,15 +276,21 @@ fn problems_of(tree: &Tree, files: &[File]) -> Vec<String> {
         }
         let cycle = a_cycle(&edges, &component);
         let mut text = format!("a circle: {}", files[cycle[0].0].rel);
-        for (to, written) in cycle.iter().skip(1).map(|(f, w)| (*f, w)).chain(std::iter::once((
-            cycle[0].0,
-            &cycle[0].1,
-        ))) {
+        for (to, written) in cycle
+            .iter()
+            .skip(1)
+            .map(|(f, w)| (*f, w))
+            .chain(std::iter::once((cycle[0].0, &cycle[0].1)))
+        {
             text.push_str(&format!(" -> {} (`{written}`)", files[to].rel));
         }
         if component.len() > cycle.len() {
             let names: Vec<&str> = component.iter().map(|&i| files[i].rel.as_str()).collect();
-            text.push_str(&format!("; all {} files of this circle: {}", names.len(), names.join(", ")));
+            text.push_str(&format!(
+                "; all {} files of this circle: {}",
+                names.len(),
+                names.join(", ")
+            ));
         }
         problems.push(text);
     }
@@ -254,9 +299,18 @@ fn problems_of(tree: &Tree, files: &[File]) -> Vec<String> {
 
 /// A path resolves to the file of its longest prefix that is a module of this tree; paths
 /// that leave the tree (other crates, std) resolve to nothing.
-fn resolve(tree: &Tree, modules: &BTreeMap<Vec<String>, usize>, absolute: &[String]) -> Option<usize> {
-    if !absolute.starts_with(&tree.module.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        && !tree.module.is_empty()
+fn resolve(
+    tree: &Tree,
+    modules: &BTreeMap<Vec<String>, usize>,
+    absolute: &[String],
+) -> Option<usize> {
+    if !absolute.starts_with(
+        &tree
+            .module
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+    ) && !tree.module.is_empty()
     {
         return None;
     }
@@ -330,7 +384,10 @@ fn collect_paths(tokens: &TokenStream, module: &[String], out: &mut Vec<(String,
         // `#[serde(with = "crate::…")]` names a module in a string.
         if let TokenTree::Literal(literal) = &trees[i] {
             let text = literal.to_string();
-            if let Some(path) = text.strip_prefix("\"crate::").and_then(|t| t.strip_suffix('"')) {
+            if let Some(path) = text
+                .strip_prefix("\"crate::")
+                .and_then(|t| t.strip_suffix('"'))
+            {
                 let segments: Vec<String> = path.split("::").map(str::to_string).collect();
                 out.push((format!("crate::{path}"), segments));
             }
@@ -417,12 +474,18 @@ fn split_commas(tokens: &TokenStream) -> Vec<TokenStream> {
             parts.last_mut().unwrap().push(t);
         }
     }
-    parts.into_iter().filter(|p| !p.is_empty()).map(|p| p.into_iter().collect()).collect()
+    parts
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| p.into_iter().collect())
+        .collect()
 }
 
 fn is_test_cfg(attribute: &TokenStream) -> bool {
     let mut trees = attribute.clone().into_iter();
-    let Some(TokenTree::Ident(name)) = trees.next() else { return false };
+    let Some(TokenTree::Ident(name)) = trees.next() else {
+        return false;
+    };
     if name != "cfg" {
         return false;
     }

@@ -147,6 +147,7 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
                 },
                 provides: &[#(#provides),*],
                 has_stop: #has_stop,
+                upcalls: &#p::UPCALLS,
             };
 
             #[automatically_derived]

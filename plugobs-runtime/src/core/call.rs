@@ -13,9 +13,9 @@ use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
 use tracing::metadata::Kind;
 use tracing::{Level, Metadata, Span};
 
+use crate::core::site::{CallGuard, OperationSite, PendingGuard};
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::outcome::Outcome;
-use crate::core::site::{CallGuard, OperationSite, PendingGuard};
 
 /// The fields of an operation's span, in this order.
 pub const OPERATION_FIELDS: [&str; 4] = [
@@ -85,7 +85,7 @@ pub fn operation_span(
     )
 }
 
-/// Starts a call of `site` on the receiver `key` ([`key_of`](crate::model::instance::key_of), 0
+/// Starts a call of `site` on the receiver `key` ([`key_of`](crate::core::bindings::key_of), 0
 /// without a receiver).
 #[cfg_attr(debug_assertions, inline)]
 #[cfg_attr(not(debug_assertions), inline(always))]

@@ -2,8 +2,10 @@
 //! histogram, operation call sites, the bindings that find a call's instance, and one
 //! operation's snapshot. Imports only [`model`](crate::model).
 
+pub mod bindings;
 pub mod call;
 pub mod cells;
+pub(crate) mod running;
 pub mod site;
 pub mod snapshot;
 pub(crate) mod sync;

@@ -23,14 +23,15 @@ use std::pin::Pin;
 use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 
-use crate::telemetry::alloc;
+use crate::core::bindings::{InstanceTable, table_of};
 use crate::core::cells::{
     ERROR_KIND_SLOTS, OVERFLOW_KIND, OperationCells, OperationTotals, ShardRef, shard_count,
 };
-use crate::model::descriptor::PluginDescriptor;
-use crate::model::instance::{InstanceTable, MAX_INSTANCE_NAMES, table_of};
-use crate::model::outcome::Outcome;
+use crate::core::running;
 use crate::core::threads;
+use crate::model::descriptor::PluginDescriptor;
+use crate::model::instance::MAX_INSTANCE_NAMES;
+use crate::model::outcome::Outcome;
 
 /// Every site resolved so far, in resolution order; append-only. Registries attach new
 /// entries to their records (see `Registry::attach_sites`), reading past a cursor.
@@ -93,7 +94,7 @@ impl OperationSite {
     }
 
     /// Starts a call of this operation of the plugin `descriptor` on the receiver `key`
-    /// ([`key_of`](crate::model::instance::key_of); 0 without one).
+    /// ([`key_of`](crate::core::bindings::key_of); 0 without one).
     #[inline(always)]
     pub fn enter(&'static self, descriptor: &'static PluginDescriptor, key: usize) -> CallGuard {
         let site = match self.resolved.get() {
@@ -106,7 +107,7 @@ impl OperationSite {
             site,
             shard,
             start: site.clock.raw(),
-            previous: alloc::enter(site.alloc_slot),
+            previous: running::enter(site.alloc_slot),
             _thread: std::marker::PhantomData,
         }
     }
@@ -148,10 +149,10 @@ impl OperationSite {
                 others: OnceLock::new(),
                 kinds: Default::default(),
                 clock: CLOCK.get_or_init(quanta::Clock::new),
-                alloc_slot: alloc::slot_of(descriptor),
+                alloc_slot: running::slot_of(descriptor),
             }));
             SITES.lock().unwrap_or_else(|e| e.into_inner()).push(site);
-            crate::export::bridge::ensure_flusher();
+            (descriptor.upcalls.first_call)();
             site
         })
     }
@@ -328,7 +329,7 @@ impl CallGuard {
     #[inline(always)]
     pub fn finish(self, outcome: Outcome) {
         // First: a bucket allocated on first touch is plugobs', not the plugin's.
-        alloc::leave(self.previous);
+        running::leave(self.previous);
         record(self.site, self.shard, self.start, outcome);
         std::mem::forget(self);
     }
@@ -341,7 +342,7 @@ impl Drop for CallGuard {
         } else {
             Outcome::Cancelled
         };
-        alloc::leave(self.previous);
+        running::leave(self.previous);
         record(self.site, self.shard, self.start, outcome);
     }
 }
@@ -413,7 +414,7 @@ struct PollBomb<'a>(&'a mut Option<AsyncCall>, u16);
 
 impl Drop for PollBomb<'_> {
     fn drop(&mut self) {
-        alloc::leave(self.1);
+        running::leave(self.1);
         if let Some(call) = self.0.take() {
             call.end(Outcome::Panic);
         }
@@ -429,12 +430,12 @@ impl<F: Future> Future for WatchedCall<F> {
         let slot = this
             .call
             .as_ref()
-            .map_or(alloc::NONE, |c| c.site.alloc_slot);
-        let previous = alloc::enter(slot);
+            .map_or(running::NONE, |c| c.site.alloc_slot);
+        let previous = running::enter(slot);
         let bomb = PollBomb(&mut *this.call, previous);
         let poll = this.fut.poll(cx);
         std::mem::forget(bomb);
-        alloc::leave(previous);
+        running::leave(previous);
         match poll {
             Poll::Ready(out) => Poll::Ready((PendingGuard(this.call.take()), out)),
             Poll::Pending => Poll::Pending,

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 
 pub use crate::core::cells::HistogramSnapshot;
 use crate::core::cells::OVERFLOW_KIND;
-use crate::model::outcome::Outcome;
 use crate::core::site::ResolvedSite;
+use crate::model::outcome::Outcome;
 
 /// The totals of one operation of one plugin at one moment.
 ///

@@ -25,8 +25,8 @@ use std::time::Duration;
 use metrics::{Key, Label, Level, Metadata, Recorder, SharedString};
 
 use crate::core::cells::HistogramSnapshot;
-use crate::model::error::ConfigError;
 use crate::export::walk::{GroupKey, Series, Value};
+use crate::model::error::ConfigError;
 use crate::model::names::{self, MetricDef, MetricType};
 use crate::registry::{Registry, global};
 

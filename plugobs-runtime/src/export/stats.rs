@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::model::health::HealthStatus;
-use crate::record::plugin_record::PluginRecord;
-use crate::model::stats::{CustomStats, HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats};
-use crate::registry::Registry;
 use crate::core::snapshot::OperationSnapshot;
+use crate::model::health::HealthStatus;
 use crate::model::state::PluginState;
+use crate::model::stats::{
+    CustomStats, HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats,
+};
+use crate::record::plugin_record::PluginRecord;
+use crate::registry::Registry;
 
 fn nanos(v: Option<f64>) -> Option<Duration> {
     v.map(|n| Duration::from_nanos(n.round() as u64))
@@ -116,9 +118,7 @@ impl Registry {
         // A plugin's own figures (custom metrics, CPU, allocations) are shown with its
         // default instance, so that row is kept when it has them.
         let plugins: Vec<PluginStats> = self
-            .instances_with(|r| {
-                crate::registry::default_in_use(r) || crate::registry::has_plugin_figures(r)
-            })
+            .instances_with(|r| crate::registry::default_in_use(r) || has_plugin_figures(r))
             .iter()
             .map(|r| PluginStats::of(r))
             .collect();
@@ -195,7 +195,8 @@ pub(crate) fn write_table(f: &mut fmt::Formatter<'_>, rows: &[Vec<String>]) -> f
 }
 
 fn opt(d: Option<Duration>) -> String {
-    d.map(crate::model::fmt::duration).unwrap_or_else(|| "-".to_owned())
+    d.map(crate::model::fmt::duration)
+        .unwrap_or_else(|| "-".to_owned())
 }
 
 /// Blanks the plugin column (the first) of each row that repeats the plugin of the row
@@ -276,7 +277,12 @@ impl fmt::Display for RegistryStats {
                 opt(p.load_duration),
                 opt(p.start_duration),
                 p.loaded_at
-                    .map(|t| format!("{} ago", crate::model::fmt::duration(now.duration_since(t).unwrap_or_default())))
+                    .map(|t| {
+                        format!(
+                            "{} ago",
+                            crate::model::fmt::duration(now.duration_since(t).unwrap_or_default())
+                        )
+                    })
                     .unwrap_or_else(|| "-".to_owned()),
                 p.last_failure
                     .as_ref()
@@ -366,7 +372,12 @@ impl fmt::Display for RegistryStats {
                 p.instance.to_owned(),
                 h.status.as_str().to_owned(),
                 h.checked_at
-                    .map(|t| format!("{} ago", crate::model::fmt::duration(now.duration_since(t).unwrap_or_default())))
+                    .map(|t| {
+                        format!(
+                            "{} ago",
+                            crate::model::fmt::duration(now.duration_since(t).unwrap_or_default())
+                        )
+                    })
                     .unwrap_or_else(|| "-".to_owned()),
                 opt(h.check_duration),
                 if message.is_empty() {
@@ -441,4 +452,13 @@ impl fmt::Display for RegistryStats {
         }
         Ok(())
     }
+}
+
+/// Whether the plugin recorded anything of its own — custom metrics, CPU time,
+/// allocations — which the stats show with its default instance.
+fn has_plugin_figures(record: &PluginRecord) -> bool {
+    let d = record.descriptor();
+    !crate::telemetry::custom::of(d).is_empty()
+        || !crate::telemetry::cpu::of(d).is_empty()
+        || crate::core::running::bytes_of(d).is_some_and(|(a, f)| a > 0 || f > 0)
 }

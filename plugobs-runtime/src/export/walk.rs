@@ -3,14 +3,14 @@
 //! facade and the Prometheus renderer both consume this walk, so the list of series and
 //! their labels is written in one place.
 
-use crate::telemetry::custom::CustomKind;
-use crate::model::error::FailureReason;
+use crate::core::snapshot::{HistogramSnapshot, OperationSnapshot};
 use crate::health::{CheckReason, HealthStatus};
+use crate::model::error::FailureReason;
 use crate::model::names::{self, MetricDef};
+use crate::model::state::{PluginState, Stage};
 use crate::record::plugin_record::PluginRecord;
 use crate::registry::Registry;
-use crate::core::snapshot::{HistogramSnapshot, OperationSnapshot};
-use crate::model::state::{PluginState, Stage};
+use crate::telemetry::custom::CustomKind;
 
 /// A series' value.
 pub(crate) enum Value<'a> {

@@ -17,13 +17,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::model::descriptor::HealthTarget;
-use crate::model::error::HookError;
-use crate::record::health::Begin;
 use crate::health::workers;
+use crate::model::error::HookError;
 use crate::model::health::{CheckReason, Health, HealthStatus};
 use crate::plugin::health_hook::{HealthCall, HealthFuture};
 use crate::plugin::hook::block_on;
+use crate::plugin::traits::HealthTarget;
+use crate::record::health::Begin;
 use crate::record::plugin_record::PluginRecord;
 use crate::registry::Registry;
 
@@ -66,7 +66,10 @@ pub struct PluginCheck {
     /// The status it reported before this round.
     pub previous: HealthStatus,
     /// How long the hook took, when it ran and returned in time.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub duration: Option<Duration>,
     /// Why the check failed, if it did.
     pub failure: Option<CheckReason>,
@@ -295,7 +298,7 @@ fn job(
         let hook = match &in_flight.target {
             // Its allocations are the plugin's (see `crate::telemetry::alloc`).
             Some(target) => span.in_scope(|| {
-                crate::telemetry::alloc::within(in_flight.record.descriptor(), || run_hook(&**target))
+                crate::core::running::within(in_flight.record.descriptor(), || run_hook(&**target))
             }),
             None => HookEnd::Absent,
         };

@@ -31,12 +31,11 @@ pub(crate) mod readiness;
 
 pub(crate) mod workers;
 
-
-pub use check::{CheckOptions, HealthReport, PluginCheck};
 pub use crate::model::health::{CheckReason, Health, HealthStatus};
+pub use crate::model::policy::HealthPolicy;
+pub use check::{CheckOptions, HealthReport, PluginCheck};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use monitor::{HealthChange, HealthMonitor, HealthMonitorBuilder};
-pub use crate::model::policy::HealthPolicy;
 pub use readiness::{NotReady, Readiness};
 
 /// The threads that run health checks, process-wide.
@@ -64,4 +63,3 @@ pub fn check_threads() -> CheckThreads {
         started,
     }
 }
-

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::health::{CheckOptions, Clock, Health, HealthReport, HealthStatus, SystemClock};
+use crate::health::check::{CheckOptions, HealthReport};
+use crate::health::clock::{Clock, SystemClock};
+use crate::model::health::{Health, HealthStatus};
 use crate::registry::Registry;
 
 /// A status change, as subscribers of [`HealthMonitor::on_change`] receive it.
@@ -27,7 +29,10 @@ pub struct HealthChange {
     /// Its health now, with message and details.
     pub health: Health,
     /// When the change was seen.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::unix_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::unix_seconds")
+    )]
     pub at: SystemTime,
 }
 

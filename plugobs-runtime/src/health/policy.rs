@@ -37,7 +37,7 @@ impl HealthPolicy {
             samples.clear();
             return Health::healthy();
         }
-        let current = Sample::of(record, now);
+        let current = record.sample(now);
         if samples.len() >= 2
             && samples.back().is_some_and(|last| {
                 now.saturating_duration_since(last.at) < self.window / GRANULARITY

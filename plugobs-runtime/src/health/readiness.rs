@@ -1,7 +1,7 @@
 //! Readiness: whether every started plugin serves (healthy or degraded), as a type a
 //! probe endpoint can serialize.
 
-use crate::health::HealthStatus;
+use crate::model::health::HealthStatus;
 use crate::registry::Registry;
 
 /// Whether every started plugin is healthy or degraded; `registry().readiness()`.

@@ -20,14 +20,15 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
+use crate::core::bindings::InstanceTable;
 use crate::model::config::InstanceConfig;
-use crate::model::descriptor::{Factory, Instance, Plugin, PluginDescriptor};
+use crate::model::descriptor::PluginDescriptor;
 use crate::model::error::{HookError, LifecycleError, LoadError, RegistryError};
+use crate::model::state::{PluginState, Stage};
 use crate::plugin::hook::{HookCall, block_on, call_catching};
-use crate::model::instance::InstanceTable;
+use crate::plugin::traits::{Factory, Instance, Plugin};
 use crate::record::plugin_record::{Identity, Live, PluginRecord};
 use crate::registry::Registry;
-use crate::model::state::{PluginState, Stage};
 
 /// One running lifecycle step. Dropping it unfinished (a cancelled future) records the
 /// step as failed with reason `cancelled`.
@@ -290,7 +291,7 @@ impl<S: ?Sized + 'static> Loaded<S> {
         }
         let call = match Arc::get_mut(&mut self.instance) {
             Some(instance) => step.span.in_scope(|| {
-                crate::telemetry::alloc::within(descriptor, || call_catching(|| instance.stop()))
+                crate::core::running::within(descriptor, || call_catching(|| instance.stop()))
             }),
             None => HookCall::Done(Err(HookError::health_check_running())),
         };
@@ -404,11 +405,13 @@ impl Drive {
     ) -> Result<(), HookError> {
         match self {
             Drive::Await => {
-                crate::telemetry::alloc::Within::new(descriptor, call.finish())
+                crate::core::running::Within::new(descriptor, call.finish())
                     .instrument(span.clone())
                     .await
             }
-            Drive::Block => span.in_scope(|| crate::telemetry::alloc::within(descriptor, || call.wait())),
+            Drive::Block => {
+                span.in_scope(|| crate::core::running::within(descriptor, || call.wait()))
+            }
         }
     }
 }
@@ -440,7 +443,7 @@ fn construct<S: ?Sized + 'static>(
     let step = Step::begin(record, Stage::Load);
     let built = step.span.in_scope(|| {
         let config = config?;
-        let instance = crate::telemetry::alloc::within(record.descriptor(), || {
+        let instance = crate::core::running::within(record.descriptor(), || {
             std::panic::catch_unwind(AssertUnwindSafe(|| (factory.0)(config)))
                 .unwrap_or_else(|p| Err(HookError::from_panic(&*p)))
         })?;
@@ -448,7 +451,7 @@ fn construct<S: ?Sized + 'static>(
         if record.is_default_instance() {
             return Ok((instance, None));
         }
-        let table = crate::model::instance::table_of(record.descriptor());
+        let table = crate::core::bindings::table_of(record.descriptor());
         let key = Arc::as_ptr(&instance).cast::<()>() as usize;
         table
             .bind(key, record.slot())
@@ -497,7 +500,7 @@ impl Registry {
         let mut binding = Unbind(binding);
         let step = Step::begin(&record, Stage::Start);
         let call = step.span.in_scope(|| {
-            crate::telemetry::alloc::within(record.descriptor(), || {
+            crate::core::running::within(record.descriptor(), || {
                 call_catching(|| match Arc::get_mut(&mut instance) {
                     Some(i) => i.start(),
                     // Just constructed: nothing else holds it.

@@ -22,8 +22,6 @@
 
 use std::fmt;
 
-use crate::model::error::HookError;
-
 /// An instance's configuration on its way to the constructor: what the host gave,
 /// converted once to a self-describing tree.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,7 +141,7 @@ fn first_line(message: &str) -> String {
 
 impl InstanceConfig {
     /// A constructor that takes no configuration accepts only an empty one.
-    pub(crate) fn expect_empty(config: Option<&InstanceConfig>) -> Result<(), HookError> {
+    pub(crate) fn expect_empty(config: Option<&InstanceConfig>) -> Result<(), InstanceConfigError> {
         let Some(config) = config else { return Ok(()) };
         #[cfg(feature = "serde")]
         {
@@ -157,13 +155,13 @@ impl InstanceConfig {
                 }
                 other => format!("found {other}"),
             };
-            Err(HookError::config(&InstanceConfigError {
+            Err(InstanceConfigError {
                 path: String::new(),
                 message: format!(
                     "this plugin's constructor takes no configuration; {found} (name a \
                      constructor that takes one with `#[plugin(new = Self::from_config)]`)"
                 ),
-            }))
+            })
         }
         #[cfg(not(feature = "serde"))]
         match config._never {}
@@ -287,7 +285,9 @@ mod tests {
         assert!(InstanceConfig::expect_empty(None).is_ok());
         assert!(InstanceConfig::expect_empty(Some(&InstanceConfig::empty())).is_ok());
         let some = InstanceConfig::from_value(&json!({ "port": 1 })).unwrap();
-        let err = InstanceConfig::expect_empty(Some(&some)).unwrap_err();
+        let err = crate::model::error::HookError::config(
+            &InstanceConfig::expect_empty(Some(&some)).unwrap_err(),
+        );
         assert_eq!(err.reason(), crate::FailureReason::Config);
         assert_eq!(
             err.message(),

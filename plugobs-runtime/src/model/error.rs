@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use crate::model::descriptor::SourceLocation;
+use crate::model::location::SourceLocation;
 use crate::model::state::Stage;
 
 /// An error returned by a plugin's constructor or lifecycle hook, captured by plugobs.
@@ -482,6 +482,9 @@ pub struct Failure {
     /// The error's Rust type name (`"panic"` for panics).
     pub error_type: &'static str,
     /// When it happened.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::unix_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::unix_seconds")
+    )]
     pub at: SystemTime,
 }

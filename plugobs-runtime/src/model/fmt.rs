@@ -40,7 +40,8 @@ pub(crate) fn nanos(ns: f64) -> String {
 
 /// Seconds since the Unix epoch (0 for a time before it), as timestamps are exported.
 pub fn unix_seconds(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// `#[serde(with = "…")]` helpers: durations as seconds, times as Unix seconds.

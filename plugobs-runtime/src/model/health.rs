@@ -262,4 +262,3 @@ impl CheckReason {
         self as usize
     }
 }
-

@@ -5,9 +5,10 @@
 pub mod config;
 pub mod descriptor;
 pub mod error;
-pub mod health;
 pub mod fmt;
+pub mod health;
 pub mod instance;
+pub mod location;
 pub mod names;
 pub mod outcome;
 pub mod policy;

@@ -40,10 +40,16 @@ pub struct HealthPolicy {
     /// Error ratio above which the plugin is unhealthy. Default 0.5.
     pub unhealthy_error_ratio: Option<f64>,
     /// p99 latency above which the plugin is degraded. Default 1 s.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub degraded_p99: Option<Duration>,
     /// p99 latency above which the plugin is unhealthy. Default none.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub unhealthy_p99: Option<Duration>,
 }
 
@@ -113,4 +119,3 @@ impl HealthPolicies {
         self.by_plugin.get(name).unwrap_or(&self.default)
     }
 }
-

@@ -38,10 +38,16 @@ pub struct PluginHealth {
     )]
     pub details: Vec<(String, String)>,
     /// When a round last judged the plugin.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_unix_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_unix_seconds")
+    )]
     pub checked_at: Option<SystemTime>,
     /// How long its last health hook took.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub check_duration: Option<Duration>,
 }
 
@@ -69,22 +75,40 @@ pub struct OperationStats {
     /// Calls in progress.
     pub in_flight: u64,
     /// Mean latency.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub mean: Option<Duration>,
     /// Median latency.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub p50: Option<Duration>,
     /// 90th percentile latency.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub p90: Option<Duration>,
     /// 99th percentile latency.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub p99: Option<Duration>,
     /// Largest latency.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub max: Option<Duration>,
     /// Thread CPU time of every call, for an operation marked `#[instrumented(cpu)]`.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub cpu: Option<Duration>,
 }
 
@@ -107,13 +131,22 @@ pub struct PluginStats {
     /// Health: status, message, details, last check.
     pub health: PluginHealth,
     /// How long the last construction took.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub load_duration: Option<Duration>,
     /// How long the last start hook took.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
     pub start_duration: Option<Duration>,
     /// When the last instance was constructed.
-    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::opt_unix_seconds"))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_unix_seconds")
+    )]
     pub loaded_at: Option<SystemTime>,
     /// Failed loads, starts and stops.
     pub failures: u64,
@@ -200,4 +233,3 @@ pub struct CustomStats {
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub value: CustomValue,
 }
-

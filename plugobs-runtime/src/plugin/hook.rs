@@ -304,7 +304,7 @@ impl<T: Default> DefaultConstructor for T {
 pub fn default_instance<T: DefaultConstructor>(
     config: Option<InstanceConfig>,
 ) -> Result<T, HookError> {
-    InstanceConfig::expect_empty(config.as_ref())?;
+    InstanceConfig::expect_empty(config.as_ref()).map_err(|e| HookError::config(&e))?;
     Ok(T::construct_default())
 }
 
@@ -353,7 +353,7 @@ pub trait ConfigArg: ArgValue {
 
 impl ConfigArg for NoConfig {
     fn decode(config: Option<InstanceConfig>) -> Result<(), HookError> {
-        InstanceConfig::expect_empty(config.as_ref())
+        InstanceConfig::expect_empty(config.as_ref()).map_err(|e| HookError::config(&e))
     }
 }
 

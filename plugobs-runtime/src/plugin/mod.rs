@@ -5,4 +5,5 @@
 pub mod health_hook;
 pub mod hook;
 pub mod signature;
+pub mod traits;
 pub mod unregistered;

@@ -2,7 +2,8 @@
 //! implements [`Plugin`](crate::Plugin), with this descriptor and no registration, so the
 //! compiler reports the one real mistake instead of every use of the plugin.
 
-use crate::model::descriptor::{PluginDescriptor, SourceLocation};
+use crate::model::descriptor::{PluginDescriptor, SourceLocation, Upcalls};
+use crate::model::error::RegistryError;
 
 /// The descriptor of a plugin whose `#[plugin]` attribute has an error. Never registered
 /// and never seen at run time: the crate that names it does not compile.
@@ -19,4 +20,12 @@ pub static UNREGISTERED: PluginDescriptor = PluginDescriptor {
     },
     provides: &[],
     has_stop: false,
+    upcalls: &Upcalls {
+        stats: |d| {
+            Err(RegistryError::UnknownPlugin {
+                name: d.name.into(),
+            })
+        },
+        first_call: || {},
+    },
 };

@@ -9,10 +9,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::core::cells::Histogram;
-use crate::model::descriptor::HealthTarget;
 use crate::model::health::CheckReason;
-use crate::record::history::Sample;
 use crate::model::health::{Health, HealthStatus};
+use crate::plugin::traits::HealthTarget;
+use crate::record::history::Sample;
 
 /// The health half of a plugin's record.
 pub(crate) struct HealthState {

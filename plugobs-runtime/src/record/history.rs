@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use crate::core::snapshot::HistogramSnapshot;
-use crate::record::plugin_record::PluginRecord;
 
 /// A plugin's operation totals at one moment.
 #[derive(Clone, Debug)]
@@ -24,18 +23,4 @@ impl Sample {
             latency: HistogramSnapshot::default(),
         }
     }
-
-    pub(crate) fn of(record: &PluginRecord, at: Instant) -> Sample {
-        record.with_operations(|ops| {
-            let mut sample = Sample::zero(at);
-            for op in ops {
-                let s = op.snapshot(record.slot());
-                sample.calls += s.calls;
-                sample.failed += s.errors + s.panics;
-                sample.latency.merge(&s.latency);
-            }
-            sample
-        })
-    }
 }
-

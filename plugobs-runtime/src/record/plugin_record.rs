@@ -41,13 +41,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use crate::core::cells::Histogram;
-use crate::model::descriptor::PluginDescriptor;
-use crate::model::error::{Failure, FailureReason, HookError};
-use crate::record::health::HealthState;
-use crate::model::health::{CheckReason, Health, HealthStatus};
 use crate::core::site::ResolvedSite;
 use crate::core::snapshot::{Operation, OperationSnapshot};
+use crate::model::descriptor::PluginDescriptor;
+use crate::model::error::{Failure, FailureReason, HookError};
+use crate::model::health::{CheckReason, Health, HealthStatus};
 use crate::model::state::{PluginState, Stage};
+use crate::record::health::HealthState;
+use crate::record::history::Sample;
 
 const STATES: usize = PluginState::ALL.len();
 const STAGES: usize = Stage::ALL.len();
@@ -507,5 +508,21 @@ impl PluginRecord {
             Stage::Stop => Live::Running,
         };
         self.instance_ended(from, PluginState::Failed, Identity::InSpan);
+    }
+}
+
+impl PluginRecord {
+    /// The totals of this instance's operations at `at`: a sample of its history.
+    pub(crate) fn sample(&self, at: std::time::Instant) -> Sample {
+        self.with_operations(|ops| {
+            let mut sample = Sample::zero(at);
+            for op in ops {
+                let s = op.snapshot(self.slot());
+                sample.calls += s.calls;
+                sample.failed += s.errors + s.panics;
+                sample.latency.merge(&s.latency);
+            }
+            sample
+        })
     }
 }

@@ -35,10 +35,10 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::model::stats::{CustomStats, CustomValue};
 use crate::core::cells::{Histogram as Cells, HistogramSnapshot};
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::names::{MetricDef, MetricType};
+use crate::model::stats::{CustomStats, CustomValue};
 
 /// The most distinct sets of extra label values a custom metric keeps; further ones are
 /// counted under [`OVERFLOW_LABEL`].
