@@ -1,37 +1,31 @@
 //! Runtime of [plugobs](https://docs.rs/plugobs): the plugin registry, the lifecycle,
 //! plugobs' own aggregates and the bridge to the `metrics` facade.
 //!
-//! Users depend on the `plugobs` crate, which re-exports everything here together with
-//! the `#[plugin]` and `#[instrumented]` macros. Where to find things:
+//! Users depend on the `plugobs` crate, which re-exports what is public here together with
+//! the `#[plugin]` and `#[instrumented]` macros.
 //!
-//! | concept | module |
+//! # The house
+//!
+//! The sources are in folders by layer; a file imports only its own layer and the layers
+//! below it, never a higher one, and no files import each other in a circle (the
+//! repository's architecture test, `tests/tests/architecture.rs`, holds this):
+//!
+//! | layer | holds |
 //! |---|---|
-//! | the closed list of metric names | [`names`] |
-//! | static plugin metadata, link-time registration | [`descriptor`] |
-//! | states and steps | [`state`] |
-//! | calling sync or async hooks | [`hook`] |
-//! | health: hooks, rounds, the policy, the monitor, readiness | [`health`] |
-//! | configured instances: names, and how a call finds its instance | [`instance`] |
-//! | an instance's configuration, typed (feature `serde`) | [`config`] |
-//! | one plugin instance's live record | [`record`] |
-//! | discovery and queries | [`registry`](mod@registry) |
-//! | load, start, stop | [`lifecycle`] |
-//! | an operation's static call site, the hot path | `site` (internal) |
-//! | per-thread indices, reused when threads exit | `threads` (internal) |
-//! | lock-free sharded cells and the histogram | `cells` (internal) |
-//! | outcomes and error kinds | [`outcome`] |
-//! | a plugin's own counters, gauges and histograms | [`custom`] |
-//! | utilization over the last minute | [`busy`] |
-//! | bytes allocated and freed per plugin (opt-in global allocator) | [`alloc`] |
-//! | thread CPU time per operation (opt-in) | [`cpu`] |
-//! | one operation's totals, read by all of the below | [`snapshot`] |
-//! | every exported series, walked once | `export` (internal) |
-//! | publishing to the `metrics` facade | [`bridge`] |
-//! | the Prometheus / OpenMetrics text | [`exposition`] |
-//! | snapshots for people and programs | [`stats`] |
-//! | typed errors | [`error`] |
+//! | `model/` | plain data and words: states, stages, outcomes, errors, metric names, instance names, health values, policy settings, descriptor data, stats data, `fmt` |
+//! | `core/` | the hot path: sync, thread indices, cells and the histogram, call sites, instance bindings, the plugin running on a thread, operation snapshots |
+//! | `plugin/` | what generated code implements and calls: [`Plugin`], factories, `provides`, the hook adapters |
+//! | `record/` | one instance's live record, its health state and its history |
+//! | `telemetry/` | a plugin's own metrics, CPU and allocation attribution, utilization |
+//! | `registry.rs` | discovery and queries |
+//! | `lifecycle/`, `health/` | load, start, stop; checks, workers, the policy, the monitor, readiness |
+//! | `export/` | the one walk of every series, the bridge, the Prometheus/OpenMetrics text, `stats()` and its tables |
+//! | `lib.rs` | these docs, the public re-exports, and `__private` for generated code |
+//!
+//! A lower layer that must reach a higher one at run time does it through the
+//! descriptor's upcalls (`model/descriptor.rs`), which the crate root fills.
 #![deny(missing_docs)]
-// `unsafe` is denied everywhere but in `alloc`, whose `GlobalAlloc` impl needs it.
+// `unsafe` is denied everywhere but in `telemetry::alloc`, whose `GlobalAlloc` impl needs it.
 #![deny(unsafe_code)]
 
 mod core;
@@ -43,13 +37,49 @@ mod loom_tests;
 mod model;
 mod plugin;
 mod record;
-pub mod registry;
+mod registry;
 mod telemetry;
 
-pub use crate::core::snapshot;
-pub use crate::export::{bridge, exposition};
+pub use crate::export::exposition;
 pub use crate::model::{config, instance, names};
-pub use crate::telemetry::{alloc, busy, cpu, custom};
+pub use crate::telemetry::{alloc, busy};
+
+/// Publishing plugobs' aggregates through the `metrics` facade: the namespace, the flush
+/// interval, the histogram mode and the background [`Flusher`](bridge::Flusher); see
+/// [`flush`] for what is sent.
+pub mod bridge {
+    pub use crate::export::bridge::{
+        Flusher, HistogramMode, flush, flush_interval, histogram_mode, namespace,
+        set_flush_interval, set_histogram_mode, set_namespace,
+    };
+}
+
+/// A plugin's own metrics: the handles `plugobs::counter!`, `plugobs::gauge!` and
+/// `plugobs::histogram!` return, their limits, and what `stats()` shows of them.
+///
+/// A custom metric named `cache_hits` of plugin `lru_cache` (kind `cache`) is exported as
+/// `{namespace}_custom_cache_hits_total{plugin="lru_cache",kind="cache",instance="lru_cache"}`.
+/// Each metric keeps at most [`MAX_LABEL_SETS`](custom::MAX_LABEL_SETS) sets of extra
+/// label values; further ones are counted under [`OVERFLOW_LABEL`](custom::OVERFLOW_LABEL).
+pub mod custom {
+    pub use crate::telemetry::custom::{
+        CUSTOM_BUCKETS, Counter, CustomStats, CustomValue, Gauge, Histogram, MAX_LABEL_SETS,
+        OVERFLOW_LABEL,
+    };
+}
+
+/// CPU time, opt-in per operation (`#[instrumented(cpu)]`): the thread CPU time each call
+/// spends, exported as `plugobs_plugin_cpu_seconds_total{plugin,kind,instance,operation}`.
+///
+/// A sync call reads the calling thread's CPU clock (`CLOCK_THREAD_CPUTIME_ID`, through
+/// rustix's safe `clock_gettime`) when its body starts and when it ends, also when it
+/// panics; an async call does so around each poll, so time spent waiting between polls is
+/// not counted. The clock is read by a system call (the vDSO does not serve CPU clocks),
+/// which is the cost of this option: see the README for measurements. On platforms other
+/// than Linux and Android nothing is measured and the series stays 0.
+pub mod cpu {
+    pub use crate::telemetry::cpu::thread_cpu_nanos;
+}
 
 pub use crate::export::bridge::{flush, set_namespace};
 pub use crate::health::{
@@ -58,9 +88,8 @@ pub use crate::health::{
 };
 pub use crate::lifecycle::{InstanceFailure, InstanceReport, LoadReport, Loaded};
 pub use crate::model::descriptor::{PluginDescriptor, SourceLocation};
-pub use crate::model::error::Failure;
 pub use crate::model::error::{
-    ConfigError, FailureReason, HookError, LifecycleError, LoadError, RegistryError,
+    Failure, FailureReason, HookError, LifecycleError, LoadError, NamespaceError, RegistryError,
 };
 pub use crate::model::outcome::ErrorKind;
 pub use crate::model::state::{PluginState, Stage};
@@ -95,12 +124,14 @@ pub fn registry() -> &'static Registry {
     registry
 }
 
-/// What generated code names. Not public API: no stability guarantees.
+/// What generated code names (and the facade crate, for its Prometheus glue).
+///
+/// Not public API: used by generated code. No stability guarantees.
 #[doc(hidden)]
 pub mod __private {
     // Not public API: used by generated code (every descriptor points here).
     /// The runtime's entry points that lower layers reach through every descriptor
-    /// ([`Upcalls`](crate::model::descriptor::Upcalls)).
+    /// (`model::descriptor::Upcalls`).
     pub static UPCALLS: crate::model::descriptor::Upcalls = crate::model::descriptor::Upcalls {
         stats: |descriptor| {
             let registry = crate::registry();
@@ -114,6 +145,7 @@ pub mod __private {
         Finish, OPERATION_FIELDS, call_once, enter, finish, operation_metadata, operation_span,
     };
     pub use crate::core::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
+    pub use crate::export::bridge::{full_name, render_global_recorder_directly};
     pub use crate::model::config::InstanceConfig;
     pub use crate::model::descriptor::{PluginDescriptor, Provided, Registration, SourceLocation};
     pub use crate::model::error::HookError;

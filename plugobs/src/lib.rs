@@ -407,13 +407,13 @@
 pub use plugobs_macros::{ErrorKind, counter, gauge, histogram, instrumented, plugin};
 
 pub use plugobs_runtime::{
-    CheckOptions, CheckReason, ConfigError, ErrorKind, Failure, FailureReason, Health,
-    HealthChange, HealthCounts, HealthMonitor, HealthPolicy, HealthReport, HealthStatus, HookError,
-    InstanceFailure, InstanceReport, LifecycleError, LoadError, LoadReport, Loaded, NotReady,
-    OperationStats, Plugin, PluginCheck, PluginDescriptor, PluginHealth, PluginRecord, PluginState,
-    PluginStats, Readiness, Registry, RegistryError, RegistryStats, SourceLocation, Stage, alloc,
-    block_on, bridge, busy, config, cpu, custom, exposition, flush, health, instance, names,
-    registry, set_namespace, snapshot,
+    CheckOptions, CheckReason, ErrorKind, Failure, FailureReason, Health, HealthChange,
+    HealthCounts, HealthMonitor, HealthPolicy, HealthReport, HealthStatus, HookError,
+    InstanceFailure, InstanceReport, LifecycleError, LoadError, LoadReport, Loaded, NamespaceError,
+    NotReady, OperationStats, Plugin, PluginCheck, PluginDescriptor, PluginHealth, PluginRecord,
+    PluginState, PluginStats, Readiness, Registry, RegistryError, RegistryStats, SourceLocation,
+    Stage, alloc, block_on, bridge, busy, config, cpu, custom, exposition, flush, health, instance,
+    names, registry, set_namespace,
 };
 
 #[cfg(feature = "http")]

@@ -54,8 +54,10 @@ pub fn with_buckets(mut builder: PrometheusBuilder) -> Result<PrometheusBuilder,
         .iter()
         .filter(|d| d.kind == MetricType::Histogram)
     {
-        builder = builder
-            .set_buckets_for_metric(Matcher::Full(crate::bridge::full_name(def)), def.buckets)?;
+        builder = builder.set_buckets_for_metric(
+            Matcher::Full(plugobs_runtime::__private::full_name(def)),
+            def.buckets,
+        )?;
     }
     Ok(builder)
 }
@@ -79,7 +81,7 @@ pub fn install_with(builder: PrometheusBuilder) -> Result<PrometheusExporter, Bu
     let recorder = builder.build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).map_err(BuildError::FailedToSetGlobalRecorder)?;
-    crate::bridge::render_global_recorder_directly();
+    plugobs_runtime::__private::render_global_recorder_directly();
     Ok(PrometheusExporter { handle })
 }
 

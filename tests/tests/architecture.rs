@@ -433,7 +433,7 @@ fn read_path(
                     let mut leaf_absolute = absolute.clone();
                     for t in &leaf {
                         match t {
-                            TokenTree::Ident(id) if id.to_string() == "as" => break,
+                            TokenTree::Ident(id) if *id == "as" => break,
                             TokenTree::Ident(id) => {
                                 let s = id.to_string();
                                 leaf_written.push_str("::");

@@ -47,12 +47,7 @@ impl OperationSnapshot {
         self.started.saturating_sub(self.calls)
     }
 
-    /// The count of each `outcome` label value, in [`Outcome::LABELS`] order.
-    ///
-    /// ```
-    /// let s = plugobs_runtime::snapshot::OperationSnapshot { ok: 3, errors: 1, ..Default::default() };
-    /// assert_eq!(s.outcomes(), [("ok", 3), ("error", 1), ("panic", 0), ("cancelled", 0)]);
-    /// ```
+    /// The count of each `outcome` label value: ok, error, panic, cancelled.
     pub fn outcomes(&self) -> [(&'static str, u64); 4] {
         let count = |o: Outcome| match o {
             Outcome::Ok => self.ok,
@@ -162,5 +157,23 @@ impl Operation {
     /// Bytes allocated for this operation's cells.
     pub(crate) fn allocated_bytes(&self) -> usize {
         self.sites.iter().map(|s| s.allocated_bytes()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_in_label_order() {
+        let s = OperationSnapshot {
+            ok: 3,
+            errors: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            s.outcomes(),
+            [("ok", 3), ("error", 1), ("panic", 0), ("cancelled", 0)]
+        );
     }
 }

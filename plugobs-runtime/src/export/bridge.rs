@@ -26,7 +26,7 @@ use metrics::{Key, Label, Level, Metadata, Recorder, SharedString};
 
 use crate::core::cells::HistogramSnapshot;
 use crate::export::walk::{GroupKey, Series, Value};
-use crate::model::error::ConfigError;
+use crate::model::error::NamespaceError;
 use crate::model::names::{self, MetricDef, MetricType};
 use crate::registry::{Registry, global};
 
@@ -113,9 +113,9 @@ const METADATA: Metadata<'static> = Metadata::new("plugobs", Level::INFO, Some("
 /// Must be called before the first flush, once.
 ///
 /// # Errors
-/// [`ConfigError::InvalidNamespace`] unless it matches `[a-zA-Z_][a-zA-Z0-9_]*`;
-/// [`ConfigError::AlreadySet`] once names have been used.
-pub fn set_namespace(namespace: &str) -> Result<(), ConfigError> {
+/// [`NamespaceError::InvalidNamespace`] unless it matches `[a-zA-Z_][a-zA-Z0-9_]*`;
+/// [`NamespaceError::AlreadySet`] once names have been used.
+pub fn set_namespace(namespace: &str) -> Result<(), NamespaceError> {
     let valid = namespace
         .chars()
         .next()
@@ -124,13 +124,13 @@ pub fn set_namespace(namespace: &str) -> Result<(), ConfigError> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(ConfigError::InvalidNamespace {
+        return Err(NamespaceError::InvalidNamespace {
             namespace: namespace.to_owned(),
         });
     }
     NAMESPACE
         .set(namespace.to_owned())
-        .map_err(|_| ConfigError::AlreadySet {
+        .map_err(|_| NamespaceError::AlreadySet {
             namespace: self::namespace().to_owned(),
         })
 }

@@ -65,10 +65,7 @@ impl HookError {
         }
     }
 
-    /// A stop hook that could not run: a health check that outlived its timeout still
-    /// holds the instance, and the hook takes `&mut self`.
     /// The instance's configuration did not fit its constructor's type.
-    #[cfg(feature = "serde")]
     pub(crate) fn config(error: &crate::model::config::InstanceConfigError) -> Self {
         HookError {
             message: error.to_string(),
@@ -78,6 +75,8 @@ impl HookError {
         }
     }
 
+    /// A stop hook that could not run: a health check that outlived its timeout still
+    /// holds the instance, and the hook takes `&mut self`.
     pub(crate) fn health_check_running() -> Self {
         HookError {
             message: "a health check of this instance is still running past its timeout, and \
@@ -436,10 +435,10 @@ impl From<LifecycleError> for LoadError {
     }
 }
 
-/// A configuration call that could not be honoured.
+/// A namespace that [`set_namespace`](crate::set_namespace) could not take.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum NamespaceError {
     /// The namespace is not a valid Prometheus name prefix.
     InvalidNamespace {
         /// What was given.
@@ -452,14 +451,14 @@ pub enum ConfigError {
     },
 }
 
-impl fmt::Display for ConfigError {
+impl fmt::Display for NamespaceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::InvalidNamespace { namespace } => write!(
+            NamespaceError::InvalidNamespace { namespace } => write!(
                 f,
                 "`{namespace}` is not a valid metric namespace; use letters, digits and `_`, not starting with a digit"
             ),
-            ConfigError::AlreadySet { namespace } => write!(
+            NamespaceError::AlreadySet { namespace } => write!(
                 f,
                 "the metric namespace is already `{namespace}`; set it once, before the first flush"
             ),
@@ -467,7 +466,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for NamespaceError {}
 
 /// The most recent failure of a plugin.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// under a second, of milliseconds (`250ms`) — thresholds and windows as they were
 /// written — and otherwise three significant figures with a unit (`1.23µs`, `4.57ms`,
 /// `1.50s`), as measured values are shown.
-
 pub fn duration(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())

@@ -48,8 +48,8 @@ impl HealthStatus {
     ///
     /// ```
     /// use plugobs_runtime::HealthStatus;
-    /// assert_eq!(HealthStatus::Degraded.worst(HealthStatus::Healthy), HealthStatus::Degraded);
-    /// assert_eq!(HealthStatus::Unknown.worst(HealthStatus::Unhealthy), HealthStatus::Unhealthy);
+    /// assert!(HealthStatus::Degraded.severity() > HealthStatus::Healthy.severity());
+    /// assert!(HealthStatus::Unhealthy.severity() > HealthStatus::Unknown.severity());
     /// ```
     pub fn severity(self) -> u8 {
         match self {
@@ -57,15 +57,6 @@ impl HealthStatus {
             HealthStatus::Unknown => 1,
             HealthStatus::Degraded => 2,
             HealthStatus::Unhealthy => 3,
-        }
-    }
-
-    /// The worse of `self` and `other`.
-    pub fn worst(self, other: HealthStatus) -> HealthStatus {
-        if other.severity() > self.severity() {
-            other
-        } else {
-            self
         }
     }
 

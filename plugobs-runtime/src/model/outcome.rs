@@ -88,9 +88,6 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The `outcome` label values, in order.
-    pub const LABELS: [&'static str; 4] = ["ok", "error", "panic", "cancelled"];
-
     /// The `outcome` label value.
     pub fn as_str(self) -> &'static str {
         match self {

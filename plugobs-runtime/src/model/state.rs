@@ -8,7 +8,7 @@ use std::fmt;
 /// → `Running` (its start hook ran) → `Stopped` (its stop hook ran, or the instance was
 /// dropped). `Failed` when a constructor or hook returned an error, panicked or was
 /// cancelled. A plugin with several instances takes the state derived from them: see
-/// [`record`](crate::record::plugin_record). A running plugin is `Degraded` or `Unhealthy` while its
+/// [`PluginRecord`](crate::PluginRecord). A running plugin is `Degraded` or `Unhealthy` while its
 /// reported health says so (see [`health`](crate::health)), and `Running` again when it
 /// recovers; each of these moves is a counted transition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -188,7 +188,7 @@ pub struct RegistryStats {
     /// How long discovery took.
     #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::seconds"))]
     pub discovery_duration: Duration,
-    /// One entry per instance ([`Registry::instances`]), grouped by plugin (ordered by
+    /// One entry per instance ([`Registry::instances`](crate::Registry::instances)), grouped by plugin (ordered by
     /// name): a plugin's default instance first, then its instances loaded by name.
     pub plugins: Vec<PluginStats>,
 }

@@ -4,27 +4,6 @@
 //! host. An async hook yields a [`HookCall::Pending`] future that the `*_async` lifecycle
 //! methods await on the host's runtime, and that the blocking methods drive on the calling
 //! thread with a minimal parking executor ([`block_on`]).
-//!
-//! # Blocking inside an async runtime
-//!
-//! A hook that needs its runtime's reactor (tokio's timers or I/O, even
-//! `tokio::task::yield_now`) only makes progress while that runtime runs. Inside a
-//! current-thread tokio runtime (what `#[tokio::test]` gives), the thread a blocking
-//! method would park is the only one that can run it, so waiting would hang forever. With
-//! the `tokio` feature, the blocking methods look at the calling thread first
-//! (`tokio::runtime::Handle::try_current()` and its flavor):
-//!
-//! - no runtime: the hook is driven here, as without the feature;
-//! - a current-thread runtime: an async hook is refused, without being polled, with a
-//!   [`HookError`] whose [`is_blocked_runtime`](HookError::is_blocked_runtime) is true
-//!   (reason `cancelled`); sync hooks still run. Await the `*_async` methods there;
-//! - a multi-thread runtime: the hook is driven inside `tokio::task::block_in_place`, so
-//!   the worker's other tasks move to another thread and the runtime keeps running.
-//!
-//! This also refuses a blocking call from `spawn_blocking` inside a current-thread runtime,
-//! which could have worked: tokio does not say whether this thread is the one driving it.
-//! Without the feature nothing can be detected; a blocking wait that sees no progress for
-//! ten seconds logs a warning saying why it may never finish.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -67,7 +46,7 @@ impl<'a> HookCall<'a> {
     ///
     /// With the `tokio` feature, an async hook is refused inside a current-thread tokio
     /// runtime instead of hanging, and waited for in `block_in_place` inside a multi-thread
-    /// one (see the [module docs](self)).
+    /// one.
     pub fn wait(self) -> Result<(), HookError> {
         match self {
             HookCall::Done(r) => r,
@@ -122,7 +101,29 @@ impl Wake for ThreadWaker {
 ///
 /// This is what the blocking lifecycle methods use for async hooks. Hooks that need a
 /// specific runtime's reactor (tokio I/O or timers, say) must be run with the `*_async`
-/// methods from inside that runtime instead (see the [module docs](self)).
+/// methods from inside that runtime instead.
+///
+///
+/// # Blocking inside an async runtime
+///
+/// A hook that needs its runtime's reactor (tokio's timers or I/O, even
+/// `tokio::task::yield_now`) only makes progress while that runtime runs. Inside a
+/// current-thread tokio runtime (what `#[tokio::test]` gives), the thread a blocking
+/// method would park is the only one that can run it, so waiting would hang forever. With
+/// the `tokio` feature, the blocking methods look at the calling thread first
+/// (`tokio::runtime::Handle::try_current()` and its flavor):
+///
+/// - no runtime: the hook is driven here, as without the feature;
+/// - a current-thread runtime: an async hook is refused, without being polled, with a
+///   [`HookError`] whose [`is_blocked_runtime`](HookError::is_blocked_runtime) is true
+///   (reason `cancelled`); sync hooks still run. Await the `*_async` methods there;
+/// - a multi-thread runtime: the hook is driven inside `tokio::task::block_in_place`, so
+///   the worker's other tasks move to another thread and the runtime keeps running.
+///
+/// This also refuses a blocking call from `spawn_blocking` inside a current-thread runtime,
+/// which could have worked: tokio does not say whether this thread is the one driving it.
+/// Without the feature nothing can be detected; a blocking wait that sees no progress for
+/// ten seconds logs a warning saying why it may never finish.
 ///
 /// ```
 /// assert_eq!(plugobs_runtime::block_on(async { 40 + 2 }), 42);

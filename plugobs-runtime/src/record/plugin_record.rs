@@ -1,40 +1,6 @@
 //! One plugin instance's live record: state, transition and failure counts, lifecycle
-//! timings, health.
-//!
-//! Every plugin has the record of its *default instance*, named after the plugin: what
-//! [`Registry::get`](crate::Registry::get) returns, what loading without an instance name
-//! ([`Registry::load`](crate::Registry::load)) and calls on values the host built itself
-//! count under. Each instance loaded by name ([`Registry::load_instance`](crate::Registry::load_instance))
-//! has a record of its own, listed by [`PluginRecord::configured_instances`] of the
-//! default one; everything below holds per record, and each record's series carry its
-//! [`instance`](PluginRecord::instance) label. The operations of all a plugin's instances
-//! are kept together, each instance with its own counts.
-//!
-//! Records are written by the lifecycle and read by stats and the bridge. Counters are
-//! atomics; the few timestamps sit behind a mutex that is only taken on lifecycle steps.
-//!
-//! # One state per instance, derived from its live values
-//!
-//! A plugin's default instance can be loaded more than once (as two trait objects it
-//! provides, or twice as one), and each [`Loaded`](crate::Loaded) value has its own
-//! lifecycle; an instance loaded by name has at most one live value at a time. The
-//! record's [`state`](PluginRecord::state) — what `stats()` and `plugobs_plugins{state}`
-//! report — is derived from its live values:
-//!
-//! - `Running` while at least one value is started and not yet stopped or dropped — or
-//!   `Degraded` / `Unhealthy` while the instance's reported health says so (see
-//!   [`health`](crate::health)); a health change moves it between the three, counted and
-//!   logged like every transition, and once no value runs its health is unknown again;
-//! - otherwise `Loaded` while at least one value is constructed and starting;
-//! - otherwise how the last value ended: `Stopped` (stopped or dropped) or `Failed` (its
-//!   constructor or a hook failed); `Registered` before any value existed.
-//!
-//! So an instance is never reported stopped (or failed) while a value of it still runs:
-//! stopping one of two running values leaves it `Running`, and a failed second load of a
-//! running plugin is counted in `plugobs_plugin_load_failures_total` and shown as its
-//! last failure, but does not move it to `Failed`. A state transition is counted (and
-//! logged) when this derived state changes, and also when a value ends while no other
-//! one is live (so a second failed load of a failed plugin counts `failed → failed`).
+//! timings, health. What it keeps and how its state is derived is documented on
+//! [`PluginRecord`].
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -118,7 +84,45 @@ impl Instances {
     }
 }
 
-/// The live record of one instance of a registered plugin (see the [module docs](self)).
+/// The live record of one instance of a registered plugin.
+///
+/// One plugin instance's live record: state, transition and failure counts, lifecycle
+/// timings, health.
+///
+/// Every plugin has the record of its *default instance*, named after the plugin: what
+/// [`Registry::get`](crate::Registry::get) returns, what loading without an instance name
+/// ([`Registry::load`](crate::Registry::load)) and calls on values the host built itself
+/// count under. Each instance loaded by name ([`Registry::load_instance`](crate::Registry::load_instance))
+/// has a record of its own, listed by [`PluginRecord::configured_instances`] of the
+/// default one; everything below holds per record, and each record's series carry its
+/// [`instance`](PluginRecord::instance) label. The operations of all a plugin's instances
+/// are kept together, each instance with its own counts.
+///
+/// Records are written by the lifecycle and read by stats and the bridge. Counters are
+/// atomics; the few timestamps sit behind a mutex that is only taken on lifecycle steps.
+///
+/// # One state per instance, derived from its live values
+///
+/// A plugin's default instance can be loaded more than once (as two trait objects it
+/// provides, or twice as one), and each [`Loaded`](crate::Loaded) value has its own
+/// lifecycle; an instance loaded by name has at most one live value at a time. The
+/// record's [`state`](PluginRecord::state) — what `stats()` and `plugobs_plugins{state}`
+/// report — is derived from its live values:
+///
+/// - `Running` while at least one value is started and not yet stopped or dropped — or
+///   `Degraded` / `Unhealthy` while the instance's reported health says so (see
+///   [`health`](crate::health)); a health change moves it between the three, counted and
+///   logged like every transition, and once no value runs its health is unknown again;
+/// - otherwise `Loaded` while at least one value is constructed and starting;
+/// - otherwise how the last value ended: `Stopped` (stopped or dropped) or `Failed` (its
+///   constructor or a hook failed); `Registered` before any value existed.
+///
+/// So an instance is never reported stopped (or failed) while a value of it still runs:
+/// stopping one of two running values leaves it `Running`, and a failed second load of a
+/// running plugin is counted in `plugobs_plugin_load_failures_total` and shown as its
+/// last failure, but does not move it to `Failed`. A state transition is counted (and
+/// logged) when this derived state changes, and also when a value ends while no other
+/// one is live (so a second failed load of a failed plugin counts `failed → failed`).
 pub struct PluginRecord {
     descriptor: &'static PluginDescriptor,
     /// The `instance` label: the plugin's name for its default instance.
@@ -274,8 +278,7 @@ impl PluginRecord {
         })
     }
 
-    /// The current state, derived from the instance's live values (see the
-    /// [module docs](self)).
+    /// The current state, derived from the instance's live values (see [`PluginRecord`]).
     pub fn state(&self) -> PluginState {
         PluginState::from_index(self.state.load(Relaxed) as usize)
     }

@@ -1,12 +1,8 @@
 //! CPU time, opt-in per operation (`#[instrumented(cpu)]`): the thread CPU time each call
 //! spends, exported as `plugobs_plugin_cpu_seconds_total{plugin,kind,operation}`.
 //!
-//! A sync call reads the calling thread's CPU clock (`CLOCK_THREAD_CPUTIME_ID`, through
-//! rustix's safe `clock_gettime`) when its body starts and when it ends, also when it
-//! panics; an async call does so around each poll, so time spent waiting between polls is
-//! not counted. The clock is read by a system call (the vDSO does not serve CPU clocks),
-//! which is the cost of this option: see the README for measurements. On platforms other
-//! than Linux and Android nothing is measured and the series stays 0.
+//! What the call sites of `#[instrumented(cpu)]` operations hold; the user-facing docs
+//! are on the crate root's `cpu` module.
 
 use std::future::Future;
 use std::pin::Pin;

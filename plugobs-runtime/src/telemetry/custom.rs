@@ -7,11 +7,13 @@
 //! `{namespace}_custom_cache_hits_total{plugin="lru_cache",kind="cache",instance="lru_cache"}`
 //! (counters get `_total`; gauges and histograms keep the name). A custom metric is the
 //! plugin's, whichever of its instances recorded it: its `instance` label is the plugin's
-//! default instance (see [`crate::model::instance`]). No name of the closed list
-//! ([`crate::model::names::ALL`]) starts with `custom_`, so a custom metric can never collide
+//! default instance (see [`crate::instance`]). No name of the closed list
+//! ([`crate::names::ALL`]) starts with `custom_`, so a custom metric can never collide
 //! with one of plugobs' own. A literal name is checked when the macro expands: snake_case
-//! (`[a-z][a-z0-9_]*`, no `__`, no trailing `_`), and none of the suffixes
-//! [`RESERVED_SUFFIXES`]. Two plugins may use the same name with the same type and label
+//! (`[a-z][a-z0-9_]*`, no `__`, no trailing `_`), not ending in a suffix the exporters
+//! add (`_total`, `_bucket`, `_sum`, `_count`, `_created`, `_info`), and no extra label
+//! named like one plugobs sets (`plugin`, `kind`, `operation`, `instance`, `le`,
+//! `quantile`). Two plugins may use the same name with the same type and label
 //! keys (their series differ by `plugin`); a name used again with another type or other
 //! label keys is not exported (a warning says so) but still counted in `stats()`.
 //!
@@ -45,63 +47,10 @@ pub use crate::model::stats::{CustomStats, CustomValue};
 pub const MAX_LABEL_SETS: usize = 16;
 /// The value every extra label takes in the overflow series of a custom metric.
 pub const OVERFLOW_LABEL: &str = "other";
-/// Suffixes a custom metric's name may not end in: the exporter adds them.
-pub const RESERVED_SUFFIXES: &[&str] =
-    &["_total", "_bucket", "_sum", "_count", "_created", "_info"];
-/// Label keys a custom metric may not use: plugobs sets them.
-pub const RESERVED_LABELS: &[&str] = &["plugin", "kind", "operation", "instance", "le", "quantile"];
 /// Bounds of the exported buckets of custom histograms, in the metric's own unit.
 pub const CUSTOM_BUCKETS: &[f64] = &[
     0.001, 0.01, 0.1, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0,
 ];
-
-/// Whether `name` is a valid custom metric name (what the macros check at compile time).
-///
-/// ```
-/// use plugobs_runtime::custom::valid_name;
-/// assert!(valid_name("cache_hits"));
-/// assert!(!valid_name("CacheHits"));
-/// assert!(!valid_name("hits_total"));
-/// ```
-pub const fn valid_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    if b.is_empty() || !b[0].is_ascii_lowercase() || b[b.len() - 1] == b'_' {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_') {
-            return false;
-        }
-        if c == b'_' && i + 1 < b.len() && b[i + 1] == b'_' {
-            return false;
-        }
-        i += 1;
-    }
-    let mut s = 0;
-    while s < RESERVED_SUFFIXES.len() {
-        if ends_with(b, RESERVED_SUFFIXES[s].as_bytes()) {
-            return false;
-        }
-        s += 1;
-    }
-    true
-}
-
-const fn ends_with(b: &[u8], suffix: &[u8]) -> bool {
-    if suffix.len() > b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < suffix.len() {
-        if b[b.len() - suffix.len() + i] != suffix[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
 
 /// The type of a custom metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
