@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::{Choice, ConstantTimeEq};
 
-use super::error::HttpError;
+use super::response::HttpError;
 
 /// Which routes need the token.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -106,44 +106,20 @@
 //! ```
 
 mod auth;
-mod endpoints;
-mod error;
 mod page;
 #[cfg(feature = "process")]
 mod process;
 mod readiness;
+mod response;
 mod routes;
 mod scrape;
 mod serve;
 
 pub use auth::{AuthScope, BearerToken, TokenError};
-pub use endpoints::{Endpoints, SharedRegistry};
-pub use error::{HttpError, ServeError};
-pub use serve::{ListenAddr, ServerHandle};
+pub use response::{HttpError, ServeError};
+pub use routes::router;
+pub use scrape::SharedRegistry;
+pub use serve::{Endpoints, ListenAddr, ServerHandle, serve};
 
 /// Re-exported so a host can name the router type without depending on axum.
 pub use axum::Router;
-
-/// The endpoints of the process-wide [`registry()`](crate::registry()), with the
-/// defaults of [`Endpoints::new`], as an axum [`Router`] to nest or merge.
-///
-/// ```
-/// let app: axum::Router = axum::Router::new().nest("/ops", plugobs::http::router());
-/// ```
-pub fn router<S>() -> Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    Endpoints::new().router()
-}
-
-/// Serves the endpoints of the process-wide [`registry()`](crate::registry()) on their own
-/// thread and tokio runtime, with the defaults of [`Endpoints::new`]. A port alone binds
-/// `127.0.0.1`; give a [`SocketAddr`](std::net::SocketAddr) for anything else.
-///
-/// # Errors
-/// [`ServeError::Bind`] when the address cannot be bound, [`ServeError::Runtime`] when
-/// the thread or its runtime cannot be started.
-pub fn serve(addr: impl Into<ListenAddr>) -> Result<ServerHandle, ServeError> {
-    Endpoints::new().serve(addr)
-}

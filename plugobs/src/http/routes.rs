@@ -1,53 +1,120 @@
-//! The handlers, one per route.
+//! The routes: what they serve and how they are protected ([`Routes`]), the [`Router`]
+//! built from that, and the handlers, one per route.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::header::ACCEPT;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::Serialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
-use super::error::HttpError;
-use super::scrape::Scraper;
+use super::auth::{self, AuthScope, BearerToken};
+use super::response::{HTML, HttpError, TEXT, body, json, json_errors};
+use super::scrape::{Scraper, SharedRegistry};
 use super::{page, readiness};
 use crate::{PluginStats, RegistryStats};
 
-/// The content type of every JSON body.
-pub(crate) const JSON: &str = "application/json";
-const TEXT: &str = "text/plain; charset=utf-8";
-const HTML: &str = "text/html; charset=utf-8";
-
-type Ctx = State<Arc<Scraper>>;
-
-/// A body with its content type, never cached.
-fn body(status: StatusCode, content_type: &'static str, body: String) -> Response {
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+/// The endpoints of the process-wide [`registry()`](crate::registry()), with the
+/// defaults of [`Endpoints::new`](super::Endpoints::new), as an axum [`Router`] to nest or
+/// merge.
+///
+/// ```
+/// let app: axum::Router = axum::Router::new().nest("/ops", plugobs::http::router());
+/// ```
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Routes::new().router()
 }
 
-/// `value` as compact JSON and a newline.
-pub(crate) fn json_body(value: &impl Serialize) -> String {
-    match serde_json::to_string(value) {
-        Ok(mut s) => {
-            s.push('\n');
-            s
+/// What the routes serve and how they are protected: the part of
+/// [`Endpoints`](super::Endpoints) the [`Router`] is built from (the server's limits
+/// are the rest).
+#[derive(Clone, Debug)]
+pub(crate) struct Routes {
+    pub(crate) registry: SharedRegistry,
+    #[cfg(feature = "prometheus")]
+    pub(crate) exporter: Option<crate::prometheus::PrometheusExporter>,
+    pub(crate) process_metrics: bool,
+    pub(crate) auth: Option<(BearerToken, AuthScope)>,
+    pub(crate) request_timeout: Duration,
+    pub(crate) body_limit: usize,
+}
+
+impl Routes {
+    /// The defaults of [`Endpoints::new`](super::Endpoints::new): the process-wide
+    /// registry, no exporter, the `process_*` families with the `process` feature, no
+    /// auth, a request timeout of 10 s and a body limit of 16 KiB.
+    pub(crate) fn new() -> Routes {
+        Routes {
+            registry: SharedRegistry::global(),
+            #[cfg(feature = "prometheus")]
+            exporter: None,
+            process_metrics: cfg!(feature = "process"),
+            auth: None,
+            request_timeout: Duration::from_secs(10),
+            body_limit: 16 * 1024,
         }
-        // Our types serialize with string keys only; should that change, say so.
-        Err(e) => format!("{{\"status\":500,\"error\":\"cannot serialize: {e}\"}}\n"),
+    }
+
+    /// The routes as an axum [`Router`], with its state applied. The body limit, the
+    /// timeout, panic catching and the auth are layers of this router.
+    pub(crate) fn router<S>(&self) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let state = Arc::new(Scraper::new(
+            self.registry.clone(),
+            #[cfg(feature = "prometheus")]
+            self.exporter.clone(),
+            self.process_metrics,
+        ));
+        let mut probes = Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz));
+        let mut views = Router::new()
+            .route("/", get(page))
+            .route("/metrics", get(metrics))
+            .route("/plugins", get(plugins))
+            .route("/plugins/{name}", get(plugin));
+        if let Some((token, scope)) = &self.auth {
+            let layer = axum::middleware::from_fn_with_state(token.clone(), auth::require_token);
+            if *scope == AuthScope::AllRoutes {
+                probes = probes.route_layer(layer.clone());
+            }
+            views = views.route_layer(layer);
+        }
+        let timeout = self.request_timeout;
+        probes
+            .merge(views)
+            .fallback(no_route)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(RequestBodyLimitLayer::new(self.body_limit))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                timeout,
+            ))
+            .layer(axum::middleware::map_response(json_errors))
+            .layer(CatchPanicLayer::custom(|_| {
+                axum::response::IntoResponse::into_response(HttpError::Internal)
+            }))
+            .with_state(state)
     }
 }
 
-fn json(status: StatusCode, value: &impl Serialize) -> Response {
-    body(status, JSON, json_body(value))
-}
+type Ctx = State<Arc<Scraper>>;
 
 /// `GET /metrics`.
-pub(crate) async fn metrics(State(scraper): Ctx, headers: HeaderMap) -> Response {
+async fn metrics(State(scraper): Ctx, headers: HeaderMap) -> Response {
     let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok());
     let format = scraper.format(accept);
     body(
@@ -58,18 +125,18 @@ pub(crate) async fn metrics(State(scraper): Ctx, headers: HeaderMap) -> Response
 }
 
 /// `GET /healthz`: the process answers.
-pub(crate) async fn healthz() -> Response {
+async fn healthz() -> Response {
     body(StatusCode::OK, TEXT, "ok\n".to_owned())
 }
 
 /// `GET /readyz`: 200 or 503, with the plugins that are not ready.
-pub(crate) async fn readyz(State(scraper): Ctx) -> Response {
+async fn readyz(State(scraper): Ctx) -> Response {
     let (status, readiness) = readiness::readiness(scraper.registry());
     json(status, &readiness)
 }
 
 /// `GET /plugins`: the registry's stats, one entry per instance, grouped by plugin.
-pub(crate) async fn plugins(State(scraper): Ctx) -> Response {
+async fn plugins(State(scraper): Ctx) -> Response {
     json(StatusCode::OK, &scraper.registry().stats())
 }
 
@@ -111,10 +178,7 @@ impl<'a> PluginView<'a> {
 
 /// `GET /plugins/{name}`: a plugin and its instances, or a configured instance's plugin
 /// with that instance alone.
-pub(crate) async fn plugin(
-    State(scraper): Ctx,
-    name: Result<Path<String>, PathRejection>,
-) -> Response {
+async fn plugin(State(scraper): Ctx, name: Result<Path<String>, PathRejection>) -> Response {
     let Ok(Path(name)) = name else {
         return HttpError::BadRequest("the plugin name is not valid UTF-8").into_response();
     };
@@ -126,7 +190,7 @@ pub(crate) async fn plugin(
 }
 
 /// `GET /`: the status page.
-pub(crate) async fn page(State(scraper): Ctx) -> Response {
+async fn page(State(scraper): Ctx) -> Response {
     let registry = scraper.registry();
     body(
         StatusCode::OK,
@@ -136,58 +200,11 @@ pub(crate) async fn page(State(scraper): Ctx) -> Response {
 }
 
 /// Any other path.
-pub(crate) async fn no_route() -> HttpError {
+async fn no_route() -> HttpError {
     HttpError::NoRoute
 }
 
 /// A route's path with a method it does not have.
-pub(crate) async fn method_not_allowed() -> HttpError {
+async fn method_not_allowed() -> HttpError {
     HttpError::MethodNotAllowed
-}
-
-/// Gives the 408 and 413 answered by tower-http's layers the JSON body of every error.
-pub(crate) async fn json_errors<B>(response: Response<B>) -> Response
-where
-    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    let is_json = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == JSON.as_bytes());
-    match response.status() {
-        _ if is_json => response.map(axum::body::Body::new),
-        StatusCode::PAYLOAD_TOO_LARGE => HttpError::PayloadTooLarge.into_response(),
-        StatusCode::REQUEST_TIMEOUT => HttpError::Timeout.into_response(),
-        _ => response.map(axum::body::Body::new),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_layers_refusals_get_json_bodies() {
-        for (status, error) in [
-            (StatusCode::REQUEST_TIMEOUT, HttpError::Timeout),
-            (StatusCode::PAYLOAD_TOO_LARGE, HttpError::PayloadTooLarge),
-        ] {
-            let plain = (status, "length limit exceeded").into_response();
-            let response = json_errors(plain).await;
-            assert_eq!(response.status(), status);
-            assert_eq!(response.headers()[CONTENT_TYPE], JSON);
-            let body = axum::body::to_bytes(response.into_body(), 1024)
-                .await
-                .unwrap();
-            let want = format!("{{\"error\":\"{error}\",\"status\":{}}}\n", status.as_u16());
-            assert_eq!(body, want.as_bytes());
-        }
-        let ok = (StatusCode::OK, "fine").into_response();
-        let response = json_errors(ok).await;
-        let body = axum::body::to_bytes(response.into_body(), 1024)
-            .await
-            .unwrap();
-        assert_eq!(body, &b"fine"[..]);
-    }
 }

@@ -1,9 +1,57 @@
-//! One scrape: the format the client accepts, and the text of every family in it once.
+//! What the routes read — the registry the endpoints report on, and what `/metrics`
+//! renders besides it — and one scrape: the format the client accepts, and the text of
+//! every family in it once.
+
+use std::sync::Arc;
 
 use crate::Registry;
 use crate::exposition::{self, Format};
 
-use super::endpoints::{Endpoints, SharedRegistry};
+/// The registry the endpoints report on: the process-wide one, or one the host owns.
+///
+/// Made with `From`: `&'static Registry`, `Arc<Registry>` or `Registry`.
+#[derive(Clone, Debug)]
+pub struct SharedRegistry(Source);
+
+#[derive(Clone, Debug)]
+enum Source {
+    Global,
+    Static(&'static Registry),
+    Shared(Arc<Registry>),
+}
+
+impl SharedRegistry {
+    /// The process-wide [`registry()`](crate::registry()).
+    pub fn global() -> SharedRegistry {
+        SharedRegistry(Source::Global)
+    }
+
+    pub(crate) fn get(&self) -> &Registry {
+        match &self.0 {
+            Source::Global => crate::registry(),
+            Source::Static(r) => r,
+            Source::Shared(r) => r,
+        }
+    }
+}
+
+impl From<&'static Registry> for SharedRegistry {
+    fn from(r: &'static Registry) -> Self {
+        SharedRegistry(Source::Static(r))
+    }
+}
+
+impl From<Arc<Registry>> for SharedRegistry {
+    fn from(r: Arc<Registry>) -> Self {
+        SharedRegistry(Source::Shared(r))
+    }
+}
+
+impl From<Registry> for SharedRegistry {
+    fn from(r: Registry) -> Self {
+        SharedRegistry(Source::Shared(Arc::new(r)))
+    }
+}
 
 /// What the routes read: the registry, and what `/metrics` renders besides it.
 #[derive(Debug)]
@@ -16,12 +64,19 @@ pub(crate) struct Scraper {
 }
 
 impl Scraper {
-    pub(crate) fn new(endpoints: &Endpoints) -> Scraper {
+    /// What the routes read, given by whoever builds them: `registry`, the host's
+    /// `exporter` whose metrics `/metrics` starts with (when there is one), and whether
+    /// `/metrics` includes the `process_*` families.
+    pub(crate) fn new(
+        registry: SharedRegistry,
+        #[cfg(feature = "prometheus")] exporter: Option<crate::prometheus::PrometheusExporter>,
+        process: bool,
+    ) -> Scraper {
         Scraper {
-            registry: endpoints.registry.clone(),
+            registry,
             #[cfg(feature = "prometheus")]
-            exporter: endpoints.exporter.clone(),
-            process: endpoints.process_metrics,
+            exporter,
+            process,
         }
     }
 

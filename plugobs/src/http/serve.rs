@@ -1,6 +1,9 @@
-//! The standalone server: its own thread and current-thread tokio runtime, hyper's HTTP/1
+//! [`Endpoints`], the configuration of the routes and of the server, and the standalone
+//! server built from it: its own thread and current-thread tokio runtime, hyper's HTTP/1
 //! with header limits and a header timeout, a cap on connections, and a graceful stop.
+//! The server takes the routes' [`Router`]; nothing below this file knows of the server.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -12,10 +15,197 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::{Semaphore, oneshot};
 
-use super::endpoints::ServerLimits;
-use super::error::ServeError;
+use super::auth::{AuthScope, BearerToken};
+use super::response::ServeError;
+use super::routes::Routes;
+use super::scrape::SharedRegistry;
 
-/// Where [`serve`](super::serve) listens. A port alone is `127.0.0.1:port`, so nothing is
+/// Limits of the standalone server, which parses the requests.
+#[derive(Clone, Copy, Debug)]
+struct ServerLimits {
+    max_header_bytes: usize,
+    max_headers: usize,
+    header_read_timeout: Duration,
+    max_connections: usize,
+    shutdown_grace: Duration,
+}
+
+/// The endpoints, configured: which registry, which exporter, which auth, which limits.
+/// [`router`](Endpoints::router) mounts them in an axum app; [`serve`](Endpoints::serve)
+/// runs them on a server of their own.
+///
+/// ```
+/// use std::time::Duration;
+/// use plugobs::http::{AuthScope, BearerToken, Endpoints};
+///
+/// let token = BearerToken::new(std::env::var("METRICS_TOKEN").unwrap_or("t0ken".into()))?;
+/// let app: axum::Router = Endpoints::new()
+///     .bearer_token(token, AuthScope::AllButProbes)
+///     .request_timeout(Duration::from_secs(5))
+///     .router();
+/// # Ok::<(), plugobs::http::TokenError>(())
+/// ```
+#[derive(Clone)]
+pub struct Endpoints {
+    routes: Routes,
+    limits: ServerLimits,
+}
+
+// The fields as they read when `Endpoints` held them itself, routes and limits alike.
+impl fmt::Debug for Endpoints {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let routes = &self.routes;
+        let mut s = f.debug_struct("Endpoints");
+        s.field("registry", &routes.registry);
+        #[cfg(feature = "prometheus")]
+        s.field("exporter", &routes.exporter);
+        s.field("process_metrics", &routes.process_metrics)
+            .field("auth", &routes.auth)
+            .field("request_timeout", &routes.request_timeout)
+            .field("body_limit", &routes.body_limit)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Endpoints::new()
+    }
+}
+
+impl Endpoints {
+    /// The endpoints of the process-wide [`registry()`](crate::registry()): no auth, a
+    /// request timeout of 10 s, a body limit of 16 KiB (the routes take no body), and for
+    /// [`serve`](Endpoints::serve) headers of at most 16 KiB and 64 fields, read within
+    /// 5 s, at most 256 connections, and 5 s for requests in progress to finish at
+    /// shutdown. With the `process` feature, `/metrics` includes the `process_*` families.
+    pub fn new() -> Endpoints {
+        Endpoints {
+            routes: Routes::new(),
+            limits: ServerLimits {
+                max_header_bytes: 16 * 1024,
+                max_headers: 64,
+                header_read_timeout: Duration::from_secs(5),
+                max_connections: 256,
+                shutdown_grace: Duration::from_secs(5),
+            },
+        }
+    }
+
+    /// Reports on `registry` instead of the process-wide one, e.g. an isolated
+    /// [`Registry::from_descriptors`](crate::Registry::from_descriptors) in tests.
+    pub fn registry(mut self, registry: impl Into<SharedRegistry>) -> Endpoints {
+        self.routes.registry = registry.into();
+        self
+    }
+
+    /// `/metrics` starts with the host's own metrics, rendered by the Prometheus
+    /// recorder [`plugobs::prometheus::install`](crate::prometheus::install) installed,
+    /// followed by plugobs' families (which that recorder does not hold, so each family
+    /// appears once). The recorder renders the Prometheus text format only, so `/metrics`
+    /// answers in that format whatever the `Accept` header asks.
+    #[cfg(feature = "prometheus")]
+    pub fn exporter(mut self, exporter: crate::prometheus::PrometheusExporter) -> Endpoints {
+        self.routes.exporter = Some(exporter);
+        self
+    }
+
+    /// Whether `/metrics` includes the standard `process_*` families (default: yes, with
+    /// the `process` feature). Turn it off when the host already records them into its
+    /// recorder, so they do not appear twice.
+    pub fn process_metrics(mut self, on: bool) -> Endpoints {
+        self.routes.process_metrics = on && cfg!(feature = "process");
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on the routes of `scope`.
+    pub fn bearer_token(mut self, token: BearerToken, scope: AuthScope) -> Endpoints {
+        self.routes.auth = Some((token, scope));
+        self
+    }
+
+    /// How long a request may take once its headers are read (default 10 s): `408` after.
+    pub fn request_timeout(mut self, timeout: Duration) -> Endpoints {
+        self.routes.request_timeout = timeout;
+        self
+    }
+
+    /// The largest request body accepted, in bytes (default 16 KiB): `413` above.
+    pub fn body_limit(mut self, bytes: usize) -> Endpoints {
+        self.routes.body_limit = bytes;
+        self
+    }
+
+    /// [`serve`](Endpoints::serve) only: the largest request head (request line and
+    /// headers) accepted, in bytes (default 16 KiB): `431` above.
+    pub fn max_header_bytes(mut self, bytes: usize) -> Endpoints {
+        self.limits.max_header_bytes = bytes;
+        self
+    }
+
+    /// [`serve`](Endpoints::serve) only: the most header fields accepted (default 64):
+    /// `431` above.
+    pub fn max_headers(mut self, count: usize) -> Endpoints {
+        self.limits.max_headers = count;
+        self
+    }
+
+    /// [`serve`](Endpoints::serve) only: how long a client may take to send a request's
+    /// headers before its connection is closed (default 5 s).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Endpoints {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// [`serve`](Endpoints::serve) only: the most connections open at once (default
+    /// 256); further clients wait in the listen backlog.
+    pub fn max_connections(mut self, count: usize) -> Endpoints {
+        self.limits.max_connections = count.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// [`serve`](Endpoints::serve) only: how long shutdown waits for requests in
+    /// progress (default 5 s) before closing their connections.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Endpoints {
+        self.limits.shutdown_grace = grace;
+        self
+    }
+
+    /// The routes as an axum [`Router`], with its state applied, to `nest` or `merge`
+    /// into an app of any state type. The body limit, the timeout, panic catching and
+    /// the auth are layers of this router; header limits are the server's.
+    pub fn router<S>(&self) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        self.routes.router()
+    }
+
+    /// Serves the routes on their own thread and current-thread tokio runtime, on `addr`
+    /// (a port alone is `127.0.0.1:port`; port 0 picks a free one), until the returned
+    /// handle is shut down or dropped.
+    ///
+    /// # Errors
+    /// [`ServeError::Bind`] when the address cannot be bound, [`ServeError::Runtime`]
+    /// when the thread or its runtime cannot be started.
+    pub fn serve(&self, addr: impl Into<ListenAddr>) -> Result<ServerHandle, ServeError> {
+        start(self.router(), addr.into(), self.limits)
+    }
+}
+
+/// Serves the endpoints of the process-wide [`registry()`](crate::registry()) on their own
+/// thread and tokio runtime, with the defaults of [`Endpoints::new`]. A port alone binds
+/// `127.0.0.1`; give a [`SocketAddr`](std::net::SocketAddr) for anything else.
+///
+/// # Errors
+/// [`ServeError::Bind`] when the address cannot be bound, [`ServeError::Runtime`] when
+/// the thread or its runtime cannot be started.
+pub fn serve(addr: impl Into<ListenAddr>) -> Result<ServerHandle, ServeError> {
+    Endpoints::new().serve(addr)
+}
+
+/// Where [`serve`] listens. A port alone is `127.0.0.1:port`, so nothing is
 /// reachable from another host unless an address says so.
 ///
 /// ```
@@ -54,7 +244,7 @@ impl<I: Into<IpAddr>> From<(I, u16)> for ListenAddr {
 
 /// A running standalone server. [`shutdown`](ServerHandle::shutdown), or dropping the
 /// handle, stops accepting, lets requests in progress finish (for the shutdown grace of
-/// [`Endpoints`](super::Endpoints), 5 s by default), and joins the server's thread.
+/// [`Endpoints`], 5 s by default), and joins the server's thread.
 #[derive(Debug)]
 #[must_use = "dropping the handle shuts the server down"]
 pub struct ServerHandle {
@@ -95,7 +285,7 @@ impl Drop for ServerHandle {
 }
 
 /// Binds on the calling thread (so a bind error is returned), then serves on a new one.
-pub(crate) fn start(
+fn start(
     router: Router,
     addr: ListenAddr,
     limits: ServerLimits,
