@@ -143,8 +143,8 @@ pub fn namespace() -> &'static str {
 /// The full exported name of a metric, e.g. `plugobs_plugin_info`.
 ///
 /// ```
-/// use plugobs_runtime::{bridge, names};
-/// assert_eq!(bridge::full_name(&names::PLUGINS), "plugobs_plugins");
+/// use plugobs_runtime::{__private::full_name, names};
+/// assert_eq!(full_name(&names::PLUGINS), "plugobs_plugins");
 /// ```
 pub fn full_name(def: &MetricDef) -> String {
     format!("{}_{}", namespace(), def.name)

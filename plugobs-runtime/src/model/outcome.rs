@@ -15,7 +15,7 @@ use std::fmt::Display;
 /// as `other`.
 ///
 /// ```
-/// use plugobs_runtime::outcome::ErrorKind;
+/// use plugobs_runtime::ErrorKind;
 ///
 /// enum FetchError { Timeout, Refused(String) }
 ///
