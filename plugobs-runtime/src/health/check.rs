@@ -216,8 +216,8 @@ impl Registry {
             let (hook, failure, duration) =
                 judge_hook(seen.unwrap_or(Seen::NotStarted), timeout, began);
             let policy = policies.for_plugin(d.name);
+            let from_policy = policy.evaluate(record, now);
             let mut inner = record.health_state().lock();
-            let from_policy = policy.evaluate(record, &mut inner.samples, now);
             let result = hook.combine(from_policy);
             let failure = failure
                 .or((result.status == HealthStatus::Unhealthy).then_some(CheckReason::Unhealthy));

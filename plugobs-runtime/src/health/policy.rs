@@ -6,7 +6,6 @@
 //! between the newest sample and the newest one at least a window old (or zero, when the
 //! plugin has no sample that old).
 
-use std::collections::VecDeque;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
@@ -18,50 +17,20 @@ use crate::model::policy::{HealthPolicies, HealthPolicy};
 use crate::record::history::Sample;
 use crate::record::plugin_record::PluginRecord;
 
-/// Samples kept per plugin at most. Rounds closer together than `window / 32` replace
-/// the newest sample instead of adding one, so a window holds at most about 33 samples
-/// whatever the round rate.
-const MAX_SAMPLES: usize = 64;
-/// The finest spacing of kept samples, as a fraction of the window.
-const GRANULARITY: u32 = 32;
-
 impl HealthPolicy {
-    /// Samples `record`'s operations at `now` into `samples` and judges the window.
-    pub(crate) fn evaluate(
-        &self,
-        record: &PluginRecord,
-        samples: &mut VecDeque<Sample>,
-        now: Instant,
-    ) -> Health {
+    /// Judges `record`'s operations over the window ending at `now`, keeping `now`'s
+    /// sample in the record's history.
+    pub(crate) fn evaluate(&self, record: &PluginRecord, now: Instant) -> Health {
         if !self.enabled {
-            samples.clear();
             return Health::healthy();
         }
         let current = record.sample(now);
-        if samples.len() >= 2
-            && samples.back().is_some_and(|last| {
-                now.saturating_duration_since(last.at) < self.window / GRANULARITY
-            })
-        {
-            samples.pop_back();
-        }
-        samples.push_back(current);
-        let start = now.checked_sub(self.window);
-        while samples.len() > MAX_SAMPLES
-            || (samples.len() >= 2 && start.is_some_and(|s| samples[1].at <= s))
-        {
-            samples.pop_front();
-        }
-        let (Some(newest), Some(oldest)) = (samples.back(), samples.front()) else {
-            return Health::healthy();
-        };
+        let mut history = record.history();
         let zero = Sample::zero(now);
-        let baseline = if samples.len() >= 2 && start.is_some_and(|s| oldest.at <= s) {
-            oldest
-        } else {
-            &zero
-        };
-        self.judge(newest, baseline)
+        let baseline = history
+            .window(current.clone(), self.window)
+            .unwrap_or(&zero);
+        self.judge(&current, baseline)
     }
 
     fn judge(&self, newest: &Sample, baseline: &Sample) -> Health {

@@ -1,9 +1,7 @@
 //! One plugin's health record: the instances that can be checked, the check in flight,
-//! the status after the failure and recovery thresholds, counters and the policy's
-//! samples. Lives in [`PluginRecord`](crate::PluginRecord); written by rounds, read by
+//! the status after the failure and recovery thresholds, counters. Lives in [`PluginRecord`](crate::PluginRecord); written by rounds, read by
 //! stats, readiness and the export walk.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -12,7 +10,6 @@ use crate::core::cells::Histogram;
 use crate::model::health::CheckReason;
 use crate::model::health::{Health, HealthStatus};
 use crate::plugin::traits::HealthTarget;
-use crate::record::history::Sample;
 
 /// The health half of a plugin's record.
 pub(crate) struct HealthState {
@@ -51,8 +48,6 @@ pub(crate) struct HealthInner {
     /// status.
     bad_streak: u32,
     good_streak: u32,
-    /// The policy's samples of the plugin's operation totals, oldest first.
-    pub(crate) samples: VecDeque<Sample>,
 }
 
 impl Default for HealthState {
@@ -67,7 +62,6 @@ impl Default for HealthState {
                 last_duration: None,
                 bad_streak: 0,
                 good_streak: 0,
-                samples: VecDeque::new(),
             }),
             idle: Condvar::new(),
             durations: Histogram::default(),
@@ -169,7 +163,6 @@ impl HealthState {
         inner.reported = Health::unknown("not running");
         inner.bad_streak = 0;
         inner.good_streak = 0;
-        inner.samples.clear();
     }
 }
 

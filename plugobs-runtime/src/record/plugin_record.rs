@@ -14,7 +14,7 @@ use crate::model::error::{Failure, FailureReason, HookError};
 use crate::model::health::{CheckReason, Health, HealthStatus};
 use crate::model::state::{PluginState, Stage};
 use crate::record::health::HealthState;
-use crate::record::history::Sample;
+use crate::record::history::{History, Sample};
 
 const STATES: usize = PluginState::ALL.len();
 const STAGES: usize = Stage::ALL.len();
@@ -148,6 +148,8 @@ pub struct PluginRecord {
     operations: Arc<Mutex<Vec<Operation>>>,
     /// Its health: checked instances, last result, counters.
     health: HealthState,
+    /// Samples of its operation totals over time, for the policy and the busy ratio.
+    history: Mutex<History>,
 }
 
 impl std::fmt::Debug for PluginRecord {
@@ -207,6 +209,7 @@ impl PluginRecord {
             generation: AtomicU64::new(0),
             operations,
             health: HealthState::default(),
+            history: Mutex::new(History::default()),
         }
     }
 
@@ -515,6 +518,11 @@ impl PluginRecord {
 }
 
 impl PluginRecord {
+    /// The samples of this instance's operation totals over time.
+    pub(crate) fn history(&self) -> MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The totals of this instance's operations at `at`: a sample of its history.
     pub(crate) fn sample(&self, at: std::time::Instant) -> Sample {
         self.with_operations(|ops| {
@@ -523,6 +531,7 @@ impl PluginRecord {
                 let s = op.snapshot(self.slot());
                 sample.calls += s.calls;
                 sample.failed += s.errors + s.panics;
+                sample.busy_nanos = sample.busy_nanos.saturating_add(s.latency.sum_nanos());
                 sample.latency.merge(&s.latency);
             }
             sample
