@@ -13,10 +13,10 @@
 //! | layer | holds |
 //! |---|---|
 //! | `model/` | plain data and words: states, stages, outcomes, errors, metric names, instance names, health values, policy settings, descriptor data, stats data, `fmt` |
-//! | `core/` | the hot path: sync, thread indices, cells and the histogram, call sites, instance bindings, the plugin running on a thread, operation snapshots |
+//! | `core/` | the hot path: sync, thread indices, cells and the histogram, call sites, the per-plugin cells (instance bindings, allocation slot, CPU counters, custom metrics), the plugin running on a thread, operation snapshots |
 //! | `plugin/` | what generated code implements and calls: [`Plugin`], factories, `provides`, the hook adapters |
 //! | `record/` | one instance's live record, its health state and its history |
-//! | `telemetry/` | a plugin's own metrics, CPU and allocation attribution, utilization |
+//! | `telemetry/` | reading a plugin's own telemetry: its custom metrics for stats and export, the attributing allocator, utilization |
 //! | `registry.rs` | discovery and queries |
 //! | `lifecycle/`, `health/` | load, start, stop; checks, workers, the policy, the monitor, readiness |
 //! | `export/` | the one walk of every series, the bridge, the Prometheus/OpenMetrics text, `stats()` and its tables |
@@ -62,7 +62,7 @@ pub mod bridge {
 /// Each metric keeps at most [`MAX_LABEL_SETS`](custom::MAX_LABEL_SETS) sets of extra
 /// label values; further ones are counted under [`OVERFLOW_LABEL`](custom::OVERFLOW_LABEL).
 pub mod custom {
-    pub use crate::telemetry::custom::{
+    pub use crate::core::custom::{
         CUSTOM_BUCKETS, Counter, CustomStats, CustomValue, Gauge, Histogram, MAX_LABEL_SETS,
         OVERFLOW_LABEL,
     };
@@ -78,7 +78,7 @@ pub mod custom {
 /// which is the cost of this option: see the README for measurements. On platforms other
 /// than Linux and Android nothing is measured and the series stays 0.
 pub mod cpu {
-    pub use crate::telemetry::cpu::thread_cpu_nanos;
+    pub use crate::core::cpu::thread_cpu_nanos;
 }
 
 pub use crate::export::bridge::{flush, set_namespace};
@@ -144,6 +144,9 @@ pub mod __private {
     pub use crate::core::call::{
         Finish, OPERATION_FIELDS, call_once, enter, finish, operation_metadata, operation_span,
     };
+    pub use crate::core::cpu::{CpuFuture, CpuSite, CpuTimer};
+    pub use crate::core::custom::{Counter, CustomKind, Gauge, Histogram};
+    pub use crate::core::custom_site::CustomSite;
     pub use crate::core::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
     pub use crate::export::bridge::{full_name, render_global_recorder_directly};
     pub use crate::model::config::InstanceConfig;
@@ -160,8 +163,6 @@ pub mod __private {
     pub use crate::plugin::signature::{ByMut, ByRef, HookFn, run_hook};
     pub use crate::plugin::traits::{Factory, Instance, Plugin, Provides, factory};
     pub use crate::plugin::unregistered::UNREGISTERED;
-    pub use crate::telemetry::cpu::{CpuFuture, CpuSite, CpuTimer};
-    pub use crate::telemetry::custom::{Counter, CustomKind, CustomSite, Gauge, Histogram};
     pub use inventory;
     pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{self, Err, Ok};

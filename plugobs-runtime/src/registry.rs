@@ -294,7 +294,7 @@ impl Registry {
                 });
             }
         }
-        let table = crate::core::bindings::table_of(plugin.descriptor());
+        let table = &crate::core::plugin_cells::of(plugin.descriptor()).instances;
         let slot = table.slot_for(name)?;
         let record = plugin.configured_instance(name, || {
             Arc::new(PluginRecord::new_instance(plugin, table.name(slot), slot))

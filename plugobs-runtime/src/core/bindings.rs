@@ -46,29 +46,6 @@ pub(crate) struct InstanceTable {
     names: Mutex<Vec<&'static str>>,
 }
 
-static TABLES: Mutex<Vec<&'static InstanceTable>> = Mutex::new(Vec::new());
-
-/// The instance table of `descriptor`, created on first use.
-pub(crate) fn table_of(descriptor: &'static PluginDescriptor) -> &'static InstanceTable {
-    let mut tables = TABLES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(t) = tables
-        .iter()
-        .find(|t| std::ptr::eq(t.descriptor, descriptor))
-    {
-        return t;
-    }
-    let table: &'static InstanceTable = Box::leak(Box::new(InstanceTable {
-        descriptor,
-        high: AtomicUsize::new(0),
-        first: Default::default(),
-        more: OnceLock::new(),
-        writers: Mutex::new(()),
-        names: Mutex::new(vec![descriptor.name]),
-    }));
-    tables.push(table);
-    table
-}
-
 /// The key of a receiver: its address. Generated code passes it for methods taking
 /// `&self` or `&mut self`; 0 stands for "no receiver".
 #[inline(always)]
@@ -76,7 +53,28 @@ pub fn key_of<T: ?Sized>(receiver: &T) -> usize {
     std::ptr::from_ref(receiver).cast::<()>() as usize
 }
 
+impl std::fmt::Debug for InstanceTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceTable")
+            .field("plugin", &self.descriptor.name)
+            .field("high", &self.high.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
 impl InstanceTable {
+    /// The empty table of `descriptor`: only its default instance's name.
+    pub(crate) fn new(descriptor: &'static PluginDescriptor) -> InstanceTable {
+        InstanceTable {
+            descriptor,
+            high: AtomicUsize::new(0),
+            first: Default::default(),
+            more: OnceLock::new(),
+            writers: Mutex::new(()),
+            names: Mutex::new(vec![descriptor.name]),
+        }
+    }
+
     fn binding(&self, i: usize) -> Option<&Binding> {
         match i.checked_sub(INLINE) {
             None => self.first.get(i),
@@ -207,8 +205,11 @@ mod tests {
             has_stop: false,
             upcalls: &crate::__private::UPCALLS,
         };
-        let t = table_of(&D);
-        assert!(std::ptr::eq(t, table_of(&D)));
+        let t = &crate::core::plugin_cells::of(&D).instances;
+        assert!(std::ptr::eq(
+            t,
+            &crate::core::plugin_cells::of(&D).instances
+        ));
         assert_eq!(t.slot_of(0x1000), 0);
         let a = t.slot_for("a").unwrap();
         let b = t.slot_for("b").unwrap();

@@ -5,6 +5,10 @@
 pub mod bindings;
 pub mod call;
 pub mod cells;
+pub mod cpu;
+pub mod custom;
+pub mod custom_site;
+pub(crate) mod plugin_cells;
 pub(crate) mod running;
 pub mod site;
 pub mod snapshot;

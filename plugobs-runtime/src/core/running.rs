@@ -4,9 +4,7 @@
 //! relaxed load per call while no attributing allocator is installed.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-
-use crate::model::descriptor::PluginDescriptor;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// How many plugins can have their allocations attributed.
 pub const MAX_PLUGINS: usize = 256;
@@ -14,15 +12,15 @@ pub const MAX_PLUGINS: usize = 256;
 /// One plugin's counters, on their own cache line.
 #[repr(align(128))]
 struct Slot {
-    /// The descriptor's address; 0 while free.
-    owner: AtomicUsize,
+    /// Whether a plugin holds it.
+    owner: AtomicBool,
     allocated: AtomicU64,
     freed: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
 const FREE: Slot = Slot {
-    owner: AtomicUsize::new(0),
+    owner: AtomicBool::new(false),
     allocated: AtomicU64::new(0),
     freed: AtomicU64::new(0),
 };
@@ -40,15 +38,16 @@ thread_local! {
     static CURRENT: Cell<u16> = const { Cell::new(NONE) };
 }
 
-/// The slot of `descriptor`, claimed on first use; [`NONE`] when every slot is taken.
-/// Called once per call site (at resolution) and per lifecycle step, not per call.
-pub(crate) fn slot_of(descriptor: &'static PluginDescriptor) -> u16 {
-    let me = std::ptr::from_ref(descriptor) as usize;
+/// Claims a free slot for a new plugin ([`plugin_cells`](crate::core::plugin_cells) does,
+/// once per plugin); [`NONE`] when every slot is taken.
+pub(crate) fn claim_slot() -> u16 {
     for (i, slot) in SLOTS.iter().enumerate() {
-        match slot.owner.compare_exchange(0, me, Relaxed, Relaxed) {
-            Ok(_) => return i as u16,
-            Err(owner) if owner == me => return i as u16,
-            Err(_) => continue,
+        if slot
+            .owner
+            .compare_exchange(false, true, Relaxed, Relaxed)
+            .is_ok()
+        {
+            return i as u16;
         }
     }
     NONE
@@ -72,42 +71,20 @@ pub(crate) fn leave(previous: u16) {
     }
 }
 
-/// Runs `f` as code of `descriptor` (a constructor or a hook).
-pub(crate) fn within<T>(descriptor: &'static PluginDescriptor, f: impl FnOnce() -> T) -> T {
-    if !installed() {
-        return f();
-    }
-    let previous = enter(slot_of(descriptor));
-    struct Restore(u16);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            leave(self.0);
-        }
-    }
-    let _restore = Restore(previous);
-    f()
-}
-
 /// Whether an [`Attributed`](crate::telemetry::alloc::Attributed) allocator is installed (it has allocated at least once).
 pub fn installed() -> bool {
     INSTALLED.load(Relaxed)
 }
 
-/// Bytes allocated and freed so far by the code of `descriptor`; `None` unless an
-/// [`Attributed`](crate::telemetry::alloc::Attributed) allocator is installed.
-pub fn bytes_of(descriptor: &'static PluginDescriptor) -> Option<(u64, u64)> {
+/// Bytes allocated and freed so far by the code of the plugin holding `slot`; `None`
+/// unless an [`Attributed`](crate::telemetry::alloc::Attributed) allocator is installed.
+pub(crate) fn bytes_in(slot: u16) -> Option<(u64, u64)> {
     if !installed() {
         return None;
     }
-    let me = std::ptr::from_ref(descriptor) as usize;
-    Some(
-        SLOTS
-            .iter()
-            .find(|s| s.owner.load(Relaxed) == me)
-            .map_or((0, 0), |s| {
-                (s.allocated.load(Relaxed), s.freed.load(Relaxed))
-            }),
-    )
+    Some(SLOTS.get(usize::from(slot)).map_or((0, 0), |s| {
+        (s.allocated.load(Relaxed), s.freed.load(Relaxed))
+    }))
 }
 
 #[inline(always)]
@@ -122,34 +99,5 @@ pub(crate) fn count(allocated: usize, freed: usize) {
         if freed > 0 {
             slot.freed.fetch_add(freed as u64, Relaxed);
         }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A future whose polls run as code of a plugin: an async hook.
-    pub(crate) struct Within<F> {
-        descriptor: &'static PluginDescriptor,
-        #[pin]
-        fut: F,
-    }
-}
-
-impl<F> Within<F> {
-    pub(crate) fn new(descriptor: &'static PluginDescriptor, fut: F) -> Self {
-        Within { descriptor, fut }
-    }
-}
-
-impl<F: std::future::Future> std::future::Future for Within<F> {
-    type Output = F::Output;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let this = self.project();
-        let descriptor = *this.descriptor;
-        let fut = this.fut;
-        within(descriptor, || fut.poll(cx))
     }
 }

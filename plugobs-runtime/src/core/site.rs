@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 
-use crate::core::bindings::{InstanceTable, table_of};
+use crate::core::bindings::InstanceTable;
 use crate::core::cells::{
     ERROR_KIND_SLOTS, OVERFLOW_KIND, OperationCells, OperationTotals, ShardRef, shard_count,
 };
@@ -141,15 +141,16 @@ impl OperationSite {
     #[inline(never)]
     fn resolve(&'static self, descriptor: &'static PluginDescriptor) -> &'static ResolvedSite {
         self.resolved.get_or_init(|| {
+            let plugin = crate::core::plugin_cells::of(descriptor);
             let site: &'static ResolvedSite = Box::leak(Box::new(ResolvedSite {
                 descriptor,
                 operation: self.operation,
                 cells: OperationCells::new(shard_count()),
-                instances: table_of(descriptor),
+                instances: &plugin.instances,
                 others: OnceLock::new(),
                 kinds: Default::default(),
                 clock: CLOCK.get_or_init(quanta::Clock::new),
-                alloc_slot: running::slot_of(descriptor),
+                alloc_slot: plugin.running,
             }));
             SITES.lock().unwrap_or_else(|e| e.into_inner()).push(site);
             (descriptor.upcalls.first_call)();

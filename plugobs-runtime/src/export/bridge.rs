@@ -342,32 +342,29 @@ impl Registry {
     /// plugobs' families itself receives nothing (see
     /// [`render_global_recorder_directly`]).
     pub fn flush(&self) {
-        metrics::with_recorder(|recorder| {
-            let id = recorder_id(recorder);
-            if rendered_directly(id) {
-                return;
-            }
-            describe(recorder);
-            let p = Publisher {
-                recorder,
-                id,
-                mode: histogram_mode(),
-            };
-            self.walk_series(&mut |_, _| true, &mut |series| p.publish(series));
-        });
+        self.publish(None);
     }
 
     /// The background flush: only the plugins and operations that changed since the
     /// last one, all of them when the recorder changed.
     fn flush_changed(&self, state: &mut Flusher) {
+        self.publish(Some(state));
+    }
+
+    /// One flush into the current recorder: every series, or with `changed_since` only
+    /// those whose fingerprint differs from the last flush of that state (all of them
+    /// when the recorder changed).
+    fn publish(&self, mut changed_since: Option<&mut Flusher>) {
         metrics::with_recorder(|recorder| {
             let id = recorder_id(recorder);
             if rendered_directly(id) {
                 return;
             }
-            if state.recorder != id {
-                state.recorder = id;
-                state.seen.clear();
+            if let Some(state) = changed_since.as_deref_mut() {
+                if state.recorder != id {
+                    state.recorder = id;
+                    state.seen.clear();
+                }
             }
             describe(recorder);
             let p = Publisher {
@@ -375,11 +372,11 @@ impl Registry {
                 id,
                 mode: histogram_mode(),
             };
-            let seen = &mut state.seen;
-            self.walk_series(
-                &mut |key, fingerprint| seen.insert(key, fingerprint) != Some(fingerprint),
-                &mut |series| p.publish(series),
-            );
+            let mut include = |key, fingerprint| match changed_since.as_deref_mut() {
+                Some(state) => state.seen.insert(key, fingerprint) != Some(fingerprint),
+                None => true,
+            };
+            self.walk_series(&mut include, &mut |series| p.publish(series));
         });
     }
 }

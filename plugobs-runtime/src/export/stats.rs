@@ -76,7 +76,7 @@ impl PluginStats {
             last_failure: t.last_failure.clone(),
             operations: {
                 let cpu = if default {
-                    crate::telemetry::cpu::of(d)
+                    crate::core::cpu::of(d)
                 } else {
                     Vec::new()
                 };
@@ -459,6 +459,6 @@ impl fmt::Display for RegistryStats {
 fn has_plugin_figures(record: &PluginRecord) -> bool {
     let d = record.descriptor();
     !crate::telemetry::custom::of(d).is_empty()
-        || !crate::telemetry::cpu::of(d).is_empty()
-        || crate::core::running::bytes_of(d).is_some_and(|(a, f)| a > 0 || f > 0)
+        || !crate::core::cpu::of(d).is_empty()
+        || crate::core::plugin_cells::bytes_of(d).is_some_and(|(a, f)| a > 0 || f > 0)
 }

@@ -3,6 +3,7 @@
 //! facade and the Prometheus renderer both consume this walk, so the list of series and
 //! their labels is written in one place.
 
+use crate::core::custom::CustomKind;
 use crate::core::snapshot::{HistogramSnapshot, OperationSnapshot};
 use crate::health::{CheckReason, HealthStatus};
 use crate::model::error::FailureReason;
@@ -10,7 +11,6 @@ use crate::model::names::{self, MetricDef};
 use crate::model::state::{PluginState, Stage};
 use crate::record::plugin_record::PluginRecord;
 use crate::registry::Registry;
-use crate::telemetry::custom::CustomKind;
 
 /// A series' value.
 pub(crate) enum Value<'a> {
@@ -79,7 +79,7 @@ impl Registry {
             }
             // CPU time, allocations and custom metrics are the plugin's, whichever of its
             // instances ran: they carry its default instance's label.
-            let cpu = crate::telemetry::cpu::of(d);
+            let cpu = crate::core::cpu::of(d);
             let bytes = crate::telemetry::alloc::bytes_of(d);
             let fingerprint = cpu
                 .iter()
@@ -280,8 +280,8 @@ fn operation(record: &PluginRecord, s: &OperationSnapshot, emit: &mut dyn FnMut(
     });
 }
 
-/// The series of one custom metric of a plugin (see [`crate::telemetry::custom`]).
-fn custom(metric: &crate::telemetry::custom::CustomMetric, emit: &mut dyn FnMut(Series<'_>)) {
+/// The series of one custom metric of a plugin (see [`crate::core::custom`]).
+fn custom(metric: &crate::core::custom::CustomMetric, emit: &mut dyn FnMut(Series<'_>)) {
     let Some(def) = metric.def() else { return };
     for series in metric.each_series() {
         let histogram;

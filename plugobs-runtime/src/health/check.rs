@@ -298,7 +298,9 @@ fn job(
         let hook = match &in_flight.target {
             // Its allocations are the plugin's (see `crate::telemetry::alloc`).
             Some(target) => span.in_scope(|| {
-                crate::core::running::within(in_flight.record.descriptor(), || run_hook(&**target))
+                crate::core::plugin_cells::within(in_flight.record.descriptor(), || {
+                    run_hook(&**target)
+                })
             }),
             None => HookEnd::Absent,
         };

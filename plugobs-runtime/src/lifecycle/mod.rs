@@ -291,7 +291,7 @@ impl<S: ?Sized + 'static> Loaded<S> {
         }
         let call = match Arc::get_mut(&mut self.instance) {
             Some(instance) => step.span.in_scope(|| {
-                crate::core::running::within(descriptor, || call_catching(|| instance.stop()))
+                crate::core::plugin_cells::within(descriptor, || call_catching(|| instance.stop()))
             }),
             None => HookCall::Done(Err(HookError::health_check_running())),
         };
@@ -405,12 +405,12 @@ impl Drive {
     ) -> Result<(), HookError> {
         match self {
             Drive::Await => {
-                crate::core::running::Within::new(descriptor, call.finish())
+                crate::core::plugin_cells::Within::new(descriptor, call.finish())
                     .instrument(span.clone())
                     .await
             }
             Drive::Block => {
-                span.in_scope(|| crate::core::running::within(descriptor, || call.wait()))
+                span.in_scope(|| crate::core::plugin_cells::within(descriptor, || call.wait()))
             }
         }
     }
@@ -443,7 +443,7 @@ fn construct<S: ?Sized + 'static>(
     let step = Step::begin(record, Stage::Load);
     let built = step.span.in_scope(|| {
         let config = config?;
-        let instance = crate::core::running::within(record.descriptor(), || {
+        let instance = crate::core::plugin_cells::within(record.descriptor(), || {
             std::panic::catch_unwind(AssertUnwindSafe(|| (factory.0)(config)))
                 .unwrap_or_else(|p| Err(HookError::from_panic(&*p)))
         })?;
@@ -451,7 +451,7 @@ fn construct<S: ?Sized + 'static>(
         if record.is_default_instance() {
             return Ok((instance, None));
         }
-        let table = crate::core::bindings::table_of(record.descriptor());
+        let table = &crate::core::plugin_cells::of(record.descriptor()).instances;
         let key = Arc::as_ptr(&instance).cast::<()>() as usize;
         table
             .bind(key, record.slot())
@@ -500,7 +500,7 @@ impl Registry {
         let mut binding = Unbind(binding);
         let step = Step::begin(&record, Stage::Start);
         let call = step.span.in_scope(|| {
-            crate::core::running::within(record.descriptor(), || {
+            crate::core::plugin_cells::within(record.descriptor(), || {
                 call_catching(|| match Arc::get_mut(&mut instance) {
                     Some(i) => i.start(),
                     // Just constructed: nothing else holds it.

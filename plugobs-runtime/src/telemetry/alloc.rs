@@ -28,8 +28,9 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::Ordering::Relaxed;
 
+pub use crate::core::plugin_cells::bytes_of;
 use crate::core::running;
-pub use crate::core::running::{MAX_PLUGINS, bytes_of, installed};
+pub use crate::core::running::{MAX_PLUGINS, installed};
 
 /// A global allocator that forwards to `A` and attributes every allocation and
 /// deallocation to the plugin running on the current thread; see the [module

@@ -6,10 +6,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 
+use crate::core::plugin_cells::CpuCounter;
 use crate::model::descriptor::PluginDescriptor;
 
 /// The calling thread's CPU time in nanoseconds, where the platform has a thread CPU
@@ -38,16 +39,6 @@ pub struct CpuSite {
     resolved: OnceLock<&'static CpuCounter>,
 }
 
-/// The CPU time of one operation of one plugin.
-#[derive(Debug)]
-pub struct CpuCounter {
-    descriptor: &'static PluginDescriptor,
-    operation: &'static str,
-    nanos: AtomicU64,
-}
-
-static COUNTERS: Mutex<Vec<&'static CpuCounter>> = Mutex::new(Vec::new());
-
 impl CpuSite {
     /// A site for the operation `operation`.
     pub const fn new(operation: &'static str) -> Self {
@@ -69,15 +60,11 @@ impl CpuSite {
     #[inline(never)]
     fn resolve(&'static self, descriptor: &'static PluginDescriptor) -> &'static CpuCounter {
         self.resolved.get_or_init(|| {
-            let mut counters = COUNTERS.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(c) = counters
-                .iter()
-                .find(|c| std::ptr::eq(c.descriptor, descriptor) && c.operation == self.operation)
-            {
+            let mut counters = crate::core::plugin_cells::of(descriptor).cpu();
+            if let Some(c) = counters.iter().find(|c| c.operation == self.operation) {
                 return c;
             }
             let c: &'static CpuCounter = Box::leak(Box::new(CpuCounter {
-                descriptor,
                 operation: self.operation,
                 nanos: AtomicU64::new(0),
             }));
@@ -89,10 +76,9 @@ impl CpuSite {
 
 /// Every measured operation of `descriptor` with its CPU nanoseconds, by operation name.
 pub(crate) fn of(descriptor: &'static PluginDescriptor) -> Vec<(&'static str, u64)> {
-    let counters = COUNTERS.lock().unwrap_or_else(|e| e.into_inner());
+    let counters = crate::core::plugin_cells::of(descriptor).cpu();
     let mut out: Vec<_> = counters
         .iter()
-        .filter(|c| std::ptr::eq(c.descriptor, descriptor))
         .map(|c| (c.operation, c.nanos.load(Relaxed)))
         .collect();
     out.sort_unstable();
