@@ -156,11 +156,10 @@ pub mod __private {
     pub use crate::model::outcome::{
         ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
     };
-    pub use crate::plugin::health_hook::{HealthCall, into_health_call, run_health};
-    pub use crate::plugin::hook::{
-        HookCall, construct, default_instance, into_hook_call, into_instance,
+    pub use crate::plugin::adapters::{
+        ByMut, ByRef, HealthCall, HookFn, into_health_call, into_hook_call, run_health, run_hook,
     };
-    pub use crate::plugin::signature::{ByMut, ByRef, HookFn, run_hook};
+    pub use crate::plugin::hook::{HookCall, construct, default_instance, into_instance};
     pub use crate::plugin::traits::{Factory, Instance, Plugin, Provides, factory};
     pub use crate::plugin::unregistered::UNREGISTERED;
     pub use inventory;

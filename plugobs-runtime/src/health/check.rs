@@ -11,17 +11,13 @@
 //! lifecycle state between `running`, `degraded` and `unhealthy`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::health::workers;
 use crate::model::error::HookError;
 use crate::model::health::{CheckReason, Health, HealthStatus};
-use crate::plugin::health_hook::{HealthCall, HealthFuture};
-use crate::plugin::hook::block_on;
 use crate::plugin::traits::HealthTarget;
 use crate::record::health::Begin;
 use crate::record::plugin_record::PluginRecord;
@@ -328,27 +324,11 @@ fn job(
 fn run_hook(target: &dyn HealthTarget) -> HookEnd {
     match catch_unwind(AssertUnwindSafe(|| target.check_health())) {
         Err(payload) => HookEnd::Panicked(HookError::from_panic(&*payload).message().to_owned()),
-        Ok(HealthCall::NoHook) => HookEnd::Absent,
-        Ok(HealthCall::Done(health)) => HookEnd::Returned(health),
-        Ok(HealthCall::Pending(fut)) => match block_on(CatchUnwind(fut)) {
+        Ok(None) => HookEnd::Absent,
+        Ok(Some(call)) => match call.block_caught() {
             Ok(health) => HookEnd::Returned(health),
-            Err(message) => HookEnd::Panicked(message),
+            Err(error) => HookEnd::Panicked(error.message().to_owned()),
         },
-    }
-}
-
-struct CatchUnwind<'a>(HealthFuture<'a>);
-
-impl std::future::Future for CatchUnwind<'_> {
-    type Output = Result<Health, String>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let fut = &mut self.0;
-        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(Poll::Ready(health)) => Poll::Ready(Ok(health)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(HookError::from_panic(&*payload).message().to_owned())),
-        }
     }
 }
 

@@ -16,22 +16,37 @@ use std::time::{Duration, Instant};
 use crate::model::config::InstanceConfig;
 use crate::model::error::HookError;
 
-/// The boxed future of an async hook.
-pub type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HookError>> + Send + 'a>>;
+/// The boxed future of an async hook: a lifecycle hook's result by default, or a health
+/// hook's [`Health`](crate::Health).
+pub type HookFuture<'a, T = Result<(), HookError>> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The result of calling a hook: finished (sync hook), or a future to await (async hook).
-pub enum HookCall<'a> {
+/// Lifecycle hooks (constructors aside) give a `HookCall<'_>` of their result; health
+/// hooks a [`HealthCall`](crate::plugin::adapters::HealthCall), a `HookCall` of
+/// their [`Health`](crate::Health).
+pub enum HookCall<'a, T = Result<(), HookError>> {
     /// The hook ran to completion.
-    Done(Result<(), HookError>),
+    Done(T),
     /// The hook is async; await this.
-    Pending(HookFuture<'a>),
+    Pending(HookFuture<'a, T>),
 }
 
-impl std::fmt::Debug for HookCall<'_> {
+impl<T: std::fmt::Debug> std::fmt::Debug for HookCall<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             HookCall::Done(r) => f.debug_tuple("Done").field(r).finish(),
             HookCall::Pending(_) => f.write_str("Pending(..)"),
+        }
+    }
+}
+
+impl<'a, T> HookCall<'a, T> {
+    /// Drives the hook to its end on this thread with [`block_on`] (no runtime checks);
+    /// a panic inside the future becomes an error.
+    pub(crate) fn block_caught(self) -> Result<T, HookError> {
+        match self {
+            HookCall::Done(r) => Ok(r),
+            HookCall::Pending(fut) => block_on(CatchUnwind(fut)),
         }
     }
 }
@@ -50,7 +65,7 @@ impl<'a> HookCall<'a> {
     pub fn wait(self) -> Result<(), HookError> {
         match self {
             HookCall::Done(r) => r,
-            HookCall::Pending(fut) => wait_blocking(CatchUnwind(fut)),
+            HookCall::Pending(fut) => wait_blocking(async { CatchUnwind(fut).await? }),
         }
     }
 
@@ -58,7 +73,7 @@ impl<'a> HookCall<'a> {
     pub async fn finish(self) -> Result<(), HookError> {
         match self {
             HookCall::Done(r) => r,
-            HookCall::Pending(fut) => CatchUnwind(fut).await,
+            HookCall::Pending(fut) => CatchUnwind(fut).await?,
         }
     }
 }
@@ -72,15 +87,15 @@ pub(crate) fn call_catching<'a>(f: impl FnOnce() -> HookCall<'a>) -> HookCall<'a
 }
 
 /// Polls a hook future, turning a panic into a [`HookError`].
-struct CatchUnwind<'a>(HookFuture<'a>);
+struct CatchUnwind<'a, T>(HookFuture<'a, T>);
 
-impl Future for CatchUnwind<'_> {
-    type Output = Result<(), HookError>;
+impl<T> Future for CatchUnwind<'_, T> {
+    type Output = Result<T, HookError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let fut = &mut self.0;
         match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(poll) => poll,
+            Ok(poll) => poll.map(Ok),
             Err(payload) => Poll::Ready(Err(HookError::from_panic(&*payload))),
         }
     }
@@ -187,67 +202,6 @@ fn wait_blocking<F: Future<Output = Result<(), HookError>>>(fut: F) -> Result<()
         }
     }
     drive(fut, Some(SLOW_HOOK))
-}
-
-/// Marker: a hook that returns `()` or `Result<(), E>`.
-pub struct SyncHook;
-/// Marker: an async hook.
-pub struct AsyncHook;
-
-/// What a lifecycle hook may return. Generated code calls [`into_hook_call`].
-#[diagnostic::on_unimplemented(
-    message = "a plugobs lifecycle hook cannot return `{Self}`",
-    label = "this hook returns `{Self}`",
-    note = "write the hook as `fn(&mut self)` or `async fn(&mut self)` returning `()` or `Result<(), E>` where `E: Display`"
-)]
-pub trait IntoHookCall<'a, M> {
-    /// Converts the hook's return value.
-    fn into_hook_call(self) -> HookCall<'a>;
-}
-
-/// A hook's final output: `()` or `Result<(), E>`.
-pub trait HookOutput {
-    /// Converts to the captured result.
-    fn into_result(self) -> Result<(), HookError>;
-}
-
-impl HookOutput for () {
-    fn into_result(self) -> Result<(), HookError> {
-        Ok(())
-    }
-}
-
-impl<E: Display> HookOutput for Result<(), E> {
-    fn into_result(self) -> Result<(), HookError> {
-        self.map_err(|e| HookError::from_error(&e))
-    }
-}
-
-impl<'a> IntoHookCall<'a, SyncHook> for () {
-    fn into_hook_call(self) -> HookCall<'a> {
-        HookCall::done()
-    }
-}
-
-impl<'a, E: Display> IntoHookCall<'a, SyncHook> for Result<(), E> {
-    fn into_hook_call(self) -> HookCall<'a> {
-        HookCall::Done(self.into_result())
-    }
-}
-
-impl<'a, F> IntoHookCall<'a, AsyncHook> for F
-where
-    F: Future + Send + 'a,
-    F::Output: HookOutput,
-{
-    fn into_hook_call(self) -> HookCall<'a> {
-        HookCall::Pending(Box::pin(async move { self.await.into_result() }))
-    }
-}
-
-/// Converts a hook's return value; called by generated code.
-pub fn into_hook_call<'a, M, T: IntoHookCall<'a, M>>(value: T) -> HookCall<'a> {
-    value.into_hook_call()
 }
 
 /// Marker: a constructor returning `Self`.

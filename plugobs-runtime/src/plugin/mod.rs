@@ -1,9 +1,11 @@
 //! What generated code implements and calls: the [`Plugin`](crate::Plugin) trait,
-//! factories and `provides`, and the hook adapters that turn a user's constructor, start,
-//! stop and health functions (sync or async) into one call shape.
+//! factories and `provides`, the one call shape of every hook (`hook`: [`HookCall`],
+//! driven or awaited with panics caught) and the adapters that turn a user's constructor,
+//! start, stop and health functions into it (`adapters`).
+//!
+//! [`HookCall`]: crate::plugin::hook::HookCall
 
-pub mod health_hook;
+pub mod adapters;
 pub mod hook;
-pub mod signature;
 pub mod traits;
 pub mod unregistered;

@@ -9,7 +9,7 @@ use crate::model::config::InstanceConfig;
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::error::{HookError, RegistryError};
 use crate::model::stats::PluginStats;
-use crate::plugin::health_hook::HealthCall;
+use crate::plugin::adapters::HealthCall;
 use crate::plugin::hook::HookCall;
 
 impl PluginDescriptor {
@@ -72,7 +72,7 @@ pub trait Plugin: Send + Sync + Sized + 'static {
 
     /// Runs the health hook, if any.
     fn health(&self) -> HealthCall<'_> {
-        HealthCall::NoHook
+        None
     }
 
     /// A span carrying the plugin's identity (`plugin.name`, `plugin.kind`), named
