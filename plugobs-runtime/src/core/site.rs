@@ -12,7 +12,7 @@
 //! 4. a TSC clock read, the outcome counter if it was not ok, and a `bucket += 1`.
 //!
 //! A thread's own shard has a single writer, so `+= 1` is a plain load and store, not a
-//! locked read-modify-write; see [`crate::core::cells::ShardedCells`].
+//! locked read-modify-write; see [`OperationCells`](crate::core::cells::OperationCells).
 //!
 //! No hashing, no allocation, no lock, no label building. Everything else — sums over
 //! shards, percentiles, publishing to the `metrics` recorder — happens off the hot path,

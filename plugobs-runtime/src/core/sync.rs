@@ -1,5 +1,5 @@
 //! The atomics and locks of the lock-free parts (`cells`, `threads`): std's, or loom's
-//! under `--cfg loom` so the model tests in `tests/loom.rs` can enumerate interleavings.
+//! under `--cfg loom` so the model tests in `loom_tests.rs` can enumerate interleavings.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::Mutex;

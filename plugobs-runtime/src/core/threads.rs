@@ -7,7 +7,7 @@
 //!
 //! The hand-over goes through a mutex: the exiting thread's last plain stores to its
 //! shards happen before it releases the lock, the adopting thread's first loads after it
-//! takes it, so no count is lost (modelled with loom in `tests/loom.rs`).
+//! takes it, so no count is lost (modelled with loom in `loom_tests.rs`).
 
 use crate::core::sync::{AtomicUsize, Mutex, Ordering::Relaxed};
 

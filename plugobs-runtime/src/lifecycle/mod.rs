@@ -609,7 +609,7 @@ impl Registry {
     /// ```
     /// # trait Sink {}
     /// # fn host(registry: &plugobs_runtime::Registry) {
-    /// if let Ok(sink) = registry.load_named::<dyn Sink>("stdout_sink", "console") {
+    /// if let Ok(sink) = registry.load_instance_without_config::<dyn Sink>("stdout_sink", "console") {
     ///     assert_eq!(sink.instance(), "console");
     /// }
     /// # }
@@ -619,7 +619,7 @@ impl Registry {
     /// As [`Registry::load`], plus [`RegistryError::InvalidInstanceName`],
     /// [`RegistryError::InstanceTaken`] (the name is another plugin's, or this instance is
     /// loaded now) and [`RegistryError::TooManyInstances`].
-    pub fn load_named<S: ?Sized + 'static>(
+    pub fn load_instance_without_config<S: ?Sized + 'static>(
         &self,
         plugin: &str,
         instance: &str,
@@ -627,11 +627,11 @@ impl Registry {
         block_on(self.load_instance_with(plugin, instance, Ok(None), Drive::Block))
     }
 
-    /// As [`Registry::load_named`], awaiting an async start hook on the caller's runtime.
+    /// As [`Registry::load_instance_without_config`], awaiting an async start hook on the caller's runtime.
     ///
     /// # Errors
-    /// As [`Registry::load_named`].
-    pub async fn load_named_async<S: ?Sized + 'static>(
+    /// As [`Registry::load_instance_without_config`].
+    pub async fn load_instance_without_config_async<S: ?Sized + 'static>(
         &self,
         plugin: &str,
         instance: &str,

@@ -12,7 +12,8 @@ use crate::model::state::Stage;
 /// An error returned by a plugin's constructor or lifecycle hook, captured by plugobs.
 ///
 /// It keeps the error's `Display` text, the Rust type name of the error (reported as
-/// `error.type` on spans) and the [`FailureReason`]: returned, panicked or cancelled.
+/// `error.type` on spans) and the [`FailureReason`]: returned, panicked, cancelled, or a
+/// configuration that did not fit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HookError {
     message: String,
@@ -131,7 +132,8 @@ impl HookError {
         self.reason == FailureReason::Panic
     }
 
-    /// The bounded `reason` label for this failure: `error`, `panic` or `cancelled`.
+    /// The bounded `reason` label for this failure: `error`, `panic`, `cancelled` or
+    /// `config`.
     pub fn reason(&self) -> FailureReason {
         self.reason
     }

@@ -330,7 +330,7 @@ pub fn reference_markdown() -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     out.push_str(
-        "<!-- Generated from plugobs-runtime/src/names.rs by \
+        "<!-- Generated from plugobs-runtime/src/model/names.rs by \
          `cargo run -p plugobs-examples --bin metrics-reference > docs/metrics.md`. \
          Do not edit by hand: a test compares this file with the code. -->\n\n",
     );
