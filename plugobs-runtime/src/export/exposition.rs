@@ -190,3 +190,98 @@ fn escape_label(out: &mut String, v: &str) {
 fn escape_help(help: &str) -> String {
     help.replace('\\', "\\\\").replace('\n', "\\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_with_and_without_labels_and_le() {
+        let cases: &[(
+            &str,
+            &[(&'static str, &'static str)],
+            Option<&str>,
+            &str,
+            &str,
+        )] = &[
+            ("", &[], None, "1", "plugobs_plugins 1\n"),
+            (
+                "_total",
+                &[("plugin", "a"), ("kind", "sink")],
+                None,
+                "7",
+                "plugobs_plugins_total{plugin=\"a\",kind=\"sink\"} 7\n",
+            ),
+            (
+                "_bucket",
+                &[],
+                Some("+Inf"),
+                "3",
+                "plugobs_plugins_bucket{le=\"+Inf\"} 3\n",
+            ),
+            (
+                "_bucket",
+                &[("plugin", "a")],
+                Some("0.005"),
+                "2",
+                "plugobs_plugins_bucket{plugin=\"a\",le=\"0.005\"} 2\n",
+            ),
+            (
+                "",
+                &[("instance", "we\"ird\\na\nme")],
+                None,
+                "0",
+                "plugobs_plugins{instance=\"we\\\"ird\\\\na\\nme\"} 0\n",
+            ),
+        ];
+        for (suffix, labels, le, value, expected) in cases {
+            let mut out = String::new();
+            line(&mut out, "plugobs_plugins", suffix, labels, *le, value);
+            assert_eq!(out, *expected, "{suffix:?} {labels:?} {le:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_as_the_text_format_writes_them() {
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0"),
+            (1.0, "1"),
+            (0.25, "0.25"),
+            (1e-5, "0.00001"),
+            (12345678.0, "12345678"),
+            (-3.5, "-3.5"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for (v, expected) in cases {
+            assert_eq!(number(*v), *expected, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn label_values_and_help_text_are_escaped() {
+        let labels: &[(&str, &str)] = &[
+            ("plain", "plain"),
+            ("back\\slash", "back\\\\slash"),
+            ("a \"quote\"", "a \\\"quote\\\""),
+            ("two\nlines", "two\\nlines"),
+            ("µs and ü", "µs and ü"),
+        ];
+        for (input, expected) in labels {
+            let mut out = String::new();
+            escape_label(&mut out, input);
+            assert_eq!(out, *expected, "{input:?}");
+        }
+        // Help text escapes backslashes and newlines, not quotes.
+        let help: &[(&str, &str)] = &[
+            ("Calls, by outcome.", "Calls, by outcome."),
+            ("a \"quoted\" word", "a \"quoted\" word"),
+            ("back\\slash", "back\\\\slash"),
+            ("two\nlines", "two\\nlines"),
+        ];
+        for (input, expected) in help {
+            assert_eq!(escape_help(input), *expected, "{input:?}");
+        }
+    }
+}
