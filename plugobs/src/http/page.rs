@@ -4,7 +4,7 @@
 //! plugin.
 
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use crate::{HealthStatus, PluginState, PluginStats, Registry, RegistryStats};
 
@@ -314,7 +314,7 @@ fn duration(d: Option<Duration>) -> String {
 
 /// `YYYY-MM-DD hh:mm:ss` in UTC.
 fn utc(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = plugobs_runtime::__private::fmt::unix_seconds(t) as u64;
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.
@@ -357,6 +357,7 @@ impl std::fmt::Display for Escape<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn formats_times_in_utc() {
