@@ -12,7 +12,7 @@ use crate::errors::Errors;
 use crate::fallback;
 use crate::valid;
 
-/// Entry point: parse -> validate -> expand.
+/// Entry point: parse -> model -> validate -> expand.
 pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
     let item: Item = match syn::parse2(input.clone()) {
         Ok(item) => item,
@@ -21,42 +21,21 @@ pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
     };
     let mut errors = Errors::default();
     let args = PluginArgs::parse(args, &mut errors);
-    let Item::Struct(strukt) = &item else {
-        errors.push(not_a_struct(&item));
-        return fallback_for(errors, &item, &args);
-    };
-    let model = PluginStruct::from_item(strukt);
-    valid::plugin(&args, &model, &mut errors);
-    match errors.into_error() {
-        None => expand(&args, &model),
-        Some(e) => fallback::plugin(e, &item, &private_path(args.krate.as_ref())),
+    match try_expand(&args, &item, errors) {
+        Ok(expanded) => expanded,
+        Err(error) => fallback::plugin(error, &item, &private_path(args.krate.as_ref())),
     }
 }
 
-fn fallback_for(errors: Errors, item: &Item, args: &PluginArgs) -> TokenStream {
-    match errors.into_error() {
-        Some(e) => fallback::plugin(e, item, &private_path(args.krate.as_ref())),
-        None => quote!(#item),
-    }
-}
-
-fn not_a_struct(item: &Item) -> syn::Error {
-    let (span, what) = match item {
-        Item::Enum(e) => (e.enum_token.span(), "an enum"),
-        Item::Fn(f) => (f.sig.fn_token.span(), "a function"),
-        Item::Trait(t) => (t.trait_token.span(), "a trait"),
-        Item::Impl(i) => (i.impl_token.span(), "an impl block"),
-        Item::Union(u) => (u.union_token.span(), "a union"),
-        Item::Type(t) => (t.type_token.span(), "a type alias"),
-        other => (other.span(), "this item"),
+/// `errors`: those of the arguments, reported with the item's own.
+fn try_expand(args: &PluginArgs, item: &Item, mut errors: Errors) -> syn::Result<TokenStream> {
+    let model = match PluginStruct::from_syn(item) {
+        Ok(model) => model,
+        Err(e) => return Err(errors.into_error_with(e)),
     };
-    syn::Error::new(
-        span,
-        format!(
-            "`#[plugin]` goes on a struct, not on {what}; define a struct for the plugin, \
-             e.g. `#[plugin] struct MyPlugin {{ .. }}`"
-        ),
-    )
+    valid::plugin(args, &model, &mut errors);
+    errors.finish()?;
+    Ok(expand(args, &model))
 }
 
 fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
