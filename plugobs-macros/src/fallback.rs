@@ -73,10 +73,15 @@ fn names_instrumented(attr: TokenStream) -> bool {
 
 use syn::parse::Parser;
 
-/// A rejected `#[plugin]`: the error, the item, and for a type an implementation of
-/// `Plugin` that is never registered, so `#[instrumented]` impls and `X::DESCRIPTOR` uses
-/// of it add no errors of their own.
-pub fn plugin(error: syn::Error, item: &syn::Item, p: &TokenStream) -> TokenStream {
+/// A rejected `#[plugin]`: the error, the item, the check of a given name (`name`), and
+/// for a type an implementation of `Plugin` that is never registered, so `#[instrumented]`
+/// impls and `X::DESCRIPTOR` uses of it add no errors of their own.
+pub fn plugin(
+    error: syn::Error,
+    item: &syn::Item,
+    p: &TokenStream,
+    name: Option<TokenStream>,
+) -> TokenStream {
     let stub = match item {
         syn::Item::Struct(s) => Some(plugin_stub(&s.ident, &s.generics, p)),
         syn::Item::Enum(e) => Some(plugin_stub(&e.ident, &e.generics, p)),
@@ -87,6 +92,7 @@ pub fn plugin(error: syn::Error, item: &syn::Item, p: &TokenStream) -> TokenStre
     quote! {
         #item
         #stub
+        #name
         #error
     }
 }

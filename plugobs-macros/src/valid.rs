@@ -30,24 +30,9 @@ pub fn plugin(args: &PluginArgs, item: &PluginStruct<'_>, errors: &mut Errors) {
              register a concrete wrapper instead, e.g. `struct U8Sink(Sink<u8>);`",
         ));
     }
-    if let Some(name) = &args.name {
-        let v = name.value();
-        if !v
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-        {
-            errors.push(syn::Error::new(
-                name.span(),
-                "a plugin name may use ASCII letters, digits, `_`, `-` and `.`",
-            ));
-        }
-    }
-    non_empty(
-        errors,
-        args.name.as_ref(),
-        "name",
-        "write one, e.g. `name = \"kafka_sink\"`, or leave `name` out for the struct's name in snake_case",
-    );
+    // The name's rules (non-empty, length, characters) are the runtime's `name_rules`,
+    // the rules of instance names too: the expansion asserts them in a `const` item
+    // (`expand::plugin::name_assertion`).
     non_empty(
         errors,
         args.kind.as_ref(),

@@ -53,6 +53,10 @@ pub mod instance;
 pub mod lifecycle;
 #[cfg(all(test, loom))]
 mod loom_tests;
+/// Rules stated once, shared by the runtime and the code the macros generate.
+pub(crate) mod model {
+    pub mod name_rules;
+}
 pub mod names;
 pub mod outcome;
 pub mod record;
@@ -121,6 +125,7 @@ pub mod __private {
     pub use crate::hook::{HookCall, construct, default_instance, into_hook_call, into_instance};
     pub use crate::hook_signature::{ByMut, ByRef, HookFn, run_hook};
     pub use crate::instance::key_of;
+    pub use crate::model::name_rules::{self, NameError};
     pub use crate::outcome::{
         ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
     };

@@ -23,7 +23,15 @@ pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
     let args = PluginArgs::parse(args, &mut errors);
     match try_expand(&args, &item, errors) {
         Ok(expanded) => expanded,
-        Err(error) => fallback::plugin(error, &item, &private_path(args.krate.as_ref())),
+        Err(error) => {
+            let p = private_path(args.krate.as_ref());
+            // A given name is checked even so, so its mistake shows with the others.
+            let name = args
+                .name
+                .as_ref()
+                .map(|name| name_assertion(&p, name, true));
+            fallback::plugin(error, &item, &p, name)
+        }
     }
 }
 
@@ -49,6 +57,7 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
         .name
         .clone()
         .unwrap_or_else(|| LitStr::new(&snake_case(&ident.to_string()), span));
+    let name_check = name_assertion(&p, &name, args.name.is_some());
     let kind = args
         .kind
         .clone()
@@ -113,6 +122,8 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
         #item
 
         const _: () = {
+            #name_check
+
             static __PLUGOBS_DESCRIPTOR: #p::PluginDescriptor = #p::PluginDescriptor {
                 name: #name,
                 kind: #kind,
@@ -146,6 +157,51 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
             #p::inventory::submit! {
                 #p::Registration(&__PLUGOBS_DESCRIPTOR)
             }
+        };
+    }
+}
+
+/// `const _: () = ...;` failing to compile, at `name`'s span, when `name` breaks the rules
+/// of plugin and instance names. The rules are the runtime's (`name_rules::check`); this
+/// crate only words the message. `given`: `name` was
+/// written as `name = "..."` (else it is the struct's name in snake_case, spanned at the
+/// struct's name).
+pub fn name_assertion(p: &TokenStream, name: &LitStr, given: bool) -> TokenStream {
+    let span = name.span();
+    let max = "`plugobs::instance::InstanceName::MAX_LEN`";
+    let chars = "ASCII letters, digits, `_`, `-` and `.`";
+    let (empty, too_long, invalid) = if given {
+        (
+            "a plugin name cannot be empty: write one, e.g. `name = \"kafka_sink\"`, or leave \
+             `name` out for the struct's name in snake_case"
+                .to_owned(),
+            format!(
+                "this plugin name is too long: a plugin name is also its default instance's \
+                 name, at most {max} bytes; write a shorter one"
+            ),
+            format!("a plugin name may use only {chars}: write e.g. `name = \"kafka-sink\"`"),
+        )
+    } else {
+        let fix = "name the plugin with `#[plugin(name = \"...\")]`";
+        (
+            format!("this struct's name gives an empty plugin name: {fix}"),
+            format!(
+                "this struct's name in snake_case is too long for a plugin name (at most {max} \
+                 bytes): {fix}"
+            ),
+            format!(
+                "this struct's name in snake_case is not a plugin name, which may use only \
+                 {chars}: {fix}"
+            ),
+        )
+    };
+    let [empty, too_long, invalid] = [empty, too_long, invalid].map(|m| LitStr::new(&m, span));
+    quote_spanned! {span=>
+        const _: () = match #p::name_rules::check(#name) {
+            #p::Ok(()) => {}
+            #p::Err(#p::NameError::Empty) => ::core::panic!(#empty),
+            #p::Err(#p::NameError::TooLong { .. }) => ::core::panic!(#too_long),
+            #p::Err(#p::NameError::InvalidCharacter { .. }) => ::core::panic!(#invalid),
         };
     }
 }
