@@ -1,12 +1,12 @@
-//! Attribute arguments. Every key is checked against one list per attribute and one
+//! Attribute arguments, and the arguments of the custom-metric macros. Every key is checked against one list per attribute and one
 //! "seen" set, so unknown and repeated keys are errors at the key's span. A mistake in one
 //! argument is recorded and parsing goes on with the next, so every mistake is reported.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::meta::ParseNestedMeta;
-use syn::parse::{Parse, Parser};
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{Ident, LitStr, Path, Token, Type, bracketed};
+use syn::{Expr, Ident, LitStr, Path, Token, Type, bracketed};
 
 use crate::errors::Errors;
 
@@ -393,4 +393,47 @@ pub fn helper_crate(attrs: &[syn::Attribute], errors: &mut Errors) -> Option<Pat
         });
     }
     krate
+}
+
+/// The arguments of `counter!`, `gauge!` and `histogram!`:
+/// `[crate = path;] Plugin, "name" (, "key" => value)* [,]`.
+pub struct CustomArgs {
+    pub krate: Option<Path>,
+    pub plugin: Type,
+    pub name: LitStr,
+    pub labels: Vec<(LitStr, Expr)>,
+}
+
+impl Parse for CustomArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let krate = if input.peek(Token![crate]) && input.peek2(Token![=]) {
+            input.parse::<Token![crate]>()?;
+            input.parse::<Token![=]>()?;
+            let path = input.parse::<Path>()?;
+            input.parse::<Token![;]>()?;
+            Some(path)
+        } else {
+            None
+        };
+        let plugin: Type = input.parse()?;
+        input.parse::<Token![,]>()?;
+        let name: LitStr = input.parse()?;
+        let mut labels = Vec::new();
+        while !input.is_empty() {
+            input.parse::<Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            let key: LitStr = input.parse()?;
+            input.parse::<Token![=>]>()?;
+            let value: Expr = input.parse()?;
+            labels.push((key, value));
+        }
+        Ok(CustomArgs {
+            krate,
+            plugin,
+            name,
+            labels,
+        })
+    }
 }

@@ -1,14 +1,18 @@
-//! Borrowed models of the items the attributes are put on. They keep the `syn` originals
+//! Borrowed models of the items the macros are put on. They keep the `syn` originals
 //! so every error can point at the exact token, and hold each function's options already
 //! merged (method over impl over default).
+//!
+//! An item of the wrong kind (`#[plugin]` on an enum, `#[instrumented]` on a struct,
+//! `derive(ErrorKind)` on a union) has no model: its `from_syn` is where it is refused.
 
 use proc_macro2::TokenStream;
+use syn::spanned::Spanned;
 use syn::{
-    Attribute, Block, Expr, ExprLit, Ident, ImplItem, ItemFn, ItemImpl, ItemStruct, Lit, Meta,
-    Path, Signature, Type,
+    Attribute, Block, Data, DataEnum, DeriveInput, Expr, ExprLit, Ident, ImplItem, Item, ItemFn,
+    ItemImpl, ItemStruct, Lit, LitStr, Meta, Path, Signature, Type,
 };
 
-use crate::args::{Field, InstrumentedArgs, Level, Place};
+use crate::args::{CustomArgs, Field, InstrumentedArgs, Level, Place};
 use crate::asyncness::{self, Shape};
 use crate::errors::Errors;
 
@@ -19,11 +23,30 @@ pub struct PluginStruct<'a> {
 }
 
 impl<'a> PluginStruct<'a> {
-    pub fn from_item(item: &'a ItemStruct) -> Self {
-        PluginStruct {
-            item,
-            ident: &item.ident,
-        }
+    /// The model of `item`; an error at the item's keyword if it is not a struct.
+    pub fn from_syn(item: &'a Item) -> syn::Result<Self> {
+        let (span, what) = match item {
+            Item::Struct(item) => {
+                return Ok(PluginStruct {
+                    item,
+                    ident: &item.ident,
+                });
+            }
+            Item::Enum(e) => (e.enum_token.span(), "an enum"),
+            Item::Fn(f) => (f.sig.fn_token.span(), "a function"),
+            Item::Trait(t) => (t.trait_token.span(), "a trait"),
+            Item::Impl(i) => (i.impl_token.span(), "an impl block"),
+            Item::Union(u) => (u.union_token.span(), "a union"),
+            Item::Type(t) => (t.type_token.span(), "a type alias"),
+            other => (other.span(), "this item"),
+        };
+        Err(syn::Error::new(
+            span,
+            format!(
+                "`#[plugin]` goes on a struct, not on {what}; define a struct for the plugin, \
+                 e.g. `#[plugin] struct MyPlugin {{ .. }}`"
+            ),
+        ))
     }
 
     /// The first non-empty line of the doc comment.
@@ -88,12 +111,63 @@ impl Function<'_> {
     }
 }
 
+/// What `#[instrumented]` can go on: an impl block, or a function.
+pub enum Instrumentable<'a> {
+    Impl(&'a ItemImpl),
+    Fn(&'a ItemFn),
+}
+
+impl<'a> Instrumentable<'a> {
+    /// `item` as an impl block or a function; an error at the item's keyword for
+    /// anything else.
+    pub fn from_syn(item: &'a Item) -> syn::Result<Self> {
+        let (span, what, hint) = match item {
+            Item::Impl(imp) => return Ok(Instrumentable::Impl(imp)),
+            Item::Fn(f) => return Ok(Instrumentable::Fn(f)),
+            Item::Struct(s) => (
+                s.struct_token.span(),
+                "a struct",
+                "put it on the struct's `impl` blocks",
+            ),
+            Item::Enum(e) => (
+                e.enum_token.span(),
+                "an enum",
+                "put it on the enum's `impl` blocks",
+            ),
+            Item::Trait(t) => (
+                t.trait_token.span(),
+                "a trait definition",
+                "put it on each plugin's `impl Trait for Plugin` block",
+            ),
+            other => (
+                other.span(),
+                "this item",
+                "put it on an impl block or a function",
+            ),
+        };
+        Err(syn::Error::new(
+            span,
+            format!("`#[instrumented]` cannot go on {what}; {hint}"),
+        ))
+    }
+
+    /// Which keys the attribute accepts here.
+    pub fn place(&self) -> Place {
+        match self {
+            Instrumentable::Impl(_) => Place::Impl,
+            Instrumentable::Fn(_) => Place::Function,
+        }
+    }
+}
+
 /// An `#[instrumented]` impl block.
 pub struct InstrumentedImpl<'a> {
     pub item: &'a ItemImpl,
     pub target: Target<'a>,
     /// Every method with its position in `item.items`, skipped ones included.
     pub methods: Vec<(usize, Function<'a>)>,
+    /// A second `#[instrumented]` on the impl block itself.
+    pub repeated_on_impl: Vec<&'a Attribute>,
     /// A second `#[instrumented]` on one method.
     pub repeated: Vec<&'a Attribute>,
 }
@@ -103,6 +177,9 @@ pub struct InstrumentedFn<'a> {
     pub item: &'a ItemFn,
     pub target: Target<'a>,
     pub function: Function<'a>,
+    /// A second `#[instrumented]` on the function (the one being expanded is not among
+    /// its attributes any more).
+    pub repeated: Vec<&'a Attribute>,
 }
 
 /// Whether `attr` is `#[instrumented]` or `#[some::path::instrumented]`.
@@ -194,6 +271,11 @@ impl<'a> InstrumentedImpl<'a> {
                 krate: args.krate.as_ref(),
             },
             methods,
+            repeated_on_impl: item
+                .attrs
+                .iter()
+                .filter(|a| is_instrumented_attr(a))
+                .collect(),
             repeated,
         }
     }
@@ -209,6 +291,78 @@ impl<'a> InstrumentedFn<'a> {
                 krate: args.krate.as_ref(),
             },
             function: function(&item.sig, &item.block, args, None, Place::Function),
+            repeated: item
+                .attrs
+                .iter()
+                .filter(|a| is_instrumented_attr(a))
+                .collect(),
+        }
+    }
+}
+
+/// A `derive(ErrorKind)` enum.
+pub struct ErrorKindEnum<'a> {
+    pub input: &'a DeriveInput,
+    pub data: &'a DataEnum,
+}
+
+impl<'a> ErrorKindEnum<'a> {
+    /// The model of `input`; an error at the `struct` or `union` keyword if it is not an
+    /// enum.
+    pub fn from_syn(input: &'a DeriveInput) -> syn::Result<Self> {
+        let (span, what) = match &input.data {
+            Data::Enum(data) => return Ok(ErrorKindEnum { input, data }),
+            Data::Struct(s) => (s.struct_token.span, "a struct"),
+            Data::Union(u) => (u.union_token.span, "a union"),
+        };
+        Err(syn::Error::new(
+            span,
+            format!(
+                "`#[derive(ErrorKind)]` names the variants of an enum, and this is {what}; \
+                 implement `plugobs::ErrorKind` by hand and return one fixed kind, e.g. \
+                 `fn error_kind(&self) -> &'static str {{ \"timeout\" }}`"
+            ),
+        ))
+    }
+}
+
+/// Which custom-metric macro.
+#[derive(Clone, Copy)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One extra label of a custom metric: `"key" => value`.
+pub struct Label<'a> {
+    pub key: &'a LitStr,
+    pub value: &'a Expr,
+}
+
+/// One `counter!`, `gauge!` or `histogram!` call.
+pub struct CustomMetric<'a> {
+    pub kind: MetricKind,
+    /// `crate = path;`; `::plugobs` when absent.
+    pub krate: Option<&'a Path>,
+    pub plugin: &'a Type,
+    pub name: &'a LitStr,
+    pub labels: Vec<Label<'a>>,
+}
+
+impl<'a> CustomMetric<'a> {
+    /// The model of one call of the `kind` macro.
+    pub fn from_syn(kind: MetricKind, args: &'a CustomArgs) -> Self {
+        CustomMetric {
+            kind,
+            krate: args.krate.as_ref(),
+            plugin: &args.plugin,
+            name: &args.name,
+            labels: args
+                .labels
+                .iter()
+                .map(|(key, value)| Label { key, value })
+                .collect(),
         }
     }
 }

@@ -17,4 +17,24 @@ impl Errors {
     pub fn into_error(self) -> Option<syn::Error> {
         self.0
     }
+
+    /// Every error so far with `last` after them: for a mistake that ends the checks.
+    pub fn into_error_with(self, last: syn::Error) -> syn::Error {
+        match self.0 {
+            Some(mut e) => {
+                e.combine(last);
+                e
+            }
+            None => last,
+        }
+    }
+
+    /// `Err` with the combined error if anything went wrong: how a `try_expand` stops
+    /// before generating code.
+    pub fn finish(self) -> syn::Result<()> {
+        match self.0 {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
 }

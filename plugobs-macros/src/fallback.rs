@@ -1,17 +1,25 @@
 //! What to emit when the input is wrong: the error, and enough of the user's item that the
 //! rest of their crate still compiles, so one mistake gives one message rather than a
-//! cascade (as thiserror's `fallback.rs`).
+//! cascade (as thiserror's `fallback.rs`). Every entry point in `expand` ends in
+//! `match try_expand(..) { Ok(expanded) => expanded, Err(error) => fallback::..(error, ..) }`.
 
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::quote;
 use syn::{Generics, Ident, WherePredicate};
 
-use crate::ast::is_instrumented_attr;
+use crate::ast::{CustomMetric, is_instrumented_attr};
 
-/// The error next to `item`.
-pub fn with_item(error: syn::Error, item: TokenStream) -> TokenStream {
+/// A rejected `#[instrumented]`: the error next to the item as written, minus every
+/// `#[instrumented]` attribute left in it (a repeated one on the item, the methods' own
+/// on an impl block), so none of them expands and reports the same mistakes again.
+pub fn instrumented(error: syn::Error, item: &syn::Item, input: TokenStream) -> TokenStream {
+    let input = strip_attributes(input);
+    let input = match item {
+        syn::Item::Impl(_) => strip_method_attributes(input),
+        _ => input,
+    };
     let error = error.to_compile_error();
-    quote!(#item #error)
+    quote!(#input #error)
 }
 
 /// An impl block as written, minus the methods' own `#[instrumented(...)]` attributes,
@@ -65,10 +73,15 @@ fn names_instrumented(attr: TokenStream) -> bool {
 
 use syn::parse::Parser;
 
-/// A rejected `#[plugin]`: the error, the item, and for a type an implementation of
-/// `Plugin` that is never registered, so `#[instrumented]` impls and `X::DESCRIPTOR` uses
-/// of it add no errors of their own.
-pub fn plugin(error: syn::Error, item: &syn::Item, p: &TokenStream) -> TokenStream {
+/// A rejected `#[plugin]`: the error, the item, the check of a given name (`name`), and
+/// for a type an implementation of `Plugin` that is never registered, so `#[instrumented]`
+/// impls and `X::DESCRIPTOR` uses of it add no errors of their own.
+pub fn plugin(
+    error: syn::Error,
+    item: &syn::Item,
+    p: &TokenStream,
+    name: Option<TokenStream>,
+) -> TokenStream {
     let stub = match item {
         syn::Item::Struct(s) => Some(plugin_stub(&s.ident, &s.generics, p)),
         syn::Item::Enum(e) => Some(plugin_stub(&e.ident, &e.generics, p)),
@@ -79,6 +92,7 @@ pub fn plugin(error: syn::Error, item: &syn::Item, p: &TokenStream) -> TokenStre
     quote! {
         #item
         #stub
+        #name
         #error
     }
 }
@@ -102,6 +116,19 @@ fn plugin_stub(ident: &Ident, generics: &Generics, p: &TokenStream) -> TokenStre
             ) -> #p::Result<Self, #p::HookError> {
                 ::core::unreachable!()
             }
+        }
+    }
+}
+
+/// A rejected custom-metric call: the errors, then the call expanded as written, so the
+/// code around it gets a handle of the right type and adds no errors of its own.
+pub fn custom(error: syn::Error, model: &CustomMetric<'_>) -> TokenStream {
+    let error = error.to_compile_error();
+    let handle = crate::expand::custom::expand(model);
+    quote! {
+        {
+            #error
+            #handle
         }
     }
 }

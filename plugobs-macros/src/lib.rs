@@ -1,11 +1,13 @@
 //! Procedural macros of [plugobs](https://docs.rs/plugobs). Use them through the `plugobs`
 //! crate, which re-exports them and the runtime they expand to.
 //!
-//! Each macro runs three stages: parse the arguments and the item into a borrowed model
-//! (`args`, `ast`), check everything (`valid`, all errors collected and spanned on the
-//! offending token), then generate code (`expand`, which cannot fail). On an error the
-//! user's item is emitted next to the error with stubs that keep the rest of the crate
-//! compiling (`fallback`), so one mistake gives one message.
+//! Each macro runs the same stages: parse its arguments (`args`), model the item it is
+//! put on (`ast`, whose `from_syn` constructors refuse an item of the wrong kind), check
+//! everything (`valid`, all errors collected and spanned on the offending token), then
+//! generate code (`expand`, which cannot fail). Every entry point in `expand` is
+//! `match try_expand(..) { Ok(expanded) => expanded, Err(error) => fallback::..(error, ..) }`:
+//! on an error the user's item is emitted next to the error with stubs that keep the rest
+//! of the crate compiling (`fallback`), so one mistake gives one message.
 #![deny(missing_docs)]
 
 mod args;
@@ -45,19 +47,19 @@ pub fn derive_error_kind(input: TokenStream) -> TokenStream {
 /// `plugobs` crate for the full documentation.
 #[proc_macro]
 pub fn counter(input: TokenStream) -> TokenStream {
-    expand::custom::entry(expand::custom::Kind::Counter, input.into()).into()
+    expand::custom::entry(ast::MetricKind::Counter, input.into()).into()
 }
 
 /// A plugin's own gauge: `gauge!(Plugin, "name" [, "key" => value]*)`. See the `plugobs`
 /// crate for the full documentation.
 #[proc_macro]
 pub fn gauge(input: TokenStream) -> TokenStream {
-    expand::custom::entry(expand::custom::Kind::Gauge, input.into()).into()
+    expand::custom::entry(ast::MetricKind::Gauge, input.into()).into()
 }
 
 /// A plugin's own histogram: `histogram!(Plugin, "name" [, "key" => value]*)`. See the
 /// `plugobs` crate for the full documentation.
 #[proc_macro]
 pub fn histogram(input: TokenStream) -> TokenStream {
-    expand::custom::entry(expand::custom::Kind::Histogram, input.into()).into()
+    expand::custom::entry(ast::MetricKind::Histogram, input.into()).into()
 }

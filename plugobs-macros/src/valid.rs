@@ -3,16 +3,19 @@
 use syn::{LitStr, Type};
 
 use crate::args::{Place, PluginArgs};
-use crate::ast::{ErrOption, Function, InstrumentedFn, InstrumentedImpl, PluginStruct, Target};
+use crate::ast::{
+    CustomMetric, ErrOption, Function, InstrumentedFn, InstrumentedImpl, PluginStruct, Target,
+};
 use crate::asyncness::Shape;
 use crate::errors::Errors;
 
-fn non_empty(errors: &mut Errors, lit: Option<&LitStr>, key: &str) {
+/// `key = "..."` with nothing but spaces in it; `instead` says what to write.
+fn non_empty(errors: &mut Errors, lit: Option<&LitStr>, key: &str, instead: &str) {
     if let Some(lit) = lit {
         if lit.value().trim().is_empty() {
             errors.push(syn::Error::new(
                 lit.span(),
-                format!("`{key}` cannot be empty"),
+                format!("`{key}` cannot be empty: {instead}"),
             ));
         }
     }
@@ -27,21 +30,21 @@ pub fn plugin(args: &PluginArgs, item: &PluginStruct<'_>, errors: &mut Errors) {
              register a concrete wrapper instead, e.g. `struct U8Sink(Sink<u8>);`",
         ));
     }
-    if let Some(name) = &args.name {
-        let v = name.value();
-        if !v
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-        {
-            errors.push(syn::Error::new(
-                name.span(),
-                "a plugin name may use ASCII letters, digits, `_`, `-` and `.`",
-            ));
-        }
-    }
-    non_empty(errors, args.name.as_ref(), "name");
-    non_empty(errors, args.kind.as_ref(), "kind");
-    non_empty(errors, args.version.as_ref(), "version");
+    // The name's rules (non-empty, length, characters) are the runtime's `name_rules`,
+    // the rules of instance names too: the expansion asserts them in a `const` item
+    // (`expand::plugin::name_assertion`).
+    non_empty(
+        errors,
+        args.kind.as_ref(),
+        "kind",
+        "write what the plugin is, e.g. `kind = \"sink\"`, or leave `kind` out for \"plugin\"",
+    );
+    non_empty(
+        errors,
+        args.version.as_ref(),
+        "version",
+        "write one, e.g. `version = \"1.2.0\"`, or leave `version` out for the crate's version",
+    );
     for ty in &args.provides {
         if !matches!(ty, Type::TraitObject(t) if t.dyn_token.is_some()) {
             errors.push(syn::Error::new_spanned(
@@ -52,39 +55,14 @@ pub fn plugin(args: &PluginArgs, item: &PluginStruct<'_>, errors: &mut Errors) {
     }
 }
 
-/// `#[instrumented]` on something that is not an impl block or a function.
-pub fn not_instrumentable(item: &syn::Item) -> syn::Error {
-    use syn::spanned::Spanned;
-    let (span, what, hint) = match item {
-        syn::Item::Struct(s) => (
-            s.struct_token.span(),
-            "a struct",
-            "put it on the struct's `impl` blocks",
-        ),
-        syn::Item::Enum(e) => (
-            e.enum_token.span(),
-            "an enum",
-            "put it on the enum's `impl` blocks",
-        ),
-        syn::Item::Trait(t) => (
-            t.trait_token.span(),
-            "a trait definition",
-            "put it on each plugin's `impl Trait for Plugin` block",
-        ),
-        other => (
-            other.span(),
-            "this item",
-            "put it on an impl block or a function",
-        ),
-    };
-    syn::Error::new(
-        span,
-        format!("`#[instrumented]` cannot go on {what}; {hint}"),
-    )
-}
-
 /// Every check on an instrumented impl block and its methods.
 pub fn instrumented_impl(model: &InstrumentedImpl<'_>, errors: &mut Errors) {
+    for attr in &model.repeated_on_impl {
+        errors.push(syn::Error::new_spanned(
+            attr,
+            "`#[instrumented]` is given twice on this impl block; keep one",
+        ));
+    }
     for attr in &model.repeated {
         errors.push(syn::Error::new_spanned(
             attr,
@@ -98,6 +76,16 @@ pub fn instrumented_impl(model: &InstrumentedImpl<'_>, errors: &mut Errors) {
 
 /// Every check on an instrumented free function.
 pub fn instrumented_fn(model: &InstrumentedFn<'_>, errors: &mut Errors) {
+    let what = match model.item.sig.receiver() {
+        Some(_) => "method",
+        None => "function",
+    };
+    for attr in &model.repeated {
+        errors.push(syn::Error::new_spanned(
+            attr,
+            format!("`#[instrumented]` is given twice on this {what}; keep one"),
+        ));
+    }
     function(&model.function, &model.target, errors);
 }
 
@@ -172,5 +160,65 @@ fn function(f: &Function<'_>, target: &Target<'_>, errors: &mut Errors) {
                 ),
             ));
         }
+    }
+}
+
+/// Suffixes a custom metric's name may not end in: the exporter adds them. The one
+/// statement of this rule: names are only checked here, when the macro expands.
+const RESERVED_SUFFIXES: &[&str] = &["_total", "_bucket", "_sum", "_count", "_created", "_info"];
+/// Label keys a custom metric may not use: plugobs sets them. The one statement of this
+/// rule, as [`RESERVED_SUFFIXES`].
+const RESERVED_LABELS: &[&str] = &["plugin", "kind", "operation", "instance", "le", "quantile"];
+
+/// `[a-z][a-z0-9_]*`, without `__` and without a trailing `_`.
+fn snake_case(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_lowercase()
+        && b[b.len() - 1] != b'_'
+        && !s.contains("__")
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+/// Every check on one custom-metric call: its name and its label keys.
+pub fn custom(model: &CustomMetric<'_>, errors: &mut Errors) {
+    let name = model.name.value();
+    if !snake_case(&name) {
+        errors.push(syn::Error::new(
+            model.name.span(),
+            format!(
+                "metric name `{name}` is not snake_case: use lowercase letters, digits and single underscores, starting with a letter, e.g. \"cache_hits\""
+            ),
+        ));
+    } else if let Some(suffix) = RESERVED_SUFFIXES.iter().find(|s| name.ends_with(*s)) {
+        errors.push(syn::Error::new(
+            model.name.span(),
+            format!(
+                "metric name `{name}` ends in `{suffix}`, which the exporter adds itself: write \"{}\"",
+                name.trim_end_matches(suffix)
+            ),
+        ));
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for label in &model.labels {
+        let k = label.key.value();
+        if !snake_case(&k) {
+            errors.push(syn::Error::new(
+                label.key.span(),
+                format!("label key `{k}` is not snake_case"),
+            ));
+        } else if RESERVED_LABELS.contains(&k.as_str()) {
+            errors.push(syn::Error::new(
+                label.key.span(),
+                format!("label key `{k}` is set by plugobs; choose another key"),
+            ));
+        } else if seen.contains(&k) {
+            errors.push(syn::Error::new(
+                label.key.span(),
+                format!("label key `{k}` is given twice; keep only one"),
+            ));
+        }
+        seen.push(k);
     }
 }

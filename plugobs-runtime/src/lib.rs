@@ -153,6 +153,7 @@ pub mod __private {
     pub use crate::model::descriptor::{PluginDescriptor, Provided, Registration, SourceLocation};
     pub use crate::model::error::HookError;
     pub use crate::model::fmt;
+    pub use crate::model::name_rules::{self, NameError};
     pub use crate::model::outcome::{
         ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
     };

@@ -2,14 +2,14 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::{Data, DeriveInput, LitStr};
+use syn::{DeriveInput, LitStr};
 
 use crate::args::{helper_crate, private_path};
-use crate::ast::snake_case;
+use crate::ast::{ErrorKindEnum, snake_case};
 use crate::errors::Errors;
 use crate::fallback;
 
-/// Entry point: parse -> validate -> expand.
+/// Entry point: parse -> model -> expand.
 pub fn entry(input: TokenStream) -> TokenStream {
     let input: DeriveInput = match syn::parse2(input) {
         Ok(i) => i,
@@ -17,36 +17,24 @@ pub fn entry(input: TokenStream) -> TokenStream {
     };
     let mut errors = Errors::default();
     let p = private_path(helper_crate(&input.attrs, &mut errors).as_ref());
-    let data = match &input.data {
-        Data::Enum(data) => Some(data),
-        Data::Struct(s) => {
-            errors.push(not_an_enum(s.struct_token.span, "a struct"));
-            None
-        }
-        Data::Union(u) => {
-            errors.push(not_an_enum(u.union_token.span, "a union"));
-            None
-        }
-    };
-    match (errors.into_error(), data) {
-        (None, Some(data)) => expand(&input, data, &p),
-        (Some(e), _) => fallback::error_kind(e, &input, &p),
-        (None, None) => TokenStream::new(),
+    match try_expand(&input, &p, errors) {
+        Ok(expanded) => expanded,
+        Err(error) => fallback::error_kind(error, &input, &p),
     }
 }
 
-fn not_an_enum(span: proc_macro2::Span, what: &str) -> syn::Error {
-    syn::Error::new(
-        span,
-        format!(
-            "`#[derive(ErrorKind)]` names the variants of an enum, and this is {what}; \
-             implement `plugobs::ErrorKind` by hand and return one fixed kind, e.g. \
-             `fn error_kind(&self) -> &'static str {{ \"timeout\" }}`"
-        ),
-    )
+/// `errors`: those of the helper attributes, reported with the item's own.
+fn try_expand(input: &DeriveInput, p: &TokenStream, errors: Errors) -> syn::Result<TokenStream> {
+    let model = match ErrorKindEnum::from_syn(input) {
+        Ok(model) => model,
+        Err(e) => return Err(errors.into_error_with(e)),
+    };
+    errors.finish()?;
+    Ok(expand(&model, p))
 }
 
-fn expand(input: &DeriveInput, data: &syn::DataEnum, p: &TokenStream) -> TokenStream {
+fn expand(model: &ErrorKindEnum<'_>, p: &TokenStream) -> TokenStream {
+    let (input, data) = (model.input, model.data);
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let arms = data.variants.iter().map(|v| {

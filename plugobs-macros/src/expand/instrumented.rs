@@ -6,15 +6,17 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Block, Ident, ImplItem, Item, Signature};
 
-use crate::args::{InstrumentedArgs, Place, private_path};
-use crate::ast::{Function, InstrumentedFn, InstrumentedImpl, Target, is_instrumented_attr};
+use crate::args::{InstrumentedArgs, private_path};
+use crate::ast::{
+    Function, Instrumentable, InstrumentedFn, InstrumentedImpl, Target, is_instrumented_attr,
+};
 use crate::asyncness::{self, Shape};
 use crate::errors::Errors;
 use crate::exits;
 use crate::fallback;
 use crate::valid;
 
-/// Entry point: parse -> validate -> expand.
+/// Entry point: parse -> model -> validate -> expand.
 pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
     let item: Item = match syn::parse2(input.clone()) {
         Ok(item) => item,
@@ -22,27 +24,29 @@ pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
         // emit the item as written (as tracing-attributes does) and add nothing.
         Err(_) => return fallback::strip_method_attributes(input),
     };
+    match try_expand(args, &item) {
+        Ok(expanded) => expanded,
+        Err(error) => fallback::instrumented(error, &item, input),
+    }
+}
+
+fn try_expand(args: TokenStream, item: &Item) -> syn::Result<TokenStream> {
+    let target = Instrumentable::from_syn(item)?;
     let mut errors = Errors::default();
-    match &item {
-        Item::Impl(imp) => {
-            let args = InstrumentedArgs::parse(args, Place::Impl, &mut errors);
+    let args = InstrumentedArgs::parse(args, target.place(), &mut errors);
+    match target {
+        Instrumentable::Impl(imp) => {
             let model = InstrumentedImpl::from_syn(imp, &args, &mut errors);
             valid::instrumented_impl(&model, &mut errors);
-            match errors.into_error() {
-                None => expand_impl(&model),
-                Some(e) => fallback::with_item(e, fallback::strip_method_attributes(input)),
-            }
+            errors.finish()?;
+            Ok(expand_impl(&model))
         }
-        Item::Fn(f) => {
-            let args = InstrumentedArgs::parse(args, Place::Function, &mut errors);
+        Instrumentable::Fn(f) => {
             let model = InstrumentedFn::from_syn(f, &args);
             valid::instrumented_fn(&model, &mut errors);
-            match errors.into_error() {
-                None => expand_fn(&model),
-                Some(e) => fallback::with_item(e, input),
-            }
+            errors.finish()?;
+            Ok(expand_fn(&model))
         }
-        other => fallback::with_item(valid::not_instrumentable(other), input),
     }
 }
 

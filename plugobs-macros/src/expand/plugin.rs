@@ -12,7 +12,7 @@ use crate::errors::Errors;
 use crate::fallback;
 use crate::valid;
 
-/// Entry point: parse -> validate -> expand.
+/// Entry point: parse -> model -> validate -> expand.
 pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
     let item: Item = match syn::parse2(input.clone()) {
         Ok(item) => item,
@@ -21,42 +21,29 @@ pub fn entry(args: TokenStream, input: TokenStream) -> TokenStream {
     };
     let mut errors = Errors::default();
     let args = PluginArgs::parse(args, &mut errors);
-    let Item::Struct(strukt) = &item else {
-        errors.push(not_a_struct(&item));
-        return fallback_for(errors, &item, &args);
-    };
-    let model = PluginStruct::from_item(strukt);
-    valid::plugin(&args, &model, &mut errors);
-    match errors.into_error() {
-        None => expand(&args, &model),
-        Some(e) => fallback::plugin(e, &item, &private_path(args.krate.as_ref())),
+    match try_expand(&args, &item, errors) {
+        Ok(expanded) => expanded,
+        Err(error) => {
+            let p = private_path(args.krate.as_ref());
+            // A given name is checked even so, so its mistake shows with the others.
+            let name = args
+                .name
+                .as_ref()
+                .map(|name| name_assertion(&p, name, true));
+            fallback::plugin(error, &item, &p, name)
+        }
     }
 }
 
-fn fallback_for(errors: Errors, item: &Item, args: &PluginArgs) -> TokenStream {
-    match errors.into_error() {
-        Some(e) => fallback::plugin(e, item, &private_path(args.krate.as_ref())),
-        None => quote!(#item),
-    }
-}
-
-fn not_a_struct(item: &Item) -> syn::Error {
-    let (span, what) = match item {
-        Item::Enum(e) => (e.enum_token.span(), "an enum"),
-        Item::Fn(f) => (f.sig.fn_token.span(), "a function"),
-        Item::Trait(t) => (t.trait_token.span(), "a trait"),
-        Item::Impl(i) => (i.impl_token.span(), "an impl block"),
-        Item::Union(u) => (u.union_token.span(), "a union"),
-        Item::Type(t) => (t.type_token.span(), "a type alias"),
-        other => (other.span(), "this item"),
+/// `errors`: those of the arguments, reported with the item's own.
+fn try_expand(args: &PluginArgs, item: &Item, mut errors: Errors) -> syn::Result<TokenStream> {
+    let model = match PluginStruct::from_syn(item) {
+        Ok(model) => model,
+        Err(e) => return Err(errors.into_error_with(e)),
     };
-    syn::Error::new(
-        span,
-        format!(
-            "`#[plugin]` goes on a struct, not on {what}; define a struct for the plugin, \
-             e.g. `#[plugin] struct MyPlugin {{ .. }}`"
-        ),
-    )
+    valid::plugin(args, &model, &mut errors);
+    errors.finish()?;
+    Ok(expand(args, &model))
 }
 
 fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
@@ -70,6 +57,7 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
         .name
         .clone()
         .unwrap_or_else(|| LitStr::new(&snake_case(&ident.to_string()), span));
+    let name_check = name_assertion(&p, &name, args.name.is_some());
     let kind = args
         .kind
         .clone()
@@ -134,6 +122,8 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
         #item
 
         const _: () = {
+            #name_check
+
             static __PLUGOBS_DESCRIPTOR: #p::PluginDescriptor = #p::PluginDescriptor {
                 name: #name,
                 kind: #kind,
@@ -168,6 +158,51 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
             #p::inventory::submit! {
                 #p::Registration(&__PLUGOBS_DESCRIPTOR)
             }
+        };
+    }
+}
+
+/// `const _: () = ...;` failing to compile, at `name`'s span, when `name` breaks the rules
+/// of plugin and instance names. The rules are the runtime's (`name_rules::check`); this
+/// crate only words the message. `given`: `name` was
+/// written as `name = "..."` (else it is the struct's name in snake_case, spanned at the
+/// struct's name).
+pub fn name_assertion(p: &TokenStream, name: &LitStr, given: bool) -> TokenStream {
+    let span = name.span();
+    let max = "`plugobs::instance::InstanceName::MAX_LEN`";
+    let chars = "ASCII letters, digits, `_`, `-` and `.`";
+    let (empty, too_long, invalid) = if given {
+        (
+            "a plugin name cannot be empty: write one, e.g. `name = \"kafka_sink\"`, or leave \
+             `name` out for the struct's name in snake_case"
+                .to_owned(),
+            format!(
+                "this plugin name is too long: a plugin name is also its default instance's \
+                 name, at most {max} bytes; write a shorter one"
+            ),
+            format!("a plugin name may use only {chars}: write e.g. `name = \"kafka-sink\"`"),
+        )
+    } else {
+        let fix = "name the plugin with `#[plugin(name = \"...\")]`";
+        (
+            format!("this struct's name gives an empty plugin name: {fix}"),
+            format!(
+                "this struct's name in snake_case is too long for a plugin name (at most {max} \
+                 bytes): {fix}"
+            ),
+            format!(
+                "this struct's name in snake_case is not a plugin name, which may use only \
+                 {chars}: {fix}"
+            ),
+        )
+    };
+    let [empty, too_long, invalid] = [empty, too_long, invalid].map(|m| LitStr::new(&m, span));
+    quote_spanned! {span=>
+        const _: () = match #p::name_rules::check(#name) {
+            #p::Ok(()) => {}
+            #p::Err(#p::NameError::Empty) => ::core::panic!(#empty),
+            #p::Err(#p::NameError::TooLong { .. }) => ::core::panic!(#too_long),
+            #p::Err(#p::NameError::InvalidCharacter { .. }) => ::core::panic!(#invalid),
         };
     }
 }

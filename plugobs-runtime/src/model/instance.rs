@@ -18,6 +18,8 @@
 
 use std::fmt;
 
+use crate::model::name_rules::{self, NameError};
+
 /// A validated instance name.
 ///
 /// ```
@@ -32,22 +34,20 @@ pub struct InstanceName(String);
 
 impl InstanceName {
     /// The longest name accepted, in bytes.
-    pub const MAX_LEN: usize = 64;
+    pub const MAX_LEN: usize = name_rules::MAX_LEN;
 
     /// Validates `name`: non-empty, at most [`Self::MAX_LEN`] bytes, and only ASCII
     /// letters, digits, `_`, `-` and `.`.
     pub fn new(name: &str) -> Result<Self, InstanceNameError> {
-        if name.is_empty() {
-            return Err(InstanceNameError::Empty);
-        }
-        if name.len() > Self::MAX_LEN {
-            return Err(InstanceNameError::TooLong { len: name.len() });
-        }
-        if let Some((index, character)) = name
-            .char_indices()
-            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-        {
-            return Err(InstanceNameError::InvalidCharacter { character, index });
+        match name_rules::check(name) {
+            Ok(()) => {}
+            Err(NameError::Empty) => return Err(InstanceNameError::Empty),
+            Err(NameError::TooLong { len }) => return Err(InstanceNameError::TooLong { len }),
+            Err(NameError::InvalidCharacter { index }) => {
+                let character = name.get(index..).and_then(|r| r.chars().next());
+                let character = character.unwrap_or(char::REPLACEMENT_CHARACTER);
+                return Err(InstanceNameError::InvalidCharacter { character, index });
+            }
         }
         Ok(InstanceName(name.to_owned()))
     }

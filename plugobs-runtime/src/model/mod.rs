@@ -9,6 +9,7 @@ pub mod fmt;
 pub mod health;
 pub mod instance;
 pub mod location;
+pub mod name_rules;
 pub mod names;
 pub mod outcome;
 pub mod policy;

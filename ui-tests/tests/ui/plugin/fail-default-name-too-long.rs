@@ -1,0 +1,6 @@
+// No `name`: the plugin is named after the struct, and this one is too long for a name.
+#[plugobs::plugin]
+#[derive(Default)]
+struct AFileSinkWhoseNameGoesOnAndOnWellPastWhatAnInstanceNameMayHoldInBytes;
+
+fn main() {}

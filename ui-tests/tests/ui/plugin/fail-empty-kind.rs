@@ -1,0 +1,5 @@
+#[plugobs::plugin(kind = "")]
+#[derive(Default)]
+struct FileSink;
+
+fn main() {}

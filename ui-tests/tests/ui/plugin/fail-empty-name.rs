@@ -1,0 +1,5 @@
+#[plugobs::plugin(name = "")]
+#[derive(Default)]
+struct FileSink;
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[plugobs::plugin(version = " ")]
+#[derive(Default)]
+struct FileSink;
+
+fn main() {}

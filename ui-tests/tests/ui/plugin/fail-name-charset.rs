@@ -1,0 +1,5 @@
+#[plugobs::plugin(name = "file sink")]
+#[derive(Default)]
+struct FileSink;
+
+fn main() {}
