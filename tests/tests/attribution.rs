@@ -141,7 +141,8 @@ fn cpu_time_of_a_busy_loop_is_close_to_its_wall_time() {
 }
 
 pub trait Sleep: Send + Sync {
-    fn sleep(&self, d: Duration);
+    /// Meets the other caller at `together`, sleeps `d`, and meets it again.
+    fn sleep(&self, d: Duration, together: &Barrier);
 }
 
 #[plugobs::plugin(kind = "sleeper", provides = dyn Sleep)]
@@ -150,21 +151,46 @@ pub struct Sleeper;
 
 #[plugobs::instrumented]
 impl Sleep for Sleeper {
-    fn sleep(&self, d: Duration) {
+    fn sleep(&self, d: Duration, together: &Barrier) {
+        // Both calls are in progress here, whichever thread came first.
+        together.wait();
         std::thread::sleep(d);
+        // And still both in progress: neither returns before the other slept `d`.
+        together.wait();
     }
 }
 
 #[test]
 fn busy_ratio_is_time_inside_operations_over_wall_time_and_can_exceed_one() {
+    let hold = Duration::from_millis(300);
+    let began = Instant::now();
     let registry = Registry::from_descriptors([Sleeper::DESCRIPTOR]).unwrap();
     let sleeper = registry.load::<dyn Sleep>("sleeper").unwrap();
-    // Two threads inside `sleep` at once for 300 ms: about 0.6 s busy in about 0.3 s.
+    // Two threads inside `sleep` at once for at least 300 ms, whatever the scheduling:
+    // the barrier inside the operation holds each until the other is in it too, and
+    // again until the other slept. About 0.6 s busy in about 0.3 s.
+    let together = Barrier::new(2);
     std::thread::scope(|s| {
-        s.spawn(|| sleeper.sleep(Duration::from_millis(300)));
-        sleeper.sleep(Duration::from_millis(300));
+        s.spawn(|| sleeper.sleep(hold, &together));
+        sleeper.sleep(hold, &together);
     });
-    let ratio = registry.stats().plugins[0].busy_ratio;
+    let stats = registry.stats();
+    // The ratio's window runs from the load to `stats()`, inside this one.
+    let wall = began.elapsed();
+    let ratio = stats.plugins[0].busy_ratio;
+    let operation = &stats.plugins[0].operations[0];
+    assert_eq!((operation.calls, operation.in_flight), (2, 0));
+    // Bounds that hold whatever the scheduling: each call lasted at least `hold` (so busy
+    // time is at least 2 x hold) and both lie inside the window (so at most 2 x window).
+    // (Less 1 %: the runtime dates the window's start from the wall clock, `SystemTime`,
+    // which may be slewed against `Instant` while the test runs.)
+    let floor = 0.99 * 2.0 * hold.as_secs_f64() / wall.as_secs_f64();
+    assert!(
+        (floor..=2.0).contains(&ratio),
+        "busy ratio {ratio}, at least {floor} (2 x {hold:?} in {wall:?})"
+    );
+    // The usual range: the calls overlap for all but the microseconds the test spends
+    // outside them; only a thread paused for 100 ms around the calls can take it lower.
     assert!((1.5..=2.0).contains(&ratio), "busy ratio {ratio}");
     let text = exposition::render(&registry, Format::Prometheus);
     let exported = sample(

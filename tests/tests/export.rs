@@ -245,15 +245,32 @@ fn an_incremental_flush_skips_what_did_not_change() {
         metrics::with_local_recorder(&recorder, || flusher.flush(&registry));
         recorder.0.load(Ordering::Relaxed) - before
     };
+    // Exact counts: the registry holds one plugin with one operation, called only with
+    // inputs that succeed (so no `errors_total` series), and this recorder is local to the
+    // thread, so nothing else in the process adds to them.
     let first = flush(&mut flusher);
     let idle = flush(&mut flusher);
     // The registry's own series: the discovery histogram (13 bounds + +Inf + count + sum)
     // and one `plugobs_plugins` gauge per state.
-    assert_eq!(idle, 16 + 7);
+    let registry_series = 16 + 7;
+    assert_eq!(idle, registry_series);
+    // The first flush sends everything: the registry's series, the plugin's (info, 7 load
+    // failure counters by stage and reason, 4 health status gauges, up, 3 health check
+    // failure counters, busy ratio) and its operation's group (4 outcomes, in flight, 16
+    // bounds + +Inf + count + sum).
+    let plugin_series = 1 + 7 + 4 + 1 + 3 + 1;
+    let operation_series = 4 + 1 + 19;
+    assert_eq!(
+        first,
+        registry_series + plugin_series + operation_series,
+        "first {first}"
+    );
     assert!(first > idle + 10, "first {first}, idle {idle}");
     let _ = YamlParser.parse("a,b");
     let busy = flush(&mut flusher);
-    // The operation's group again: 4 outcomes, in flight, 16 bounds + +Inf + count + sum.
+    // The operation's group again: 4 outcomes, in flight, 16 bounds + +Inf + count + sum;
+    // the plugin's own series did not change.
+    assert_eq!(busy, idle + operation_series, "busy {busy}, idle {idle}");
     assert!(busy >= idle + 4 + 1 + 19, "busy {busy}, idle {idle}");
     assert!(busy < first, "busy {busy}, first {first}");
 }

@@ -5,8 +5,8 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use plugobs::health::ManualClock;
@@ -14,6 +14,7 @@ use plugobs::{
     CheckOptions, CheckReason, Health, HealthMonitor, HealthPolicy, HealthStatus, Plugin,
     PluginState, Registry,
 };
+use tracing_subscriber::layer::SubscriberExt;
 
 pub trait Service: Send + Sync {
     fn call(&self, fail: bool) -> Result<(), ServiceError>;
@@ -40,6 +41,35 @@ fn eventually(what: &str, done: impl Fn() -> bool) {
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A count of entries into a hook that a test can wait on, woken by each entry (no
+/// polling); a wait gives up after 10 s so a regression fails instead of hanging.
+struct Entries(Mutex<usize>, Condvar);
+
+impl Entries {
+    const fn new() -> Entries {
+        Entries(Mutex::new(0), Condvar::new())
+    }
+    fn enter(&self) {
+        *self.0.lock().unwrap() += 1;
+        self.1.notify_all();
+    }
+    fn count(&self) -> usize {
+        *self.0.lock().unwrap()
+    }
+    fn wait_for(&self, what: &str, n: usize) {
+        let (count, timeout) = self
+            .1
+            .wait_timeout_while(self.0.lock().unwrap(), Duration::from_secs(10), |c| *c < n)
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "timed out waiting for {what}: {}",
+            *count
+        );
+        assert_eq!(*count, n, "{what}");
     }
 }
 
@@ -667,7 +697,7 @@ fn a_panicking_subscriber_is_contained_and_the_others_still_receive_the_change()
 }
 
 static STUCK_GATE: Gate = Gate::new();
-static STUCK_ENTERED: AtomicUsize = AtomicUsize::new(0);
+static STUCK_ENTERED: Entries = Entries::new();
 
 #[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
 #[derive(Default)]
@@ -675,7 +705,7 @@ pub struct Stuck;
 
 impl Stuck {
     fn check(&self) -> Health {
-        STUCK_ENTERED.fetch_add(1, Ordering::SeqCst);
+        STUCK_ENTERED.enter();
         STUCK_GATE.wait();
         Health::healthy()
     }
@@ -691,22 +721,32 @@ impl Service for Stuck {
 fn a_monitor_dropped_mid_round_stops_within_one_interval() {
     let registry = leak(Registry::from_descriptors([Stuck::DESCRIPTOR]).unwrap());
     let stuck = registry.load::<dyn Service>("stuck").unwrap();
-    let interval = Duration::from_millis(300);
+    // The hook stays stuck until the end of the test, so nothing but the stop can end the
+    // round early: were the round to wait for the hook's timeout (the interval) instead,
+    // `stop` would take about the whole interval. The interval is long next to the 20 ms
+    // in which a round sees its stop flag, and short because the stuck instance's own stop
+    // below waits for the check's deadline (two timeouts after the round began).
+    let interval = Duration::from_secs(3);
     let monitor = HealthMonitor::builder()
         .interval(interval)
         .timeout(Duration::from_secs(60)) // clamped to the interval
         .start(registry)
         .unwrap();
-    eventually("the first check to hang", || {
-        STUCK_ENTERED.load(Ordering::SeqCst) == 1
-    });
+    // The first round starts right away; its check enters the hook and hangs there.
+    STUCK_ENTERED.wait_for("the first check to hang", 1);
     // The round now waits for the stuck hook; stop it mid-round.
     let began = Instant::now();
     assert!(
         monitor.stop(),
         "the monitor thread exited within one interval"
     );
-    assert!(began.elapsed() <= interval, "{:?}", began.elapsed());
+    let took = began.elapsed();
+    assert!(took <= interval, "{took:?}");
+    // Wall time is the point here: the stop is prompt, not a wait for the hook's timeout.
+    // Half the interval: generous for a loaded machine, and still short of the timeout.
+    assert!(took < interval / 2, "{took:?}");
+    // One round, one call of the hook: the stop ended the monitor before a second.
+    assert_eq!(STUCK_ENTERED.count(), 1);
 
     // The hung check still holds the instance: its stop hook cannot take `&mut self`.
     let error = stuck.stop().unwrap_err();
@@ -765,7 +805,10 @@ fn a_round_leaves_a_check_running_within_its_timeout_to_the_round_that_started_i
 }
 
 static CLOSING_GATE: Gate = Gate::new();
-static CLOSING_ENTERED: AtomicUsize = AtomicUsize::new(0);
+static CLOSING_ENTERED: Entries = Entries::new();
+/// Whether the check of `Closing` returned, read by its stop hook.
+static CLOSING_CHECK_RETURNED: AtomicBool = AtomicBool::new(false);
+static CLOSED_AFTER_THE_CHECK: AtomicBool = AtomicBool::new(false);
 static CLOSED: AtomicUsize = AtomicUsize::new(0);
 
 #[plugobs::plugin(kind = "service", provides = dyn Service, stop = Self::close, health = Self::check)]
@@ -774,11 +817,16 @@ pub struct Closing;
 
 impl Closing {
     fn check(&self) -> Health {
-        CLOSING_ENTERED.fetch_add(1, Ordering::SeqCst);
+        CLOSING_ENTERED.enter();
         CLOSING_GATE.wait();
+        CLOSING_CHECK_RETURNED.store(true, Ordering::SeqCst);
         Health::healthy()
     }
     fn close(&mut self) {
+        CLOSED_AFTER_THE_CHECK.store(
+            CLOSING_CHECK_RETURNED.load(Ordering::SeqCst),
+            Ordering::SeqCst,
+        );
         CLOSED.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -794,16 +842,26 @@ fn stop_waits_for_a_check_in_flight_then_runs_its_hook() {
     let registry = leak(Registry::from_descriptors([Closing::DESCRIPTOR]).unwrap());
     let closing = registry.load::<dyn Service>("closing").unwrap();
     let round = std::thread::spawn(move || registry.check_health());
-    eventually("the check to start", || {
-        CLOSING_ENTERED.load(Ordering::SeqCst) == 1
-    });
-    let opener = std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_millis(50));
+    // The check is in flight, held at the gate, before the stop is called.
+    CLOSING_ENTERED.wait_for("the check to start", 1);
+    // The gate opens only once the stop has begun (its `plugin.stop` span exists), so the
+    // stop finds the check holding the instance and has to wait for it.
+    let (stop_begun, begun) = mpsc::channel();
+    let opener = std::thread::spawn(move || {
+        begun
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the stop to begin");
+        assert!(!CLOSING_CHECK_RETURNED.load(Ordering::SeqCst));
         CLOSING_GATE.open();
     });
+    let subscriber = tracing_subscriber::registry().with(OnSpan {
+        name: "plugin.stop",
+        seen: Mutex::new(Some(stop_begun)),
+    });
     // The stop hook takes `&mut self`: it runs once the check has let go of the instance.
-    closing.stop().unwrap();
+    tracing::subscriber::with_default(subscriber, || closing.stop()).unwrap();
     assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
+    assert!(CLOSED_AFTER_THE_CHECK.load(Ordering::SeqCst));
     opener.join().unwrap();
     assert_eq!(
         round.join().unwrap().get("closing").unwrap().result,
@@ -811,5 +869,27 @@ fn stop_waits_for_a_check_in_flight_then_runs_its_hook() {
     );
     // Stopped: no longer checked.
     assert!(registry.check_health().checks.is_empty());
-    assert_eq!(CLOSING_ENTERED.load(Ordering::SeqCst), 1);
+    assert_eq!(CLOSING_ENTERED.count(), 1);
+}
+
+/// Sends once on `seen` when a span named `name` is created on the thread it is the
+/// default subscriber of.
+struct OnSpan {
+    name: &'static str,
+    seen: Mutex<Option<mpsc::Sender<()>>>,
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for OnSpan {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if attrs.metadata().name() == self.name
+            && let Some(seen) = self.seen.lock().unwrap().take()
+        {
+            let _ = seen.send(());
+        }
+    }
 }

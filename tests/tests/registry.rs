@@ -9,9 +9,18 @@ pub trait Codec: Send + Sync {
 }
 
 /// Decodes JSON.
-#[plugobs::plugin(kind = "codec", provides = dyn Codec, version = "2.1.0")]
+#[plugobs::plugin(kind = "codec", provides = dyn Codec, version = "2.1.0", new = Self::slow)]
 #[derive(Default)]
 pub struct JsonCodec;
+/// How long `JsonCodec`'s constructor takes at least: a lower bound its load duration must
+/// meet (a sleep never returns early).
+const JSON_CONSTRUCTION: std::time::Duration = std::time::Duration::from_millis(5);
+impl JsonCodec {
+    fn slow() -> Self {
+        std::thread::sleep(JSON_CONSTRUCTION);
+        JsonCodec
+    }
+}
 impl Codec for JsonCodec {
     fn id(&self) -> &'static str {
         "json"
@@ -135,7 +144,10 @@ fn the_global_registry_holds_every_linked_plugin() {
 #[test]
 fn stats_totals_by_kind_state_and_errors() {
     let r = three();
+    let began = std::time::Instant::now();
     let _codecs = r.load_all::<dyn Codec>();
+    // Both constructions happened inside this window.
+    let window = began.elapsed();
     // geo_enricher provides nothing; make it fail through the load API anyway.
     let stats = r.stats();
     assert_eq!(stats.total, 3);
@@ -179,4 +191,25 @@ fn stats_totals_by_kind_state_and_errors() {
     assert_eq!(json["health"]["unknown"], 3);
     assert!(json["plugins"][2]["load_duration"].as_f64().unwrap() >= 0.0);
     assert_eq!(json["plugins"][1]["load_duration"], serde_json::Value::Null);
+    // The load duration is the constructor's time: at least its sleep, at most the
+    // window around `load_all`; exported as exactly those seconds.
+    let json_load = stats.plugins[2].load_duration.unwrap();
+    assert!(
+        (JSON_CONSTRUCTION..=window).contains(&json_load),
+        "json_codec load {json_load:?}, constructor sleeps {JSON_CONSTRUCTION:?}, load_all took {window:?}"
+    );
+    assert_eq!(
+        json["plugins"][2]["load_duration"].as_f64(),
+        Some(json_load.as_secs_f64())
+    );
+    let csv_load = stats.plugins[0].load_duration.unwrap();
+    assert!(
+        csv_load + json_load <= window,
+        "csv {csv_load:?} + json {json_load:?} > {window:?}"
+    );
+    assert_eq!(
+        json["plugins"][0]["load_duration"].as_f64(),
+        Some(csv_load.as_secs_f64())
+    );
+    assert_eq!(stats.plugins[1].load_duration, None);
 }

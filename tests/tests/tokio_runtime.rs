@@ -3,7 +3,12 @@
 //! in a multi-thread one. Every test runs under a deadline, so a regression fails instead
 //! of hanging CI.
 
-use std::sync::mpsc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::task::{Context, Poll};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use plugobs::{FailureReason, Plugin, PluginState, Registry, Stage};
@@ -44,6 +49,69 @@ impl SyncNapper {
 impl Napper for SyncNapper {
     fn napped(&self) -> bool {
         false
+    }
+}
+
+/// Pending on its first poll (after waking its task), ready on the second: an async hook
+/// awaiting it finishes only if something polls it again after the wake-up. Needs no
+/// runtime's reactor, so a blocking call outside any runtime can drive it.
+struct YieldOnce {
+    yielded: bool,
+    polls: &'static AtomicUsize,
+}
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.polls.fetch_add(1, Ordering::SeqCst);
+        if self.yielded {
+            Poll::Ready(())
+        } else {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+static YIELDING_START_POLLS: AtomicUsize = AtomicUsize::new(0);
+static YIELDING_STOP_POLLS: AtomicUsize = AtomicUsize::new(0);
+/// The threads the start and stop hooks ran on.
+static YIELDING_THREADS: Mutex<Vec<ThreadId>> = Mutex::new(Vec::new());
+
+/// Async start and stop hooks that yield once and need no runtime.
+#[plugobs::plugin(kind = "napper", provides = dyn Napper, start = Self::nap, stop = Self::wake)]
+#[derive(Default)]
+pub struct YieldingNapper {
+    napped: bool,
+}
+impl YieldingNapper {
+    async fn nap(&mut self) {
+        YieldOnce {
+            yielded: false,
+            polls: &YIELDING_START_POLLS,
+        }
+        .await;
+        YIELDING_THREADS
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+        self.napped = true;
+    }
+    async fn wake(&mut self) {
+        YieldOnce {
+            yielded: false,
+            polls: &YIELDING_STOP_POLLS,
+        }
+        .await;
+        YIELDING_THREADS
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+    }
+}
+impl Napper for YieldingNapper {
+    fn napped(&self) -> bool {
+        self.napped
     }
 }
 
@@ -193,11 +261,33 @@ fn blocking_load_all_on_a_multi_thread_worker_runs_the_timer_hook() {
 
 #[test]
 fn blocking_load_all_outside_any_runtime_drives_the_hook_here() {
-    let registry = leaked::<SyncNapper>();
-    let report = within(Duration::from_secs(30), move || {
-        registry.load_all::<dyn Napper>().stop_all()
+    let registry = leaked::<YieldingNapper>();
+    let record = registry.get("yielding_napper").unwrap();
+    let caller = within(Duration::from_secs(30), move || {
+        assert!(
+            tokio::runtime::Handle::try_current().is_err(),
+            "no runtime here"
+        );
+        let report = registry.load_all::<dyn Napper>();
+        assert_eq!(report.loaded.len(), 1);
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert!(report.is_complete());
+        // The start hook ran to its end: polled, woken, polled again, on this thread.
+        assert!(report.loaded[0].napped());
+        assert_eq!(YIELDING_START_POLLS.load(Ordering::SeqCst), 2);
+        assert_eq!(record.state(), PluginState::Running);
+        assert_eq!(record.live_instances(), 1);
+        assert_eq!(YIELDING_STOP_POLLS.load(Ordering::SeqCst), 0);
+
+        let failures = report.stop_all();
+        assert!(failures.is_empty(), "{failures:?}");
+        assert_eq!(YIELDING_STOP_POLLS.load(Ordering::SeqCst), 2);
+        std::thread::current().id()
     });
-    assert!(report.is_empty());
+    assert_eq!(*YIELDING_THREADS.lock().unwrap(), [caller, caller]);
+    assert_eq!(record.state(), PluginState::Stopped);
+    assert_eq!(record.live_instances(), 0);
+    assert_eq!(record.total_failures(), 0);
 }
 
 #[test]
