@@ -197,13 +197,16 @@ mod tests {
 
     #[test]
     fn lines_with_and_without_labels_and_le() {
-        let cases: &[(
-            &str,
-            &[(&'static str, &'static str)],
-            Option<&str>,
-            &str,
-            &str,
-        )] = &[
+        // (suffix, labels, le, value, the line expected)
+        type Case = (
+            &'static str,
+            Labels,
+            Option<&'static str>,
+            &'static str,
+            &'static str,
+        );
+        type Labels = &'static [(&'static str, &'static str)];
+        let cases: &[Case] = &[
             ("", &[], None, "1", "plugobs_plugins 1\n"),
             (
                 "_total",
