@@ -49,8 +49,9 @@ pub use crate::telemetry::{alloc, busy};
 /// [`flush`] for what is sent.
 pub mod bridge {
     pub use crate::export::bridge::{
-        Flusher, HistogramMode, flush, flush_interval, histogram_mode, namespace,
-        set_flush_interval, set_histogram_mode, set_namespace,
+        Flusher, HistogramMode, background_flush_running, flush, flush_interval, histogram_mode,
+        namespace, set_flush_interval, set_histogram_mode, set_namespace, start_background_flush,
+        stop_background_flush,
     };
 }
 
@@ -107,9 +108,9 @@ pub use crate::registry::Registry;
 /// `plugobs_discovery_duration_seconds` inside a `plugin.discover` span. Plugins whose
 /// name is taken twice are left out and reported by [`Registry::check`], and every lookup
 /// of that name ([`Registry::lookup`], [`Registry::load`], [`Registry::expect_plugins`])
-/// fails with [`RegistryError::DuplicateName`], saying where both are defined. The first
-/// call also starts the background flush thread that publishes to the installed `metrics`
-/// recorder (see [`bridge`]).
+/// fails with [`RegistryError::DuplicateName`], saying where both are defined. A call
+/// that finds a `metrics` recorder installed also starts the background flush thread
+/// that publishes to it, once (see [`bridge`]); with no recorder, there is no thread.
 ///
 /// A plugin defined in a crate the binary never references is not linked, so it is not
 /// here: see [`Registry::expect_plugins`].

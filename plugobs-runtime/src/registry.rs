@@ -29,6 +29,9 @@ pub struct Registry {
     pub(crate) policies: Mutex<HealthPolicies>,
     /// Serializes claiming instance names, so a name is checked and taken at once.
     naming: Mutex<()>,
+    /// What the exporter glue keeps per registry (the bridge's memory of what the global
+    /// recorder was sent). Opaque here: its type belongs to the layer that uses it.
+    pub(crate) export_memory: Mutex<Option<Box<dyn std::any::Any + Send>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -115,6 +118,7 @@ impl Registry {
             attached: Mutex::new(0),
             policies: Mutex::new(HealthPolicies::default()),
             naming: Mutex::new(()),
+            export_memory: Mutex::new(None),
         }
     }
 

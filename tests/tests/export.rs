@@ -1,10 +1,12 @@
 //! The export paths that cost per series, not per call: the direct Prometheus /
 //! OpenMetrics rendering, the bridge's histogram modes, and the incremental flush.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
+};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use plugobs::bridge::{self, Flusher, HistogramMode};
 use plugobs::exposition::{self, Format};
@@ -59,6 +61,7 @@ parser!(JsonParser);
 parser!(XmlParser);
 parser!(TomlParser);
 parser!(YamlParser);
+parser!(IniParser);
 
 fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()
@@ -210,26 +213,193 @@ fn count_and_sum_mode_sends_no_buckets() {
     assert!(!all.iter().any(|(n, _, _)| n.ends_with("_bucket")));
 }
 
-/// Counts registrations: what a flush asks of a recorder.
-#[derive(Default)]
-struct Registrations(AtomicUsize);
+/// What a flush asks of a recorder, in order.
+#[derive(Clone, Debug, PartialEq)]
+enum Event {
+    Describe(String, Option<Unit>),
+    Register(String),
+    Increment(String, u64),
+    Absolute(String, u64),
+    Set(String),
+    Record(String),
+}
 
-impl Recorder for Registrations {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Counter::noop()
+/// Logs every description, registration and update it receives.
+#[derive(Default)]
+struct Wire(Arc<Mutex<Vec<Event>>>);
+
+/// A handle of [`Wire`]: logs its updates under its key.
+struct Logged(String, Arc<Mutex<Vec<Event>>>);
+
+impl Logged {
+    fn log(&self, event: fn(String) -> Event) {
+        self.1.lock().unwrap().push(event(self.0.clone()));
     }
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Gauge::noop()
+}
+
+impl CounterFn for Logged {
+    fn increment(&self, n: u64) {
+        self.1
+            .lock()
+            .unwrap()
+            .push(Event::Increment(self.0.clone(), n));
     }
-    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Histogram::noop()
+    fn absolute(&self, n: u64) {
+        self.1
+            .lock()
+            .unwrap()
+            .push(Event::Absolute(self.0.clone(), n));
     }
+}
+
+impl GaugeFn for Logged {
+    fn increment(&self, _: f64) {
+        self.log(Event::Set);
+    }
+    fn decrement(&self, _: f64) {
+        self.log(Event::Set);
+    }
+    fn set(&self, _: f64) {
+        self.log(Event::Set);
+    }
+}
+
+impl HistogramFn for Logged {
+    fn record(&self, _: f64) {
+        self.log(Event::Record);
+    }
+}
+
+impl Wire {
+    fn handle(&self, key: &Key) -> Arc<Logged> {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        let name = format!("{}{{{}}}", key.name(), labels.join(","));
+        self.0.lock().unwrap().push(Event::Register(name.clone()));
+        Arc::new(Logged(name, self.0.clone()))
+    }
+    fn describe(&self, name: KeyName, unit: Option<Unit>) {
+        let name = name.as_str().to_owned();
+        self.0.lock().unwrap().push(Event::Describe(name, unit));
+    }
+    fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Recorder for Wire {
+    fn describe_counter(&self, name: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.describe(name, unit)
+    }
+    fn describe_gauge(&self, name: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.describe(name, unit)
+    }
+    fn describe_histogram(&self, name: KeyName, unit: Option<Unit>, _: SharedString) {
+        self.describe(name, unit)
+    }
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(self.handle(key))
+    }
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(self.handle(key))
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(self.handle(key))
+    }
+}
+
+fn updates(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| !matches!(e, Event::Describe(..) | Event::Register(_)))
+        .count()
+}
+
+/// The sum of the increments sent for `key` (`name{label=value,…}`).
+fn increments(events: &[Event], key: &str) -> u64 {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Increment(k, n) if k == key => *n,
+            _ => 0,
+        })
+        .sum()
+}
+
+#[test]
+fn a_flusher_sends_deltas_through_handles_it_keeps() {
+    let _mode = MODE.lock().unwrap_or_else(|e| e.into_inner());
+    bridge::set_histogram_mode(HistogramMode::default());
+    let registry = Registry::from_descriptors([IniParser::DESCRIPTOR]).unwrap();
+    for line in ["a", "b,c", "d"] {
+        let _ = IniParser.parse(line);
+    }
+    let recorder = Wire::default();
+    let mut flusher = Flusher::new();
+    let mut flush = || {
+        metrics::with_local_recorder(&recorder, || flusher.flush(&registry));
+        recorder.take()
+    };
+    let labels = "plugin=ini_parser,kind=parser,instance=ini_parser,operation=parse";
+    let ok = format!("plugobs_plugin_operations_total{{{labels},outcome=ok}}");
+    let error = format!("plugobs_plugin_operations_total{{{labels},outcome=error}}");
+    let count = format!("plugobs_plugin_operation_duration_seconds_count{{{labels}}}");
+
+    let first = flush();
+    assert_eq!(increments(&first, &ok), 3);
+    assert_eq!(increments(&first, &count), 3);
+    assert!(!first.iter().any(|e| matches!(e, Event::Absolute(..))));
+    // Every name is described, once, before its first registration.
+    let mut described = std::collections::HashSet::new();
+    for event in &first {
+        match event {
+            Event::Describe(name, _) => assert!(described.insert(name.clone()), "{name} twice"),
+            Event::Register(key) => {
+                let name = key.split('{').next().unwrap();
+                assert!(
+                    described.contains(name),
+                    "{name} registered before described"
+                );
+            }
+            _ => {}
+        }
+    }
+    assert!(first.contains(&Event::Describe(
+        "plugobs_plugin_operation_duration_seconds_sum".into(),
+        Some(Unit::Seconds)
+    )));
+
+    // Nothing changed: no registration, no increment.
+    let idle = flush();
+    assert!(
+        !idle.iter().any(|e| matches!(
+            e,
+            Event::Register(_) | Event::Describe(..) | Event::Increment(..)
+        )),
+        "{idle:?}"
+    );
+
+    for line in ["e", "f"] {
+        let _ = IniParser.parse(line);
+    }
+    let _ = IniParser.parse("");
+    let busy = flush();
+    assert_eq!(increments(&busy, &ok), 2);
+    assert_eq!(increments(&busy, &count), 3);
+    // Only the counter of the new error kind is new; every other handle is kept.
+    let registered: Vec<_> = busy
+        .iter()
+        .filter_map(|e| match e {
+            Event::Register(k) => Some(k.as_str()),
+            _ => None,
+        })
+        .collect();
+    let errors = format!("plugobs_plugin_errors_total{{{labels},error_kind=empty}}");
+    assert_eq!(registered, [errors.as_str()], "{busy:?}");
+    assert_eq!(increments(&busy, &errors), 1);
+    assert_eq!(increments(&busy, &error), 1);
 }
 
 #[test]
@@ -238,39 +408,41 @@ fn an_incremental_flush_skips_what_did_not_change() {
     bridge::set_histogram_mode(HistogramMode::default());
     let registry = Registry::from_descriptors([YamlParser::DESCRIPTOR]).unwrap();
     let _ = YamlParser.parse("a");
-    let recorder = Registrations::default();
+    let recorder = Wire::default();
     let mut flusher = Flusher::new();
-    let flush = |flusher: &mut Flusher| {
-        let before = recorder.0.load(Ordering::Relaxed);
+    let mut flush = || {
         metrics::with_local_recorder(&recorder, || flusher.flush(&registry));
-        recorder.0.load(Ordering::Relaxed) - before
+        updates(&recorder.take())
     };
     // Exact counts: the registry holds one plugin with one operation, called only with
     // inputs that succeed (so no `errors_total` series), and this recorder is local to the
     // thread, so nothing else in the process adds to them.
-    let first = flush(&mut flusher);
-    let idle = flush(&mut flusher);
-    // The registry's own series: the discovery histogram (13 bounds + +Inf + count + sum)
-    // and one `plugobs_plugins` gauge per state.
-    let registry_series = 16 + 7;
-    assert_eq!(idle, registry_series);
-    // The first flush sends everything: the registry's series, the plugin's (info, 7 load
-    // failure counters by stage and reason, 4 health status gauges, up, 3 health check
-    // failure counters, busy ratio) and its operation's group (4 outcomes, in flight, 16
-    // bounds + +Inf + count + sum).
+    let first = flush();
+    let idle = flush();
+    // The registry's own series, always sent: the discovery histogram's sum (its counts
+    // did not move, so no increment) and one `plugobs_plugins` gauge per state.
+    let registry_updates = 1 + 7;
+    assert_eq!(idle, registry_updates);
+    // The first flush sends everything, zeros included: the registry's series
+    // (discovery: 13 bounds + +Inf + count + sum), the plugin's (info, 7 load failure
+    // counters by stage and reason, 4 health status gauges, up, 3 health check failure
+    // counters, busy ratio) and its operation's group (4 outcomes, in flight, 16 bounds +
+    // +Inf + count + sum).
     let plugin_series = 1 + 7 + 4 + 1 + 3 + 1;
     let operation_series = 4 + 1 + 19;
     assert_eq!(
         first,
-        registry_series + plugin_series + operation_series,
+        16 + 7 + plugin_series + operation_series,
         "first {first}"
     );
-    assert!(first > idle + 10, "first {first}, idle {idle}");
     let _ = YamlParser.parse("a,b");
-    let busy = flush(&mut flusher);
-    // The operation's group again: 4 outcomes, in flight, 16 bounds + +Inf + count + sum;
-    // the plugin's own series did not change.
-    assert_eq!(busy, idle + operation_series, "busy {busy}, idle {idle}");
-    assert!(busy >= idle + 4 + 1 + 19, "busy {busy}, idle {idle}");
-    assert!(busy < first, "busy {busy}, first {first}");
+    let busy = flush();
+    // The operation's group again, only what moved: the `ok` outcome, in flight, the
+    // buckets the call counts in (those at or above its duration, and +Inf), the count
+    // and the sum; the plugin's own series did not change.
+    assert!(busy > idle + 4, "busy {busy}, idle {idle}");
+    assert!(
+        busy <= idle + 1 + 1 + 17 + 1 + 1,
+        "busy {busy}, idle {idle}"
+    );
 }
