@@ -748,6 +748,13 @@ fn a_monitor_dropped_mid_round_stops_within_one_interval() {
     // One round, one call of the hook: the stop ended the monitor before a second.
     assert_eq!(STUCK_ENTERED.count(), 1);
 
+    // The stopped round did not happen: nothing applied, nothing counted.
+    let record = registry.get("stuck").unwrap();
+    assert_eq!(record.health_check_failures(CheckReason::Timeout), 0);
+    assert_eq!(record.health().status, HealthStatus::Unknown);
+    let readiness = registry.readiness();
+    assert_eq!(readiness.not_ready[0].message, "not checked yet");
+
     // The hung check still holds the instance: its stop hook cannot take `&mut self`.
     let error = stuck.stop().unwrap_err();
     assert_eq!(error.error.error_type(), "health_check_running");
@@ -892,4 +899,120 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for OnSpan {
             let _ = seen.send(());
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Concurrent rounds, reasons before the threshold
+
+static PACED_CHECKS: AtomicUsize = AtomicUsize::new(0);
+static PACED_ENTERED: Entries = Entries::new();
+static PACED_GATE: Gate = Gate::new();
+
+/// Healthy; its second check waits at a gate, so another round finds it in flight.
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Paced;
+
+impl Paced {
+    fn check(&self) -> Health {
+        if PACED_CHECKS.fetch_add(1, Ordering::SeqCst) == 1 {
+            PACED_ENTERED.enter();
+            PACED_GATE.wait();
+        }
+        Health::healthy()
+    }
+}
+
+impl Service for Paced {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_round_that_finds_a_check_in_flight_reports_the_status_as_it_stands() {
+    let registry = leak(Registry::from_descriptors([Paced::DESCRIPTOR]).unwrap());
+    let _paced = registry.load::<dyn Service>("paced").unwrap();
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&changes);
+    // Subscribed before the first round: no change can be missed.
+    let monitor = HealthMonitor::builder()
+        .timeout(Duration::from_secs(30))
+        .on_change(move |c| seen.lock().unwrap().push((c.from, c.to)))
+        .manual(registry);
+    monitor.tick();
+    assert_eq!(
+        registry.get("paced").unwrap().health().status,
+        HealthStatus::Healthy
+    );
+    // The monitor's second round: its check waits at the gate.
+    let round = std::thread::scope(|s| {
+        let second = s.spawn(|| monitor.tick());
+        PACED_ENTERED.wait_for("the monitor's check to start", 1);
+        // A probe's round meanwhile: the plugin stays healthy, nothing moves.
+        for _ in 0..3 {
+            let probe = registry.check_health();
+            let check = probe.get("paced").unwrap();
+            assert_eq!(
+                (check.previous, check.status, check.failure),
+                (HealthStatus::Healthy, HealthStatus::Healthy, None)
+            );
+            assert_eq!(check.result, Health::healthy());
+            assert!(registry.readiness().ready);
+        }
+        PACED_GATE.open();
+        second.join().unwrap()
+    });
+    assert_eq!(round.get("paced").unwrap().status, HealthStatus::Healthy);
+    // One change in all: the first result. The probes flipped nothing.
+    assert_eq!(
+        *changes.lock().unwrap(),
+        [(HealthStatus::Unknown, HealthStatus::Healthy)]
+    );
+    assert_eq!(PACED_CHECKS.load(Ordering::SeqCst), 2);
+    assert_eq!(monitor.rounds(), 2);
+}
+
+static LATE_GATE: Gate = Gate::new();
+
+/// Its hook never returns within the test's timeout.
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Late;
+
+impl Late {
+    fn check(&self) -> Health {
+        LATE_GATE.wait();
+        Health::healthy()
+    }
+}
+
+impl Service for Late {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn readiness_says_why_before_the_failure_threshold() {
+    let registry = leak(Registry::from_descriptors([Late::DESCRIPTOR]).unwrap());
+    let _late = registry.load::<dyn Service>("late").unwrap();
+    let monitor = HealthMonitor::builder()
+        .timeout(Duration::from_millis(50))
+        .failure_threshold(3)
+        .manual(registry);
+    monitor.tick();
+    let readiness = registry.readiness();
+    assert_eq!(readiness.not_ready.len(), 1);
+    assert_eq!(readiness.not_ready[0].status, HealthStatus::Unknown);
+    assert_eq!(
+        readiness.not_ready[0].message,
+        "timed out after 50ms (1 of 3 before unhealthy)"
+    );
+    let health = registry.get("late").unwrap().health();
+    assert_eq!(
+        health.message,
+        "timed out after 50ms (1 of 3 before unhealthy)"
+    );
+    LATE_GATE.open();
 }

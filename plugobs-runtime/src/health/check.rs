@@ -24,6 +24,12 @@ use crate::record::plugin_record::PluginRecord;
 use crate::registry::Registry;
 
 /// How a round checks.
+///
+/// The defaults judge a single round on its own (thresholds 1 and 1): what a one-off
+/// [`Registry::check_health`] or a probe endpoint wants. A
+/// [`HealthMonitor`](crate::HealthMonitor) smooths over rounds instead (3 and 2 by
+/// default). Both write the same per-plugin state, so a host that runs a monitor and
+/// also calls `check_health_with` should pass the monitor's thresholds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckOptions {
     /// How long a hook may run, from the moment it starts on its worker. Default 2 s.
@@ -204,13 +210,40 @@ impl Registry {
             spans.push(span);
         }
         wait(&shared, &mut seen, began, timeout, queue_bound, cancel);
+        if cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
+            // A cancelled round did not happen: its checks were cut short, not failed.
+            // Nothing is applied or counted; a hook that is still running finishes on
+            // its worker and its result is dropped.
+            return HealthReport::default();
+        }
 
         let policies = self.health_policies();
         let mut report = HealthReport::default();
         for ((record, seen), span) in running.iter().zip(seen).zip(spans) {
             let d = record.descriptor();
-            let (hook, failure, duration) =
-                judge_hook(seen.unwrap_or(Seen::NotStarted), timeout, began);
+            let seen = seen.unwrap_or(Seen::NotStarted);
+            if let Seen::InProgress = seen {
+                // Another round is checking this plugin right now: that round applies
+                // its result. This one reports the plugin as it stands, and changes
+                // nothing, so concurrent rounds never flap a status.
+                let inner = record.health_state().lock();
+                let status = inner.reported.status;
+                let result = inner.last.clone().unwrap_or_else(|| inner.reported.clone());
+                drop(inner);
+                span.record("health.status", result.status.as_str());
+                report.checks.push(PluginCheck {
+                    plugin: d.name,
+                    instance: record.instance(),
+                    kind: d.kind,
+                    result,
+                    status,
+                    previous: status,
+                    duration: None,
+                    failure: None,
+                });
+                continue;
+            }
+            let (hook, failure, duration) = judge_hook(seen, timeout, began);
             let policy = policies.for_plugin(d.name);
             let from_policy = policy.evaluate(record, now);
             let mut inner = record.health_state().lock();
@@ -418,6 +451,7 @@ fn judge_hook(
             Some(CheckReason::Timeout),
             None,
         ),
+        // Reported as it stands, before judging (see `round`).
         Seen::InProgress => (Health::unknown("checked by another round"), None, None),
         Seen::Busy(since) => (
             Health::unhealthy(format!(

@@ -38,11 +38,16 @@ pub struct HealthChange {
 
 type Subscriber = Arc<dyn Fn(&HealthChange) + Send + Sync>;
 
+/// The monitor thread's name: Linux keeps 15 bytes of a thread's name.
+const MONITOR_THREAD: &str = "plugobs-monitor";
+const _: () = assert!(MONITOR_THREAD.len() <= 15);
+
 /// Configures a [`HealthMonitor`].
 pub struct HealthMonitorBuilder {
     interval: Duration,
     options: CheckOptions,
     clock: Arc<dyn Clock>,
+    subscribers: Vec<Subscriber>,
 }
 
 impl std::fmt::Debug for HealthMonitorBuilder {
@@ -50,6 +55,7 @@ impl std::fmt::Debug for HealthMonitorBuilder {
         f.debug_struct("HealthMonitorBuilder")
             .field("interval", &self.interval)
             .field("options", &self.options)
+            .field("subscribers", &self.subscribers.len())
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +70,7 @@ impl Default for HealthMonitorBuilder {
                 recovery_threshold: 2,
             },
             clock: Arc::new(SystemClock),
+            subscribers: Vec::new(),
         }
     }
 }
@@ -106,6 +113,29 @@ impl HealthMonitorBuilder {
         self
     }
 
+    /// Calls `subscriber` with every status change, from the first round on: registered
+    /// before the monitor starts, so no change is missed. See
+    /// [`HealthMonitor::on_change`].
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let changes = Arc::new(AtomicUsize::new(0));
+    /// let seen = Arc::clone(&changes);
+    /// let monitor = plugobs_runtime::HealthMonitor::builder()
+    ///     .on_change(move |_| {
+    ///         seen.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .manual(plugobs_runtime::registry());
+    /// monitor.tick();
+    /// ```
+    #[must_use]
+    pub fn on_change(mut self, subscriber: impl Fn(&HealthChange) + Send + Sync + 'static) -> Self {
+        self.subscribers.push(Arc::new(subscriber));
+        self
+    }
+
     fn core(mut self, registry: &'static Registry) -> Arc<Core> {
         self.options.timeout = self.options.timeout.min(self.interval);
         Arc::new(Core {
@@ -113,7 +143,7 @@ impl HealthMonitorBuilder {
             interval: self.interval,
             options: self.options,
             clock: self.clock,
-            subscribers: Mutex::new(Vec::new()),
+            subscribers: Mutex::new(self.subscribers),
             stop: AtomicBool::new(false),
             wake: Mutex::new(()),
             woken: Condvar::new(),
@@ -123,7 +153,7 @@ impl HealthMonitorBuilder {
         })
     }
 
-    /// Starts the monitor on its own thread, `plugobs-health-monitor`: a round right away,
+    /// Starts the monitor on its own thread, `plugobs-monitor`: a round right away,
     /// then one every interval.
     ///
     /// # Errors
@@ -132,7 +162,7 @@ impl HealthMonitorBuilder {
         let core = self.core(registry);
         let running = Arc::clone(&core);
         std::thread::Builder::new()
-            .name("plugobs-health-monitor".to_owned())
+            .name(MONITOR_THREAD.to_owned())
             .spawn(move || running.run())?;
         Ok(HealthMonitor {
             core,
@@ -233,10 +263,11 @@ impl Core {
 
     fn tick(&self, cancel: Option<&AtomicBool>) -> HealthReport {
         let report = self.registry.round(&self.options, self.clock.now(), cancel);
-        self.rounds.fetch_add(1, Ordering::Relaxed);
         if cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
+            // Stopped mid-round: the round recorded nothing, and does not count.
             return report;
         }
+        self.rounds.fetch_add(1, Ordering::Relaxed);
         let subscribers: Vec<Subscriber> = lock(&self.subscribers).clone();
         if subscribers.is_empty() {
             return report;
@@ -279,7 +310,9 @@ impl HealthMonitor {
         HealthMonitorBuilder::default()
     }
 
-    /// Calls `subscriber` with every status change from now on.
+    /// Calls `subscriber` with every status change from now on. A round may already have
+    /// run on a started monitor: to miss no change, register with
+    /// [`HealthMonitorBuilder::on_change`] before starting it.
     pub fn on_change(&self, subscriber: impl Fn(&HealthChange) + Send + Sync + 'static) {
         lock(&self.core.subscribers).push(Arc::new(subscriber));
     }

@@ -17,6 +17,10 @@ pub(crate) const PARALLEL: usize = 8;
 /// How long an idle worker waits for a job before it exits.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
 
+/// The workers' name: Linux keeps 15 bytes of a thread's name.
+const WORKER_THREAD: &str = "plugobs-health";
+const _: () = assert!(WORKER_THREAD.len() <= 15);
+
 type Job = Box<dyn FnOnce() + Send>;
 
 struct PoolState {
@@ -92,7 +96,7 @@ fn grow(s: &mut MutexGuard<'static, PoolState>) -> std::io::Result<()> {
     s.threads += 1;
     s.spawned += 1;
     let spawned = std::thread::Builder::new()
-        .name("plugobs-health".to_owned())
+        .name(WORKER_THREAD.to_owned())
         .spawn(work);
     match spawned {
         Ok(_) => Ok(()),

@@ -171,7 +171,8 @@ impl HealthInner {
     /// and after.
     ///
     /// - Unhealthy is reported after `failures` consecutive unhealthy results
-    ///   (`failures - 1` keep the status).
+    ///   (`failures - 1` keep the status, with the result's message and how many of
+    ///   `failures` it was: "timed out after 200ms (1 of 3 before unhealthy)").
     /// - Leaving unhealthy or degraded for a better status takes `recoveries`
     ///   consecutive results at least that good.
     /// - From healthy or unknown, degraded (and unknown) results are reported at once; from
@@ -208,6 +209,23 @@ impl HealthInner {
                 self.reported = h;
             }
             None if to == before => self.reported = result.clone(),
+            None if to == HealthStatus::Unhealthy => {
+                // Not unhealthy yet: the status stands, and says why from the first
+                // failed result on.
+                let why = if result.message.is_empty() {
+                    "unhealthy"
+                } else {
+                    &result.message
+                };
+                let mut pending = result.clone();
+                pending.message = format!(
+                    "{why} ({} of {} before unhealthy)",
+                    self.bad_streak,
+                    failures.max(1)
+                );
+                pending.status = before;
+                self.reported = pending;
+            }
             None => {}
         }
         self.last = Some(result);
@@ -243,5 +261,37 @@ mod tests {
         assert_eq!(statuses(&[H, D, H, H], 3, 2), [H, D, D, H]);
         // Unhealthy to degraded is a recovery too.
         assert_eq!(statuses(&[U, D, D], 1, 2), [U, U, D]);
+    }
+
+    #[test]
+    fn a_failure_below_the_threshold_says_why() {
+        let state = HealthState::default();
+        let mut inner = state.lock();
+        let timed_out = Health::unhealthy("timed out after 200ms");
+        inner.apply(timed_out.clone(), 3, 2);
+        assert_eq!(inner.reported.status, HealthStatus::Unknown);
+        assert_eq!(
+            inner.reported.message,
+            "timed out after 200ms (1 of 3 before unhealthy)"
+        );
+        inner.apply(timed_out.clone(), 3, 2);
+        assert_eq!(
+            inner.reported.message,
+            "timed out after 200ms (2 of 3 before unhealthy)"
+        );
+        inner.apply(timed_out, 3, 2);
+        assert_eq!(inner.reported, Health::unhealthy("timed out after 200ms"));
+        // From healthy, the status stands with the reason.
+        let state = HealthState::default();
+        let mut inner = state.lock();
+        inner.apply(Health::healthy(), 3, 2);
+        inner.apply(Health::unhealthy(""), 3, 2);
+        assert_eq!(inner.reported.status, HealthStatus::Healthy);
+        assert_eq!(
+            inner.reported.message,
+            "unhealthy (1 of 3 before unhealthy)"
+        );
+        inner.apply(Health::healthy(), 3, 2);
+        assert_eq!(inner.reported, Health::healthy());
     }
 }
