@@ -1016,3 +1016,91 @@ fn readiness_says_why_before_the_failure_threshold() {
     );
     LATE_GATE.open();
 }
+
+static CLOGGED_GATE: Gate = Gate::new();
+static CLOGGED_ENTERED: Entries = Entries::new();
+static BRISK_ENTERED: Entries = Entries::new();
+
+/// Its hook hangs until the end of its test.
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Clogged;
+
+impl Clogged {
+    fn check(&self) -> Health {
+        CLOGGED_ENTERED.enter();
+        CLOGGED_GATE.wait();
+        Health::healthy()
+    }
+}
+
+impl Service for Clogged {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+/// Its hook returns at once.
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Brisk;
+
+impl Brisk {
+    fn check(&self) -> Health {
+        BRISK_ENTERED.enter();
+        Health::healthy()
+    }
+}
+
+impl Service for Brisk {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn hung_hooks_delay_no_other_check_not_even_by_their_timeout() {
+    let registry =
+        leak(Registry::from_descriptors([Clogged::DESCRIPTOR, Brisk::DESCRIPTOR]).unwrap());
+    // Three times the pool's parallelism of hung hooks, queued before the brisk ones.
+    let hung = 24;
+    let names = |prefix: &'static str, n: usize| (0..n).map(move |i| format!("{prefix}-{i:02}"));
+    let mut loaded = Vec::new();
+    for name in names("clogged", hung) {
+        loaded.push(
+            registry
+                .load_instance_without_config::<dyn Service>("clogged", &name)
+                .unwrap(),
+        );
+    }
+    for name in names("brisk", 16) {
+        loaded.push(
+            registry
+                .load_instance_without_config::<dyn Service>("brisk", &name)
+                .unwrap(),
+        );
+    }
+    let options = CheckOptions {
+        // Far longer than the waits below: were a hung check to hold its thread until its
+        // timeout, the checks queued behind it could not start in time.
+        timeout: Duration::from_secs(120),
+        ..CheckOptions::default()
+    };
+    let round = std::thread::spawn(move || registry.check_health_with(&options));
+    // Every hung check starts, and every brisk one, while the hung ones still hang.
+    CLOGGED_ENTERED.wait_for("every hung check to start", hung);
+    BRISK_ENTERED.wait_for("every brisk check to start", 16);
+    CLOGGED_GATE.open();
+    let report = round.join().unwrap();
+    assert_eq!(report.checks.len(), hung + 16);
+    assert!(
+        report
+            .checks
+            .iter()
+            .all(|c| c.result == Health::healthy() && c.failure.is_none()),
+        "{report:?}"
+    );
+    for l in loaded {
+        l.stop().unwrap();
+    }
+}

@@ -105,6 +105,9 @@ struct Slot {
     started: Option<Instant>,
     done: Option<(HookEnd, Duration)>,
     given_up: bool,
+    /// Still running after `workers::SLOW`: its thread no longer counts against the
+    /// pool's limit (see `workers.rs`).
+    released: bool,
 }
 
 /// The round's slots, shared with the jobs on the workers.
@@ -336,18 +339,18 @@ fn job(
         let took = began.elapsed();
         in_flight.took = Some(took);
         drop(in_flight);
-        let abandoned = {
+        let released = {
             let mut slots = shared.lock();
             match slots.get_mut(index) {
                 Some(slot) => {
                     slot.done = Some((hook, took));
-                    slot.given_up
+                    slot.released
                 }
                 None => false,
             }
         };
         shared.finished.notify_all();
-        if abandoned {
+        if released {
             workers::returned();
         }
     })
@@ -398,14 +401,25 @@ fn wait(
                 Some(started) => (started + timeout, Seen::TimedOut),
                 None => (began + queue_bound, Seen::NotStarted),
             };
+            let mut wake = deadline;
+            if let Some(started) = slot.started {
+                // A slow check gives its place in the pool to the next one at once.
+                if !slot.released && now >= started + workers::SLOW {
+                    slot.released = true;
+                    workers::release();
+                } else if !slot.released {
+                    wake = wake.min(started + workers::SLOW);
+                }
+            }
             if now >= deadline || cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
                 slot.given_up = true;
-                if slot.started.is_some() {
-                    workers::abandon();
+                if slot.started.is_some() && !slot.released {
+                    slot.released = true;
+                    workers::release();
                 }
                 *entry = Some(on_expiry);
             } else {
-                next = Some(next.map_or(deadline, |n| n.min(deadline)));
+                next = Some(next.map_or(wake, |n| n.min(wake)));
             }
         }
         let Some(next) = next else {

@@ -17,9 +17,11 @@
 //!
 //! Every check runs on a worker thread of a small pool, never on the caller's thread: the
 //! caller (a round) waits at most the check's timeout after the check began, then reports
-//! it `Unhealthy("timed out after …")` and moves on. The worker stays with the hung
-//! check — a thread cannot be killed — and the pool grows by one thread for it, so the
-//! other checks keep their parallelism. While that check runs, the plugin is not checked
+//! it `Unhealthy("timed out after …")` and moves on. A check still running 10 ms after
+//! it began stops counting against the pool's parallelism: the pool grows by one thread
+//! for it at once, so a hung hook delays no other check, not even by its timeout. The
+//! worker stays with the hung check — a thread cannot be killed — and the surplus
+//! threads exit as soon as the hung checks return. While that check runs, the plugin is not checked
 //! again: every later round reports it unhealthy ("still running") without starting a
 //! second check, so hung checks never pile up: at most one thread per plugin.
 
@@ -43,7 +45,8 @@ pub use readiness::{NotReady, Readiness};
 pub struct CheckThreads {
     /// Threads alive (running a check or idle).
     pub alive: usize,
-    /// Threads held by checks a round gave up on (timed out, not yet returned).
+    /// Threads held by slow checks: running for more than 10 ms, or timed out, and not
+    /// returned yet. The pool holds at most 8 threads more than this.
     pub held_by_timed_out_checks: usize,
     /// Threads started since the process began.
     pub started: u64,

@@ -1,12 +1,14 @@
 //! The threads health checks run on: a small pool, shared by every round, that grows by
-//! one thread for each check that outlived its timeout.
+//! one thread for each check that is slow to return.
 //!
 //! A check is a job on this pool, never a call on the caller's thread. At most
-//! [`PARALLEL`] threads run checks that are still within their timeout; a check the round
-//! has given up on (it timed out) keeps its thread — Rust cannot kill a thread — and
-//! raises the limit by one until it returns, so it never takes a slot from the others.
-//! Since a plugin is never checked again while its previous check runs, the threads held
-//! by hung checks are at most one per plugin. A thread idle for [`IDLE_EXIT`] exits.
+//! [`PARALLEL`] threads run checks that returned promptly so far; a check still running
+//! after [`SLOW`] is *released*: it keeps its thread — Rust cannot kill a thread, and the
+//! check may yet return within its timeout — and raises the limit by one until it
+//! returns, so a hung hook never holds up the others, not even for its timeout. Since a
+//! plugin is never checked again while its previous check runs, the threads held by slow
+//! checks are at most one per plugin. A worker that finds no job exits if the pool is
+//! larger than its limit (released checks returned), or after [`IDLE_EXIT`] idle.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -16,6 +18,8 @@ use std::time::Duration;
 pub(crate) const PARALLEL: usize = 8;
 /// How long an idle worker waits for a job before it exits.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
+/// How long a check runs before its thread stops counting against [`PARALLEL`].
+pub(crate) const SLOW: Duration = Duration::from_millis(10);
 
 /// The workers' name: Linux keeps 15 bytes of a thread's name.
 const WORKER_THREAD: &str = "plugobs-health";
@@ -29,7 +33,7 @@ struct PoolState {
     idle: usize,
     /// Workers alive.
     threads: usize,
-    /// Workers held by checks a round gave up on.
+    /// Workers held by released checks: slow, or given up on.
     abandoned: usize,
     /// Workers ever started.
     spawned: u64,
@@ -72,14 +76,15 @@ pub(crate) fn submit(job: Job) -> std::io::Result<()> {
     grow(&mut s)
 }
 
-/// A round gave up on a running check: its thread no longer counts against the limit.
-pub(crate) fn abandon() {
+/// A running check was released (slow, or given up on): its thread no longer counts
+/// against the limit.
+pub(crate) fn release() {
     let mut s = state();
     s.abandoned += 1;
     let _ = grow(&mut s);
 }
 
-/// An abandoned check returned.
+/// A released check returned.
 pub(crate) fn returned() {
     let mut s = state();
     s.abandoned = s.abandoned.saturating_sub(1);
@@ -118,6 +123,12 @@ fn work() {
             job();
             s = state();
             continue;
+        }
+        // More threads than the limit: released checks returned. The surplus leaves now,
+        // so the pool shrinks back as soon as hung hooks come back.
+        if s.threads > PARALLEL + s.abandoned {
+            s.threads -= 1;
+            return;
         }
         s.idle += 1;
         let (guard, timeout) = POOL
