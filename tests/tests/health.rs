@@ -724,8 +724,7 @@ fn a_monitor_dropped_mid_round_stops_within_one_interval() {
     // The hook stays stuck until the end of the test, so nothing but the stop can end the
     // round early: were the round to wait for the hook's timeout (the interval) instead,
     // `stop` would take about the whole interval. The interval is long next to the 20 ms
-    // in which a round sees its stop flag, and short because the stuck instance's own stop
-    // below waits for the check's deadline (two timeouts after the round began).
+    // in which a round sees its stop flag.
     let interval = Duration::from_secs(3);
     let monitor = HealthMonitor::builder()
         .interval(interval)
@@ -755,9 +754,10 @@ fn a_monitor_dropped_mid_round_stops_within_one_interval() {
     let readiness = registry.readiness();
     assert_eq!(readiness.not_ready[0].message, "not checked yet");
 
-    // The hung check still holds the instance: its stop hook cannot take `&mut self`.
-    let error = stuck.stop().unwrap_err();
-    assert_eq!(error.error.error_type(), "health_check_running");
+    // No stop hook: the instance stops at once, hung check or not; the check keeps the
+    // instance until it returns.
+    stuck.stop().unwrap();
+    assert_eq!(record.state(), PluginState::Stopped);
     STUCK_GATE.open();
 }
 
@@ -1103,4 +1103,54 @@ fn hung_hooks_delay_no_other_check_not_even_by_their_timeout() {
     for l in loaded {
         l.stop().unwrap();
     }
+}
+
+static HELD_GATE: Gate = Gate::new();
+static HELD_ENTERED: Entries = Entries::new();
+
+/// No stop hook; its health hook hangs until the test opens the gate.
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Held;
+
+impl Held {
+    fn check(&self) -> Health {
+        HELD_ENTERED.enter();
+        HELD_GATE.wait();
+        Health::unhealthy("came back too late")
+    }
+}
+
+impl Service for Held {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_instance_without_a_stop_hook_stops_at_once_and_a_late_result_is_dropped() {
+    let registry = leak(Registry::from_descriptors([Held::DESCRIPTOR]).unwrap());
+    let held = registry.load::<dyn Service>("held").unwrap();
+    let options = CheckOptions {
+        timeout: Duration::from_secs(120),
+        ..CheckOptions::default()
+    };
+    let round = std::thread::spawn(move || registry.check_health_with(&options));
+    HELD_ENTERED.wait_for("the check to hang", 1);
+    // The gate opens only after the stop returned: a stop that waited for the check
+    // would wait for its 120 s timeout, and the bound below would fail it.
+    let (stopped, done) = mpsc::channel();
+    std::thread::spawn(move || stopped.send(held.stop()).unwrap());
+    let stop = done
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the stop to return");
+    stop.unwrap();
+    let record = registry.get("held").unwrap();
+    assert_eq!(record.state(), PluginState::Stopped);
+    HELD_GATE.open();
+    // The check came back after the stop: its result is dropped, nothing is counted.
+    let report = round.join().unwrap();
+    assert!(report.get("held").is_none(), "{report:?}");
+    assert_ne!(record.health().message, "came back too late");
+    assert_eq!(record.health_check_failures(CheckReason::Unhealthy), 0);
 }

@@ -200,7 +200,14 @@ impl Registry {
                 }
                 Begin::Busy(since) => seen.push(Some(Seen::Busy(since))),
                 Begin::Check(target) => {
-                    let job = job(i, target, Arc::clone(record), span.clone(), &shared);
+                    let job = job(
+                        i,
+                        timeout,
+                        target,
+                        Arc::clone(record),
+                        span.clone(),
+                        &shared,
+                    );
                     match workers::submit(job) {
                         Ok(()) => seen.push(None),
                         Err(error) => {
@@ -224,6 +231,10 @@ impl Registry {
         let mut report = HealthReport::default();
         for ((record, seen), span) in running.iter().zip(seen).zip(spans) {
             let d = record.descriptor();
+            if record.running_instances() == 0 {
+                // Stopped during the round: its result, if any, is dropped.
+                continue;
+            }
             let seen = seen.unwrap_or(Seen::NotStarted);
             if let Seen::InProgress = seen {
                 // Another round is checking this plugin right now: that round applies
@@ -305,6 +316,7 @@ impl Drop for InFlight {
 /// The job that runs one hook on a worker.
 fn job(
     index: usize,
+    timeout: Duration,
     target: Arc<dyn HealthTarget>,
     record: Arc<PluginRecord>,
     span: tracing::Span,
@@ -323,7 +335,20 @@ fn job(
                 // The round stopped waiting before this check could start: skip it.
                 None => return,
                 Some(slot) if slot.given_up => return,
-                Some(slot) => slot.started = Some(Instant::now()),
+                Some(slot) => {
+                    // Stopped while queued: nothing to check (the round sees it stopped).
+                    let started = in_flight
+                        .target
+                        .as_ref()
+                        .is_some_and(|t| in_flight.record.health_state().running(t, timeout));
+                    if !started {
+                        slot.done = Some((HookEnd::Absent, Duration::ZERO));
+                        drop(slots);
+                        shared.finished.notify_all();
+                        return;
+                    }
+                    slot.started = Some(Instant::now());
+                }
             }
         }
         let began = Instant::now();

@@ -162,10 +162,13 @@ impl Drop for Step<'_> {
 ///
 /// The instance of a plugin with a health hook (`health = path`) is shared, once started,
 /// with the threads that run its checks: [`Loaded::get_mut`] and [`Loaded::downcast_mut`]
-/// return `None` for it (use interior mutability, as for any shared service), and its
-/// stop hook, which takes `&mut self`, first waits for a check in flight. A check that
-/// outlived its timeout still holds the instance: the stop then fails (the hook does not
-/// run) and the instance is released when the check returns.
+/// return `None` for it (use interior mutability, as for any shared service). Stopping
+/// it never waits on a check beyond what its stop hook needs: without a stop hook it
+/// stops at once (a check in flight keeps the instance until it returns, then drops it,
+/// and its result is discarded); a stop hook takes `&mut self`, so it first waits for a
+/// check in flight, at most until that check's own timeout. A check that outlived its
+/// timeout still holds the instance: the stop then fails (the hook does not run) and the
+/// instance is released when the check returns.
 pub struct Loaded<S: ?Sized + 'static> {
     record: Arc<PluginRecord>,
     instance: Arc<dyn Instance<S>>,
@@ -283,17 +286,27 @@ impl<S: ?Sized + 'static> Loaded<S> {
         self.stop_begun = true;
         let step = Step::begin(&self.record, Stage::Stop);
         let descriptor = self.record.descriptor();
-        // No new health check of this instance; wait for one in flight.
+        // No new health check of this instance (a queued one is skipped). With no stop
+        // hook there is nothing to wait for: a check in flight keeps the instance until
+        // it returns, then drops it, and its result is discarded. A stop hook takes
+        // `&mut self`, so it waits for a check in flight, at most until that check's
+        // own timeout.
         let health = self.record.health_state();
         health.unregister(Arc::as_ptr(&self.instance).cast::<()>());
-        if Arc::get_mut(&mut self.instance).is_none() {
-            health.wait_idle(Duration::from_millis(100));
-        }
-        let call = match Arc::get_mut(&mut self.instance) {
-            Some(instance) => step.span.in_scope(|| {
-                crate::core::plugin_cells::within(descriptor, || call_catching(|| instance.stop()))
-            }),
-            None => HookCall::Done(Err(HookError::health_check_running())),
+        let call = if !descriptor.has_stop {
+            HookCall::done()
+        } else {
+            if Arc::get_mut(&mut self.instance).is_none() {
+                health.wait_idle(Duration::from_millis(100));
+            }
+            match Arc::get_mut(&mut self.instance) {
+                Some(instance) => step.span.in_scope(|| {
+                    crate::core::plugin_cells::within(descriptor, || {
+                        call_catching(|| instance.stop())
+                    })
+                }),
+                None => HookCall::Done(Err(HookError::health_check_running())),
+            }
         };
         let result = drive.hook(descriptor, &step.span, call).await;
         step.finish(result)

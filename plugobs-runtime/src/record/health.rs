@@ -106,6 +106,25 @@ impl HealthState {
         }
     }
 
+    /// The check in flight is about to run the hook of `target`, with `timeout`: a stop
+    /// waits for it until then at most. Returns false, and the check must not run, when
+    /// the instance was stopped since the check was queued.
+    pub(crate) fn running(&self, target: &Arc<dyn HealthTarget>, timeout: Duration) -> bool {
+        let mut inner = self.lock();
+        let address = Arc::as_ptr(target).cast::<()>();
+        if !inner
+            .targets
+            .iter()
+            .any(|t| Arc::as_ptr(t).cast::<()>() == address)
+        {
+            return false;
+        }
+        if let Some((since, _)) = inner.in_flight {
+            inner.in_flight = Some((since, Instant::now() + timeout));
+        }
+        true
+    }
+
     /// The check in flight ended (returned, panicked, or was never started); its target
     /// handle must already be dropped.
     pub(crate) fn end(&self, took: Option<Duration>) {
