@@ -9,8 +9,8 @@
 //! Into the global recorder (the one an exporter's `install` sets), a flush sends each
 //! counter as a *delta*: `Counter::increment` of what changed since that recorder last
 //! received it. Gauges go with `Gauge::set`. The bridge registers each series' handle
-//! once, the first time it sends it, and keeps it; it describes every name once, with
-//! its unit and help text, before its first value. Exporters that treat
+//! once, the first time it sends it, and keeps it; it describes every name, with its
+//! unit and help text, before the first value of each of its series. Exporters that treat
 //! `Counter::absolute` loosely (metrics-exporter-opentelemetry adds it) therefore see the
 //! same totals as those that honour it. The memory of what was sent belongs to the
 //! registry and the recorder: the background flush and [`flush`] share it, so nothing is
@@ -42,7 +42,7 @@
 //! `plugobs::prometheus::install`) is left alone: see [`render_global_recorder_directly`].
 
 use std::any::Any;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
@@ -394,7 +394,6 @@ impl Flusher {
 #[derive(Default)]
 struct Sent {
     recorder: usize,
-    described: HashSet<(usize, Form)>,
     /// By a hash of (metric, form, labels); the entries compare them in full.
     series: HashMap<u64, Vec<Kept>>,
     seen: HashMap<GroupKey, u64>,
@@ -464,8 +463,8 @@ fn histogram_form(mode: HistogramMode) -> Form {
     }
 }
 
-/// Tells `recorder` what the series of `def` sent in `form` are: once per recorder for a
-/// remembered flush, before their first value.
+/// Tells `recorder` what the series of `def` sent in `form` are: before each series'
+/// first value.
 fn describe(recorder: &dyn Recorder, def: &MetricDef, form: Form) {
     let name = full_name(def);
     let help = SharedString::from(def.help);
@@ -537,9 +536,6 @@ impl Sent {
             _ => Form::Value,
         };
         let def = std::ptr::from_ref(series.def) as usize;
-        if self.described.insert((def, form)) {
-            describe(recorder, series.def, form);
-        }
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (def, form, series.labels).hash(&mut hasher);
         let entries = self.series.entry(hasher.finish()).or_default();
@@ -549,6 +545,11 @@ impl Sent {
         let (kept, first) = match found {
             Some(i) => (&mut entries[i], false),
             None => {
+                // Described again before each new series' registration, not only once
+                // per name: metrics-exporter-opentelemetry takes a name's description at
+                // its first registration and forgets it, so a later series of the same
+                // name would be a second stream without help or unit.
+                describe(recorder, series.def, form);
                 entries.push(Kept {
                     def,
                     form,
