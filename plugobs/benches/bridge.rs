@@ -19,12 +19,14 @@
 //!   collected while the bench runs.
 //!
 //! Every recorder is built before the first flush and kept until the end, so no two are
-//! ever at the same address. Per mode (`Buckets`, `CountAndSum`, `Samples`) and recorder:
-//! 3 warm-up flushes, then `PLUGOBS_BENCH_ROUNDS` (default 51) rounds, each timing one
-//! *busy* flush (after each of the 100 operations was called 10 times; the calls are not
-//! timed) and one *idle* flush (nothing called since the previous flush). Printed: the
-//! median µs per flush, ns per operation series (÷ 100), and the ratio to the no-op
-//! recorder's median in the same mode and scenario, measured in the same run.
+//! ever at the same address. Per mode (`Buckets`, `CountAndSum`, `Samples`): 3 warm-up
+//! rounds, then `PLUGOBS_BENCH_ROUNDS` (default 51) rounds, each calling every one of the
+//! 100 operations 10 times (not timed), then timing one *busy* flush into each recorder
+//! in turn (each sees those 1 000 new calls) and then one *idle* flush into each (nothing
+//! called since its previous flush). Round-robin, so the machine's drift is shared, and
+//! which recorder flushes first after the calls rotates.
+//! Printed: the median µs per flush, ns per operation series (÷ 100), and the ratio to
+//! the no-op recorder's median in the same mode and scenario, measured in the same run.
 //!
 //! Informational: the bench always exits 0.
 
@@ -183,22 +185,37 @@ struct Measured {
     idle: f64,
 }
 
-fn measure(recorder: &dyn Recorder, rounds: usize) -> Measured {
+/// Every recorder, round-robin: per round, the calls once, then a busy flush into each
+/// recorder (each sees the same new calls: its previous flush was before them), then an
+/// idle flush into each. Medians per recorder.
+fn measure(recorders: &[(&str, &dyn Recorder)], rounds: usize) -> Vec<Measured> {
     for _ in 0..3 {
         call_everything();
-        timed_flush(recorder);
+        for (_, recorder) in recorders {
+            timed_flush(*recorder);
+        }
     }
-    let mut busy = Vec::with_capacity(rounds);
-    let mut idle = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
+    let mut busy = vec![Vec::with_capacity(rounds); recorders.len()];
+    let mut idle = vec![Vec::with_capacity(rounds); recorders.len()];
+    let n = recorders.len();
+    for round in 0..rounds {
         call_everything();
-        busy.push(timed_flush(recorder));
-        idle.push(timed_flush(recorder));
+        // The first flush after the calls reads freshly written cells: which recorder
+        // goes first rotates.
+        for i in (0..n).map(|k| (k + round) % n) {
+            busy[i].push(timed_flush(recorders[i].1));
+        }
+        for i in (0..n).map(|k| (k + round) % n) {
+            idle[i].push(timed_flush(recorders[i].1));
+        }
     }
-    Measured {
-        busy: median(&mut busy),
-        idle: median(&mut idle),
-    }
+    busy.iter_mut()
+        .zip(idle.iter_mut())
+        .map(|(b, i)| Measured {
+            busy: median(b),
+            idle: median(i),
+        })
+        .collect()
 }
 
 fn main() {
@@ -250,13 +267,9 @@ fn main() {
             "{:<24} | {:>11} | {:>10} | {:>8} | {:>11} | {:>10} | {:>8}",
             "recorder", "busy µs", "ns/series", "× no-op", "idle µs", "ns/series", "× no-op"
         );
-        let mut baseline: Option<Measured> = None;
-        for (name, recorder) in recorders {
-            let m = measure(recorder, rounds);
-            let base = baseline.get_or_insert(Measured {
-                busy: m.busy,
-                idle: m.idle,
-            });
+        let measured = measure(&recorders, rounds);
+        let base = &measured[0];
+        for ((name, _), m) in recorders.iter().zip(&measured) {
             println!(
                 "{name:<24} | {:>11.1} | {:>10.0} | {:>8.2} | {:>11.1} | {:>10.0} | {:>8.2}",
                 m.busy,
