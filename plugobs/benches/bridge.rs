@@ -30,6 +30,8 @@
 //!
 //! Informational: the bench always exits 0.
 
+#![allow(clippy::result_unit_err)]
+
 use std::hint::black_box;
 use std::net::UdpSocket;
 use std::sync::Arc;
