@@ -15,12 +15,21 @@
 //!   reads the aggregates and is itself checked against the model), so latency buckets,
 //!   which depend on timing, are still compared exactly.
 //!
+//! In `CountAndSum` mode the `_bucket` series are not expected; in `Samples` mode neither
+//! `_bucket`, `_count` nor `_sum`: the back end's own histogram must hold exactly as many
+//! values as calls were made, summing to plugobs' `_sum` within 2 % (each value is a
+//! bucket midpoint, within 1.6 % of the latency).
+//!
 //! A counter series the back end does not hold counts as 0 (an exporter that was never
 //! sent a series has received a total of 0 for it). Failures of every flush are
 //! collected and reported together, so one run shows what each flush got wrong.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+pub mod dogstatsd;
+pub mod opentelemetry;
+pub mod prometheus;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use plugobs::bridge::{self, HistogramMode};
@@ -238,6 +247,33 @@ pub struct Truth {
     pub counters: BTreeMap<SeriesKey, u64>,
     /// Gauges, histogram `_sum` (seconds) included.
     pub gauges: BTreeMap<SeriesKey, f64>,
+    /// Histogram families by name (`plugobs_plugin_operation_duration_seconds`).
+    pub histogram_families: BTreeSet<String>,
+    /// Per histogram series: count and sum (seconds).
+    pub histograms: BTreeMap<SeriesKey, (u64, f64)>,
+}
+
+impl Truth {
+    /// The histogram family a `_bucket`, `_count` or `_sum` series belongs to, and the
+    /// suffix.
+    pub fn histogram_part<'a>(&self, name: &'a str) -> Option<(&'a str, &'static str)> {
+        ["_bucket", "_count", "_sum"]
+            .into_iter()
+            .find_map(|suffix| {
+                name.strip_suffix(suffix)
+                    .filter(|base| self.histogram_families.contains(*base))
+                    .map(|base| (base, suffix))
+            })
+    }
+
+    /// Whether the bridge sends this derived series to recorders in `mode`.
+    pub fn sent_in(&self, name: &str, mode: HistogramMode) -> bool {
+        match (self.histogram_part(name), mode) {
+            (None, _) | (Some(_), HistogramMode::Buckets) => true,
+            (Some((_, suffix)), HistogramMode::CountAndSum) => suffix != "_bucket",
+            (Some(_), HistogramMode::Samples) => false,
+        }
+    }
 }
 
 /// Gauges whose value moves with the wall clock between a flush and a read.
@@ -267,6 +303,21 @@ impl Truth {
             None
         };
         let mut truth = Truth::default();
+        for (name, kind) in &parsed.types {
+            if kind == "histogram" {
+                truth.histogram_families.insert(name.clone());
+            }
+        }
+        for ((name, labels), value) in &parsed.samples {
+            if let Some(base) = name.strip_suffix("_count") {
+                if truth.histogram_families.contains(base) {
+                    let sum = parsed.samples[&(format!("{base}_sum"), labels.clone())];
+                    truth
+                        .histograms
+                        .insert((base.to_owned(), labels.clone()), (*value as u64, sum));
+                }
+            }
+        }
         for ((name, labels), value) in parsed.samples {
             match family_type(&name) {
                 // A counter of seconds goes to recorders as a gauge.
@@ -296,6 +347,9 @@ impl Truth {
 pub struct Observed {
     pub counters: BTreeMap<SeriesKey, u64>,
     pub gauges: BTreeMap<SeriesKey, f64>,
+    /// Per histogram series (the back end's own histogram type, `Samples` mode): how many
+    /// values it received and their sum.
+    pub histograms: BTreeMap<SeriesKey, (u64, f64)>,
     /// Metric name → (unit, description).
     pub described: Option<BTreeMap<String, (String, String)>>,
     /// Anything the exporter itself found wrong (e.g. a name exported twice).
@@ -332,6 +386,7 @@ fn compare(
     truth: &Truth,
     observed: &Observed,
     keeps_units: bool,
+    mode: HistogramMode,
 ) -> Vec<String> {
     let at = format!("flush {flush} ({what})");
     let mut failures: Vec<String> = observed
@@ -348,7 +403,16 @@ fn compare(
                 show(&key)
             ));
         }
-        let got = observed.counters.get(&key).copied().unwrap_or(0);
+        let got = match truth.histogram_part(&key.0) {
+            _ if truth.sent_in(&key.0, mode) => observed.counters.get(&key).copied(),
+            // In `Samples` mode the count is that of the back end's histogram.
+            Some((base, "_count")) if mode == HistogramMode::Samples => observed
+                .histograms
+                .get(&(base.to_owned(), key.1.clone()))
+                .map(|h| h.0),
+            _ => continue,
+        };
+        let got = got.unwrap_or(0);
         if got != want {
             failures.push(format!(
                 "{at}: {} exported {got}, expected {want} (calls made)",
@@ -357,7 +421,11 @@ fn compare(
         }
     }
     let mut others = Vec::new();
+    let modelled: BTreeSet<SeriesKey> = calls.expected().into_iter().map(|(k, _)| k).collect();
     for (key, &want) in &truth.counters {
+        if !truth.sent_in(&key.0, mode) || modelled.contains(key) {
+            continue;
+        }
         let got = observed.counters.get(key).copied().unwrap_or(0);
         if got != want {
             others.push(format!(
@@ -367,6 +435,9 @@ fn compare(
         }
     }
     for (key, &want) in &truth.gauges {
+        if !truth.sent_in(&key.0, mode) {
+            continue;
+        }
         match observed.gauges.get(key) {
             Some(&got) if close(got, want) => {}
             got => others.push(format!(
@@ -383,6 +454,28 @@ fn compare(
             ));
         }
     }
+    if mode == HistogramMode::Samples {
+        for (key, &(count, sum)) in &truth.histograms {
+            let (got_count, got_sum) = observed.histograms.get(key).copied().unwrap_or_default();
+            // Each value is a bucket's midpoint, within 1.6 % of the call's latency.
+            let sum_ok = (got_sum - sum).abs() <= 0.02 * sum.abs();
+            if got_count != count || !sum_ok {
+                others.push(format!(
+                    "{at}: histogram {} holds {got_count} values summing to {got_sum}, \
+                     expected {count} summing to {sum} (± 2 %)",
+                    show(key)
+                ));
+            }
+        }
+        for key in observed.histograms.keys() {
+            if key.0.starts_with("plugobs_") && !truth.histograms.contains_key(key) {
+                others.push(format!(
+                    "{at}: histogram {} exported but plugobs has no such series",
+                    show(key)
+                ));
+            }
+        }
+    }
     let count = others.len();
     failures.extend(others.into_iter().take(12));
     if count > 12 {
@@ -396,6 +489,7 @@ fn compare(
                 .counters
                 .keys()
                 .chain(observed.gauges.keys())
+                .chain(observed.histograms.keys())
                 .any(|(n, _)| *n == name);
             if !present {
                 continue;
@@ -417,11 +511,11 @@ fn compare(
     failures
 }
 
-/// The scenario: see the module's documentation.
-pub fn run(exporter: &mut dyn Exporter) {
+/// The scenario, with histograms forwarded in `mode`: see the module's documentation.
+pub fn run(mode: HistogramMode, exporter: &mut dyn Exporter) {
     // Before anything touches the global registry (its first use starts the flusher).
     bridge::set_flush_interval(Duration::from_secs(3600));
-    bridge::set_histogram_mode(HistogramMode::Buckets);
+    bridge::set_histogram_mode(mode);
 
     let mut calls = Calls::default();
     calls.write("k", 288);
@@ -463,6 +557,7 @@ pub fn run(exporter: &mut dyn Exporter) {
             &truth,
             &observed,
             exporter.keeps_units(),
+            mode,
         ));
     }
     assert!(
