@@ -480,11 +480,7 @@ fn describe(recorder: &dyn Recorder, def: &MetricDef, form: Form) {
         }
         (Form::HistogramCounts, MetricType::Histogram) => {
             let part = |what: &str| SharedString::from(format!("{} ({what})", def.help));
-            recorder.describe_counter(
-                format!("{name}_bucket").into(),
-                Some(Unit::Count),
-                part("observations at most `le` seconds, cumulative"),
-            );
+            describe_buckets(recorder, def);
             recorder.describe_counter(
                 format!("{name}_count").into(),
                 Some(Unit::Count),
@@ -497,6 +493,18 @@ fn describe(recorder: &dyn Recorder, def: &MetricDef, form: Form) {
             );
         }
     }
+}
+
+/// Describes a histogram's `{name}_bucket` counters.
+fn describe_buckets(recorder: &dyn Recorder, def: &MetricDef) {
+    recorder.describe_counter(
+        format!("{}_bucket", full_name(def)).into(),
+        Some(Unit::Count),
+        SharedString::from(format!(
+            "{} (observations at most `le` seconds, cumulative)",
+            def.help
+        )),
+    );
 }
 
 impl Sent {
@@ -599,6 +607,8 @@ fn register_buckets(recorder: &dyn Recorder, series: &Series<'_>) -> Buckets {
         .chain(std::iter::once("+Inf".to_owned()))
         .map(|le| {
             let k = key(name.clone(), series.labels, Some(Label::new("le", le)));
+            // Each bucket is a series of its own: described before it (see `Sent::send`).
+            describe_buckets(recorder, series.def);
             recorder.register_counter(&k, &METADATA)
         })
         .collect();
