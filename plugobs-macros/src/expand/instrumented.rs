@@ -1,7 +1,7 @@
 //! `#[instrumented]`: one static call site per operation, the call guard around the body,
 //! outcome classification, and a span per call.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Block, Ident, ImplItem, Item, Signature};
@@ -97,6 +97,19 @@ fn wrapped(original: &Block, body: TokenStream) -> Block {
         brace_token: original.brace_token,
         stmts: vec![syn::Stmt::Expr(syn::Expr::Verbatim(body), None)],
     }
+}
+
+/// The user's block as an expression of the generated body: their statements with their
+/// spans, inside braces at their braces' place but resolved at the macro's own site. A
+/// block whose braces carry the user's plain spans would be, for rustc, braces the user
+/// wrote around a block's return value: `fn id(&self) -> u32 { self.0 }` would get
+/// `unused_braces`, a lint about code the user cannot change. Braces from an expansion are
+/// not linted, and errors about the block still point at the user's braces.
+fn user_block(block: &Block) -> TokenStream {
+    let stmts = &block.stmts;
+    let mut group = Group::new(Delimiter::Brace, quote!(#(#stmts)*));
+    group.set_span(block.brace_token.span.join().resolved_at(Span::mixed_site()));
+    TokenTree::Group(group).into()
 }
 
 fn output_span(sig: &Signature) -> Span {
@@ -237,7 +250,10 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
         },
         make_span,
         finish: quote! {
-            #[allow(clippy::needless_borrow)]
+            // A body that always panics makes this, the first statement after it,
+            // unreachable: the lint is the generated code's, not the user's (whose own
+            // unreachable code, inside the body, is still reported).
+            #[allow(unreachable_code, clippy::needless_borrow)]
             let #outcome = {
                 #[allow(unused_imports)]
                 use #p::{ViaAny as _, ViaErrorKind as _, ViaResult as _};
@@ -292,7 +308,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         let #key: usize = #key_expr;
     };
     let block = f.block;
-    let body = quote_spanned!(block.brace_token.span.join()=> #block);
+    let body = user_block(block);
     // Awaits the call's future `fut`, then ends the call: the tail of every async shape.
     let cpu = hygienic("__PLUGOBS_CPU");
     let watch = |fut: TokenStream, hint: &syn::Type| {
