@@ -105,7 +105,11 @@ impl Shapes {
     /// Options.
     #[instrumented(name = "renamed", level = "info", fields(x, doubled = x * 2), err, cpu)]
     pub fn options(&self, x: u32) -> Result<u32, ShapeError> {
-        if x == 0 { Err(ShapeError::TooBig) } else { Ok(x) }
+        if x == 0 {
+            Err(ShapeError::TooBig)
+        } else {
+            Ok(x)
+        }
     }
 
     /// Left alone.

@@ -99,16 +99,22 @@ fn wrapped(original: &Block, body: TokenStream) -> Block {
     }
 }
 
-/// The user's block as an expression of the generated body: their statements with their
-/// spans, inside braces at their braces' place but resolved at the macro's own site. A
-/// block whose braces carry the user's plain spans would be, for rustc, braces the user
-/// wrote around a block's return value: `fn id(&self) -> u32 { self.0 }` would get
-/// `unused_braces`, a lint about code the user cannot change. Braces from an expansion are
-/// not linted, and errors about the block still point at the user's braces.
+/// The user's block as the tail of the generated body of a `-> !` function (where it
+/// cannot be a `let`'s initializer): their statements with their spans, inside braces at
+/// their braces' place but resolved at the macro's own site. With the user's plain spans,
+/// rustc would take them for braces the user wrote around a block's return value
+/// (`unused_braces` on a one-line body, a lint about code the user cannot change);
+/// braces from an expansion are not linted, and errors still point at the user's braces.
 fn user_block(block: &Block) -> TokenStream {
     let stmts = &block.stmts;
     let mut group = Group::new(Delimiter::Brace, quote!(#(#stmts)*));
-    group.set_span(block.brace_token.span.join().resolved_at(Span::mixed_site()));
+    group.set_span(
+        block
+            .brace_token
+            .span
+            .join()
+            .resolved_at(Span::mixed_site()),
+    );
     TokenTree::Group(group).into()
 }
 
@@ -308,7 +314,6 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         let #key: usize = #key_expr;
     };
     let block = f.block;
-    let body = user_block(block);
     // Awaits the call's future `fut`, then ends the call: the tail of every async shape.
     let cpu = hygienic("__PLUGOBS_CPU");
     let watch = |fut: TokenStream, hint: &syn::Type| {
@@ -328,45 +333,64 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
             #ret
         }
     };
-    // Runs the sync body `body` producing `hint`, with the span entered (and with `cpu`,
-    // the thread's CPU time measured until the timer drops, also on a panic).
+    // Statements running the sync body into `let #binding: #hint`, with the span entered
+    // (and with `cpu`, the thread's CPU time measured until the timer drops, also on a
+    // panic), then leaving both. The user's block is the initializer of a `let` (or the
+    // body of a closure whose own tokens are at the user's braces), never inside an
+    // expression of the macro's: lints that skip everything under an expansion (clippy's
+    // `useless_conversion`, `needless_return` in a closure) still see the user's code, and
+    // rustc does not take the user's braces for braces around a block's return value.
     let cpu_timer_local = hygienic("__plugobs_cpu_timer");
     let cpu_timer = f
         .cpu
         .then(|| quote!(let #cpu_timer_local = #p::CpuTimer::start(&#cpu, #d);));
-    let run = |hint: &syn::Type| {
-        if exits::may_exit_early(block) {
-            quote! {{
-                let #entered = #span.enter();
-                #cpu_timer
-                #p::call_once::<#hint, _>(move || -> #hint #body)
-            }}
+    let stop_cpu_timer = f.cpu.then(|| quote!(::core::mem::drop(#cpu_timer_local);));
+    let run = |binding: &Ident, hint: &syn::Type| {
+        let value = if exits::may_exit_early(block) {
+            let at = block.brace_token.span.open();
+            let body_fn = hygienic("__plugobs_body");
+            let closure = quote_spanned!(at=> move || -> #hint);
+            quote! {
+                let #body_fn = #closure #block;
+                let #binding: #hint = #p::call_once::<#hint, _>(#body_fn);
+            }
         } else {
-            quote! {{
-                let #entered = #span.enter();
-                #cpu_timer
-                #body
-            }}
+            quote!(let #binding: #hint = #block;)
+        };
+        quote! {
+            let #entered = #span.enter();
+            #cpu_timer
+            #value
+            // After a body that always panics, unreachable: the macro's code, not the
+            // user's (whose own unreachable code, inside the body, is still reported).
+            #[allow(unreachable_code)]
+            let () = {
+                #stop_cpu_timer
+                ::core::mem::drop(#entered);
+            };
         }
     };
     match f.shape {
         // It never returns: the call ends in a panic, which the guard records as it drops
         // (or the process ends).
-        Shape::Sync if returns_never(sig) => quote! {{
-            #statics
-            #make_span
-            let #guard = #p::enter(&#site, #d, #key);
-            let #entered = #span.enter();
-            #body
-        }},
-        Shape::Sync => {
-            let hint = asyncness::output_hint(&sig.output);
-            let run = run(&hint);
+        Shape::Sync if returns_never(sig) => {
+            let never_body = user_block(block);
             quote! {{
                 #statics
                 #make_span
                 let #guard = #p::enter(&#site, #d, #key);
-                let #ret: #hint = #run;
+                let #entered = #span.enter();
+                #never_body
+            }}
+        }
+        Shape::Sync => {
+            let hint = asyncness::output_hint(&sig.output);
+            let run = run(ret, &hint);
+            quote! {{
+                #statics
+                #make_span
+                let #guard = #p::enter(&#site, #d, #key);
+                #run
                 #finish
                 #ret
             }}
@@ -401,7 +425,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         Shape::ReturnedFuture { boxed } => {
             let returned = asyncness::output_hint(&sig.output);
             let hint = asyncness::future_output_hint(&sig.output);
-            let run = run(&returned);
+            let run = run(future, &returned);
             let watch = watch(quote!(#future), &hint);
             let watched = quote!(async move { #watch });
             let watched = if boxed {
@@ -412,7 +436,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
             quote! {{
                 #statics
                 #make_span
-                let #future: #returned = #run;
+                #run
                 #watched
             }}
         }

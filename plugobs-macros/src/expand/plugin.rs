@@ -84,7 +84,7 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
     let provides = args.provides.iter().map(|ty| {
         // The plugin's name at `ty`: a missing trait impl is reported where the user
         // wrote `provides = dyn Trait`, not at the struct.
-        let plugin = syn::Ident::new(&ident.to_string(), ty.span());
+        let plugin = syn::Ident::new(&ident.to_string(), trait_name_span(ty));
         quote_spanned! {ty.span()=>
             #p::Provided {
                 trait_name: ::core::stringify!(#ty),
@@ -169,6 +169,19 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
             }
         };
     }
+}
+
+/// Where a plugin's missing impl of `ty` is reported: at the trait's name in
+/// `dyn some::Trait + Send` (a span is one token here), else at the type's first token.
+fn trait_name_span(ty: &syn::Type) -> proc_macro2::Span {
+    let name = match ty {
+        syn::Type::TraitObject(t) => t.bounds.iter().find_map(|b| match b {
+            syn::TypeParamBound::Trait(t) => t.path.segments.last().map(|s| s.ident.span()),
+            _ => None,
+        }),
+        _ => None,
+    };
+    name.unwrap_or_else(|| ty.span())
 }
 
 /// `const _: () = ...;` failing to compile, at `name`'s span, when `name` breaks the rules
