@@ -99,12 +99,12 @@ fn wrapped(original: &Block, body: TokenStream) -> Block {
     }
 }
 
-/// The user's block as the tail of the generated body of a `-> !` function (where it
-/// cannot be a `let`'s initializer): their statements with their spans, inside braces at
-/// their braces' place but resolved at the macro's own site. With the user's plain spans,
-/// rustc would take them for braces the user wrote around a block's return value
-/// (`unused_braces` on a one-line body, a lint about code the user cannot change);
-/// braces from an expansion are not linted, and errors still point at the user's braces.
+/// The user's block as the tail of a block of the generated body: their statements with
+/// their spans, inside braces at their braces' place but resolved at the macro's own site.
+/// With the user's plain spans, rustc would take them for braces the user wrote around a
+/// block's return value (`unused_braces` on a one-line body, a lint about code the user
+/// cannot change); braces from an expansion are not linted, and errors still point at the
+/// user's braces.
 fn user_block(block: &Block) -> TokenStream {
     let stmts = &block.stmts;
     let mut group = Group::new(Delimiter::Brace, quote!(#(#stmts)*));
@@ -333,41 +333,33 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
             #ret
         }
     };
-    // Statements running the sync body into `let #binding: #hint`, with the span entered
-    // (and with `cpu`, the thread's CPU time measured until the timer drops, also on a
-    // panic), then leaving both. The user's block is the initializer of a `let` (or the
-    // body of a closure whose own tokens are at the user's braces), never inside an
-    // expression of the macro's: lints that skip everything under an expansion (clippy's
-    // `useless_conversion`, `needless_return` in a closure) still see the user's code, and
-    // rustc does not take the user's braces for braces around a block's return value.
+    // Runs the sync body producing `hint`, with the span entered (and with `cpu`, the
+    // thread's CPU time measured until the timer drops, also on a panic). A body that may
+    // leave early runs as a closure whose own tokens are at the user's braces, so that
+    // lints on closures (clippy's `needless_return`) still see the user's body; any other
+    // body is the user's block, its braces resolved at the macro's site (`user_block`).
     let cpu_timer_local = hygienic("__plugobs_cpu_timer");
     let cpu_timer = f
         .cpu
         .then(|| quote!(let #cpu_timer_local = #p::CpuTimer::start(&#cpu, #d);));
-    let stop_cpu_timer = f.cpu.then(|| quote!(::core::mem::drop(#cpu_timer_local);));
-    let run = |binding: &Ident, hint: &syn::Type| {
-        let value = if exits::may_exit_early(block) {
+    let run = |hint: &syn::Type| {
+        if exits::may_exit_early(block) {
             let at = block.brace_token.span.open();
             let body_fn = hygienic("__plugobs_body");
             let closure = quote_spanned!(at=> move || -> #hint);
-            quote! {
+            quote! {{
+                let #entered = #span.enter();
+                #cpu_timer
                 let #body_fn = #closure #block;
-                let #binding: #hint = #p::call_once::<#hint, _>(#body_fn);
-            }
+                #p::call_once::<#hint, _>(#body_fn)
+            }}
         } else {
-            quote!(let #binding: #hint = #block;)
-        };
-        quote! {
-            let #entered = #span.enter();
-            #cpu_timer
-            #value
-            // After a body that always panics, unreachable: the macro's code, not the
-            // user's (whose own unreachable code, inside the body, is still reported).
-            #[allow(unreachable_code)]
-            let () = {
-                #stop_cpu_timer
-                ::core::mem::drop(#entered);
-            };
+            let body = user_block(block);
+            quote! {{
+                let #entered = #span.enter();
+                #cpu_timer
+                #body
+            }}
         }
     };
     match f.shape {
@@ -385,12 +377,12 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         }
         Shape::Sync => {
             let hint = asyncness::output_hint(&sig.output);
-            let run = run(ret, &hint);
+            let run = run(&hint);
             quote! {{
                 #statics
                 #make_span
                 let #guard = #p::enter(&#site, #d, #key);
-                #run
+                let #ret: #hint = #run;
                 #finish
                 #ret
             }}
@@ -425,7 +417,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         Shape::ReturnedFuture { boxed } => {
             let returned = asyncness::output_hint(&sig.output);
             let hint = asyncness::future_output_hint(&sig.output);
-            let run = run(future, &returned);
+            let run = run(&returned);
             let watch = watch(quote!(#future), &hint);
             let watched = quote!(async move { #watch });
             let watched = if boxed {
@@ -436,7 +428,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
             quote! {{
                 #statics
                 #make_span
-                #run
+                let #future: #returned = #run;
                 #watched
             }}
         }
