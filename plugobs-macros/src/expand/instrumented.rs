@@ -1,7 +1,7 @@
 //! `#[instrumented]`: one static call site per operation, the call guard around the body,
 //! outcome classification, and a span per call.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Block, Ident, ImplItem, Item, Signature};
@@ -97,6 +97,25 @@ fn wrapped(original: &Block, body: TokenStream) -> Block {
         brace_token: original.brace_token,
         stmts: vec![syn::Stmt::Expr(syn::Expr::Verbatim(body), None)],
     }
+}
+
+/// The user's block as the tail of a block of the generated body: their statements with
+/// their spans, inside braces at their braces' place but resolved at the macro's own site.
+/// With the user's plain spans, rustc would take them for braces the user wrote around a
+/// block's return value (`unused_braces` on a one-line body, a lint about code the user
+/// cannot change); braces from an expansion are not linted, and errors still point at the
+/// user's braces.
+fn user_block(block: &Block) -> TokenStream {
+    let stmts = &block.stmts;
+    let mut group = Group::new(Delimiter::Brace, quote!(#(#stmts)*));
+    group.set_span(
+        block
+            .brace_token
+            .span
+            .join()
+            .resolved_at(Span::mixed_site()),
+    );
+    TokenTree::Group(group).into()
 }
 
 fn output_span(sig: &Signature) -> Span {
@@ -237,7 +256,10 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
         },
         make_span,
         finish: quote! {
-            #[allow(clippy::needless_borrow)]
+            // A body that always panics makes this, the first statement after it,
+            // unreachable: the lint is the generated code's, not the user's (whose own
+            // unreachable code, inside the body, is still reported).
+            #[allow(unreachable_code, clippy::needless_borrow)]
             let #outcome = {
                 #[allow(unused_imports)]
                 use #p::{ViaAny as _, ViaErrorKind as _, ViaResult as _};
@@ -292,7 +314,6 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         let #key: usize = #key_expr;
     };
     let block = f.block;
-    let body = quote_spanned!(block.brace_token.span.join()=> #block);
     // Awaits the call's future `fut`, then ends the call: the tail of every async shape.
     let cpu = hygienic("__PLUGOBS_CPU");
     let watch = |fut: TokenStream, hint: &syn::Type| {
@@ -312,20 +333,28 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
             #ret
         }
     };
-    // Runs the sync body `body` producing `hint`, with the span entered (and with `cpu`,
-    // the thread's CPU time measured until the timer drops, also on a panic).
+    // Runs the sync body producing `hint`, with the span entered (and with `cpu`, the
+    // thread's CPU time measured until the timer drops, also on a panic). A body that may
+    // leave early runs as a closure whose own tokens are at the user's braces, so that
+    // lints on closures (clippy's `needless_return`) still see the user's body; any other
+    // body is the user's block, its braces resolved at the macro's site (`user_block`).
     let cpu_timer_local = hygienic("__plugobs_cpu_timer");
     let cpu_timer = f
         .cpu
         .then(|| quote!(let #cpu_timer_local = #p::CpuTimer::start(&#cpu, #d);));
     let run = |hint: &syn::Type| {
         if exits::may_exit_early(block) {
+            let at = block.brace_token.span.open();
+            let body_fn = hygienic("__plugobs_body");
+            let closure = quote_spanned!(at=> move || -> #hint);
             quote! {{
                 let #entered = #span.enter();
                 #cpu_timer
-                #p::call_once::<#hint, _>(move || -> #hint #body)
+                let #body_fn = #closure #block;
+                #p::call_once::<#hint, _>(#body_fn)
             }}
         } else {
+            let body = user_block(block);
             quote! {{
                 let #entered = #span.enter();
                 #cpu_timer
@@ -336,13 +365,16 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
     match f.shape {
         // It never returns: the call ends in a panic, which the guard records as it drops
         // (or the process ends).
-        Shape::Sync if returns_never(sig) => quote! {{
-            #statics
-            #make_span
-            let #guard = #p::enter(&#site, #d, #key);
-            let #entered = #span.enter();
-            #body
-        }},
+        Shape::Sync if returns_never(sig) => {
+            let never_body = user_block(block);
+            quote! {{
+                #statics
+                #make_span
+                let #guard = #p::enter(&#site, #d, #key);
+                let #entered = #span.enter();
+                #never_body
+            }}
+        }
         Shape::Sync => {
             let hint = asyncness::output_hint(&sig.output);
             let run = run(&hint);

@@ -82,10 +82,13 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
     let health = args.health.as_ref().map(|path| health_hook(&p, path));
 
     let provides = args.provides.iter().map(|ty| {
+        // The plugin's name at `ty`: a missing trait impl is reported where the user
+        // wrote `provides = dyn Trait`, not at the struct.
+        let plugin = syn::Ident::new(&ident.to_string(), trait_name_span(ty));
         quote_spanned! {ty.span()=>
             #p::Provided {
                 trait_name: ::core::stringify!(#ty),
-                factory: &#p::Factory::<#ty>(#p::factory::<#ident, #ty>),
+                factory: &#p::Factory::<#ty>(#p::factory::<#plugin, #ty>),
             }
         }
     });
@@ -96,10 +99,16 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
         // the impl (with a binder, so it is not checked as a trivially false bound), a
         // missing trait impl is reported once, where the plugin is used as `#ty`, instead
         // of once per coercion.
+        // The binder's lifetime is the macro's (resolved at its own site): the bounds do
+        // not use it, and `unused_lifetimes` must not report it in the user's crate.
         let bounds = match ty {
             syn::Type::TraitObject(t) => {
                 let bounds = &t.bounds;
-                Some(quote_spanned!(ty.span()=> where for<'__plugobs> #ident: #bounds))
+                let lifetime = syn::Lifetime::new(
+                    "'__plugobs",
+                    ty.span().resolved_at(proc_macro2::Span::mixed_site()),
+                );
+                Some(quote_spanned!(ty.span()=> where for<#lifetime> #ident: #bounds))
             }
             _ => None,
         };
@@ -160,6 +169,19 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
             }
         };
     }
+}
+
+/// Where a plugin's missing impl of `ty` is reported: at the trait's name in
+/// `dyn some::Trait + Send` (a span is one token here), else at the type's first token.
+fn trait_name_span(ty: &syn::Type) -> proc_macro2::Span {
+    let name = match ty {
+        syn::Type::TraitObject(t) => t.bounds.iter().find_map(|b| match b {
+            syn::TypeParamBound::Trait(t) => t.path.segments.last().map(|s| s.ident.span()),
+            _ => None,
+        }),
+        _ => None,
+    };
+    name.unwrap_or_else(|| ty.span())
 }
 
 /// `const _: () = ...;` failing to compile, at `name`'s span, when `name` breaks the rules
