@@ -333,15 +333,35 @@ impl Registry {
         self.discovery_time
     }
 
-    /// The problems found at discovery: two plugins with one name.
+    /// The problems found: at discovery, two plugins with one name
+    /// ([`RegistryError::DuplicateName`]); once their functions have been called, two
+    /// different functions recording under one (plugin, operation) pair, whose calls are
+    /// summed into one series ([`RegistryError::MergedOperation`], also logged as a WARN
+    /// event when the second is first called).
     ///
     /// # Errors
     /// The problem, or [`RegistryError::Many`] when there are several.
     pub fn check(&self) -> Result<(), RegistryError> {
-        match self.problems.as_slice() {
-            [] => Ok(()),
-            [one] => Err(one.clone()),
-            many => Err(RegistryError::Many(many.to_vec())),
+        self.attach_sites();
+        let mut problems = self.problems.clone();
+        for record in self.plugins() {
+            record.with_operations(|ops| {
+                for op in ops {
+                    let places = op.places();
+                    if places.len() > 1 {
+                        problems.push(RegistryError::MergedOperation {
+                            plugin: record.descriptor().name,
+                            operation: op.name(),
+                            places,
+                        });
+                    }
+                }
+            });
+        }
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(problems.remove(0)),
+            _ => Err(RegistryError::Many(problems)),
         }
     }
 

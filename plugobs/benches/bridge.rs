@@ -2,8 +2,16 @@
 //! histogram mode, per recorder, with calls since the previous flush and without.
 //!
 //! 4 plugins × 25 instrumented operations (100 operation series) on the global registry,
-//! the background flusher held off (1 h). Each flush is `plugobs::flush()` inside
-//! `metrics::with_local_recorder`, into one of:
+//! the background flusher held off (1 h). Two ways of flushing, each inside
+//! `metrics::with_local_recorder`:
+//!
+//! - *kept*: a `plugobs::bridge::Flusher` per recorder, what the background thread does
+//!   into the global recorder: handles registered once and kept, counters as deltas,
+//!   only the groups that changed since its previous flush;
+//! - *stateless*: `plugobs::flush()`, what a local (test) recorder gets: every series,
+//!   totals with `absolute` on handles registered anew.
+//!
+//! Into one of:
 //!
 //! - a no-op recorder (`metrics::NoopRecorder`): the baseline, the cost of walking the
 //!   aggregates and building keys with nothing stored;
@@ -42,7 +50,7 @@ use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata,
     NoopRecorder, Recorder, SharedString, Unit,
 };
-use plugobs::bridge::{self, HistogramMode};
+use plugobs::bridge::{self, Flusher, HistogramMode};
 
 macro_rules! plugin_with_ops {
     ($ty:ident, [$($op:ident),*]) => {
@@ -173,11 +181,21 @@ fn rounds() -> usize {
         .unwrap_or(51)
 }
 
+/// How a flush is made.
+#[derive(Clone, Copy, PartialEq)]
+enum Path {
+    Kept,
+    Stateless,
+}
+
 /// One flush into `recorder`, timed, in µs.
-fn timed_flush(recorder: &dyn Recorder) -> f64 {
+fn timed_flush(recorder: &dyn Recorder, path: Path, flusher: &mut Flusher) -> f64 {
     metrics::with_local_recorder(recorder, || {
         let t = Instant::now();
-        plugobs::flush();
+        match path {
+            Path::Kept => flusher.flush(plugobs::registry()),
+            Path::Stateless => plugobs::flush(),
+        }
         t.elapsed().as_secs_f64() * 1e6
     })
 }
@@ -190,11 +208,12 @@ struct Measured {
 /// Every recorder, round-robin: per round, the calls once, then a busy flush into each
 /// recorder (each sees the same new calls: its previous flush was before them), then an
 /// idle flush into each. Medians per recorder.
-fn measure(recorders: &[(&str, &dyn Recorder)], rounds: usize) -> Vec<Measured> {
+fn measure(recorders: &[(&str, &dyn Recorder)], path: Path, rounds: usize) -> Vec<Measured> {
+    let mut flushers: Vec<Flusher> = recorders.iter().map(|_| Flusher::new()).collect();
     for _ in 0..3 {
         call_everything();
-        for (_, recorder) in recorders {
-            timed_flush(*recorder);
+        for ((_, recorder), flusher) in recorders.iter().zip(&mut flushers) {
+            timed_flush(*recorder, path, flusher);
         }
     }
     let mut busy = vec![Vec::with_capacity(rounds); recorders.len()];
@@ -205,10 +224,10 @@ fn measure(recorders: &[(&str, &dyn Recorder)], rounds: usize) -> Vec<Measured> 
         // The first flush after the calls reads freshly written cells: which recorder
         // goes first rotates.
         for i in (0..n).map(|k| (k + round) % n) {
-            busy[i].push(timed_flush(recorders[i].1));
+            busy[i].push(timed_flush(recorders[i].1, path, &mut flushers[i]));
         }
         for i in (0..n).map(|k| (k + round) % n) {
-            idle[i].push(timed_flush(recorders[i].1));
+            idle[i].push(timed_flush(recorders[i].1, path, &mut flushers[i]));
         }
     }
     busy.iter_mut()
@@ -263,39 +282,49 @@ fn main() {
         HistogramMode::Samples,
     ] {
         bridge::set_histogram_mode(mode);
-        println!();
-        println!("mode {mode:?}");
-        println!(
-            "{:<24} | {:>11} | {:>10} | {:>8} | {:>11} | {:>10} | {:>8}",
-            "recorder", "busy µs", "ns/series", "× no-op", "idle µs", "ns/series", "× no-op"
-        );
-        let measured = measure(&recorders, rounds);
-        let base = &measured[0];
-        for ((name, _), m) in recorders.iter().zip(&measured) {
+        for path in [Path::Kept, Path::Stateless] {
+            println!();
             println!(
-                "{name:<24} | {:>11.1} | {:>10.0} | {:>8.2} | {:>11.1} | {:>10.0} | {:>8.2}",
-                m.busy,
-                m.busy * 1e3 / OPERATIONS as f64,
-                m.busy / base.busy,
-                m.idle,
-                m.idle * 1e3 / OPERATIONS as f64,
-                m.idle / base.idle,
+                "mode {mode:?}, {}",
+                match path {
+                    Path::Kept => "kept handles, deltas, changed groups only (a Flusher)",
+                    Path::Stateless => "stateless: plugobs::flush() into a local recorder",
+                }
+            );
+            println!(
+                "{:<24} | {:>11} | {:>10} | {:>8} | {:>11} | {:>10} | {:>8}",
+                "recorder", "busy µs", "ns/series", "× no-op", "idle µs", "ns/series", "× no-op"
+            );
+            let measured = measure(&recorders, path, rounds);
+            let base = &measured[0];
+            for ((name, _), m) in recorders.iter().zip(&measured) {
+                println!(
+                    "{name:<24} | {:>11.1} | {:>10.0} | {:>8.2} | {:>11.1} | {:>10.0} | {:>8.2}",
+                    m.busy,
+                    m.busy * 1e3 / OPERATIONS as f64,
+                    m.busy / base.busy,
+                    m.idle,
+                    m.idle * 1e3 / OPERATIONS as f64,
+                    m.idle / base.idle,
+                );
+            }
+            // Updates one flush makes in this mode, busy and idle.
+            let mut flusher = Flusher::new();
+            timed_flush(&counting, path, &mut flusher);
+            let before = counting.updates.0.load(Relaxed);
+            call_everything();
+            timed_flush(&counting, path, &mut flusher);
+            let busy_updates = counting.updates.0.load(Relaxed) - before;
+            let before = counting.updates.0.load(Relaxed);
+            timed_flush(&counting, path, &mut flusher);
+            let idle_updates = counting.updates.0.load(Relaxed) - before;
+            println!(
+                "handle updates per flush: busy {busy_updates}, idle {idle_updates} \
+                 ({:.1} and {:.1} per operation series)",
+                busy_updates as f64 / OPERATIONS as f64,
+                idle_updates as f64 / OPERATIONS as f64,
             );
         }
-        // Updates one flush makes in this mode, busy and idle.
-        let before = counting.updates.0.load(Relaxed);
-        call_everything();
-        timed_flush(&counting);
-        let busy_updates = counting.updates.0.load(Relaxed) - before;
-        let before = counting.updates.0.load(Relaxed);
-        timed_flush(&counting);
-        let idle_updates = counting.updates.0.load(Relaxed) - before;
-        println!(
-            "handle updates per flush: busy {busy_updates}, idle {idle_updates} \
-             ({:.1} and {:.1} per operation series)",
-            busy_updates as f64 / OPERATIONS as f64,
-            idle_updates as f64 / OPERATIONS as f64,
-        );
     }
     drop(sink);
 }

@@ -244,13 +244,23 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
             }
         }
     });
+    // Where the function is defined: two functions recording under one operation name
+    // are told apart by it (`Registry::check`). `line!()` spanned at the function's name.
+    let line = quote_spanned!(f.sig.ident.span()=> ::core::line!());
+    let location = quote! {
+        #p::SourceLocation {
+            module_path: ::core::module_path!(),
+            file: ::core::file!(),
+            line: #line,
+        }
+    };
     let cpu_static = f.cpu.then(|| {
         let cpu = hygienic("__PLUGOBS_CPU");
         quote!(static #cpu: #p::CpuSite = #p::CpuSite::new(#name);)
     });
     Parts {
         statics: quote! {
-            static #site: #p::OperationSite = #p::OperationSite::new(#name);
+            static #site: #p::OperationSite = #p::OperationSite::new(#name, #location);
             #cpu_static
             #span_statics
         },

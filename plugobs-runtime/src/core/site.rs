@@ -31,6 +31,7 @@ use crate::core::running;
 use crate::core::threads;
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::instance::MAX_INSTANCE_NAMES;
+use crate::model::location::SourceLocation;
 use crate::model::outcome::Outcome;
 
 /// Every site resolved so far, in resolution order; append-only. Registries attach new
@@ -51,6 +52,8 @@ pub(crate) fn sites_since(from: usize, mut f: impl FnMut(&'static ResolvedSite))
 #[derive(Debug)]
 pub struct OperationSite {
     operation: &'static str,
+    /// Where the instrumented function is defined.
+    location: SourceLocation,
     resolved: OnceLock<&'static ResolvedSite>,
 }
 
@@ -62,6 +65,7 @@ type Chunk = [OnceLock<Box<OperationCells>>; CHUNK];
 pub struct ResolvedSite {
     descriptor: &'static PluginDescriptor,
     operation: &'static str,
+    location: SourceLocation,
     /// The cells of the plugin's default instance (slot 0).
     cells: OperationCells,
     /// Which instance a receiver is.
@@ -85,10 +89,11 @@ impl std::fmt::Debug for ResolvedSite {
 }
 
 impl OperationSite {
-    /// A site for the operation `operation`.
-    pub const fn new(operation: &'static str) -> Self {
+    /// A site for the operation `operation` of the function defined at `location`.
+    pub const fn new(operation: &'static str, location: SourceLocation) -> Self {
         OperationSite {
             operation,
+            location,
             resolved: OnceLock::new(),
         }
     }
@@ -145,6 +150,7 @@ impl OperationSite {
             let site: &'static ResolvedSite = Box::leak(Box::new(ResolvedSite {
                 descriptor,
                 operation: self.operation,
+                location: self.location,
                 cells: OperationCells::new(shard_count()),
                 instances: &plugin.instances,
                 others: OnceLock::new(),
@@ -168,6 +174,11 @@ impl ResolvedSite {
     /// The operation's name.
     pub(crate) fn operation(&self) -> &'static str {
         self.operation
+    }
+
+    /// Where the instrumented function is defined.
+    pub(crate) fn location(&self) -> SourceLocation {
+        self.location
     }
 
     /// The cells of the instance the receiver `key` is.

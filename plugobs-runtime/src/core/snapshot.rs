@@ -109,12 +109,28 @@ impl Operation {
         self.name
     }
 
-    pub(crate) fn add_site(&mut self, site: &'static ResolvedSite) {
+    /// Adds a call site; returns whether it is a function of its own (defined elsewhere
+    /// than the sites so far), whose calls are now summed with theirs.
+    pub(crate) fn add_site(&mut self, site: &'static ResolvedSite) -> bool {
+        let elsewhere = self.sites.iter().all(|s| s.location() != site.location());
         self.sites.push(site);
         self.cache
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        elsewhere
+    }
+
+    /// Where the functions recording this operation are defined, each once, in the order
+    /// they were first called.
+    pub(crate) fn places(&self) -> Vec<crate::model::location::SourceLocation> {
+        let mut places = Vec::new();
+        for site in &self.sites {
+            if !places.contains(&site.location()) {
+                places.push(site.location());
+            }
+        }
+        places
     }
 
     /// Whether instance `slot` ever called this operation.

@@ -307,6 +307,18 @@ pub enum RegistryError {
         /// `"live instances"` or `"names"`.
         what: &'static str,
     },
+    /// Two different functions record under one (plugin, operation) pair, so their calls
+    /// would be summed into one series: the same method name on two types under one
+    /// plugin, say. Name one apart with `#[instrumented(name = "...")]`. Found once both
+    /// have been called.
+    MergedOperation {
+        /// The plugin.
+        plugin: &'static str,
+        /// The operation name they share.
+        operation: &'static str,
+        /// Where each function is defined, in the order they were first called.
+        places: Vec<SourceLocation>,
+    },
     /// A section of instances (see
     /// [`Registry::load_instances`](crate::Registry::load_instances)) that is not a map
     /// of instance names to tables, or an entry without a string `type` naming its
@@ -377,6 +389,25 @@ impl fmt::Display for RegistryError {
                 f,
                 "plugin `{plugin}` reached the limit of {limit} instance {what}"
             ),
+            RegistryError::MergedOperation {
+                plugin,
+                operation,
+                places,
+            } => {
+                write!(
+                    f,
+                    "operation `{operation}` of plugin `{plugin}` is recorded by {} functions, \
+                     so their calls are summed into one series: ",
+                    places.len()
+                )?;
+                for (i, place) in places.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{place}")?;
+                }
+                f.write_str("; name them apart with #[instrumented(name = \"...\")]")
+            }
             RegistryError::InvalidSection { instance, message } if instance.is_empty() => {
                 write!(f, "invalid section of instances: {message}")
             }

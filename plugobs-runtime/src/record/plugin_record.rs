@@ -468,7 +468,17 @@ impl PluginRecord {
     pub(crate) fn attach(&self, site: &'static ResolvedSite) {
         let mut ops = self.operations.lock().unwrap_or_else(|e| e.into_inner());
         match ops.binary_search_by(|o| o.name().cmp(site.operation())) {
-            Ok(i) => ops[i].add_site(site),
+            Ok(i) => {
+                if ops[i].add_site(site) {
+                    let places = ops[i].places();
+                    tracing::warn!(
+                        plugin.name = self.descriptor().name,
+                        operation = site.operation(),
+                        places = %places.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                        "two functions record under one operation name: their calls are summed into one series (see Registry::check)"
+                    );
+                }
+            }
             Err(i) => ops.insert(i, Operation::new(site)),
         }
     }
