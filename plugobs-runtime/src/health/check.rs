@@ -351,6 +351,9 @@ fn job(
                 }
             }
         }
+        // The round learns when this check began: it releases the check's place in the
+        // pool if it runs past `workers::SLOW`.
+        shared.finished.notify_all();
         let began = Instant::now();
         let hook = match &in_flight.target {
             // Its allocations are the plugin's (see `crate::telemetry::alloc`).
