@@ -188,8 +188,11 @@ struct State {
     /// callback finding its slot already reported starts a new collection's walk.
     fresh: Vec<bool>,
     /// What was replayed so far into each histogram series, by (slot, labels).
-    replayed: HashMap<(usize, Vec<(&'static str, &'static str)>), HistogramSnapshot>,
+    replayed: HashMap<SeriesKey, HistogramSnapshot>,
 }
+
+/// A series of a slot: the slot and the label pairs.
+type SeriesKey = (usize, Vec<(&'static str, &'static str)>);
 
 /// The instrument of one metric.
 enum Slot {
