@@ -61,6 +61,26 @@ macro_rules! fetcher {
 fetcher!(ManualFetcher);
 fetcher!(OtlpFetcher);
 
+/// A plugin with its own metrics, some first used after the registration.
+#[plugobs::plugin(kind = "cache")]
+#[derive(Default)]
+pub struct OtelCache;
+
+#[plugobs::instrumented]
+impl OtelCache {
+    fn get(&self, key: u32) -> bool {
+        plugobs::counter!(Self, "otel_lookups").increment(1);
+        if key == 0 {
+            plugobs::counter!(Self, "otel_misses").increment(1);
+        }
+        key != 0
+    }
+
+    fn fill(&self, n: usize) {
+        plugobs::histogram!(Self, "otel_batch_size").record(n as f64);
+    }
+}
+
 /// A registry that lives as long as the provider's callbacks.
 fn leaked(descriptor: &'static plugobs::PluginDescriptor) -> &'static Registry {
     Box::leak(Box::new(Registry::from_descriptors([descriptor]).unwrap()))
@@ -431,6 +451,71 @@ fn collections_report_exact_cumulative_values_with_plugobs_bounds() {
     assert_eq!(c4.counter(OPERATIONS, &ok), Some(6));
     assert_eq!(c4.histogram(DURATION, &base), Some(h3));
 
+    provider.shutdown().unwrap();
+}
+
+#[test]
+fn custom_metrics_arrive_also_when_first_used_after_the_registration() {
+    let registry = leaked(OtelCache::DESCRIPTOR);
+    let cache = OtelCache;
+    cache.get(1);
+    let reader = SharedReader(Arc::new(ManualReader::builder().build()));
+    let provider = SdkMeterProvider::builder()
+        .with_reader(reader.clone())
+        .build();
+    let registration = plugobs::otel::register(registry, &provider);
+    let collect = || {
+        let mut rm = ResourceMetrics::default();
+        reader.collect(&mut rm).unwrap();
+        Collected::from_sdk(&rm)
+    };
+    let id = [
+        ("plugin", "otel_cache"),
+        ("kind", "cache"),
+        ("instance", "otel_cache"),
+    ];
+    let c1 = collect();
+    assert_eq!(
+        c1.counter("plugobs_custom_otel_lookups_total", &id),
+        Some(1)
+    );
+    assert_eq!(
+        c1.meta["plugobs_custom_otel_lookups_total"].1,
+        "Custom counter `otel_lookups` recorded by plugin code."
+    );
+
+    // First uses after the registration: met by the next collection, which has their
+    // instruments created once it is over; `refresh` waits for that.
+    cache.get(0);
+    cache.fill(3);
+    cache.fill(30);
+    let c2 = collect();
+    assert_eq!(
+        c2.counter("plugobs_custom_otel_lookups_total", &id),
+        Some(2)
+    );
+    registration.refresh();
+    let c3 = collect();
+    assert_eq!(
+        c3.counter("plugobs_custom_otel_lookups_total", &id),
+        Some(2)
+    );
+    assert_eq!(c3.counter("plugobs_custom_otel_misses_total", &id), Some(1));
+    let h = c3
+        .histogram("plugobs_custom_otel_batch_size", &id)
+        .expect("the custom histogram");
+    assert_eq!(h.bounds, plugobs::custom::CUSTOM_BUCKETS);
+    assert_eq!(h.count, 2);
+    assert!((h.sum - 33.0).abs() < 1e-9, "{}", h.sum);
+    // 3 in (2, 5], 30 in (25, 50].
+    let mut want = vec![0u64; plugobs::custom::CUSTOM_BUCKETS.len() + 1];
+    want[5] = 1;
+    want[8] = 1;
+    assert_eq!(h.buckets, want);
+    // Nothing new: the same values.
+    registration.refresh();
+    let c4 = collect();
+    assert_eq!(c4.histogram("plugobs_custom_otel_batch_size", &id), Some(h));
     provider.shutdown().unwrap();
 }
 

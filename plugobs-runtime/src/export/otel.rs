@@ -103,11 +103,11 @@
 //! provider.shutdown().ok();
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use opentelemetry::metrics::{AsyncInstrument, Histogram, Meter, MeterProvider};
+use opentelemetry::metrics::{AsyncInstrument, BoundHistogram, Histogram, Meter, MeterProvider};
 use opentelemetry::{InstrumentationScope, KeyValue};
 
 use crate::core::snapshot::HistogramSnapshot;
@@ -127,9 +127,16 @@ pub const METER_NAME: &str = "plugobs";
 /// [`registry()`](crate::registry), a leaked or an `Arc`'d one. Call it once per
 /// provider and registry: registering twice reports every series twice.
 ///
-/// The instruments are those of every metric of the closed list and every custom metric
-/// the registry's plugins declare when this runs.
-pub fn register<R, P>(registry: R, provider: &P)
+/// The instruments are those of every metric of the closed list and of every custom
+/// metric (`plugobs::counter!` …) already used. A custom metric first used later gets its
+/// instrument when a collection first meets it, created on a short-lived thread once
+/// that collection is over (the SDK cannot create an instrument during a collection), so
+/// it is reported from the next collection on, with its totals since its first use;
+/// [`Registration::refresh`] creates such instruments at once.
+///
+/// Dropping the returned [`Registration`] changes nothing: the reporting lasts as long
+/// as the provider.
+pub fn register<R, P>(registry: R, provider: &P) -> Registration
 where
     R: Deref<Target = Registry> + Send + Sync + 'static,
     P: MeterProvider + ?Sized,
@@ -137,36 +144,89 @@ where
     let scope = InstrumentationScope::builder(METER_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
-    let meter = provider.meter_with_scope(scope);
-    // Every metric that can appear: the closed list, then the custom metrics seen by one
-    // walk (it also attaches the registry's call sites).
-    let mut defs: Vec<&'static MetricDef> = names::ALL.iter().collect();
-    registry.walk_series(&mut |_, _| true, &mut |s: Series<'_>| {
-        if !defs.iter().any(|d| d.name == s.def.name) {
-            defs.push(s.def);
-        }
-    });
     let shared = Arc::new(Shared {
         registry,
+        meter: provider.meter_with_scope(scope),
         state: Mutex::new(State::default()),
+        installed: Condvar::new(),
     });
-    let mut slots = Vec::with_capacity(defs.len());
-    let mut by_name = HashMap::with_capacity(defs.len());
-    for (index, def) in defs.iter().enumerate() {
-        by_name.insert(def.name, index);
-        slots.push(Slot::new(def, index, &meter, &shared));
+    let mut defs: Vec<&'static MetricDef> = names::ALL.iter().collect();
+    defs.extend(shared.custom_defs());
+    let reserved = reserve(&mut shared.lock(), defs);
+    install(&shared, reserved);
+    Registration {
+        shared: Box::new(shared),
     }
-    let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-    state.points = vec![Vec::new(); slots.len()];
-    state.fresh = vec![false; slots.len()];
-    state.slots = slots;
-    state.by_name = by_name;
 }
 
-/// What the callbacks share: the registry and the state of the last walk.
+/// What [`register`] set up: a handle to create the instruments of custom metrics first
+/// used since.
+pub struct Registration {
+    shared: Box<dyn Refresh>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration").finish_non_exhaustive()
+    }
+}
+
+impl Registration {
+    /// Creates now the instruments of the custom metrics used since [`register`] (or the
+    /// previous refresh) that have none yet, and waits for those a collection has
+    /// started creating; the next collection reports them all. Not needed for the
+    /// closed list, whose instruments all exist from [`register`] on.
+    pub fn refresh(&self) {
+        self.shared.refresh();
+    }
+}
+
+/// [`Registration`]'s view of the shared state, whatever the registry's type.
+trait Refresh: Send + Sync {
+    fn refresh(&self);
+}
+
+/// What the callbacks share: the registry, the meter (to create late instruments) and
+/// the state of the last walk.
 struct Shared<R> {
     registry: R,
+    meter: Meter,
     state: Mutex<State>,
+    /// Notified when late instruments are installed.
+    installed: Condvar,
+}
+
+impl<R: Deref<Target = Registry>> Shared<R> {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The definitions of the custom metrics the registry's plugins have used.
+    fn custom_defs(&self) -> Vec<&'static MetricDef> {
+        self.registry
+            .plugins()
+            .flat_map(|p| crate::telemetry::custom::of(p.descriptor()))
+            .filter_map(|m| m.def())
+            .collect()
+    }
+}
+
+impl<R> Refresh for Arc<Shared<R>>
+where
+    R: Deref<Target = Registry> + Send + Sync + 'static,
+{
+    fn refresh(&self) {
+        let defs = self.custom_defs();
+        let reserved = reserve(&mut self.lock(), defs);
+        install(self, reserved);
+        let mut state = self.lock();
+        while !state.creating.is_empty() {
+            state = self
+                .installed
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 /// An observed value of a counter or gauge.
@@ -176,26 +236,42 @@ enum Number {
     F64(f64),
 }
 
+/// A series of a slot: the slot and the label pairs.
+type SeriesKey = (usize, Vec<(&'static str, &'static str)>);
+
+/// What was replayed so far into one histogram series.
+struct Replayed {
+    snapshot: HistogramSnapshot,
+    /// The series' histogram bound to its attributes: a replayed value costs no
+    /// attribute lookup.
+    bound: BoundHistogram<f64>,
+    /// The last walk that met the series; series no walk meets any more are forgotten.
+    walk: u64,
+}
+
 #[derive(Default)]
 struct State {
     /// The instrument of each metric, by slot.
     slots: Vec<Slot>,
-    /// Slot of each metric name.
+    /// Slot of each metric name whose instrument exists.
     by_name: HashMap<&'static str, usize>,
+    /// Metric names whose instruments are being created.
+    creating: HashSet<&'static str>,
     /// The last walk's points of each observable slot.
     points: Vec<Vec<(Vec<KeyValue>, Number)>>,
     /// Whether a slot's points are from a walk its callback has not reported yet: a
     /// callback finding its slot already reported starts a new collection's walk.
     fresh: Vec<bool>,
-    /// What was replayed so far into each histogram series, by (slot, labels).
-    replayed: HashMap<SeriesKey, HistogramSnapshot>,
+    /// What was replayed so far into each histogram series.
+    replayed: HashMap<SeriesKey, Replayed>,
+    /// Walks so far.
+    walks: u64,
 }
-
-/// A series of a slot: the slot and the label pairs.
-type SeriesKey = (usize, Vec<(&'static str, &'static str)>);
 
 /// The instrument of one metric.
 enum Slot {
+    /// Being created.
+    Creating,
     /// An observable instrument: reported from `State::points` by its callback. The
     /// handle is kept so the instrument lives as long as the registration.
     Observed(#[allow(dead_code)] Observed),
@@ -208,6 +284,49 @@ enum Observed {
     U64Counter(opentelemetry::metrics::ObservableCounter<u64>),
     F64Counter(opentelemetry::metrics::ObservableCounter<f64>),
     Gauge(opentelemetry::metrics::ObservableGauge<f64>),
+}
+
+/// Gives a slot to each of `defs` that has none and is not being created; they are then
+/// being created, by whoever called this, with [`install`].
+fn reserve(state: &mut State, defs: Vec<&'static MetricDef>) -> Vec<(usize, &'static MetricDef)> {
+    let mut reserved = Vec::new();
+    for def in defs {
+        if state.by_name.contains_key(def.name) || !state.creating.insert(def.name) {
+            continue;
+        }
+        let index = state.slots.len();
+        state.slots.push(Slot::Creating);
+        state.points.push(Vec::new());
+        // Not from a walk yet: its callback's first run walks unless a walk came first.
+        state.fresh.push(false);
+        reserved.push((index, def));
+    }
+    reserved
+}
+
+/// Creates the instruments of reserved slots (without holding the state: creating an
+/// instrument waits for a collection in progress), then installs them.
+fn install<R>(shared: &Arc<Shared<R>>, reserved: Vec<(usize, &'static MetricDef)>)
+where
+    R: Deref<Target = Registry> + Send + Sync + 'static,
+{
+    if reserved.is_empty() {
+        return;
+    }
+    let built: Vec<_> = reserved
+        .into_iter()
+        .map(|(index, def)| (index, def, Slot::new(def, index, shared)))
+        .collect();
+    let mut state = shared.lock();
+    for (index, def, slot) in built {
+        if let Some(s) = state.slots.get_mut(index) {
+            *s = slot;
+            state.by_name.insert(def.name, index);
+        }
+        state.creating.remove(def.name);
+    }
+    drop(state);
+    shared.installed.notify_all();
 }
 
 /// The UCUM unit OpenTelemetry expects for a plugobs unit.
@@ -225,16 +344,12 @@ fn ucum(def: &MetricDef) -> Option<&'static str> {
     })
 }
 
-/// Whether a counter's values are seconds (given in nanoseconds by the walk).
-fn counts_seconds(def: &MetricDef) -> bool {
-    def.unit == Some(metrics::Unit::Seconds)
-}
-
 impl Slot {
-    fn new<R>(def: &'static MetricDef, index: usize, meter: &Meter, shared: &Arc<Shared<R>>) -> Slot
+    fn new<R>(def: &'static MetricDef, index: usize, shared: &Arc<Shared<R>>) -> Slot
     where
         R: Deref<Target = Registry> + Send + Sync + 'static,
     {
+        let meter = &shared.meter;
         let name = full_name(def);
         let unit = ucum(def);
         match def.kind {
@@ -248,12 +363,13 @@ impl Slot {
                 }
                 Slot::Histogram(b.build())
             }
-            MetricType::Counter if counts_seconds(def) => {
+            // A counter of seconds: the walk gives nanoseconds, reported as seconds.
+            MetricType::Counter if def.unit == Some(metrics::Unit::Seconds) => {
                 let shared = Arc::clone(shared);
                 let mut b = meter
                     .f64_observable_counter(name)
                     .with_description(def.help)
-                    .with_callback(move |o| report(&shared, index, o, |n| n.as_f64()));
+                    .with_callback(move |o| report(&shared, index, o, Number::as_f64));
                 if let Some(unit) = unit {
                     b = b.with_unit(unit);
                 }
@@ -264,7 +380,7 @@ impl Slot {
                 let mut b = meter
                     .u64_observable_counter(name)
                     .with_description(def.help)
-                    .with_callback(move |o| report(&shared, index, o, |n| n.as_u64()));
+                    .with_callback(move |o| report(&shared, index, o, Number::as_u64));
                 if let Some(unit) = unit {
                     b = b.with_unit(unit);
                 }
@@ -275,7 +391,7 @@ impl Slot {
                 let mut b = meter
                     .f64_observable_gauge(name)
                     .with_description(def.help)
-                    .with_callback(move |o| report(&shared, index, o, |n| n.as_f64()));
+                    .with_callback(move |o| report(&shared, index, o, Number::as_f64));
                 if let Some(unit) = unit {
                     b = b.with_unit(unit);
                 }
@@ -305,16 +421,32 @@ impl Number {
 /// The callback of slot `index`: walks first when this slot's points were already
 /// reported (a new collection began), then observes the slot's points.
 fn report<R, T>(
-    shared: &Shared<R>,
+    shared: &Arc<Shared<R>>,
     index: usize,
     observer: &dyn AsyncInstrument<T>,
-    convert: impl Fn(Number) -> T,
+    convert: fn(Number) -> T,
 ) where
-    R: Deref<Target = Registry>,
+    R: Deref<Target = Registry> + Send + Sync + 'static,
 {
-    let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    let mut state = shared.lock();
     if !state.fresh.get(index).copied().unwrap_or(false) {
-        walk(&shared.registry, &mut state);
+        let met = walk(&shared.registry, &mut state);
+        let reserved = reserve(&mut state, met);
+        if !reserved.is_empty() {
+            // The SDK holds its pipeline while callbacks run: the instruments are created
+            // once this collection is over. Should the thread not start, the names are
+            // released for the next walk to try again.
+            let late = Arc::clone(shared);
+            let names: Vec<_> = reserved.iter().map(|(_, d)| d.name).collect();
+            let spawned = std::thread::Builder::new()
+                .name("plugobs-otel".into())
+                .spawn(move || install(&late, reserved));
+            if spawned.is_err() {
+                for name in names {
+                    state.creating.remove(name);
+                }
+            }
+        }
     }
     let state = &mut *state;
     if let Some(fresh) = state.fresh.get_mut(index) {
@@ -328,20 +460,28 @@ fn report<R, T>(
 }
 
 /// One walk of the registry: the points of every observable slot, and the histograms'
-/// new values replayed.
-fn walk(registry: &Registry, state: &mut State) {
+/// new values replayed. Returns the metrics met that have no instrument yet.
+fn walk(registry: &Registry, state: &mut State) -> Vec<&'static MetricDef> {
     let State {
         slots,
         by_name,
+        creating,
         points,
         fresh,
         replayed,
+        walks,
     } = state;
+    *walks += 1;
+    let walk = *walks;
     for p in points.iter_mut() {
         p.clear();
     }
+    let mut unknown: Vec<&'static MetricDef> = Vec::new();
     registry.walk_series(&mut |_, _| true, &mut |s: Series<'_>| {
         let Some(&index) = by_name.get(s.def.name) else {
+            if !creating.contains(s.def.name) && !unknown.iter().any(|d| d.name == s.def.name) {
+                unknown.push(s.def);
+            }
             return;
         };
         let attributes = || {
@@ -350,17 +490,33 @@ fn walk(registry: &Registry, state: &mut State) {
                 .map(|&(k, v)| KeyValue::new(k, v))
                 .collect::<Vec<_>>()
         };
-        match (&slots[index], s.value) {
-            (Slot::Histogram(h), Value::Histogram(now)) => {
+        match (slots.get(index), s.value) {
+            (Some(Slot::Histogram(h)), Value::Histogram(now)) => {
                 let key = (index, s.labels.to_vec());
-                let before = replayed.get(&key);
-                if before.is_some_and(|b| b == now) {
-                    return;
+                match replayed.get_mut(&key) {
+                    Some(r) => {
+                        r.walk = walk;
+                        if r.snapshot != *now {
+                            replay(&r.bound, s.def.buckets, Some(&r.snapshot), now);
+                            r.snapshot.clone_from(now);
+                        }
+                    }
+                    None => {
+                        let bound = h.bind(&attributes());
+                        replay(&bound, s.def.buckets, None, now);
+                        let snapshot = now.clone();
+                        replayed.insert(
+                            key,
+                            Replayed {
+                                snapshot,
+                                bound,
+                                walk,
+                            },
+                        );
+                    }
                 }
-                replay(h, s.def.buckets, before, now, &attributes());
-                replayed.insert(key, now.clone());
             }
-            (Slot::Observed(_), value) => {
+            (Some(Slot::Observed(_)), value) => {
                 let number = match value {
                     Value::Counter(n) => Number::U64(n),
                     Value::CounterSeconds(nanos) => Number::F64(nanos as f64 / 1e9),
@@ -371,12 +527,14 @@ fn walk(registry: &Registry, state: &mut State) {
                     p.push((attributes(), number));
                 }
             }
-            (Slot::Histogram(_), _) => {}
+            _ => {}
         }
     });
+    replayed.retain(|_, r| r.walk == walk);
     for f in fresh.iter_mut() {
         *f = true;
     }
+    unknown
 }
 
 /// The smallest `f64` above a finite `x >= 0`.
@@ -393,11 +551,10 @@ fn above(x: f64) -> f64 {
 /// and inside the bound its midpoint counts under, chosen so the replayed values add up
 /// to the sum they gained.
 fn replay(
-    h: &Histogram<f64>,
+    h: &BoundHistogram<f64>,
     bounds: &[f64],
     before: Option<&HistogramSnapshot>,
     now: &HistogramSnapshot,
-    attributes: &[KeyValue],
 ) {
     // (lowest allowed value, highest allowed value, how many), in seconds.
     let mut gained: Vec<(f64, f64, u64)> = Vec::new();
@@ -440,7 +597,7 @@ fn replay(
     for (lo, hi, n) in gained {
         let value = (lo + t * (hi - lo)).clamp(lo, hi);
         for _ in 0..n {
-            h.record(value, attributes);
+            h.record(value);
         }
     }
 }
