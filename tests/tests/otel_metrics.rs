@@ -60,6 +60,7 @@ macro_rules! fetcher {
 
 fetcher!(ManualFetcher);
 fetcher!(OtlpFetcher);
+fetcher!(DeltaFetcher);
 
 /// A plugin with its own metrics, some first used after the registration.
 #[plugobs::plugin(kind = "cache")]
@@ -451,6 +452,62 @@ fn collections_report_exact_cumulative_values_with_plugobs_bounds() {
     assert_eq!(c4.counter(OPERATIONS, &ok), Some(6));
     assert_eq!(c4.histogram(DURATION, &base), Some(h3));
 
+    provider.shutdown().unwrap();
+}
+
+/// A reader asking for delta temporality gets the SDK's deltas of plugobs' totals: the
+/// calls since the previous collection.
+#[test]
+fn a_delta_reader_gets_the_calls_since_the_previous_collection() {
+    let registry = leaked(DeltaFetcher::DESCRIPTOR);
+    let reader = SharedReader(Arc::new(
+        ManualReader::builder()
+            .with_temporality(Temporality::Delta)
+            .build(),
+    ));
+    let provider = SdkMeterProvider::builder()
+        .with_reader(reader.clone())
+        .build();
+    let _registration = plugobs::otel::register(registry, &provider);
+    let deltas = || {
+        let mut rm = ResourceMetrics::default();
+        reader.collect(&mut rm).unwrap();
+        let mut ok = None;
+        let mut count = None;
+        for m in rm.scope_metrics().flat_map(|s| s.metrics()) {
+            match m.data() {
+                AggregatedMetrics::U64(MetricData::Sum(s)) if m.name() == OPERATIONS => {
+                    assert_eq!(s.temporality(), Temporality::Delta);
+                    ok = s
+                        .data_points()
+                        .find(|p| {
+                            p.attributes()
+                                .any(|kv| kv.key.as_str() == "outcome" && kv.value.as_str() == "ok")
+                        })
+                        .map(|p| p.value());
+                }
+                AggregatedMetrics::F64(MetricData::Histogram(h)) if m.name() == DURATION => {
+                    assert_eq!(h.temporality(), Temporality::Delta);
+                    count = Some(h.data_points().map(|p| p.count()).sum::<u64>());
+                }
+                _ => {}
+            }
+        }
+        (ok, count)
+    };
+    let p = DeltaFetcher;
+    for k in ["a", "b", ""] {
+        let _ = p.fetch(k);
+    }
+    assert_eq!(deltas(), (Some(2), Some(3)));
+    for k in ["c", "d", "e", "f"] {
+        let _ = p.fetch(k);
+    }
+    assert_eq!(deltas(), (Some(4), Some(4)));
+    // No calls: a delta of 0 for the counter, no histogram point.
+    let (ok, count) = deltas();
+    assert_eq!(ok, Some(0));
+    assert!(count.unwrap_or(0) == 0, "{count:?}");
     provider.shutdown().unwrap();
 }
 
