@@ -41,6 +41,8 @@ mod registry;
 mod telemetry;
 
 pub use crate::export::exposition;
+#[cfg(feature = "otel")]
+pub use crate::export::otel;
 pub use crate::model::{config, instance, names};
 pub use crate::telemetry::{alloc, busy};
 

@@ -399,6 +399,7 @@
 //! | `serde` | configured instances: constructors taking a `serde::Deserialize` configuration, [`Registry::load_instance`] and [`Registry::load_instances`] (see [`config`]); `Serialize` for [`RegistryStats`], [`Health`], [`HealthReport`], [`Readiness`] and everything in them |
 //! | `prometheus` | [`prometheus::install`]: a metrics-exporter-prometheus recorder whose `render()` also renders plugobs' families straight from its aggregates |
 //! | `http` | [`http`]: `/metrics`, `/healthz`, `/readyz`, `/plugins` and a status page, as an axum `Router` to mount or a standalone server ([`http::serve`]); turns on `serde` and `process` |
+//! | `otel` | [`otel::register`]: plugobs' exact counters, gauges and histograms (its own bucket bounds, one histogram per series) reported through an OpenTelemetry `MeterProvider` at collection time |
 //! | `process` | the standard `process_*` families on `/metrics`, read by `metrics-process` at scrape time |
 //! | `tokio` | blocking `load`/`load_all`/`stop` inside a tokio runtime never hang on an async hook: refused with a typed error ([`HookError::is_blocked_runtime`]) in a current-thread runtime, run in `block_in_place` in a multi-thread one |
 #![deny(missing_docs)]
@@ -415,6 +416,9 @@ pub use plugobs_runtime::{
     Stage, alloc, block_on, bridge, busy, config, cpu, custom, exposition, flush, health, instance,
     names, registry, set_namespace,
 };
+
+#[cfg(feature = "otel")]
+pub use plugobs_runtime::otel;
 
 #[cfg(feature = "http")]
 pub mod http;

@@ -3,5 +3,7 @@
 
 pub mod bridge;
 pub mod exposition;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod stats;
 pub(crate) mod walk;
