@@ -23,6 +23,8 @@ pub struct Registry {
     problems: Vec<RegistryError>,
     discovery_time: Duration,
     pub(crate) discovery: Histogram,
+    /// How long the health monitor's rounds over this registry took.
+    pub(crate) health_rounds: Histogram,
     /// How many entries of the process-wide site list are attached to records.
     attached: Mutex<usize>,
     /// The health policy of every plugin, and of those set one by one.
@@ -115,6 +117,7 @@ impl Registry {
             problems,
             discovery_time,
             discovery,
+            health_rounds: Histogram::default(),
             attached: Mutex::new(0),
             policies: Mutex::new(HealthPolicies::default()),
             naming: Mutex::new(()),

@@ -728,7 +728,7 @@ fn a_monitor_dropped_mid_round_stops_within_one_interval() {
     let interval = Duration::from_secs(3);
     let monitor = HealthMonitor::builder()
         .interval(interval)
-        .timeout(Duration::from_secs(60)) // clamped to the interval
+        .timeout(Duration::from_secs(60)) // clamped to four fifths of the interval
         .start(registry)
         .unwrap();
     // The first round starts right away; its check enters the hook and hangs there.
@@ -973,6 +973,14 @@ fn a_round_that_finds_a_check_in_flight_reports_the_status_as_it_stands() {
     );
     assert_eq!(PACED_CHECKS.load(Ordering::SeqCst), 2);
     assert_eq!(monitor.rounds(), 2);
+    assert_eq!(monitor.overran_rounds(), 0);
+    // The monitor's two rounds are timed; the probe's one-off rounds are not.
+    let text = plugobs::exposition::render(registry, plugobs::exposition::Format::Prometheus);
+    assert!(
+        text.lines()
+            .any(|l| l == "plugobs_health_round_duration_seconds_count 2"),
+        "{text}"
+    );
 }
 
 static LATE_GATE: Gate = Gate::new();

@@ -53,6 +53,12 @@ impl Registry {
             labels: &[],
             value: Value::Histogram(&discovery),
         });
+        let rounds = self.health_rounds.snapshot();
+        emit(Series {
+            def: &names::HEALTH_ROUND_DURATION,
+            labels: &[],
+            value: Value::Histogram(&rounds),
+        });
         let instances = self.instances();
         let mut by_state = [0usize; PluginState::ALL.len()];
         for record in &instances {

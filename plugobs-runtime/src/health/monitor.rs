@@ -83,8 +83,8 @@ impl HealthMonitorBuilder {
         self
     }
 
-    /// How long one hook may run. Default 2 s; never more than the interval, so a hung
-    /// hook cannot delay the next round.
+    /// How long one hook may run. Default 2 s; never more than four fifths of the
+    /// interval, so a round waiting for a hung hook ends before the next one is due.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = timeout;
@@ -137,7 +137,9 @@ impl HealthMonitorBuilder {
     }
 
     fn core(mut self, registry: &'static Registry) -> Arc<Core> {
-        self.options.timeout = self.options.timeout.min(self.interval);
+        // A round waits for a hung hook until its timeout from its start: with a margin
+        // below the interval, a round ends before the next is due.
+        self.options.timeout = self.options.timeout.min(self.interval * 4 / 5);
         Arc::new(Core {
             registry,
             interval: self.interval,
@@ -150,6 +152,7 @@ impl HealthMonitorBuilder {
             exited: Mutex::new(false),
             exit: Condvar::new(),
             rounds: AtomicU64::new(0),
+            overran: AtomicU64::new(0),
         })
     }
 
@@ -231,6 +234,8 @@ struct Core {
     exited: Mutex<bool>,
     exit: Condvar,
     rounds: AtomicU64,
+    /// Rounds that took longer than the interval.
+    overran: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -262,10 +267,23 @@ impl Core {
     }
 
     fn tick(&self, cancel: Option<&AtomicBool>) -> HealthReport {
+        let began = Instant::now();
         let report = self.registry.round(&self.options, self.clock.now(), cancel);
         if cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
             // Stopped mid-round: the round recorded nothing, and does not count.
             return report;
+        }
+        let took = began.elapsed();
+        self.registry
+            .health_rounds
+            .record(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+        if took > self.interval {
+            self.overran.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                round.duration_seconds = took.as_secs_f64(),
+                interval_seconds = self.interval.as_secs_f64(),
+                "a health round took longer than the monitor's interval"
+            );
         }
         self.rounds.fetch_add(1, Ordering::Relaxed);
         let subscribers: Vec<Subscriber> = lock(&self.subscribers).clone();
@@ -322,9 +340,15 @@ impl HealthMonitor {
         self.core.tick(None)
     }
 
-    /// Rounds run so far.
+    /// Rounds run so far (a round cancelled by a stop does not count). Each is timed
+    /// in `plugobs_health_round_duration_seconds`.
     pub fn rounds(&self) -> u64 {
         self.core.rounds.load(Ordering::Relaxed)
+    }
+
+    /// Rounds that took longer than the interval (each also logged as a WARN event).
+    pub fn overran_rounds(&self) -> u64 {
+        self.core.overran.load(Ordering::Relaxed)
     }
 
     /// The interval between rounds.

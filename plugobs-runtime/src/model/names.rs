@@ -216,6 +216,16 @@ pub const HEALTH_LAST_CHECK: MetricDef = MetricDef {
     buckets: &[],
 };
 
+/// `plugobs_health_round_duration_seconds`: how long the health monitor's rounds took.
+pub const HEALTH_ROUND_DURATION: MetricDef = MetricDef {
+    name: "health_round_duration_seconds",
+    kind: MetricType::Histogram,
+    labels: &[],
+    unit: Some(Unit::Seconds),
+    help: "Time one round of the health monitor took, from its start until every check returned or timed out; a round longer than the monitor's interval overran it.",
+    buckets: HEALTH_CHECK_BUCKETS,
+};
+
 /// `plugobs_plugin_busy_ratio`: share of wall time inside operations, last minute.
 pub const BUSY_RATIO: MetricDef = MetricDef {
     name: "plugin_busy_ratio",
@@ -273,6 +283,7 @@ pub const ALL: &[MetricDef] = &[
     HEALTH_CHECK_DURATION,
     HEALTH_CHECK_FAILURES,
     HEALTH_LAST_CHECK,
+    HEALTH_ROUND_DURATION,
     BUSY_RATIO,
     CPU_SECONDS,
     ALLOCATED_BYTES,
