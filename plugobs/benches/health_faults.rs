@@ -5,6 +5,7 @@
 //! own. Rounds every second (`PLUGOBS_BENCH_SECONDS`, default 300, of them), each a
 //! `HealthMonitor::tick` of a manual monitor with the monitor's defaults (timeout 2 s,
 //! thresholds 3 and 2), so this thread knows when each round starts.
+//! `PLUGOBS_BENCH_CALLS=0` calls no operation.
 //!
 //! Printed, and compared with the goals of issue 20:
 //! - RSS growth from the end of the first minute to the end (goal ≤ 256 KiB);
@@ -139,11 +140,13 @@ fn main() {
         .collect();
 
     let stop = Arc::new(AtomicBool::new(false));
+    // `PLUGOBS_BENCH_CALLS=0` leaves operations uncalled, to tell their memory apart.
+    let call = env("PLUGOBS_BENCH_CALLS", 1) != 0;
     let caller = {
         let stop = Arc::clone(&stop);
         std::thread::spawn(move || {
             let mut n = 0u64;
-            while !stop.load(Relaxed) {
+            while call && !stop.load(Relaxed) {
                 for _ in 0..1000 {
                     n += 1;
                     let _ = std::hint::black_box(Steady.work(n));
