@@ -52,6 +52,9 @@ use metrics::{
 };
 use plugobs::bridge::{self, Flusher, HistogramMode};
 
+mod common;
+use common::median;
+
 macro_rules! plugin_with_ops {
     ($ty:ident, [$($op:ident),*]) => {
         #[plugobs::plugin(kind = "probe")]
@@ -158,19 +161,6 @@ impl Recorder for Counting {
     }
     fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
         Histogram::from_arc(Arc::clone(&self.updates))
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
 

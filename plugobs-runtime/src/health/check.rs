@@ -236,49 +236,40 @@ impl Registry {
                 continue;
             }
             let seen = seen.unwrap_or(Seen::NotStarted);
-            if let Seen::InProgress = seen {
+            let (result, previous, status, duration, failure) = if let Seen::InProgress = seen {
                 // Another round is checking this plugin right now: that round applies
                 // its result. This one reports the plugin as it stands, and changes
                 // nothing, so concurrent rounds never flap a status.
                 let inner = record.health_state().lock();
                 let status = inner.reported.status;
                 let result = inner.last.clone().unwrap_or_else(|| inner.reported.clone());
+                (result, status, status, None, None)
+            } else {
+                let (hook, failure, duration) = judge_hook(seen, timeout, began);
+                let policy = policies.for_plugin(d.name);
+                let from_policy = policy.evaluate(record, now);
+                let mut inner = record.health_state().lock();
+                let result = hook.combine(from_policy);
+                let failure = failure
+                    .or((result.status == HealthStatus::Unhealthy)
+                        .then_some(CheckReason::Unhealthy));
+                inner.checked_at = Some(SystemTime::now());
+                let (previous, status) = inner.apply(
+                    result.clone(),
+                    options.failure_threshold,
+                    options.recovery_threshold,
+                );
+                let reported = inner.reported.clone();
                 drop(inner);
-                span.record("health.status", result.status.as_str());
-                report.checks.push(PluginCheck {
-                    plugin: d.name,
-                    instance: record.instance(),
-                    kind: d.kind,
-                    result,
-                    status,
-                    previous: status,
-                    duration: None,
-                    failure: None,
-                });
-                continue;
-            }
-            let (hook, failure, duration) = judge_hook(seen, timeout, began);
-            let policy = policies.for_plugin(d.name);
-            let from_policy = policy.evaluate(record, now);
-            let mut inner = record.health_state().lock();
-            let result = hook.combine(from_policy);
-            let failure = failure
-                .or((result.status == HealthStatus::Unhealthy).then_some(CheckReason::Unhealthy));
-            inner.checked_at = Some(SystemTime::now());
-            let (previous, status) = inner.apply(
-                result.clone(),
-                options.failure_threshold,
-                options.recovery_threshold,
-            );
-            let reported = inner.reported.clone();
-            drop(inner);
-            if let Some(reason) = failure {
-                record.health_state().count_failure(reason);
-                span.record("error.type", reason.as_str());
-                span.record("otel.status_code", "ERROR");
-            }
+                if let Some(reason) = failure {
+                    record.health_state().count_failure(reason);
+                    span.record("error.type", reason.as_str());
+                    span.record("otel.status_code", "ERROR");
+                }
+                record.health_updated(previous, &reported);
+                (result, previous, status, duration, failure)
+            };
             span.record("health.status", result.status.as_str());
-            record.health_updated(previous, &reported);
             report.checks.push(PluginCheck {
                 plugin: d.name,
                 instance: record.instance(),
