@@ -940,7 +940,12 @@ fn chromium() -> Option<std::path::PathBuf> {
 
 /// The page's DOM after Chromium loaded it.
 fn dump_dom(browser: &std::path::Path, url: &str) -> String {
-    let profile = std::env::temp_dir().join(format!("plugobs-chromium-{}", std::process::id()));
+    // One profile per run: two tests of this binary run browsers at once, and Chromium
+    // refuses a profile another instance holds (its SingletonLock).
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let profile =
+        std::env::temp_dir().join(format!("plugobs-chromium-{}-{run}", std::process::id()));
     let output = std::process::Command::new(browser)
         .args([
             "--headless",
