@@ -5,6 +5,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+/// A boxed future that is `Send`, as `futures::future::BoxFuture`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A boxed future, as `futures::future::LocalBoxFuture`.
+pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
 /// An error with a kind per variant.
 #[derive(Debug, PartialEq, Eq, plugobs::ErrorKind)]
 pub enum ShapeError {
@@ -148,6 +154,22 @@ impl Shapes {
     /// A boxed future.
     pub fn boxed(&self) -> Pin<Box<dyn Future<Output = u32> + Send + '_>> {
         Box::pin(async move { self.0 })
+    }
+
+    /// A boxed future under an alias, built without `async` in the body: measured as
+    /// the future (decided by its type).
+    pub fn aliased_box(&self, s: String) -> BoxFuture<'_, Result<u32, ShapeError>> {
+        let fut = async move { parse(&s).map(|n| n + self.0) };
+        Box::pin(fut)
+    }
+
+    /// A boxed future without `Send`, one line.
+    pub fn local_box(&self) -> LocalBoxFuture<'_, u32> { Box::pin(self.async_id()) }
+
+    /// A named future, declared a value.
+    #[instrumented(value)]
+    pub fn ready(&self) -> std::future::Ready<u32> {
+        std::future::ready(self.0)
     }
 
     /// Generic, with `where`.
@@ -295,5 +317,23 @@ pub trait Transform {
 impl Transform for Shapes {
     fn apply(&self, x: u32) -> u32 {
         x + self.0
+    }
+}
+
+/// tower's `Service` shape: the future is an associated type.
+pub trait Call {
+    /// What a call returns.
+    type Future: Future<Output = Result<u32, ShapeError>>;
+    /// Starts a call.
+    fn call(&self, s: String) -> Self::Future;
+}
+
+#[plugobs::instrumented]
+impl Call for Shapes {
+    type Future = BoxFuture<'static, Result<u32, ShapeError>>;
+
+    fn call(&self, s: String) -> Self::Future {
+        let base = self.0;
+        Box::pin(async move { parse(&s).map(|n| n + base) })
     }
 }

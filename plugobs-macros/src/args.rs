@@ -280,9 +280,9 @@ impl Place {
     fn keys(self) -> &'static [&'static str] {
         match self {
             Place::Impl => &["level", "err", "cpu", "plugin", "crate"],
-            Place::MethodInImpl => &["name", "level", "fields", "err", "cpu", "skip"],
+            Place::MethodInImpl => &["name", "level", "fields", "err", "cpu", "skip", "value"],
             Place::Function => &[
-                "name", "level", "fields", "err", "cpu", "skip", "plugin", "crate",
+                "name", "level", "fields", "err", "cpu", "skip", "value", "plugin", "crate",
             ],
         }
     }
@@ -298,6 +298,8 @@ pub struct InstrumentedArgs {
     /// `cpu`: measure the thread CPU time of each call.
     pub cpu: Option<Ident>,
     pub skip: Option<Ident>,
+    /// `value`: a returned future is a value to the caller; the call ends when it returns.
+    pub value: Option<Ident>,
     pub plugin: Option<Type>,
     pub krate: Option<Path>,
 }
@@ -313,6 +315,7 @@ impl InstrumentedArgs {
                 "err" => out.err = Some(flag(meta, "err")?),
                 "cpu" => out.cpu = Some(flag(meta, "cpu")?),
                 "skip" => out.skip = Some(flag(meta, "skip")?),
+                "value" => out.value = Some(flag(meta, "value")?),
                 "plugin" => {
                     let input = meta.value().map_err(|_| {
                         syn::Error::new_spanned(

@@ -90,6 +90,9 @@ pub struct Function<'a> {
     pub cpu: bool,
     pub fields: Vec<Field>,
     pub skip: Option<Ident>,
+    /// `value`: what the function returns is measured as a value even when it is a future
+    /// (the call ends when the function returns).
+    pub value: Option<Ident>,
     pub shape: Shape,
 }
 
@@ -230,6 +233,7 @@ fn function<'a>(
         cpu: own.cpu.is_some() || outer.is_some_and(|o| o.cpu.is_some()),
         fields: own.fields.clone(),
         skip: own.skip.clone(),
+        value: own.value.clone(),
         shape: asyncness::shape(sig, block),
     }
 }

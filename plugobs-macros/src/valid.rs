@@ -102,6 +102,15 @@ fn function(f: &Function<'_>, target: &Target<'_>, errors: &mut Errors) {
         }
         return;
     }
+    if let Some(value) = &f.value {
+        if !matches!(f.shape, Shape::Sync) {
+            errors.push(syn::Error::new(
+                value.span(),
+                "`value` applies to a function returning a future it does not build with `async`; \
+                 the future of this one is measured until it completes: remove `value`",
+            ));
+        }
+    }
     if let Some(c) = &sig.constness {
         errors.push(syn::Error::new(
             c.span,

@@ -150,6 +150,9 @@ pub mod __private {
     pub use crate::core::cpu::{CpuFuture, CpuSite, CpuTimer};
     pub use crate::core::custom::{Counter, CustomKind, Gauge, Histogram};
     pub use crate::core::custom_site::CustomSite;
+    pub use crate::core::returned::{
+        Cpu, Returned, UnwrappableFuture, ViaBoxedFuture, ViaFuture, ViaValue, returned,
+    };
     pub use crate::core::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
     pub use crate::export::bridge::{full_name, render_global_recorder_directly};
     pub use crate::model::config::InstanceConfig;

@@ -125,6 +125,7 @@
 //! | `fields(arg, key = expr)` | method, function | record these on the span (`Debug`); nothing is recorded otherwise |
 //! | `err` | impl, method, function | also emit an ERROR event with the error's `Display` |
 //! | `skip` | method in an instrumented impl | leave this method alone |
+//! | `value` | method, function | a returned future is a value (`JoinHandle`): the call ends when the function returns |
 //! | `plugin = Type` | impl, function | the plugin, when it is not `Self` (required on free functions) |
 //! | `crate = path` | impl, function | where generated code finds plugobs |
 //!
@@ -133,7 +134,10 @@
 //! future, timed over its polls: `async fn`, and any function whose signature returns
 //! `impl Future<Output = T>` or `Pin<Box<dyn Future<Output = T> + ..>>` (a trailing
 //! `async move` block, a delegating body, or `async-trait` with `#[instrumented]` above or
-//! below `#[async_trait]`). A `Result::Err` is an error whose `error_kind` label comes
+//! below `#[async_trait]`). Any other function is measured by the type of what it returns:
+//! a boxed `dyn Future` under any name (`BoxFuture`, `type Future = ...`) as the future;
+//! another future is a compile error unless `value` says the call ends when it returns;
+//! anything else as a value. A `Result::Err` is an error whose `error_kind` label comes
 //! from [`ErrorKind`] (derive it on an enum for snake_case variant names); other errors
 //! are `error`. A panic is recorded and resumed unchanged; a future dropped before it
 //! finished is `cancelled`. `const fn` cannot be instrumented; `err` needs a return type

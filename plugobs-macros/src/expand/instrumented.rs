@@ -172,6 +172,10 @@ struct Parts {
     make_span: TokenStream,
     /// Classifies the return value, ends the call, marks the span, emits the `err` event.
     finish: TokenStream,
+    /// `finish` as a closure of the guard, `&Span` and `&Ret`, for [`Returned`].
+    ///
+    /// [`Returned`]: https://docs.rs/plugobs-runtime (core::returned)
+    finish_returned: TokenStream,
 }
 
 fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
@@ -230,20 +234,45 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
             },
         )
     };
-    let err_event = f.emits_err().then(|| {
-        let e = hygienic("__plugobs_err");
-        let as_err = quote_spanned!(output_span(f.sig)=> #p::ErrDisplay::__plugobs_err(&#ret));
-        quote! {
-            if let #p::Some(#e) = #as_err {
-                #p::tracing::event!(
-                    parent: &#span,
-                    #p::tracing::Level::ERROR,
-                    error = %#e,
-                    "plugin operation failed"
-                );
+    // `span_ref` and `ret_ref` are expressions of type `&Span` and `&Ret`.
+    let finish_with = |span_ref: TokenStream, ret_ref: TokenStream| {
+        let err_event = f.emits_err().then(|| {
+            let e = hygienic("__plugobs_err");
+            let as_err =
+                quote_spanned!(output_span(f.sig)=> #p::ErrDisplay::__plugobs_err(#ret_ref));
+            quote! {
+                if let #p::Some(#e) = #as_err {
+                    #p::tracing::event!(
+                        parent: #span_ref,
+                        #p::tracing::Level::ERROR,
+                        error = %#e,
+                        "plugin operation failed"
+                    );
+                }
             }
+        });
+        quote! {
+            // A body that always panics makes this, the first statement after it,
+            // unreachable: the lint is the generated code's, not the user's (whose own
+            // unreachable code, inside the body, is still reported).
+            #[allow(unreachable_code, clippy::needless_borrow)]
+            let #outcome = {
+                #[allow(unused_imports)]
+                use #p::{ViaAny as _, ViaErrorKind as _, ViaResult as _};
+                (&&&#p::Probe(#ret_ref)).__plugobs_outcome()
+            };
+            #p::finish(#guard, #span_ref, #outcome);
+            #err_event
         }
-    });
+    };
+    // The same, inside the closure a returned value is handed to (`Returned`), whose
+    // arguments are the guard, the span and the value by reference.
+    let span_ref = hygienic("__plugobs_span_ref");
+    let ret_ref = hygienic("__plugobs_ret_ref");
+    let finish_returned = {
+        let body = finish_with(quote!(#span_ref), quote!(#ret_ref));
+        quote!(|#guard, #span_ref: &#p::tracing::Span, #ret_ref| { #body })
+    };
     // Where the function is defined: two functions recording under one operation name
     // are told apart by it (`Registry::check`). `line!()` spanned at the function's name.
     let line = quote_spanned!(f.sig.ident.span()=> ::core::line!());
@@ -265,19 +294,8 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
             #span_statics
         },
         make_span,
-        finish: quote! {
-            // A body that always panics makes this, the first statement after it,
-            // unreachable: the lint is the generated code's, not the user's (whose own
-            // unreachable code, inside the body, is still reported).
-            #[allow(unreachable_code, clippy::needless_borrow)]
-            let #outcome = {
-                #[allow(unused_imports)]
-                use #p::{ViaAny as _, ViaErrorKind as _, ViaResult as _};
-                (&&&#p::Probe(&#ret)).__plugobs_outcome()
-            };
-            #p::finish(#guard, &#span, #outcome);
-            #err_event
-        },
+        finish: finish_with(quote!(&#span), quote!(&#ret)),
+        finish_returned,
     }
 }
 
@@ -303,6 +321,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         statics,
         make_span,
         finish,
+        finish_returned,
     } = parts(f, ctx, &locals);
     // The receiver's address, which tells a call which instance it runs on (see
     // `plugobs::instance`): for `&self` and `&mut self` (or `self: &Self`); 0 without.
@@ -385,7 +404,8 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
                 #never_body
             }}
         }
-        Shape::Sync => {
+        // Nothing written, or `value`: the call ends when the body returns.
+        Shape::Sync if f.value.is_some() || matches!(sig.output, syn::ReturnType::Default) => {
             let hint = asyncness::output_hint(&sig.output);
             let run = run(&hint);
             quote! {{
@@ -395,6 +415,43 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
                 let #ret: #hint = #run;
                 #finish
                 #ret
+            }}
+        }
+        // What the body returns decides, by its type (`core::returned`): a boxed future
+        // goes on being measured until it completes, another future is a compile error at
+        // the return type, a value ends the call.
+        Shape::Sync => {
+            let hint = asyncness::output_hint(&sig.output);
+            let run = run(&hint);
+            let cpu_arg = if f.cpu {
+                quote!(#p::Some((&#cpu, #d)))
+            } else {
+                quote!(#p::None)
+            };
+            // At the return type, so that a future plugobs cannot wrap is reported there;
+            // resolved at the macro's site, so that no user lint sees it as user code.
+            let at = output_span(sig).resolved_at(Span::mixed_site());
+            let end = quote_spanned! {at=>
+                (&&&#p::returned(&#ret)).__plugobs_end(
+                    #ret,
+                    #guard,
+                    #key,
+                    &#span,
+                    #cpu_arg,
+                    #finish_returned,
+                )
+            };
+            quote! {{
+                #statics
+                #make_span
+                let #guard = #p::enter(&#site, #d, #key);
+                let #ret: #hint = #run;
+                #[allow(unreachable_code, clippy::needless_borrow)]
+                {
+                    #[allow(unused_imports)]
+                    use #p::{ViaBoxedFuture as _, ViaFuture as _, ViaValue as _};
+                    #end
+                }
             }}
         }
         Shape::AsyncFn => {

@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod custom;
 pub mod custom_site;
 pub(crate) mod plugin_cells;
+pub mod returned;
 pub(crate) mod running;
 pub mod site;
 pub mod snapshot;

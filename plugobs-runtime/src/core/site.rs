@@ -347,6 +347,25 @@ impl CallGuard {
     }
 }
 
+impl CallGuard {
+    /// Hands the call to the future `fut` its body returned: the call goes on until `fut`
+    /// completes (or is dropped, or panics), on whichever thread polls it. `key` is the
+    /// receiver the call was entered with.
+    pub(crate) fn continue_in<F>(self, key: usize, fut: F) -> WatchedCall<F> {
+        running::leave(self.previous);
+        let call = AsyncCall {
+            site: self.site,
+            cells: self.site.cells_for(key),
+            start: self.start,
+        };
+        std::mem::forget(self);
+        WatchedCall {
+            call: Some(call),
+            fut,
+        }
+    }
+}
+
 impl Drop for CallGuard {
     fn drop(&mut self) {
         let outcome = if std::thread::panicking() {
