@@ -164,7 +164,9 @@ impl Shapes {
     }
 
     /// A boxed future without `Send`, one line.
-    pub fn local_box(&self) -> LocalBoxFuture<'_, u32> { Box::pin(self.async_id()) }
+    pub fn local_box(&self) -> LocalBoxFuture<'_, u32> {
+        Box::pin(self.async_id())
+    }
 
     /// A named future, declared a value.
     #[instrumented(value)]

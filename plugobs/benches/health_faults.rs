@@ -23,6 +23,33 @@ use std::time::{Duration, Instant};
 
 use plugobs::{Health, HealthMonitor, Plugin, PluginDescriptor, Registry};
 
+/// Counts live heap bytes and blocks, to tell memory the process holds (a leak) apart from
+/// RSS the allocator keeps (fragmentation).
+struct Counting;
+
+static LIVE_BYTES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+static LIVE_BLOCKS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as i64, Relaxed);
+        LIVE_BLOCKS.fetch_add(1, Relaxed);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as i64, Relaxed);
+        LIVE_BLOCKS.fetch_sub(1, Relaxed);
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new_size as i64 - layout.size() as i64, Relaxed);
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
 const PLUGINS: usize = 1000;
 const PANICKING: usize = 10;
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -163,10 +190,20 @@ fn main() {
     let mut overruns = Vec::new();
     let mut max_threads = 0u64;
     let mut rss_minute = None;
+    let mut live_minute = (0, 0);
     let mut next = Instant::now();
     for round in 0..seconds {
         if round == 60 {
             rss_minute = proc_status("VmRSS:");
+            live_minute = (LIVE_BYTES.load(Relaxed), LIVE_BLOCKS.load(Relaxed));
+        }
+        if round % 60 == 0 && std::env::var_os("PLUGOBS_BENCH_TRACE").is_some() {
+            eprintln!(
+                "round {round}: RSS {} KiB, live heap {} B in {} blocks",
+                proc_status("VmRSS:").unwrap_or(0),
+                LIVE_BYTES.load(Relaxed),
+                LIVE_BLOCKS.load(Relaxed)
+            );
         }
         let now = Instant::now();
         if now < next {
@@ -187,6 +224,7 @@ fn main() {
         assert_eq!(report.checks.len(), descriptors.len());
     }
     let rss_end = proc_status("VmRSS:");
+    let live_end = (LIVE_BYTES.load(Relaxed), LIVE_BLOCKS.load(Relaxed));
     stop.store(true, Relaxed);
     let calls = caller.join().unwrap_or(0);
     // The first round starts every hung check and spawns a thread for each.
@@ -210,6 +248,11 @@ fn main() {
         began.elapsed().as_secs_f64()
     );
     println!("RSS growth after the first minute: {growth} (goal <= 256 KiB)");
+    println!(
+        "live heap growth after the first minute: {} B in {} blocks",
+        live_end.0 - live_minute.0,
+        live_end.1 - live_minute.1
+    );
     println!(
         "latest healthy check's start after its round's: first round {first:?}; later rounds median {median:?}, p99 {p99:?}, worst {worst:?} (goal <= 50 ms)"
     );

@@ -25,7 +25,11 @@ pub trait Service {
 /// Sleeps 5 ms, then fails for odd inputs.
 async fn later(x: u32) -> Result<u32, CallError> {
     tokio::time::sleep(Duration::from_millis(5)).await;
-    if x % 2 == 1 { Err(CallError::Odd) } else { Ok(x) }
+    if x % 2 == 1 {
+        Err(CallError::Odd)
+    } else {
+        Ok(x)
+    }
 }
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
