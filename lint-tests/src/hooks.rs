@@ -148,6 +148,59 @@ impl Sink for KafkaSink {
     }
 }
 
+/// A configured constructor with every hook: async start, sync stop and health, two
+/// traits (the README's shape).
+#[plugobs::plugin(
+    kind = "sink",
+    version = "1.0.0",
+    new = Self::from_config,
+    provides = [dyn Sink, dyn Flush],
+    start = Self::connect,
+    stop = Self::close,
+    health = Self::check
+)]
+#[derive(Debug)]
+pub struct ConfiguredHooks {
+    cfg: KafkaConfig,
+    connected: bool,
+}
+
+impl ConfiguredHooks {
+    fn from_config(cfg: KafkaConfig) -> Result<Self, OpenError> {
+        Ok(ConfiguredHooks {
+            cfg,
+            connected: false,
+        })
+    }
+
+    async fn connect(&mut self) -> Result<(), OpenError> {
+        self.connected = !self.cfg.brokers.is_empty();
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        self.connected = false;
+    }
+
+    fn check(&self) -> Health {
+        if self.connected {
+            Health::healthy()
+        } else {
+            Health::unhealthy("not connected")
+        }
+    }
+}
+
+impl Sink for ConfiguredHooks {
+    fn write(&self, line: &str) -> usize {
+        line.len()
+    }
+}
+
+impl Flush for ConfiguredHooks {
+    fn flush(&self) {}
+}
+
 /// A configuration whose every field has a default.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]

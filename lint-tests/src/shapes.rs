@@ -198,6 +198,12 @@ impl Shapes {
         self.0
     }
 
+    /// `mut self`.
+    pub fn by_mut_value(mut self) -> u32 {
+        self.0 += 1;
+        self.0
+    }
+
     /// `self: Box<Self>`.
     pub fn by_box(self: Box<Self>) -> Box<Self> {
         self

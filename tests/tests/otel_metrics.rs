@@ -716,7 +716,47 @@ fn otlp_export_to_a_loopback_receiver_decodes_exact_values() {
         "after 5 more",
         e3.counter(OPERATIONS, &ok),
         e3.counter(OPERATIONS, &error),
+        h3.clone(),
+    ));
+
+    // No calls again: cumulative values stand, nothing is added twice.
+    let e4 = export();
+    assert_eq!(e4.counter(OPERATIONS, &ok), Some(6));
+    assert_eq!(e4.counter(OPERATIONS, &error), Some(2));
+    assert_eq!(e4.histogram(DURATION, &base), Some(&h3));
+    report.push((
+        "no calls",
+        e4.counter(OPERATIONS, &ok),
+        e4.counter(OPERATIONS, &error),
         h3,
+    ));
+
+    for k in ["d", ""] {
+        let _ = p.fetch(k);
+    }
+    let e5 = export();
+    assert_eq!(e5.counter(OPERATIONS, &ok), Some(7));
+    assert_eq!(e5.counter(OPERATIONS, &error), Some(3));
+    assert_eq!(
+        e5.counter(ERRORS, &with(&base, ("error_kind", "not_found"))),
+        Some(3)
+    );
+    let h5 = e5.histogram(DURATION, &base).unwrap().clone();
+    assert_eq!(h5.count, 10);
+    assert_same_histogram(&h5, &prometheus_histogram(registry, "otlp_fetcher"));
+    // Gauges arrive as gauges, with their exact values: nothing in flight, and the
+    // registry's plugin counts by state (this registry loaded nothing).
+    assert_eq!(e5.gauges.get(&key(IN_FLIGHT, &base)), Some(&0.0));
+    assert_eq!(
+        e5.gauges.get(&key("plugobs_plugins", &[("state", "running")])),
+        Some(&0.0)
+    );
+    assert_eq!(e5.meta[IN_FLIGHT].1, names::OPERATIONS_IN_FLIGHT.help);
+    report.push((
+        "after 2 more",
+        e5.counter(OPERATIONS, &ok),
+        e5.counter(OPERATIONS, &error),
+        h5,
     ));
 
     // What was decoded, for the record (`--nocapture`).
