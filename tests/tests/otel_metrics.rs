@@ -748,7 +748,8 @@ fn otlp_export_to_a_loopback_receiver_decodes_exact_values() {
     // registry's plugin counts by state (this registry loaded nothing).
     assert_eq!(e5.gauges.get(&key(IN_FLIGHT, &base)), Some(&0.0));
     assert_eq!(
-        e5.gauges.get(&key("plugobs_plugins", &[("state", "running")])),
+        e5.gauges
+            .get(&key("plugobs_plugins", &[("state", "running")])),
         Some(&0.0)
     );
     assert_eq!(e5.meta[IN_FLIGHT].1, names::OPERATIONS_IN_FLIGHT.help);
