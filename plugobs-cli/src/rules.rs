@@ -22,6 +22,7 @@
 //! | `PlugobsPluginUnhealthy` | an instance's health is `unhealthy` |
 //! | `PlugobsHealthCheckTimeouts` | an instance's health checks time out |
 //! | `PlugobsHealthCheckStale` | a running instance was not checked for `stale_check_seconds` |
+//! | `PlugobsHealthRoundsOverrun` | the health monitor's rounds took longer than its interval in the last `lifecycle_window` |
 //! | `PlugobsErrorBudgetBurnFast` | an instance's error budget of `objective` burns 14.4× (1h and 5m) or 6× (6h and 30m) too fast: page |
 //! | `PlugobsErrorBudgetBurnSlow` | it burns 3× (1d and 2h) or 1× (3d and 6h) too fast: ticket |
 //!
@@ -62,6 +63,7 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
     let check_failures = n.metric("plugin_health_check_failures_total")?;
     let last_check = n.metric("plugin_health_last_check_timestamp_seconds")?;
     let up = n.metric("plugin_up")?;
+    let overruns = n.metric("health_round_overruns_total")?;
     let errors = n.metric("plugin_errors_total")?;
     // Every per-plugin series is per instance: group and join on all three.
     let pki = "plugin, kind, instance";
@@ -238,6 +240,19 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
                 "The last health check of {of} is {value}s old (threshold {}s): \
                  the health monitor is not running or its checks never return.",
                 config.stale_check_seconds
+            ),
+        },
+        Rule::Alert {
+            name: "PlugobsHealthRoundsOverrun".into(),
+            expr: format!("increase({overruns}[{lw}]) > 0"),
+            for_: "0m".into(),
+            severity: "warning",
+            summary: "Health rounds overran their interval".into(),
+            description: format!(
+                "{value} rounds of the health monitor took longer than its interval in \
+                 {lw}: every plugin's status is judged late. The monitor's thread pool grows \
+                 for hung hooks, so a round overruns when the checks themselves are slow: see \
+                 plugobs_health_round_duration_seconds and the health check timeouts."
             ),
         },
     ];

@@ -16,6 +16,7 @@ const ALERTS: &[&str] = &[
     "PlugobsPluginUnhealthy",
     "PlugobsHealthCheckTimeouts",
     "PlugobsHealthCheckStale",
+    "PlugobsHealthRoundsOverrun",
     "PlugobsErrorBudgetBurnFast",
     "PlugobsErrorBudgetBurnSlow",
 ];
@@ -58,7 +59,8 @@ fn every_alert_once_with_severity_and_a_description_naming_the_plugin_and_instan
     assert_eq!(names, ALERTS);
     for (name, _, _, severity, description) in &all {
         assert!(["critical", "warning"].contains(severity), "{name}");
-        if name != "PlugobsNoPluginRunning" {
+        // Two alerts are about the host, not one plugin.
+        if !["PlugobsNoPluginRunning", "PlugobsHealthRoundsOverrun"].contains(&name.as_str()) {
             assert!(
                 description
                     .contains("instance {{ $labels.instance }} of plugin {{ $labels.plugin }}")
@@ -115,6 +117,10 @@ fn every_per_plugin_aggregation_and_join_keeps_the_instance() {
     assert_eq!(
         alert_expr("PlugobsHealthCheckStale"),
         "(time() - plugobs_plugin_health_last_check_timestamp_seconds > 300) and on (plugin, kind, instance) (plugobs_plugin_up == 1)"
+    );
+    assert_eq!(
+        alert_expr("PlugobsHealthRoundsOverrun"),
+        "increase(plugobs_health_round_overruns_total[15m]) > 0"
     );
     assert_eq!(
         alert_expr("PlugobsNoPluginRunning"),

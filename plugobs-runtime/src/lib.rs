@@ -97,7 +97,7 @@ pub use crate::model::error::{
 pub use crate::model::outcome::ErrorKind;
 pub use crate::model::state::{PluginState, Stage};
 pub use crate::model::stats::{
-    HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats,
+    HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats, RoundStats,
 };
 pub use crate::plugin::hook::block_on;
 pub use crate::plugin::traits::Plugin;

@@ -25,6 +25,8 @@ pub struct Registry {
     pub(crate) discovery: Histogram,
     /// How long the health monitor's rounds over this registry took.
     pub(crate) health_rounds: Histogram,
+    /// How many of those rounds took longer than their monitor's interval.
+    pub(crate) health_overruns: std::sync::atomic::AtomicU64,
     /// How many entries of the process-wide site list are attached to records.
     attached: Mutex<usize>,
     /// The health policy of every plugin, and of those set one by one.
@@ -118,6 +120,7 @@ impl Registry {
             discovery_time,
             discovery,
             health_rounds: Histogram::default(),
+            health_overruns: std::sync::atomic::AtomicU64::new(0),
             attached: Mutex::new(0),
             policies: Mutex::new(HealthPolicies::default()),
             naming: Mutex::new(()),

@@ -416,9 +416,9 @@ pub use plugobs_runtime::{
     HealthCounts, HealthMonitor, HealthPolicy, HealthReport, HealthStatus, HookError,
     InstanceFailure, InstanceReport, LifecycleError, LoadError, LoadReport, Loaded, NamespaceError,
     NotReady, OperationStats, Plugin, PluginCheck, PluginDescriptor, PluginHealth, PluginRecord,
-    PluginState, PluginStats, Readiness, Registry, RegistryError, RegistryStats, SourceLocation,
-    Stage, alloc, block_on, bridge, busy, config, cpu, custom, exposition, flush, health, instance,
-    names, registry, set_namespace,
+    PluginState, PluginStats, Readiness, Registry, RegistryError, RegistryStats, RoundStats,
+    SourceLocation, Stage, alloc, block_on, bridge, busy, config, cpu, custom, exposition, flush,
+    health, instance, names, registry, set_namespace,
 };
 
 #[cfg(feature = "otel")]

@@ -429,7 +429,8 @@ fn an_incremental_flush_skips_what_did_not_change() {
     let registry_updates = 1 + 1 + 7;
     assert_eq!(idle, registry_updates);
     // The first flush sends everything, zeros included: the registry's series
-    // (discovery and health rounds: 13 bounds + +Inf + count + sum each), the plugin's (info, 7 load failure
+    // (discovery and health rounds: 13 bounds + +Inf + count + sum each; the round
+    // overruns counter), the plugin's (info, 7 load failure
     // counters by stage and reason, 4 health status gauges, up, 3 health check failure
     // counters, busy ratio) and its operation's group (4 outcomes, in flight, 16 bounds +
     // +Inf + count + sum).
@@ -437,7 +438,7 @@ fn an_incremental_flush_skips_what_did_not_change() {
     let operation_series = 4 + 1 + 19;
     assert_eq!(
         first,
-        16 + 16 + 7 + plugin_series + operation_series,
+        16 + 16 + 1 + 7 + plugin_series + operation_series,
         "first {first}"
     );
     let _ = YamlParser.parse("a,b");

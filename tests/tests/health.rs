@@ -1164,3 +1164,78 @@ fn an_instance_without_a_stop_hook_stops_at_once_and_a_late_result_is_dropped() 
     assert_ne!(record.health().message, "came back too late");
     assert_eq!(record.health_check_failures(CheckReason::Unhealthy), 0);
 }
+
+/// The clock of the overrun test: its hook moves it on while the round runs.
+static OVERRUN_CLOCK: std::sync::OnceLock<Arc<ManualClock>> = std::sync::OnceLock::new();
+static OVERRUN_BY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Its check takes `OVERRUN_BY` milliseconds of the monitor's clock.
+#[plugobs::plugin(kind = "service", provides = dyn Service, health = Self::check)]
+#[derive(Default)]
+pub struct Lengthy;
+
+impl Lengthy {
+    fn check(&self) -> Health {
+        let by = Duration::from_millis(OVERRUN_BY.load(Ordering::SeqCst));
+        OVERRUN_CLOCK.get().unwrap().advance(by);
+        Health::healthy()
+    }
+}
+
+impl Service for Lengthy {
+    fn call(&self, _fail: bool) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_round_longer_than_the_interval_is_counted_everywhere_the_monitor_reports() {
+    let registry = leak(Registry::from_descriptors([Lengthy::DESCRIPTOR]).unwrap());
+    let _lengthy = registry.load::<dyn Service>("lengthy").unwrap();
+    let clock = Arc::clone(OVERRUN_CLOCK.get_or_init(|| Arc::new(ManualClock::new())));
+    let monitor = HealthMonitor::builder()
+        .interval(Duration::from_secs(1))
+        .clock(clock)
+        .manual(registry);
+    let overruns = || {
+        let text = plugobs::exposition::render(registry, plugobs::exposition::Format::Prometheus);
+        text.lines()
+            .find_map(|l| l.strip_prefix("plugobs_health_round_overruns_total "))
+            .map(str::to_owned)
+    };
+    assert_eq!(overruns().as_deref(), Some("0"));
+    assert_eq!(
+        registry.stats().health_rounds,
+        plugobs::RoundStats::default()
+    );
+
+    // Within the interval: timed, not an overrun.
+    OVERRUN_BY.store(400, Ordering::SeqCst);
+    monitor.tick();
+    assert_eq!(monitor.overran_rounds(), 0);
+    assert_eq!(overruns().as_deref(), Some("0"));
+    // Longer than the interval: one overrun, in the monitor, the metric and the stats.
+    OVERRUN_BY.store(2_500, Ordering::SeqCst);
+    monitor.tick();
+    assert_eq!(monitor.overran_rounds(), 1);
+    assert_eq!(overruns().as_deref(), Some("1"));
+    let rounds = registry.stats().health_rounds;
+    assert_eq!((rounds.rounds, rounds.overruns), (2, 1));
+    // The longest round, within the histogram's 1.6 %.
+    let longest = rounds.max.unwrap().as_secs_f64();
+    assert!((longest - 2.5).abs() < 2.5 * 0.016, "{longest}");
+    let table = registry.stats().to_string();
+    assert!(
+        table.contains("| health rounds: 2 (overran: 1, longest: "),
+        "{table}"
+    );
+    // The round duration histogram has both rounds, the long one above 2.5 s.
+    let text = plugobs::exposition::render(registry, plugobs::exposition::Format::Prometheus);
+    for line in [
+        "plugobs_health_round_duration_seconds_count 2",
+        "plugobs_health_round_duration_seconds_bucket{le=\"0.5\"} 1",
+        "plugobs_health_round_duration_seconds_bucket{le=\"5\"} 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+}

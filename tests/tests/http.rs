@@ -317,6 +317,7 @@ async fn every_route_answers_with_its_status_type_and_exact_body() {
             "total_errors": 0,
             "total_calls": 0,
             "discovery_duration": null,
+            "health_rounds": {"rounds": 0, "overruns": 0, "max": null},
             "plugins": [
                 idle_plugin("idle_sink", "sink", "2.3.0"),
                 idle_plugin("idle_source", "source", "1.0.0"),
@@ -1329,6 +1330,7 @@ async fn two_instances_of_one_plugin_on_every_route() {
             "total_errors": 2,
             "total_calls": 4,
             "discovery_duration": null,
+            "health_rounds": {"rounds": 0, "overruns": 0, "max": null},
             "plugins": [feed_eu(), feed_us(), idle],
         })
     );

@@ -191,6 +191,83 @@ impl Histogram {
     }
 }
 
+/// The most `le` bounds a [`BoundedHistogram`] takes.
+const MAX_BOUNDS: usize = 15;
+
+/// A histogram of durations counted straight into fixed upper bounds (a metric's `le`
+/// bounds, in seconds): its memory is fixed when it is made, whatever values it sees,
+/// where a [`Histogram`]'s follows the range of values seen. For durations whose only
+/// readers are the exported buckets (health checks, one per plugin): 18 counters, no
+/// allocation ever.
+pub(crate) struct BoundedHistogram {
+    bounds: &'static [f64],
+    /// `counts[i]` counts values in `(bounds[i - 1], bounds[i]]`; the last used one, values
+    /// above every bound.
+    counts: [AtomicU64; MAX_BOUNDS + 1],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl std::fmt::Debug for BoundedHistogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundedHistogram")
+            .field("bounds", &self.bounds)
+            .field("count", &self.count.load(Relaxed))
+            .finish()
+    }
+}
+
+impl BoundedHistogram {
+    /// A histogram over `bounds` (seconds, increasing, at most 15, each at least 4 %
+    /// above the one before, so that each interval holds a log-linear bucket of its own).
+    pub(crate) fn new(bounds: &'static [f64]) -> Self {
+        debug_assert!(bounds.len() <= MAX_BOUNDS);
+        debug_assert!(bounds.windows(2).all(|w| w[1] >= w[0] * 1.04));
+        BoundedHistogram {
+            bounds: &bounds[..bounds.len().min(MAX_BOUNDS)],
+            counts: Default::default(),
+            count: AtomicU64::new(0),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one value.
+    pub(crate) fn record(&self, nanos: u64) {
+        let seconds = nanos as f64 / 1e9;
+        let i = self.bounds.partition_point(|&bound| bound < seconds);
+        self.counts[i].fetch_add(1, Relaxed);
+        self.sum_nanos.fetch_add(nanos, Relaxed);
+        self.count.fetch_add(1, Release);
+    }
+
+    /// A copy of the current contents, each interval's count in one log-linear bucket
+    /// that lies inside the interval (its midpoint at or below the interval's bound), so
+    /// [`HistogramSnapshot::cumulative`] over the same bounds gives the exact counts. Its
+    /// quantiles are only as fine as the bounds; its count and sum are exact.
+    pub(crate) fn snapshot(&self) -> HistogramSnapshot {
+        let mut buckets = Vec::new();
+        for (i, cell) in self.counts[..=self.bounds.len()].iter().enumerate() {
+            let n = cell.load(Relaxed);
+            if n == 0 {
+                continue;
+            }
+            // Above every bound: twice the last one stands for them.
+            let bound = self
+                .bounds
+                .get(i)
+                .copied()
+                .unwrap_or_else(|| self.bounds.last().copied().unwrap_or(0.0) * 2.0);
+            let bound_nanos = bound * 1e9;
+            let mut index = bucket_index(bound_nanos as u64);
+            if index > 0 && bucket_value(index) > bound_nanos {
+                index -= 1;
+            }
+            buckets.push((index as u32, n));
+        }
+        HistogramSnapshot::from_parts(buckets, self.sum_nanos.load(Relaxed))
+    }
+}
+
 /// A point-in-time copy of a latency histogram: its non-empty buckets, count and exact sum.
 ///
 /// Quantiles come from the log-linear buckets and are within about 1.6 % of the true
@@ -621,6 +698,44 @@ pub(crate) fn sum_shards<'a, I: Iterator<Item = &'a Shard>>(
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bounded_histogram_gives_exact_counts_per_bound_and_never_allocates() {
+        let bounds = crate::model::names::HEALTH_CHECK_BUCKETS;
+        let h = BoundedHistogram::new(bounds);
+        // (value ns, bucket it belongs to by the `le` rule): on a bound counts under it.
+        let cases: &[(u64, usize)] = &[
+            (0, 0),
+            (1_000_000, 0),
+            (1_000_001, 1),
+            (2_500_000, 1),
+            (7_000_000, 3),
+            (999_999_999, 9),
+            (1_000_000_000, 9),
+            (10_000_000_000, 12),
+            (10_000_000_001, 13),
+            (u64::MAX / 2, 13),
+        ];
+        for (value, _) in cases {
+            h.record(*value);
+        }
+        let mut expected = vec![0u64; bounds.len()];
+        for (_, bucket) in cases {
+            for n in expected.iter_mut().skip(*bucket) {
+                *n += 1;
+            }
+        }
+        let snapshot = h.snapshot();
+        assert_eq!(snapshot.cumulative(bounds), expected);
+        assert_eq!(snapshot.count(), cases.len() as u64);
+        assert_eq!(
+            snapshot.sum_nanos(),
+            cases
+                .iter()
+                .map(|(v, _)| v)
+                .fold(0u64, |a, v| a.wrapping_add(*v))
+        );
+    }
 
     #[test]
     fn since_is_what_was_recorded_in_between() {

@@ -9,7 +9,7 @@ use crate::core::snapshot::OperationSnapshot;
 use crate::model::health::HealthStatus;
 use crate::model::state::PluginState;
 use crate::model::stats::{
-    CustomStats, HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats,
+    CustomStats, HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats, RoundStats,
 };
 use crate::record::plugin_record::PluginRecord;
 use crate::registry::Registry;
@@ -159,6 +159,16 @@ impl Registry {
                 .map(|o| o.calls)
                 .sum(),
             discovery_duration: self.discovery_duration(),
+            health_rounds: {
+                let rounds = self.health_rounds.snapshot();
+                RoundStats {
+                    rounds: rounds.count(),
+                    overruns: self
+                        .health_overruns
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                    max: rounds.max_nanos().map(|n| Duration::from_nanos(n as u64)),
+                }
+            },
             plugins,
         }
     }
@@ -231,7 +241,7 @@ impl fmt::Display for RegistryStats {
             .filter(|(_, n)| **n > 0)
             .map(|(s, n)| format!("{s}={n}"))
             .collect();
-        writeln!(
+        write!(
             f,
             "plugins: {} ({}) | states: {} | health: healthy={} degraded={} unhealthy={} unknown={} | calls: {} | errors: {} | discovery: {}",
             self.total,
@@ -249,6 +259,20 @@ impl fmt::Display for RegistryStats {
             self.total_errors,
             crate::model::fmt::duration(self.discovery_duration),
         )?;
+        // Only once a monitor ran: a host without one sees no line about it.
+        let rounds = &self.health_rounds;
+        if rounds.rounds > 0 {
+            write!(
+                f,
+                " | health rounds: {} (overran: {}, longest: {})",
+                rounds.rounds,
+                rounds.overruns,
+                rounds
+                    .max
+                    .map_or_else(|| "-".to_owned(), crate::model::fmt::duration)
+            )?;
+        }
+        writeln!(f)?;
         let now = SystemTime::now();
         let mut rows = vec![
             [

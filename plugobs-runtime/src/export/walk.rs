@@ -59,6 +59,14 @@ impl Registry {
             labels: &[],
             value: Value::Histogram(&rounds),
         });
+        emit(Series {
+            def: &names::HEALTH_ROUND_OVERRUNS,
+            labels: &[],
+            value: Value::Counter(
+                self.health_overruns
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            ),
+        });
         let instances = self.instances();
         let mut by_state = [0usize; PluginState::ALL.len()];
         for record in &instances {

@@ -106,7 +106,9 @@ impl HealthMonitorBuilder {
         self
     }
 
-    /// The clock the health policy's window is measured with. Default the system's.
+    /// The clock the health policy's window and the rounds' durations (hence overruns)
+    /// are measured with. Default the system's; the hooks' timeouts and the interval
+    /// between rounds are always real time.
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -267,18 +269,22 @@ impl Core {
     }
 
     fn tick(&self, cancel: Option<&AtomicBool>) -> HealthReport {
-        let began = Instant::now();
-        let report = self.registry.round(&self.options, self.clock.now(), cancel);
+        // Timed by the monitor's clock, so a test's manual clock decides overruns.
+        let began = self.clock.now();
+        let report = self.registry.round(&self.options, began, cancel);
         if cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
             // Stopped mid-round: the round recorded nothing, and does not count.
             return report;
         }
-        let took = began.elapsed();
+        let took = self.clock.now().saturating_duration_since(began);
         self.registry
             .health_rounds
             .record(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
         if took > self.interval {
             self.overran.fetch_add(1, Ordering::Relaxed);
+            self.registry
+                .health_overruns
+                .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 round.duration_seconds = took.as_secs_f64(),
                 interval_seconds = self.interval.as_secs_f64(),

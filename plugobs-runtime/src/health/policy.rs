@@ -14,7 +14,7 @@ use crate::registry::Registry;
 
 use crate::model::health::{Health, HealthStatus};
 use crate::model::policy::{HealthPolicies, HealthPolicy};
-use crate::record::history::Sample;
+use crate::record::history::{Baseline, Sample};
 use crate::record::plugin_record::PluginRecord;
 
 impl HealthPolicy {
@@ -26,14 +26,20 @@ impl HealthPolicy {
         }
         let current = record.sample(now);
         let mut history = record.history();
-        let zero = Sample::zero(now);
+        // No sample a window old yet: the window is everything so far.
         let baseline = history
-            .window(current.clone(), self.window)
-            .unwrap_or(&zero);
-        self.judge(&current, baseline)
+            .window(&current, self.window, true)
+            .unwrap_or_else(|| Baseline {
+                at: now,
+                calls: 0,
+                failed: 0,
+                busy_nanos: 0,
+                latency: Some(current.latency.clone()),
+            });
+        self.judge(&current, &baseline)
     }
 
-    fn judge(&self, newest: &Sample, baseline: &Sample) -> Health {
+    fn judge(&self, newest: &Sample, baseline: &Baseline) -> Health {
         let calls = newest.calls.saturating_sub(baseline.calls);
         if calls == 0 || calls < self.min_calls {
             return Health::healthy();
@@ -58,8 +64,11 @@ impl HealthPolicy {
                 .with_detail("calls", calls),
             );
         }
-        let latency = newest.latency.since(&baseline.latency);
-        if let Some(p99) = latency.quantile_nanos(0.99) {
+        if let Some(p99) = baseline
+            .latency
+            .as_ref()
+            .and_then(|latency| latency.quantile_nanos(0.99))
+        {
             let p99 = Duration::from_nanos(p99.round() as u64);
             let p99_rule = [
                 (self.unhealthy_p99, HealthStatus::Unhealthy),

@@ -226,6 +226,16 @@ pub const HEALTH_ROUND_DURATION: MetricDef = MetricDef {
     buckets: HEALTH_CHECK_BUCKETS,
 };
 
+/// `plugobs_health_round_overruns_total`: monitor rounds longer than the interval.
+pub const HEALTH_ROUND_OVERRUNS: MetricDef = MetricDef {
+    name: "health_round_overruns_total",
+    kind: MetricType::Counter,
+    labels: &[],
+    unit: None,
+    help: "Rounds of the health monitor that took longer than its interval (the next round started late).",
+    buckets: &[],
+};
+
 /// `plugobs_plugin_busy_ratio`: share of wall time inside operations, last minute.
 pub const BUSY_RATIO: MetricDef = MetricDef {
     name: "plugin_busy_ratio",
@@ -284,6 +294,7 @@ pub const ALL: &[MetricDef] = &[
     HEALTH_CHECK_FAILURES,
     HEALTH_LAST_CHECK,
     HEALTH_ROUND_DURATION,
+    HEALTH_ROUND_OVERRUNS,
     BUSY_RATIO,
     CPU_SECONDS,
     ALLOCATED_BYTES,

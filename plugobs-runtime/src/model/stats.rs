@@ -168,6 +168,25 @@ pub struct PluginStats {
     pub freed_bytes: Option<u64>,
 }
 
+/// The health monitor's rounds over a registry, in [`RegistryStats`]: what
+/// `plugobs_health_round_duration_seconds` and `plugobs_health_round_overruns_total`
+/// export.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct RoundStats {
+    /// Rounds a [`HealthMonitor`](crate::HealthMonitor) completed over this registry (a
+    /// round cancelled by a stop is not one).
+    pub rounds: u64,
+    /// Those that took longer than their monitor's interval.
+    pub overruns: u64,
+    /// The longest round, within about 1.6 %.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
+    pub max: Option<Duration>,
+}
+
 /// A point-in-time view of a whole registry: `registry().stats()`.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -188,6 +207,8 @@ pub struct RegistryStats {
     /// How long discovery took.
     #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::seconds"))]
     pub discovery_duration: Duration,
+    /// The health monitor's rounds.
+    pub health_rounds: RoundStats,
     /// One entry per instance ([`Registry::instances`](crate::Registry::instances)), grouped by plugin (ordered by
     /// name): a plugin's default instance first, then its instances loaded by name.
     pub plugins: Vec<PluginStats>,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::core::cells::Histogram;
+use crate::core::cells::BoundedHistogram;
 use crate::model::health::CheckReason;
 use crate::model::health::{Health, HealthStatus};
 use crate::plugin::traits::HealthTarget;
@@ -16,7 +16,8 @@ pub(crate) struct HealthState {
     inner: Mutex<HealthInner>,
     /// Notified when a check ends, for a stop waiting for the instance.
     idle: Condvar,
-    durations: Histogram,
+    /// Check durations, counted into the exported buckets: a fixed size per plugin.
+    durations: BoundedHistogram,
     failures: [AtomicU64; CheckReason::ALL.len()],
 }
 
@@ -64,7 +65,7 @@ impl Default for HealthState {
                 good_streak: 0,
             }),
             idle: Condvar::new(),
-            durations: Histogram::default(),
+            durations: BoundedHistogram::new(crate::model::names::HEALTH_CHECK_BUCKETS),
             failures: Default::default(),
         }
     }
@@ -172,7 +173,7 @@ impl HealthState {
         self.failures[reason.index()].load(Relaxed)
     }
 
-    pub(crate) fn durations(&self) -> &Histogram {
+    pub(crate) fn durations(&self) -> &BoundedHistogram {
         &self.durations
     }
 

@@ -34,6 +34,7 @@ table.ops th:nth-child(1){width:22%}table.ops th:nth-child(2){width:10%}
 table.ops th:nth-child(3){width:32%}table.ops th:nth-child(n+4){width:12%}
 table.ops th{color:var(--dim);font-weight:500}
 .err{color:var(--bad)}.none{color:var(--dim)}
+.overran{color:var(--bad);font-weight:600}
 ";
 
 /// The page for `stats`, with readiness from `registry`.
@@ -60,11 +61,29 @@ pub(crate) fn render(stats: &RegistryStats, registry: &Registry) -> String {
     for (state, n) in stats.by_state.iter().filter(|(_, n)| **n > 0) {
         let _ = write!(out, " · {} {n}", state.as_str());
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
-        " · {} calls · {} errors</p>",
+        " · {} calls · {} errors",
         stats.total_calls, stats.total_errors
     );
+    // The monitor itself, once it ran: a round longer than its interval shows in red.
+    let rounds = &stats.health_rounds;
+    if rounds.rounds > 0 {
+        let _ = write!(
+            out,
+            " · health rounds {}, {}{} overran{}, longest {}",
+            rounds.rounds,
+            if rounds.overruns > 0 {
+                "<span class=\"overran\">"
+            } else {
+                ""
+            },
+            rounds.overruns,
+            if rounds.overruns > 0 { "</span>" } else { "" },
+            duration(rounds.max),
+        );
+    }
+    out.push_str("</p>\n");
 
     out.push_str("<table class=\"plugins\">\n<thead><tr><th>Plugin</th><th>Instance</th>");
     out.push_str("<th>State</th><th>Health</th><th>Message</th><th class=\"num\">Load</th>");
