@@ -550,6 +550,45 @@ pub fn run(mode: HistogramMode, exporter: &mut dyn Exporter) {
         plugobs::flush();
         let truth = Truth::now();
         let observed = exporter.observe(i + 1);
+        // For the record (`--nocapture`): the write/ok counter and the write latency
+        // count, as the exporter holds them and as plugobs counts them.
+        let pick = |counters: &BTreeMap<SeriesKey, u64>, name: &str, pairs: &[(&str, &str)]| {
+            counters
+                .iter()
+                .filter(|((n, labels), _)| {
+                    n == name
+                        && pairs
+                            .iter()
+                            .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+                })
+                .map(|(_, v)| *v)
+                .sum::<u64>()
+        };
+        let ops = "plugobs_plugin_operations_total";
+        let count = "plugobs_plugin_operation_duration_seconds_count";
+        let write_ok = [("operation", "write"), ("outcome", "ok")];
+        let write = [("operation", "write")];
+        let observed_count = if mode == HistogramMode::Samples {
+            observed
+                .histograms
+                .iter()
+                .filter(|((n, labels), _)| {
+                    n == "plugobs_plugin_operation_duration_seconds"
+                        && labels.iter().any(|(k, v)| k == "operation" && v == "write")
+                })
+                .map(|(_, (n, _))| *n)
+                .sum::<u64>()
+        } else {
+            pick(&observed.counters, count, &write)
+        };
+        println!(
+            "{mode:?} flush {}: {what}: write/ok {} (plugobs {}), write latency count {} (plugobs {})",
+            i + 1,
+            pick(&observed.counters, ops, &write_ok),
+            pick(&truth.counters, ops, &write_ok),
+            observed_count,
+            pick(&truth.counters, count, &write),
+        );
         failures.extend(compare(
             i + 1,
             what,
