@@ -43,7 +43,7 @@ mod telemetry;
 pub use crate::export::exposition;
 #[cfg(feature = "otel")]
 pub use crate::export::otel;
-pub use crate::model::{config, instance, names};
+pub use crate::model::{config, history, instance, names};
 pub use crate::telemetry::{alloc, busy};
 
 /// Publishing plugobs' aggregates through the `metrics` facade: the namespace, the flush
@@ -52,8 +52,8 @@ pub use crate::telemetry::{alloc, busy};
 pub mod bridge {
     pub use crate::export::bridge::{
         Flusher, HistogramMode, background_flush_running, flush, flush_interval, histogram_mode,
-        namespace, set_flush_interval, set_histogram_mode, set_namespace, start_background_flush,
-        stop_background_flush,
+        keep_history, namespace, set_flush_interval, set_histogram_mode, set_namespace,
+        start_background_flush, stop_background_flush,
     };
 }
 

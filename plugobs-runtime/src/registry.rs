@@ -238,6 +238,48 @@ impl Registry {
         all
     }
 
+    /// Takes a point of every instance's history ([`PluginRecord::history`]), as of
+    /// `at`: what each operation did since the previous point, and each instance's
+    /// health now. The background thread does this every
+    /// [`HISTORY_INTERVAL`](crate::model::history::HISTORY_INTERVAL) for the process-wide
+    /// registry once the history is wanted (the HTTP endpoints want it, or
+    /// `plugobs::bridge::keep_history()`); call it yourself for a registry of your own,
+    /// on a timer, or with a test's clock.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// let registry = plugobs_runtime::Registry::from_descriptors([]).unwrap();
+    /// registry.record_history(SystemTime::now());
+    /// assert!(registry.history("no_such_plugin").is_err());
+    /// ```
+    pub fn record_history(&self, at: std::time::SystemTime) {
+        for record in self.instances() {
+            record.record_history(at);
+        }
+    }
+
+    /// The recent past of the plugin (or configured instance) `name`: one entry per
+    /// instance, as [`Registry::instances`] orders them; a configured instance's name
+    /// gives that instance alone.
+    ///
+    /// # Errors
+    /// As [`Registry::lookup`], when `name` is neither a plugin nor an instance.
+    pub fn history(
+        &self,
+        name: &str,
+    ) -> Result<Vec<crate::model::history::InstanceHistory>, RegistryError> {
+        if let Some(record) = self.instance(name).filter(|r| !r.is_default_instance()) {
+            return Ok(vec![record.history()]);
+        }
+        let plugin = self.lookup(name)?.descriptor().name;
+        Ok(self
+            .instances()
+            .iter()
+            .filter(|r| r.descriptor().name == plugin)
+            .map(|r| r.history())
+            .collect())
+    }
+
     /// The instance named `name`: a configured instance, or the default instance of the
     /// plugin `name`.
     ///

@@ -418,7 +418,7 @@ pub use plugobs_runtime::{
     NotReady, OperationStats, Plugin, PluginCheck, PluginDescriptor, PluginHealth, PluginRecord,
     PluginState, PluginStats, Readiness, Registry, RegistryError, RegistryStats, RoundStats,
     SourceLocation, Stage, alloc, block_on, bridge, busy, config, cpu, custom, exposition, flush,
-    health, instance, names, registry, set_namespace,
+    health, history, instance, names, registry, set_namespace,
 };
 
 #[cfg(feature = "otel")]

@@ -57,6 +57,7 @@ const HTTP: Tree = Tree {
     module: &["http"],
     layers: &[
         ("response.rs", "response", 0),
+        ("chart.rs", "chart", 0),
         ("auth.rs", "auth", 1),
         ("page.rs", "page", 1),
         ("process.rs", "scrape", 1),

@@ -44,7 +44,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -291,8 +291,32 @@ pub fn background_flush_running() -> bool {
     BACKGROUND.load(Ordering::Acquire) == RUNNING
 }
 
+/// Whether the background thread keeps the global registry's history.
+static HISTORY: AtomicBool = AtomicBool::new(false);
+
+/// Keeps the history of the process-wide registry ([`Registry::history`], the status
+/// page's sparklines): the background thread takes a point every
+/// [`HISTORY_INTERVAL`](crate::model::history::HISTORY_INTERVAL), and is started for it
+/// (it also publishes to a recorder when one is installed). The HTTP endpoints call this;
+/// a host that reads `history()` itself can too. A thread turned off with
+/// [`stop_background_flush`] stays off: take points with [`Registry::record_history`]
+/// then.
+///
+/// # Errors
+/// The error of [`std::thread::Builder::spawn`] when the thread cannot be started.
+///
+/// ```
+/// plugobs_runtime::bridge::keep_history().unwrap();
+/// ```
+pub fn keep_history() -> std::io::Result<()> {
+    HISTORY.store(true, Ordering::Release);
+    start(false)
+}
+
 fn background(generation: u64) {
     let mut flusher = Flusher::new();
+    // The first point right away, so a page opened soon after the start has one.
+    let mut next_point = std::time::Instant::now();
     loop {
         {
             let control = lock(&CONTROL);
@@ -304,7 +328,21 @@ fn background(generation: u64) {
                 return;
             }
         }
-        flusher.flush(global());
+        let worth_it = metrics::with_recorder(|recorder| {
+            !is_noop(recorder) && !rendered_directly(recorder_id(recorder))
+        });
+        if worth_it {
+            flusher.flush(global());
+        }
+        if HISTORY.load(Ordering::Acquire) && std::time::Instant::now() >= next_point {
+            global().record_history(std::time::SystemTime::now());
+            next_point += crate::model::history::HISTORY_INTERVAL;
+            // Behind by more than an interval (a suspended process): no burst of points.
+            let now = std::time::Instant::now();
+            if let Some(floor) = now.checked_sub(crate::model::history::HISTORY_INTERVAL) {
+                next_point = next_point.max(floor);
+            }
+        }
     }
 }
 

@@ -35,6 +35,7 @@ impl From<&OperationSnapshot> for OperationStats {
             p99: nanos(s.latency.quantile_nanos(0.99)),
             max: nanos(s.latency.max_nanos()),
             cpu: None,
+            latency_buckets: s.latency.buckets().collect(),
         }
     }
 }
@@ -101,6 +102,7 @@ impl PluginStats {
             },
             allocated_bytes: bytes.map(|(a, _)| a),
             freed_bytes: bytes.map(|(_, f)| f),
+            history: record.history(),
         }
     }
 }

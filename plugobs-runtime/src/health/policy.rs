@@ -25,7 +25,7 @@ impl HealthPolicy {
             return Health::healthy();
         }
         let current = record.sample(now);
-        let mut history = record.history();
+        let mut history = record.samples();
         // No sample a window old yet: the window is everything so far.
         let baseline = history
             .window(&current, self.window, true)

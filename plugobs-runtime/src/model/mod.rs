@@ -7,6 +7,7 @@ pub mod descriptor;
 pub mod error;
 pub mod fmt;
 pub mod health;
+pub mod history;
 pub mod instance;
 pub mod location;
 pub mod name_rules;

@@ -110,6 +110,11 @@ pub struct OperationStats {
         serde(with = "crate::model::fmt::serde::opt_seconds")
     )]
     pub cpu: Option<Duration>,
+    /// The latency histogram's non-empty buckets, as (lower bound, upper bound exclusive,
+    /// count), in nanoseconds, by increasing bound: the status page draws it. Not
+    /// serialized (the percentiles above say it in brief).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub latency_buckets: Vec<(u64, u64, u64)>,
 }
 
 /// A point-in-time view of one plugin instance: the plugin's default instance, or one
@@ -166,6 +171,11 @@ pub struct PluginStats {
     pub allocated_bytes: Option<u64>,
     /// Heap bytes freed by its operations and hooks, likewise.
     pub freed_bytes: Option<u64>,
+    /// Its recent past, a point per [`HISTORY_INTERVAL`](crate::model::history::HISTORY_INTERVAL)
+    /// (empty while nothing keeps the history: see [`Registry::record_history`](crate::Registry::record_history)).
+    /// Not serialized with the stats: `/plugins/{name}/history` serves it.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub history: crate::model::history::InstanceHistory,
 }
 
 /// The health monitor's rounds over a registry, in [`RegistryStats`]: what

@@ -3,3 +3,4 @@
 pub mod health;
 pub mod history;
 pub mod plugin_record;
+pub mod timeline;

@@ -15,6 +15,7 @@ use crate::model::health::{CheckReason, Health, HealthStatus};
 use crate::model::state::{PluginState, Stage};
 use crate::record::health::HealthState;
 use crate::record::history::{History, Sample};
+use crate::record::timeline::Timeline;
 
 const STATES: usize = PluginState::ALL.len();
 const STAGES: usize = Stage::ALL.len();
@@ -150,6 +151,8 @@ pub struct PluginRecord {
     health: HealthState,
     /// Samples of its operation totals over time, for the policy and the busy ratio.
     history: Mutex<History>,
+    /// Its recent past for people: a point per history interval.
+    timeline: Mutex<Timeline>,
 }
 
 impl std::fmt::Debug for PluginRecord {
@@ -210,6 +213,7 @@ impl PluginRecord {
             operations,
             health: HealthState::default(),
             history: Mutex::new(History::default()),
+            timeline: Mutex::new(Timeline::default()),
         }
     }
 
@@ -279,6 +283,25 @@ impl PluginRecord {
                 .map(|o| o.snapshot(self.slot))
                 .collect()
         })
+    }
+
+    /// Takes a point of this instance's history at `at` (see `record::timeline`).
+    pub(crate) fn record_history(&self, at: SystemTime) {
+        let status = self.health().status;
+        let snapshots = self.operation_snapshots();
+        self.timeline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(at, status, &snapshots);
+    }
+
+    /// This instance's recent past: a point per history interval, the last 15 minutes.
+    pub fn history(&self) -> crate::model::history::InstanceHistory {
+        let d = self.descriptor;
+        self.timeline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .read(d.name, self.instance, d.kind)
     }
 
     /// The current state, derived from the instance's live values (see [`PluginRecord`]).
@@ -529,7 +552,7 @@ impl PluginRecord {
 
 impl PluginRecord {
     /// The samples of this instance's operation totals over time.
-    pub(crate) fn history(&self) -> MutexGuard<'_, History> {
+    pub(crate) fn samples(&self) -> MutexGuard<'_, History> {
         self.history.lock().unwrap_or_else(|e| e.into_inner())
     }
 

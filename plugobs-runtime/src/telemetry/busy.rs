@@ -26,7 +26,7 @@ pub(crate) fn ratio(record: &PluginRecord) -> f64 {
     let now = Instant::now();
     let current = record.sample(now);
     let busy = current.busy_nanos;
-    let mut history = record.history();
+    let mut history = record.samples();
     let (base_at, base_busy) = match history.window(&current, WINDOW, false) {
         Some(base) => (base.at, base.busy_nanos),
         // Up for less than a window (or first read): the window starts at the load.

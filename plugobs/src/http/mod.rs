@@ -106,6 +106,7 @@
 //! ```
 
 mod auth;
+mod chart;
 mod page;
 #[cfg(feature = "process")]
 mod process;

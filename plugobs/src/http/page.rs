@@ -1,12 +1,29 @@
-//! The status page: one self-contained HTML document (inline CSS, no script, no external
-//! asset). One group per plugin (a `<tbody id="plugin-{name}">`), one row per instance in
-//! it (a `<tr id="instance-{instance}">`); failures first, among plugins and within each
-//! plugin.
+//! The status page: one self-contained HTML document (inline CSS and SVG, no script, no
+//! external asset). One group per plugin (a `<tbody id="plugin-{name}">`), one row per
+//! instance in it (a `<tr id="instance-{instance}">`); failures first, among plugins and
+//! within each plugin. Each instance shows its health over the last 15 minutes and each
+//! operation its call rate, error ratio and p99 over them (see `chart`), from the
+//! instance's history.
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
+use super::chart::{self, Series};
 use crate::{HealthStatus, PluginState, PluginStats, Registry, RegistryStats};
+
+/// The shortest and longest reload interval `?refresh=N` takes, in seconds.
+const REFRESH: (u32, u32) = (5, 3600);
+
+/// The reload interval a query string asks for (`refresh=N`, seconds, held within 5 and
+/// 3600); `None` for none or one that is not a number.
+pub(crate) fn refresh_seconds(query: &str) -> Option<u32> {
+    let n = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("refresh="))?
+        .parse::<u32>()
+        .ok()?;
+    Some(n.clamp(REFRESH.0, REFRESH.1))
+}
 
 const STYLE: &str = "\
 :root{color-scheme:light dark;--bad:#c62828;--warn:#b26a00;--ok:#2e7d32;--dim:#757575;--line:#8884}
@@ -35,14 +52,31 @@ table.ops th:nth-child(3){width:32%}table.ops th:nth-child(n+4){width:12%}
 table.ops th{color:var(--dim);font-weight:500}
 .err{color:var(--bad)}.none{color:var(--dim)}
 .overran{color:var(--bad);font-weight:600}
+abbr{text-decoration:underline dotted;cursor:help}
+svg{display:block;overflow:visible}
+svg text{font:9px system-ui,sans-serif;fill:var(--dim)}
+svg .axis{stroke:var(--line);stroke-width:1}
+svg .line{fill:none;stroke:#1565c0;stroke-width:1.5}
+svg.error_ratio .line{stroke:var(--bad)}
+svg.p99 .line{stroke:#6a1b9a}
+svg.hist rect{fill:#5c6bc0}
+svg.strip rect{fill:var(--dim)}
+svg.strip .h-healthy{fill:var(--ok)}svg.strip .h-degraded{fill:var(--warn)}svg.strip .h-unhealthy{fill:var(--bad)}
+.sparks{display:flex;gap:.6rem;align-items:flex-end;padding-bottom:.2rem}
+.status .strip{margin-top:.3rem}
+tbody.plugin{scroll-snap-align:start}
+html{scroll-snap-type:y proximity}
 ";
 
 /// The page for `stats`, with readiness from `registry`.
-pub(crate) fn render(stats: &RegistryStats, registry: &Registry) -> String {
+pub(crate) fn render(stats: &RegistryStats, registry: &Registry, refresh: Option<u32>) -> String {
     let ready = registry.readiness().ready;
-    let mut out = String::with_capacity(4096 + 1024 * stats.plugins.len());
+    let mut out = String::with_capacity(4096 + 4096 * stats.plugins.len());
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    if let Some(seconds) = refresh {
+        let _ = writeln!(out, "<meta http-equiv=\"refresh\" content=\"{seconds}\">");
+    }
     let _ = writeln!(out, "<title>plugobs: {} plugins</title>", stats.total);
     let _ = writeln!(out, "<style>\n{STYLE}</style>\n</head>\n<body>");
     out.push_str("<h1>Plugins</h1>\n<p class=\"summary\">");
@@ -83,17 +117,30 @@ pub(crate) fn render(stats: &RegistryStats, registry: &Registry) -> String {
             duration(rounds.max),
         );
     }
+    // A tab left open says how old it is, and whether it reloads itself.
+    let _ = write!(
+        out,
+        " · generated <time class=\"generated\">{} UTC</time>",
+        utc(SystemTime::now())
+    );
+    match refresh {
+        Some(seconds) => {
+            let _ = write!(out, ", reloads every {seconds} s");
+        }
+        None => out.push_str(", <a href=\"?refresh=30\">reload every 30 s</a>"),
+    }
     out.push_str("</p>\n");
 
     out.push_str("<table class=\"plugins\">\n<thead><tr><th>Plugin</th><th>Instance</th>");
-    out.push_str("<th>State</th><th>Health</th><th>Message</th><th class=\"num\">Load</th>");
-    out.push_str("<th class=\"num\">Start</th><th>Loaded at (UTC)</th><th>Operations</th>");
+    out.push_str("<th>Status (health, last 15 min)</th><th>Message</th>");
+    out.push_str("<th class=\"num\">Load time</th><th class=\"num\">Start time</th>");
+    out.push_str("<th>Loaded at (UTC)</th><th>Operations</th>");
     out.push_str("</tr></thead>\n");
     for group in groups(stats) {
         plugin(&mut out, &group);
     }
     if stats.plugins.is_empty() {
-        out.push_str("<tbody><tr><td colspan=\"9\" class=\"none\">No plugin is registered.</td></tr></tbody>\n");
+        out.push_str("<tbody><tr><td colspan=\"8\" class=\"none\">No plugin is registered.</td></tr></tbody>\n");
     }
     out.push_str("</table>\n</body>\n</html>\n");
     out
@@ -141,12 +188,18 @@ fn rank(p: &PluginStats) -> u8 {
     by_state.min(by_health)
 }
 
-/// The health column and its message: the reported status, why, and the details.
+/// The health column and its message: the reported status, why, and the details the
+/// message does not already say (the policy's message carries its figures).
 fn health(p: &PluginStats) -> (&'static str, String) {
     let h = &p.health;
     let mut message = h.message.clone();
-    if !h.details.is_empty() {
-        let details: Vec<String> = h.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let details: Vec<String> = h
+        .details
+        .iter()
+        .filter(|(_, v)| !h.message.contains(v.as_str()))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if !details.is_empty() {
         if !message.is_empty() {
             message.push(' ');
         }
@@ -210,18 +263,28 @@ fn row(out: &mut String, p: &PluginStats, head: Option<usize>) {
             Escape(p.instance)
         );
     }
-    let _ = write!(
-        out,
-        "<td><span class=\"badge state s-{state}\">{state}</span></td>"
-    );
     let checked = p.health.checked_at.map_or_else(
         || "never checked".to_owned(),
         |t| format!("checked {} UTC", utc(t)),
     );
+    // One badge when the state says it all: an unhealthy plugin is not "unhealthy
+    // unhealthy", a running one checked healthy is "running"; the health's own badge when
+    // it adds something (degraded while running, never checked, ...).
+    let says_it_all = health == state
+        || (p.state == PluginState::Running && p.health.status == HealthStatus::Healthy)
+        || (!running(p) && p.health.status == HealthStatus::Unknown);
     let _ = write!(
         out,
-        "<td><span class=\"badge health h-{health}\" title=\"{checked}\">{health}</span></td>"
+        "<td class=\"status\"><span class=\"badge state s-{state}\" title=\"health: {health}, {checked}\">{state}</span>"
     );
+    if !says_it_all {
+        let _ = write!(
+            out,
+            " <span class=\"badge health h-{health}\" title=\"{checked}\">{health}</span>"
+        );
+    }
+    chart::health_strip(out, &p.history.health);
+    out.push_str("</td>");
     let mut message = health_message;
     if let Some(f) = &p.last_failure {
         if !message.is_empty() {
@@ -251,7 +314,8 @@ fn row(out: &mut String, p: &PluginStats, head: Option<usize>) {
 /// own metrics.
 fn own(out: &mut String, p: &PluginStats) {
     let mut parts = Vec::new();
-    if !p.operations.is_empty() {
+    // A plugin that is not running is busy with nothing: no figure.
+    if !p.operations.is_empty() && running(p) {
         parts.push(format!("busy {:.1}%", p.busy_ratio * 100.0));
     }
     let cpu: Duration = p.operations.iter().filter_map(|o| o.cpu).sum();
@@ -278,8 +342,9 @@ fn operations(out: &mut String, p: &PluginStats) {
         return;
     }
     out.push_str("<table class=\"ops\"><thead><tr><th>operation</th><th class=\"num\">calls</th>");
-    out.push_str("<th>errors</th><th class=\"num\">p50</th><th class=\"num\">p99</th>");
-    out.push_str("<th class=\"num\">in flight</th></tr></thead><tbody>");
+    out.push_str("<th>errors (% of calls)</th><th class=\"num\">p50 latency</th>");
+    out.push_str("<th class=\"num\">p99 latency</th><th class=\"num\">in flight</th>");
+    out.push_str("</tr></thead><tbody>");
     for o in &p.operations {
         let _ = write!(
             out,
@@ -292,7 +357,6 @@ fn operations(out: &mut String, p: &PluginStats) {
         if failed == 0 {
             out.push_str("<span class=\"none\">0</span>");
         } else {
-            let _ = write!(out, "<span class=\"err\">{}</span>", ratio(failed, o.calls));
             let mut kinds: Vec<(&str, u64)> =
                 o.errors_by_kind.iter().map(|(k, n)| (*k, *n)).collect();
             if o.panics > 0 {
@@ -301,11 +365,17 @@ fn operations(out: &mut String, p: &PluginStats) {
             if o.cancelled > 0 {
                 kinds.push(("cancelled", o.cancelled));
             }
+            // The breakdown in a tooltip: the table keeps one line per operation.
             let parts: Vec<String> = kinds
                 .iter()
                 .map(|(k, n)| format!("{} {}", Escape(k), ratio(*n, o.calls)))
                 .collect();
-            let _ = write!(out, " <span class=\"meta\">({})</span>", parts.join(", "));
+            let _ = write!(
+                out,
+                "<abbr class=\"err\" title=\"{}\">{}</abbr>",
+                parts.join(", "),
+                ratio(failed, o.calls)
+            );
         }
         let _ = write!(
             out,
@@ -314,8 +384,33 @@ fn operations(out: &mut String, p: &PluginStats) {
             duration(o.p99),
             o.in_flight
         );
+        // Its last 15 minutes and its latency so far, on a line of their own.
+        let points = p
+            .history
+            .operations
+            .iter()
+            .find(|h| h.name == o.name)
+            .map_or(&[][..], |h| &h.points[..]);
+        let _ = write!(
+            out,
+            "<tr class=\"trend\" data-trend=\"{}\"><td colspan=\"6\"><div class=\"sparks\">",
+            Escape(o.name)
+        );
+        for series in Series::ALL {
+            chart::sparkline(out, series, points);
+        }
+        chart::latency_histogram(out, &o.latency_buckets);
+        out.push_str("</div></td></tr>");
     }
     out.push_str("</tbody></table>");
+}
+
+/// Whether an instance of `p` runs (degraded and unhealthy ones still do).
+fn running(p: &PluginStats) -> bool {
+    matches!(
+        p.state,
+        PluginState::Running | PluginState::Degraded | PluginState::Unhealthy
+    )
 }
 
 /// `n` of `of` as a percentage with one decimal.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header::ACCEPT;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -85,7 +85,16 @@ impl Routes {
             .route("/", get(page))
             .route("/metrics", get(metrics))
             .route("/plugins", get(plugins))
-            .route("/plugins/{name}", get(plugin));
+            .route("/plugins/{name}", get(plugin))
+            .route("/plugins/{name}/history", get(history));
+        // The page's sparklines and `/plugins/{name}/history` read the history, which the
+        // background thread keeps for the process-wide registry once it is wanted. (A
+        // registry of the host's own takes its points with `Registry::record_history`.)
+        if self.registry.is_global() {
+            if let Err(error) = plugobs_runtime::bridge::keep_history() {
+                tracing::warn!(%error, "plugobs keeps no history: its thread did not start");
+            }
+        }
         if let Some((token, scope)) = &self.auth {
             let layer = axum::middleware::from_fn_with_state(token.clone(), auth::require_token);
             if *scope == AuthScope::AllRoutes {
@@ -189,13 +198,33 @@ async fn plugin(State(scraper): Ctx, name: Result<Path<String>, PathRejection>) 
     }
 }
 
-/// `GET /`: the status page.
-async fn page(State(scraper): Ctx) -> Response {
+/// The body of `GET /plugins/{name}/history`: the recent past of a plugin's instances,
+/// or of one configured instance.
+#[derive(Debug, Serialize)]
+struct HistoryView {
+    name: String,
+    instances: Vec<plugobs_runtime::history::InstanceHistory>,
+}
+
+/// `GET /plugins/{name}/history`: a point per history interval, the last 15 minutes.
+async fn history(State(scraper): Ctx, name: Result<Path<String>, PathRejection>) -> Response {
+    let Ok(Path(name)) = name else {
+        return HttpError::BadRequest("the plugin name is not valid UTF-8").into_response();
+    };
+    match scraper.registry().history(&name) {
+        Ok(instances) => json(StatusCode::OK, &HistoryView { name, instances }),
+        Err(_) => HttpError::UnknownPlugin(name).into_response(),
+    }
+}
+
+/// `GET /`: the status page; `?refresh=N` (5 to 3600 seconds) makes it reload itself.
+async fn page(State(scraper): Ctx, RawQuery(query): RawQuery) -> Response {
+    let refresh = query.as_deref().and_then(page::refresh_seconds);
     let registry = scraper.registry();
     body(
         StatusCode::OK,
         HTML,
-        page::render(&registry.stats(), registry),
+        page::render(&registry.stats(), registry, refresh),
     )
 }
 

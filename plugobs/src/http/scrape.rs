@@ -26,6 +26,11 @@ impl SharedRegistry {
         SharedRegistry(Source::Global)
     }
 
+    /// Whether this is the process-wide registry.
+    pub(crate) fn is_global(&self) -> bool {
+        matches!(self.0, Source::Global)
+    }
+
     pub(crate) fn get(&self) -> &Registry {
         match &self.0 {
             Source::Global => crate::registry(),
