@@ -803,14 +803,14 @@ async fn shutdown_is_graceful_and_frees_the_port() {
 // ---------------------------------------------------------------------------------------
 // Clients that pin connections: non-readers, idle connections, the cap.
 
-/// Writes `GET /metrics` requests, pipelined, on `stream` and reads nothing, until a
+/// Writes `GET {path}` requests, pipelined, on `stream` and reads nothing, until a
 /// write fails (the server cut the connection) or 10 s pass. Returns how the writes
 /// ended and when.
-fn pipeline_without_reading(mut stream: TcpStream) -> (std::io::ErrorKind, Instant) {
+fn pipeline_without_reading(mut stream: TcpStream, path: &str) -> (std::io::ErrorKind, Instant) {
     stream
         .set_write_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let batch = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100);
+    let batch = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").repeat(100);
     let began = Instant::now();
     while began.elapsed() < Duration::from_secs(10) {
         if let Err(e) = stream.write_all(batch.as_bytes()) {
@@ -818,6 +818,17 @@ fn pipeline_without_reading(mut stream: TcpStream) -> (std::io::ErrorKind, Insta
         }
     }
     (std::io::ErrorKind::TimedOut, Instant::now())
+}
+
+/// A client with a 4 KiB receive window: once it stops reading, the server's writes stall
+/// after a few responses, so a test measures the write timeout rather than the time it
+/// takes to fill megabytes of loopback buffers (the cut is the same either way).
+async fn small_window_client(addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap().into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
 }
 
 /// Sends `GET {path}` on `stream` and reads one response (its head and a body of
@@ -881,24 +892,24 @@ fn was_cut(kind: std::io::ErrorKind) -> bool {
     matches!(kind, BrokenPipe | ConnectionReset | ConnectionAborted)
 }
 
-#[test]
-fn a_client_that_stops_reading_is_cut_within_the_write_timeout() {
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_within_the_write_timeout() {
     let write_timeout = Duration::from_millis(200);
     let server = start(
         Endpoints::new()
             .registry(isolated(&[IdleSource::DESCRIPTOR]))
             .write_timeout(write_timeout),
     );
-    let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+    let mut stream = small_window_client(server.local_addr()).await;
     // Served once, so the connection is the server's before the responses pile up.
     assert_eq!(keep_alive_get(&mut stream, "/metrics"), "HTTP/1.1 200 OK");
     let began = Instant::now();
-    let (ended, at) = pipeline_without_reading(stream);
+    let (ended, at) = pipeline_without_reading(stream, "/metrics");
     let cut_after = at - began;
     println!("a client that reads nothing was cut {cut_after:?} after it stopped reading");
     assert!(was_cut(ended), "the writes ended with {ended:?}, not a cut");
     // The responses fill the socket buffers within milliseconds; then 200 ms with no
-    // progress. A generous bound, far below the 10 s the client would wait.
+    // progress. A generous bound, far below the 10 s the client would keep writing.
     assert!(
         cut_after < write_timeout + Duration::from_secs(1),
         "{cut_after:?}"
@@ -915,17 +926,18 @@ async fn clients_that_stop_reading_at_the_cap_do_not_keep_a_good_request_waiting
             .write_timeout(Duration::from_millis(200)),
     );
     let addr = server.local_addr();
-    // Eight clients take every slot (each served once), then pipeline and read nothing.
-    let hostile: Vec<_> = (0..8)
-        .map(|_| {
-            let mut stream = TcpStream::connect(addr).unwrap();
-            assert_eq!(keep_alive_get(&mut stream, "/healthz"), "HTTP/1.1 200 OK");
-            stream
-        })
-        .collect();
+    // Eight clients take every slot (each served once), then pipeline and read nothing:
+    // `/healthz`, cheap to answer, so the time measured is the cut, not the CPU the
+    // server spends rendering responses nobody reads until the buffers are full.
+    let mut hostile = Vec::new();
+    for _ in 0..8 {
+        let mut stream = small_window_client(addr).await;
+        assert_eq!(keep_alive_get(&mut stream, "/healthz"), "HTTP/1.1 200 OK");
+        hostile.push(stream);
+    }
     let writers: Vec<_> = hostile
         .into_iter()
-        .map(|s| std::thread::spawn(move || pipeline_without_reading(s)))
+        .map(|s| std::thread::spawn(move || pipeline_without_reading(s, "/healthz")))
         .collect();
     let took = timed_healthz(&server).await;
     println!("with 8 non-readers at a cap of 8, a good request took {took:?}");
