@@ -64,6 +64,7 @@ const HTTP: Tree = Tree {
         ("readiness.rs", "page", 1),
         ("scrape.rs", "scrape", 2),
         ("routes.rs", "routes", 3),
+        ("connection.rs", "connection", 3),
         ("serve.rs", "serve", 4),
         ("mod.rs", "root", 5),
     ],

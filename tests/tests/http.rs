@@ -568,6 +568,55 @@ async fn a_bearer_token_guards_every_route_or_all_but_the_probes() {
     }
 }
 
+#[tokio::test]
+async fn without_the_token_every_path_is_401_before_routing_and_limits() {
+    let token = BearerToken::new("s3cret-t0ken").unwrap();
+    for scope in [AuthScope::AllRoutes, AuthScope::AllButProbes] {
+        let server = start(
+            Endpoints::new()
+                .registry(isolated(&[IdleSource::DESCRIPTOR]))
+                .body_limit(1024)
+                .bearer_token(token.clone(), scope),
+        );
+        let client = Client::new();
+        let wrong_method = |path: &str| client.post(url(&server, path));
+        let too_big = |path: &str| client.get(url(&server, path)).body(vec![b'x'; 4096]);
+        let unknown = client.get(url(&server, "/nope"));
+        // (request, its status with the token)
+        let cases = [
+            (wrong_method("/metrics"), 405),
+            (wrong_method("/plugins"), 405),
+            (too_big("/metrics"), 413),
+            (too_big("/plugins"), 413),
+            (unknown, 404),
+        ];
+        for (request, with_token) in cases {
+            let what = format!("{} {}", request.method, request.url);
+            let clone = Request {
+                method: request.method.clone(),
+                url: request.url.clone(),
+                headers: request.headers.clone(),
+                body: request.body.clone(),
+            };
+            let a = send(request).await;
+            assert_eq!(
+                (a.status, a.content_type.as_str()),
+                (401, JSON),
+                "{scope:?} {what}"
+            );
+            let a = send(clone.header("authorization", "Bearer s3cret-t0ken")).await;
+            assert_eq!(a.status, with_token, "{scope:?} {what}");
+        }
+        // The probes' paths are open under AllButProbes, whatever the method.
+        let probe = send(wrong_method("/healthz")).await.status;
+        match scope {
+            AuthScope::AllRoutes => assert_eq!(probe, 401),
+            _ => assert_eq!(probe, 405),
+        }
+        server.shutdown().unwrap();
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Refusals.
 
@@ -610,8 +659,12 @@ async fn unknown_paths_wrong_methods_and_bad_requests_are_refused() {
     );
 
     let addr = server.local_addr();
+    // 400 and 431 come from the HTTP parser, before there is a request: the status line
+    // and `content-length: 0`, then the connection is closed (as the README says).
     let answer = raw(addr, b"NOT A REQUEST\r\n\r\n");
     assert_eq!(status_line(&answer), "HTTP/1.1 400 Bad Request", "{answer}");
+    assert!(answer.contains("\r\ncontent-length: 0\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n"), "{answer}");
     let answer = raw(
         addr,
         b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
@@ -627,6 +680,8 @@ async fn unknown_paths_wrong_methods_and_bad_requests_are_refused() {
         "HTTP/1.1 431 Request Header Fields Too Large",
         "{answer}"
     );
+    assert!(answer.contains("\r\ncontent-length: 0\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n"), "{answer}");
     let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
     let answer = raw(
         addr,
@@ -743,6 +798,212 @@ async fn shutdown_is_graceful_and_frees_the_port() {
         matches!(err, plugobs::http::ServeError::Bind { .. }),
         "{err}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Clients that pin connections: non-readers, idle connections, the cap.
+
+/// Writes `GET {path}` requests, pipelined, on `stream` and reads nothing, until a
+/// write fails (the server cut the connection) or 10 s pass. Returns how the writes
+/// ended and when.
+fn pipeline_without_reading(mut stream: TcpStream, path: &str) -> (std::io::ErrorKind, Instant) {
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let batch = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").repeat(100);
+    let began = Instant::now();
+    while began.elapsed() < Duration::from_secs(10) {
+        if let Err(e) = stream.write_all(batch.as_bytes()) {
+            return (e.kind(), Instant::now());
+        }
+    }
+    (std::io::ErrorKind::TimedOut, Instant::now())
+}
+
+/// A client with a 4 KiB receive window: once it stops reading, the server's writes stall
+/// after a few responses, so a test measures the write timeout rather than the time it
+/// takes to fill megabytes of loopback buffers (the cut is the same either way).
+async fn small_window_client(addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap().into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+}
+
+/// Sends `GET {path}` on `stream` and reads one response (its head and a body of
+/// `Content-Length` bytes), leaving the connection open. Returns the status line.
+fn keep_alive_get(stream: &mut TcpStream, path: &str) -> String {
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap_or_else(|| panic!("no content-length in {head}"))
+        .parse()
+        .unwrap();
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    status_line(&head).to_owned()
+}
+
+/// Whether the server closed `stream`: its next read is the end (or a reset), within 5 s.
+fn closed_by_server(stream: &mut TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut byte = [0; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+/// Whether `stream` is still open with nothing to read.
+fn still_open(stream: &mut TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let mut byte = [0; 1];
+    let open =
+        matches!(stream.read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    stream.set_nonblocking(false).unwrap();
+    open
+}
+
+/// `GET /healthz` on a new connection, which must be answered within 5 s; returns how
+/// long it took.
+async fn timed_healthz(server: &ServerHandle) -> Duration {
+    let began = Instant::now();
+    let a = tokio::time::timeout(Duration::from_secs(5), get(server, "/healthz"))
+        .await
+        .expect("no answer within 5 s");
+    assert_eq!(a.status, 200);
+    began.elapsed()
+}
+
+fn was_cut(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    matches!(kind, BrokenPipe | ConnectionReset | ConnectionAborted)
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_within_the_write_timeout() {
+    let write_timeout = Duration::from_millis(200);
+    let server = start(
+        Endpoints::new()
+            .registry(isolated(&[IdleSource::DESCRIPTOR]))
+            .write_timeout(write_timeout),
+    );
+    let mut stream = small_window_client(server.local_addr()).await;
+    // Served once, so the connection is the server's before the responses pile up.
+    assert_eq!(keep_alive_get(&mut stream, "/metrics"), "HTTP/1.1 200 OK");
+    let began = Instant::now();
+    let (ended, at) = pipeline_without_reading(stream, "/metrics");
+    let cut_after = at - began;
+    println!("a client that reads nothing was cut {cut_after:?} after it stopped reading");
+    assert!(was_cut(ended), "the writes ended with {ended:?}, not a cut");
+    // The responses fill the socket buffers within milliseconds; then 200 ms with no
+    // progress. A generous bound, far below the 10 s the client would keep writing.
+    assert!(
+        cut_after < write_timeout + Duration::from_secs(1),
+        "{cut_after:?}"
+    );
+    server.shutdown().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_stop_reading_at_the_cap_do_not_keep_a_good_request_waiting() {
+    let server = start(
+        Endpoints::new()
+            .registry(isolated(&[IdleSource::DESCRIPTOR]))
+            .max_connections(8)
+            .write_timeout(Duration::from_millis(200)),
+    );
+    let addr = server.local_addr();
+    // Eight clients take every slot (each served once), then pipeline and read nothing:
+    // `/healthz`, cheap to answer, so the time measured is the cut, not the CPU the
+    // server spends rendering responses nobody reads until the buffers are full.
+    let mut hostile = Vec::new();
+    for _ in 0..8 {
+        let mut stream = small_window_client(addr).await;
+        assert_eq!(keep_alive_get(&mut stream, "/healthz"), "HTTP/1.1 200 OK");
+        hostile.push(stream);
+    }
+    let writers: Vec<_> = hostile
+        .into_iter()
+        .map(|s| std::thread::spawn(move || pipeline_without_reading(s, "/healthz")))
+        .collect();
+    let took = timed_healthz(&server).await;
+    println!("with 8 non-readers at a cap of 8, a good request took {took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    for writer in writers {
+        let (ended, _) = writer.join().unwrap();
+        assert!(was_cut(ended), "a non-reader ended with {ended:?}");
+    }
+    server.shutdown().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_at_the_cap_make_room_for_a_good_request() {
+    // The default cap of 256; 300 clients each served once and then idle, kept open.
+    let server = start(Endpoints::new().registry(isolated(&[IdleSource::DESCRIPTOR])));
+    let addr = server.local_addr();
+    let began = Instant::now();
+    let mut idle: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            assert_eq!(keep_alive_get(&mut stream, "/healthz"), "HTTP/1.1 200 OK");
+            stream
+        })
+        .collect();
+    println!("300 clients served one by one in {:?}", began.elapsed());
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        slowest = slowest.max(timed_healthz(&server).await);
+    }
+    println!("with 300 idle connections, the slowest of 10 good requests took {slowest:?}");
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    // The ones idle longest made room: the first 44 for the last 44 idle clients, up to
+    // 10 more for the good requests. The most recent are still open.
+    // (A good request's connection, once closed, may free its slot for the next one.)
+    for (i, stream) in idle.iter_mut().enumerate().take(44) {
+        assert!(closed_by_server(stream), "connection {i} is still open");
+    }
+    for (i, stream) in idle.iter_mut().enumerate().skip(54) {
+        assert!(still_open(stream), "connection {i} was closed");
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn idle_connections_are_closed_after_the_idle_timeout() {
+    let idle_timeout = Duration::from_millis(200);
+    let server = start(
+        Endpoints::new()
+            .registry(isolated(&[IdleSource::DESCRIPTOR]))
+            .idle_timeout(idle_timeout),
+    );
+    let addr = server.local_addr();
+    let mut kept_alive = TcpStream::connect(addr).unwrap();
+    assert_eq!(
+        keep_alive_get(&mut kept_alive, "/healthz"),
+        "HTTP/1.1 200 OK"
+    );
+    let mut silent = TcpStream::connect(addr).unwrap();
+    let began = Instant::now();
+    assert!(closed_by_server(&mut kept_alive));
+    assert!(closed_by_server(&mut silent));
+    let took = began.elapsed();
+    println!("idle connections closed after {took:?} (idle timeout {idle_timeout:?})");
+    assert!(took >= idle_timeout - Duration::from_millis(50), "{took:?}");
+    assert!(took < idle_timeout + Duration::from_secs(1), "{took:?}");
+    server.shutdown().unwrap();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -882,6 +1143,38 @@ async fn the_router_nests_in_the_hosts_app() {
     assert_eq!((a.status, a.content_type.as_str()), (200, PROMETHEUS));
     let a = send(client.get(at("/ops/nope"))).await;
     assert_eq!(a.status, 404);
+    serving.abort();
+}
+
+#[tokio::test]
+async fn nested_as_a_service_the_mount_point_answers_with_and_without_its_slash() {
+    let registry = isolated(&[IdleSource::DESCRIPTOR]);
+    let app = axum::Router::new()
+        .route("/hello", axum::routing::get(|| async { "hi" }))
+        .nest_service("/ops", Endpoints::new().registry(registry).router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = tokio::spawn(async move { axum::serve(listener, app).await });
+    let at = |path: &str| Client::new().get(format!("http://{addr}{path}"));
+    let page = send(at("/ops")).await;
+    assert_eq!(
+        (page.status, page.content_type.as_str()),
+        (200, "text/html; charset=utf-8")
+    );
+    let slash = send(at("/ops/")).await;
+    assert_eq!(
+        (slash.status, slash.content_type.as_str()),
+        (200, "text/html; charset=utf-8")
+    );
+    for body in [&page.body, &slash.body] {
+        assert!(body.contains(r#"id="plugin-idle_source""#), "{body}");
+    }
+    let a = send(at("/ops/healthz")).await;
+    assert_eq!((a.status, a.body.as_str()), (200, "ok\n"));
+    // Every path under the mount is the endpoints': an unknown one is their JSON 404.
+    let a = send(at("/ops/nope")).await;
+    assert_eq!((a.status, a.content_type.as_str()), (404, JSON));
+    assert_eq!(send(at("/hello")).await.body, "hi");
     serving.abort();
 }
 

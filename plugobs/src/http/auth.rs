@@ -117,12 +117,21 @@ impl fmt::Display for BearerToken {
     }
 }
 
-/// The middleware: passes requests with the token, answers 401 to the others.
+/// The paths [`AuthScope::AllButProbes`] leaves open, whatever the method.
+pub(crate) const PROBES: [&str; 2] = ["/healthz", "/readyz"];
+
+/// The middleware, outermost but for the timeout and panic catching: passes requests
+/// with the token (and, under [`AuthScope::AllButProbes`], requests for a probe's
+/// path), answers 401 to the others before anything else is decided, so a client
+/// without the token learns nothing of which routes or methods exist or of the limits.
 pub(crate) async fn require_token(
-    State(token): State<BearerToken>,
+    State((token, scope)): State<(BearerToken, AuthScope)>,
     request: Request,
     next: Next,
 ) -> Response {
+    if scope == AuthScope::AllButProbes && PROBES.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
     let presented = request
         .headers()
         .get(AUTHORIZATION)

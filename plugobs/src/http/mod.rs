@@ -46,11 +46,14 @@
 //!
 //! # Mounting
 //!
-//! Two ways to mount it. In a host that already runs axum, nest the [`Router`]:
+//! Two ways to mount it. In a host that already runs axum, nest the [`Router`] as a
+//! service under a prefix: every path under it is the endpoints', `/ops` and `/ops/` both
+//! the page. (`merge`, or `nest` into a `Router` of any state type, works too; `nest`
+//! flattens the routes, so `/ops/` is then the host's 404.)
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
-//! let app = axum::Router::new().nest("/ops", plugobs::http::router());
+//! let app = axum::Router::new().nest_service("/ops", plugobs::http::router());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! axum::serve(listener, app).await
 //! # }
@@ -71,20 +74,31 @@
 //! # Protection
 //!
 //! - **Auth**: [`Endpoints::bearer_token`] requires `Authorization: Bearer <token>` on
-//!   every route, or on every route but the probes ([`AuthScope`]); a missing or wrong
-//!   token is `401` with `WWW-Authenticate: Bearer`. The comparison takes a time that
+//!   every path, or on every path but the probes' `/healthz` and `/readyz`
+//!   ([`AuthScope`]); a missing or wrong token is `401` with `WWW-Authenticate: Bearer`,
+//!   decided before routing and before the body limit, so a client without the token
+//!   learns nothing of which routes, methods or limits exist (an unknown path, a wrong
+//!   method, an oversized body are all `401` to it). The comparison takes a time that
 //!   depends only on the expected token's length, never on where a wrong one differs,
-//!   and the token is never logged or printed (its `Debug` is redacted). A path that is
-//!   no route is `404` with or without a token: nothing is behind it.
+//!   and the token is never logged or printed (its `Debug` is redacted).
 //! - **Errors**: an unknown path is `404`, a wrong method `405` (with `Allow`), a body
-//!   over the limit `413`, a malformed request `400`, headers over the limit `431`, a
-//!   request that takes longer than the timeout `408`; every error body is JSON
-//!   `{"status": 404, "error": "…"}`. A panic would be a `500`, never a dropped server.
-//! - **Limits**: the router carries the body limit and the request timeout as tower
-//!   layers. Header size, header count and the time a client may take to send its
-//!   headers are limits of the server that parses them: [`serve`] sets them (16 KiB, 64
-//!   headers, 5 s) and caps open connections (256), so a slow or hostile client cannot
-//!   pin a connection or memory; a host that nests the router keeps its own server's.
+//!   over the limit `413`, a request that takes longer than the timeout `408`, a panic
+//!   `500` (never a dropped server); each has the JSON body `{"status": 404, "error":
+//!   "…"}`. `400` (a malformed request) and `431` (headers over the limits) are answered
+//!   by hyper's parser before there is a request to route: a status line with
+//!   `content-length: 0` and no body, and the connection is closed.
+//! - **Limits**: the router carries the body limit (16 KiB) and the request timeout
+//!   (10 s) as tower layers. The rest are limits of the server that holds the
+//!   connections, which [`serve`] sets (each a setter of [`Endpoints`]): headers of at
+//!   most 16 KiB and 64 fields, sent within 5 s of their first byte
+//!   ([`header_read_timeout`](Endpoints::header_read_timeout)); a write timeout of 10 s
+//!   ([`write_timeout`](Endpoints::write_timeout)): a client that stops reading is cut
+//!   once nothing has gone out for that long; idle connections closed after 60 s
+//!   ([`idle_timeout`](Endpoints::idle_timeout)); and at most 256 connections
+//!   ([`max_connections`](Endpoints::max_connections)), the one idle longest closed when
+//!   a new client needs its place. So no client can pin a connection or memory, or
+//!   starve good requests with idle or unread connections. A host that mounts the router
+//!   keeps its own server's limits.
 //!
 //! # Readiness
 //!
@@ -107,6 +121,7 @@
 
 mod auth;
 mod chart;
+mod connection;
 mod page;
 #[cfg(feature = "process")]
 mod process;

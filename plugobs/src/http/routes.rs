@@ -27,7 +27,8 @@ use crate::{PluginStats, RegistryStats};
 /// merge.
 ///
 /// ```
-/// let app: axum::Router = axum::Router::new().nest("/ops", plugobs::http::router());
+/// // Every path under /ops is the endpoints', /ops and /ops/ both the page.
+/// let app: axum::Router = axum::Router::new().nest_service("/ops", plugobs::http::router());
 /// ```
 pub fn router<S>() -> Router<S>
 where
@@ -78,15 +79,6 @@ impl Routes {
             self.exporter.clone(),
             self.process_metrics,
         ));
-        let mut probes = Router::new()
-            .route("/healthz", get(healthz))
-            .route("/readyz", get(readyz));
-        let mut views = Router::new()
-            .route("/", get(page))
-            .route("/metrics", get(metrics))
-            .route("/plugins", get(plugins))
-            .route("/plugins/{name}", get(plugin))
-            .route("/plugins/{name}/history", get(history));
         // The page's sparklines and `/plugins/{name}/history` read the history, which the
         // background thread keeps for the process-wide registry once it is wanted. (A
         // registry of the host's own takes its points with `Registry::record_history`.)
@@ -95,19 +87,28 @@ impl Routes {
                 tracing::warn!(%error, "plugobs keeps no history: its thread did not start");
             }
         }
-        if let Some((token, scope)) = &self.auth {
-            let layer = axum::middleware::from_fn_with_state(token.clone(), auth::require_token);
-            if *scope == AuthScope::AllRoutes {
-                probes = probes.route_layer(layer.clone());
-            }
-            views = views.route_layer(layer);
-        }
-        let timeout = self.request_timeout;
-        probes
-            .merge(views)
+        let [healthz_path, readyz_path] = auth::PROBES;
+        let routes = Router::new()
+            .route(healthz_path, get(healthz))
+            .route(readyz_path, get(readyz))
+            .route("/", get(page))
+            .route("/metrics", get(metrics))
+            .route("/plugins", get(plugins))
+            .route("/plugins/{name}", get(plugin))
+            .route("/plugins/{name}/history", get(history))
             .fallback(no_route)
             .method_not_allowed_fallback(method_not_allowed)
-            .layer(RequestBodyLimitLayer::new(self.body_limit))
+            .layer(RequestBodyLimitLayer::new(self.body_limit));
+        // Outside the routing and the body limit: without the token, every path is 401.
+        let routes = match &self.auth {
+            Some(guard) => routes.layer(axum::middleware::from_fn_with_state(
+                guard.clone(),
+                auth::require_token,
+            )),
+            None => routes,
+        };
+        let timeout = self.request_timeout;
+        routes
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 timeout,

@@ -9,13 +9,19 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot, watch};
+use tower::ServiceExt as _;
 
 use super::auth::{AuthScope, BearerToken};
+use super::connection::{
+    ConnectionState, ConnectionTimeouts, Connections, TrackedBody, Verdict, WatchedIo,
+};
 use super::response::ServeError;
 use super::routes::Routes;
 use super::scrape::SharedRegistry;
@@ -26,6 +32,8 @@ struct ServerLimits {
     max_header_bytes: usize,
     max_headers: usize,
     header_read_timeout: Duration,
+    write_timeout: Duration,
+    idle_timeout: Duration,
     max_connections: usize,
     shutdown_grace: Duration,
 }
@@ -77,9 +85,11 @@ impl Default for Endpoints {
 impl Endpoints {
     /// The endpoints of the process-wide [`registry()`](crate::registry()): no auth, a
     /// request timeout of 10 s, a body limit of 16 KiB (the routes take no body), and for
-    /// [`serve`](Endpoints::serve) headers of at most 16 KiB and 64 fields, read within
-    /// 5 s, at most 256 connections, and 5 s for requests in progress to finish at
-    /// shutdown. With the `process` feature, `/metrics` includes the `process_*` families.
+    /// [`serve`](Endpoints::serve): headers of at most 16 KiB and 64 fields, read within
+    /// 5 s of their first byte; a write timeout of 10 s; idle connections closed after
+    /// 60 s; at most 256 connections, the one idle longest closed to make room for a new
+    /// one; and 5 s for requests in progress to finish at shutdown. With the `process`
+    /// feature, `/metrics` includes the `process_*` families.
     pub fn new() -> Endpoints {
         Endpoints {
             routes: Routes::new(),
@@ -87,6 +97,8 @@ impl Endpoints {
                 max_header_bytes: 16 * 1024,
                 max_headers: 64,
                 header_read_timeout: Duration::from_secs(5),
+                write_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(60),
                 max_connections: 256,
                 shutdown_grace: Duration::from_secs(5),
             },
@@ -152,16 +164,51 @@ impl Endpoints {
     }
 
     /// [`serve`](Endpoints::serve) only: how long a client may take to send a request's
-    /// headers before its connection is closed (default 5 s).
+    /// head (request line and headers), from its first byte to its last (default 5 s);
+    /// the connection is closed after, with no answer.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Endpoints {
         self.limits.header_read_timeout = timeout;
         self
     }
 
+    /// [`serve`](Endpoints::serve) only: how long a write to a client may make no
+    /// progress (default 10 s): a client that stops reading its responses has its
+    /// connection closed once no byte has gone out for this long, whatever was left to
+    /// send. A slow reader that keeps reading is not cut.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use plugobs::http::Endpoints;
+    ///
+    /// let server = Endpoints::new()
+    ///     .write_timeout(Duration::from_secs(5))
+    ///     .idle_timeout(Duration::from_secs(30))
+    ///     .max_connections(64)
+    ///     .serve(0)?;
+    /// server.shutdown()?;
+    /// # Ok::<(), plugobs::http::ServeError>(())
+    /// ```
+    pub fn write_timeout(mut self, timeout: Duration) -> Endpoints {
+        self.limits.write_timeout = timeout;
+        self
+    }
+
+    /// [`serve`](Endpoints::serve) only: how long a connection may stay open with no
+    /// request in progress and no byte of a next one (default 60 s): a keep-alive
+    /// connection, or one that never sent anything, is closed after.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Endpoints {
+        self.limits.idle_timeout = timeout;
+        self
+    }
+
     /// [`serve`](Endpoints::serve) only: the most connections open at once (default
-    /// 256); further clients wait in the listen backlog.
+    /// 256). When a new client connects at the cap, the connection idle longest (no
+    /// request in progress, nothing left to write) is closed to make room; when none is
+    /// idle, the new client waits (in the listen backlog) until one ends, which the
+    /// timeouts bound.
     pub fn max_connections(mut self, count: usize) -> Endpoints {
-        self.limits.max_connections = count.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        let most = tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize);
+        self.limits.max_connections = count.clamp(1, most);
         self
     }
 
@@ -329,21 +376,21 @@ async fn run(
         }
     };
     let mut http = hyper::server::conn::http1::Builder::new();
+    // The header read timeout is the connections' own (hyper's would run from the moment
+    // a connection waits for a request, idle time included).
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        .header_read_timeout(None)
         .max_header_size(limits.max_header_bytes)
         .max_buf_size(limits.max_header_bytes.max(8 * 1024))
         .max_headers(limits.max_headers);
-    let graceful = GracefulShutdown::new();
+    let timeouts = ConnectionTimeouts {
+        idle: limits.idle_timeout,
+        header_read: limits.header_read_timeout,
+    };
+    let connections = Connections::new();
+    let (stopping, stopped) = watch::channel(false);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
-        let permit = tokio::select! {
-            _ = &mut stop => break,
-            permit = Arc::clone(&slots).acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break, // never closed
-            },
-        };
         let stream = tokio::select! {
             _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
@@ -357,21 +404,113 @@ async fn run(
                 }
             },
         };
+        // At the cap, the connection idle longest makes room; with none idle, the new
+        // one waits for a connection to finish (each is bounded by the timeouts).
+        let permit = loop {
+            if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
+                break Some(permit);
+            }
+            connections.evict_longest_idle();
+            tokio::select! {
+                _ = &mut stop => break None,
+                permit = Arc::clone(&slots).acquire_owned() => break permit.ok(),
+                () = connections.some_became_idle() => {}
+            }
+        };
+        let Some(permit) = permit else { break };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let registered = connections.register();
+        let state = Arc::clone(registered.state());
+        let io = WatchedIo::new(stream, Arc::clone(&state), limits.write_timeout);
+        let service = TrackedService {
+            router: router.clone(),
+            state: Arc::clone(&state),
+        };
+        let connection = http.serve_connection(TokioIo::new(io), service);
+        let stopped = stopped.clone();
         tokio::spawn(async move {
-            // Errors are the client's: a reset, a malformed request (hyper answered 400 or
-            // 431), a header timeout.
-            let _ = connection.await;
+            watch_connection(connection, &state, timeouts, stopped).await;
+            drop(registered);
             drop(permit);
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     tokio::select! {
-        () = graceful.shutdown() => {}
+        _ = slots.acquire_many(all) => {}
         () = tokio::time::sleep(limits.shutdown_grace) => {
             tracing::warn!("plugobs HTTP endpoints: requests still running at shutdown were cut");
         }
+    }
+}
+
+/// Drives one connection until it ends, closing it when its [`Verdict`] says so: idle
+/// too long, its request's head too slow, evicted to make room, or the server stopping.
+/// (A write that makes no progress fails in its IO, which ends the connection.)
+async fn watch_connection<C>(
+    connection: hyper::server::conn::http1::Connection<C, TrackedService>,
+    state: &ConnectionState,
+    timeouts: ConnectionTimeouts,
+    mut stopped: watch::Receiver<bool>,
+) where
+    C: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut connection = std::pin::pin!(connection);
+    let mut stopping = *stopped.borrow();
+    let mut draining = false;
+    loop {
+        let deadline = match state.verdict(&timeouts, stopping) {
+            // Dropping the connection closes it; nothing was in progress.
+            Verdict::Close => return,
+            Verdict::Drain => {
+                if !draining {
+                    draining = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+                None
+            }
+            Verdict::Wait(deadline) => deadline,
+        };
+        tokio::select! {
+            // Errors are the client's: a reset, a malformed request (hyper answered 400
+            // or 431), a write that made no progress.
+            _ = connection.as_mut() => return,
+            () = state.changed() => {}
+            changed = stopped.changed(), if !stopping => {
+                stopping = changed.is_err() || *stopped.borrow();
+            }
+            () = sleep_until_some(deadline) => {}
+        }
+    }
+}
+
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The router as a hyper service that marks each request on its connection, from its
+/// head until its response body is written.
+#[derive(Clone)]
+struct TrackedService {
+    router: Router,
+    state: Arc<ConnectionState>,
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for TrackedService {
+    type Response = hyper::Response<TrackedBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, request: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        let guard = self.state.request_started();
+        let answer = self.router.clone().oneshot(request);
+        Box::pin(async move {
+            let response = answer.await?;
+            Ok(response.map(|body| TrackedBody::new(body, guard)))
+        })
     }
 }
