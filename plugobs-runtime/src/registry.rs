@@ -253,6 +253,7 @@ impl Registry {
     /// assert!(registry.history("no_such_plugin").is_err());
     /// ```
     pub fn record_history(&self, at: std::time::SystemTime) {
+        self.attach_sites();
         for record in self.instances() {
             record.record_history(at);
         }

@@ -67,10 +67,10 @@ pub struct OperationHistory {
     pub points: Vec<OperationPoint>,
 }
 
-/// What an operation did in the interval that ends at `at`.
-///
-/// An operation's first point counts every call since the operation was first seen by
-/// the history (the start of the process when the history ran from the start).
+/// What an operation did in the interval that ends at `at`: since the point before. The
+/// history's first point only marks where it starts (what happened before it is not an
+/// interval's), so an operation's points begin with the second one, or with the first
+/// after its first call.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct OperationPoint {

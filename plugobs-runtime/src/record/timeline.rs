@@ -68,6 +68,9 @@ impl Timeline {
         status: HealthStatus,
         snapshots: &[OperationSnapshot],
     ) {
+        // The first tick marks where the history starts: the totals so far are its
+        // baseline, not an interval's calls (they may span the whole uptime).
+        let first = self.ticks.is_empty();
         self.ticks.push_back(HealthPoint { at, status });
         if self.ticks.len() > HISTORY_POINTS {
             let _ = self.ticks.pop_front();
@@ -91,10 +94,12 @@ impl Timeline {
                 }
             };
             let op = &mut self.operations[i];
-            let point = Point::between(&op.last, snapshot);
-            op.points.push_back(point);
-            if op.points.len() > HISTORY_POINTS {
-                let _ = op.points.pop_front();
+            if !first {
+                let point = Point::between(&op.last, snapshot);
+                op.points.push_back(point);
+                if op.points.len() > HISTORY_POINTS {
+                    let _ = op.points.pop_front();
+                }
             }
             op.last = Totals {
                 calls: snapshot.calls,
@@ -210,6 +215,12 @@ mod tests {
             HealthStatus::Degraded,
             &[snapshot(25, &[("timeout", 3)])],
         );
+        // Calls before the first tick are its baseline, not a point.
+        let mut late = Timeline::default();
+        late.record(at(0), HealthStatus::Healthy, &[snapshot(1_000, &[])]);
+        late.record(at(1), HealthStatus::Healthy, &[snapshot(1_004, &[])]);
+        let points = &late.read("sink", "sink", "sink").operations[0].points;
+        assert_eq!(points.iter().map(|p| p.calls).collect::<Vec<_>>(), [4]);
         let h = t.read("sink", "sink", "sink");
         assert_eq!(h.health.len(), 3);
         assert_eq!(h.health[2].status, HealthStatus::Degraded);

@@ -12,10 +12,10 @@ use std::time::Duration;
 use crate::HealthStatus;
 use crate::history::{HISTORY_INTERVAL, HISTORY_POINTS, HealthPoint, OperationPoint};
 
-/// Width of one sparkline's plot, in pixels: two per history slot.
-const SPARK_WIDTH: usize = 2 * HISTORY_POINTS;
+/// Width of one sparkline's plot, in pixels: one per history slot.
+const SPARK_WIDTH: usize = HISTORY_POINTS;
 /// Height of a sparkline's plot.
-const SPARK_HEIGHT: f64 = 18.0;
+const SPARK_HEIGHT: f64 = 16.0;
 
 /// One series of an operation's history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub(crate) fn coordinates(series: Series, points: &[OperationPoint]) -> Vec<(f64
         .enumerate()
         .filter_map(|(i, p)| {
             let v = series.value(p)?;
-            let x = ((offset + i) * 2) as f64 + 1.0;
+            let x = (offset + i) as f64 + 0.5;
             let y = if max > 0.0 {
                 v / max * SPARK_HEIGHT
             } else {
@@ -132,7 +132,7 @@ pub(crate) fn sparkline(out: &mut String, series: Series, points: &[OperationPoi
             if i > 0 {
                 out.push(' ');
             }
-            let _ = write!(out, "{x:.0},{:.1}", base - y);
+            let _ = write!(out, "{x:.1},{:.1}", base - y);
         }
         out.push_str("\"/>");
     }
@@ -153,7 +153,7 @@ pub(crate) fn latency_histogram(out: &mut String, buckets: &[(u64, u64, u64)]) {
     }
     let max = bars.iter().copied().max().unwrap_or(0).max(1);
     let total: u64 = bars.iter().sum();
-    let (bar, gap, plot) = (10.0, 2.0, 18.0);
+    let (bar, gap, plot) = (6.0, 1.0, 16.0);
     let width = DECADES.len() as f64 * (bar + gap);
     let height = plot + 10.0;
     let _ = write!(
@@ -190,7 +190,7 @@ pub(crate) fn health_strip(out: &mut String, points: &[HealthPoint]) {
     if points.is_empty() {
         return;
     }
-    let (cell, plot) = (2.0, 12.0);
+    let (cell, plot) = (1.0, 12.0);
     let width = HISTORY_POINTS as f64 * cell;
     let offset = HISTORY_POINTS.saturating_sub(points.len());
     let _ = write!(
@@ -254,11 +254,11 @@ mod tests {
     fn the_newest_point_is_at_the_right_edge_and_the_maximum_at_the_top() {
         let points = [point(10, 0), point(10, 5), point(0, 0)];
         let rate = coordinates(Series::CallRate, &points);
-        // Three points of 90: slots 87, 88, 89.
-        assert_eq!(rate, [(175.0, 18.0), (177.0, 18.0), (179.0, 0.0)]);
+        // Three points of 90: slots 87, 88, 89, a pixel each.
+        assert_eq!(rate, [(87.5, 16.0), (88.5, 16.0), (89.5, 0.0)]);
         // No error ratio without calls: the last point has none.
         let errors = coordinates(Series::ErrorRatio, &points);
-        assert_eq!(errors, [(175.0, 0.0), (177.0, 18.0)]);
+        assert_eq!(errors, [(87.5, 0.0), (88.5, 16.0)]);
     }
 
     #[test]
@@ -266,6 +266,6 @@ mod tests {
         assert_eq!(Series::CallRate.label(12.34), "12.3/s");
         assert_eq!(Series::CallRate.label(1234.0), "1234/s");
         assert_eq!(Series::ErrorRatio.label(2.5), "2.5%");
-        assert_eq!(Series::P99.label(0.0032), "3.2ms");
+        assert_eq!(Series::P99.label(0.0032), "3.20ms");
     }
 }

@@ -62,10 +62,8 @@ svg.p99 .line{stroke:#6a1b9a}
 svg.hist rect{fill:#5c6bc0}
 svg.strip rect{fill:var(--dim)}
 svg.strip .h-healthy{fill:var(--ok)}svg.strip .h-degraded{fill:var(--warn)}svg.strip .h-unhealthy{fill:var(--bad)}
-.sparks{display:flex;gap:.6rem;align-items:flex-end;padding-bottom:.2rem}
+.sparks{display:flex;gap:.5rem;align-items:flex-end;padding-bottom:.2rem}
 .status .strip{margin-top:.3rem}
-tbody.plugin{scroll-snap-align:start}
-html{scroll-snap-type:y proximity}
 ";
 
 /// The page for `stats`, with readiness from `registry`.
@@ -342,8 +340,8 @@ fn operations(out: &mut String, p: &PluginStats) {
         return;
     }
     out.push_str("<table class=\"ops\"><thead><tr><th>operation</th><th class=\"num\">calls</th>");
-    out.push_str("<th>errors (% of calls)</th><th class=\"num\">p50 latency</th>");
-    out.push_str("<th class=\"num\">p99 latency</th><th class=\"num\">in flight</th>");
+    out.push_str("<th>errors %</th><th class=\"num\">p50</th>");
+    out.push_str("<th class=\"num\">p99</th><th class=\"num\">in flight</th>");
     out.push_str("</tr></thead><tbody>");
     for o in &p.operations {
         let _ = write!(

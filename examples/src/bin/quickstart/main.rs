@@ -261,9 +261,27 @@ fn main() -> Result<(), Box<dyn Error>> {
             "serving on http://{}/ (Ctrl-C to stop)",
             server.local_addr()
         );
-        loop {
-            std::thread::park();
+        // Traffic goes on while it serves, so the page's sparklines (a point every
+        // 10 s) have something to draw: 20 lines a second, and for one minute in five
+        // twice as many, as a burst would come.
+        let mut i = LINES;
+        for second in 0u64.. {
+            let lines = if second % 300 >= 240 { 40 } else { 20 };
+            for _ in 0..lines {
+                let mut line = log_line(i);
+                i += 1;
+                for enricher in &enrichers {
+                    if let Ok(enriched) = enricher.enrich(&line) {
+                        line = enriched;
+                    }
+                }
+                for sink in &sinks {
+                    let _ = sink.write(&line);
+                }
+            }
+            std::thread::sleep(Duration::from_secs(1));
         }
+        drop(server);
     }
     Ok(())
 }
