@@ -1854,5 +1854,30 @@ async fn the_history_holds_each_interval_and_the_page_draws_the_burst_where_it_h
         trend.contains(">1.0/s</text>"),
         "the latest rate is labelled"
     );
+    // The page says when it was made, and reloads itself when asked (within 5..=3600 s).
+    assert!(
+        page.contains(" · generated <time class=\"generated\">"),
+        "{page}"
+    );
+    assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
+    for (query, seconds) in [
+        ("?refresh=1", 5),
+        ("?refresh=60", 60),
+        ("?refresh=99999", 3600),
+    ] {
+        let page = get(&server, &format!("/{query}")).await.body;
+        assert!(
+            page.contains(&format!(
+                "<meta http-equiv=\"refresh\" content=\"{seconds}\">"
+            )),
+            "{query}"
+        );
+        assert!(
+            page.contains(&format!(", reloads every {seconds} s</p>")),
+            "{query}"
+        );
+    }
+    let page = get(&server, "/?refresh=soon").await.body;
+    assert!(!page.contains("http-equiv=\"refresh\""));
     server.shutdown().unwrap();
 }
