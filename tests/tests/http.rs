@@ -62,6 +62,17 @@ fn isolated(descriptors: &[&'static plugobs::PluginDescriptor]) -> Registry {
     Registry::from_descriptors(descriptors.iter().copied()).unwrap()
 }
 
+/// Tests whose assertions are about time (a cut within its timeout, an answer within
+/// 1 s) and those that run a browser hold this, so they never share the two cores with
+/// each other: a bound that holds on a quiet machine should not fail because Chromium
+/// started beside it.
+static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// [`EXCLUSIVE`], from a test that is not async.
+fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    EXCLUSIVE.blocking_lock()
+}
+
 fn start(endpoints: Endpoints) -> ServerHandle {
     endpoints.serve(0).unwrap()
 }
@@ -713,6 +724,7 @@ async fn unknown_paths_wrong_methods_and_bad_requests_are_refused() {
 
 #[tokio::test]
 async fn hostile_clients_cannot_keep_it_from_answering() {
+    let _exclusive = EXCLUSIVE.lock().await;
     let registry = isolated(&[IdleSource::DESCRIPTOR]);
     let server = start(
         Endpoints::new()
@@ -907,6 +919,7 @@ fn was_cut(kind: std::io::ErrorKind) -> bool {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_within_the_write_timeout() {
+    let _exclusive = EXCLUSIVE.lock().await;
     let write_timeout = Duration::from_millis(200);
     let server = start(
         Endpoints::new()
@@ -932,6 +945,7 @@ async fn a_client_that_stops_reading_is_cut_within_the_write_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_stop_reading_at_the_cap_do_not_keep_a_good_request_waiting() {
+    let _exclusive = EXCLUSIVE.lock().await;
     let server = start(
         Endpoints::new()
             .registry(isolated(&[IdleSource::DESCRIPTOR]))
@@ -964,6 +978,7 @@ async fn clients_that_stop_reading_at_the_cap_do_not_keep_a_good_request_waiting
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_at_the_cap_make_room_for_a_good_request() {
+    let _exclusive = EXCLUSIVE.lock().await;
     // The default cap of 256; 300 clients each served once and then idle, kept open.
     let server = start(Endpoints::new().registry(isolated(&[IdleSource::DESCRIPTOR])));
     let addr = server.local_addr();
@@ -996,6 +1011,7 @@ async fn idle_connections_at_the_cap_make_room_for_a_good_request() {
 
 #[test]
 fn idle_connections_are_closed_after_the_idle_timeout() {
+    let _exclusive = exclusive();
     let idle_timeout = Duration::from_millis(200);
     let server = start(
         Endpoints::new()
@@ -1344,6 +1360,7 @@ fn groups(dom: &str) -> Groups<'_> {
 
 #[test]
 fn chromium_renders_one_group_per_plugin_failures_first() {
+    let _exclusive = exclusive();
     let Some(browser) = browser_or_skip() else {
         return;
     };
@@ -1548,6 +1565,7 @@ fn feed_us() -> Value {
 
 #[tokio::test]
 async fn two_instances_of_one_plugin_on_every_route() {
+    let _exclusive = EXCLUSIVE.lock().await;
     let registry = std::sync::Arc::new(isolated(&[
         ConfiguredFeed::DESCRIPTOR,
         IdleSink::DESCRIPTOR,

@@ -33,7 +33,7 @@ h1{font-size:1.3rem;margin:0 0 .3rem}
 .ready{font-weight:600}.ready.yes{color:var(--ok)}.ready.no{color:var(--bad)}
 table{border-collapse:collapse}
 table.plugins{width:100%}
-table.plugins>thead>tr>th,table.plugins>tbody>tr>td{border-bottom:1px solid var(--line);padding:.45rem .6rem;text-align:left;vertical-align:top}
+table.plugins>thead>tr>th,table.plugins>tbody>tr>td{border-bottom:1px solid var(--line);padding:.3rem .45rem;text-align:left;vertical-align:top}
 th{font-weight:600;white-space:nowrap}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .badge{display:inline-block;padding:0 .45rem;border-radius:.6rem;font-size:12px;font-weight:600;color:#fff;background:var(--dim)}
@@ -44,8 +44,8 @@ table.plugins>tbody+tbody{border-top:2px solid var(--line)}
 tr.attention>td.instance{box-shadow:inset 4px 0 var(--bad)}
 td.instance{white-space:nowrap}
 .name{font-weight:600}.meta{color:var(--dim);font-size:12px}
-.message{min-width:11rem;max-width:22rem;overflow-wrap:break-word}
-table.ops{width:100%;min-width:25rem;table-layout:fixed}
+.message{min-width:9rem;max-width:18rem;overflow-wrap:break-word}
+table.ops{width:100%;table-layout:fixed}
 table.ops th,table.ops td{padding:.1rem .5rem;font-size:13px;border:0}
 table.ops th:nth-child(1){width:22%}table.ops th:nth-child(2){width:10%}
 table.ops th:nth-child(3){width:32%}table.ops th:nth-child(n+4){width:12%}
@@ -130,7 +130,7 @@ pub(crate) fn render(stats: &RegistryStats, registry: &Registry, refresh: Option
     out.push_str("</p>\n");
 
     out.push_str("<table class=\"plugins\">\n<thead><tr><th>Plugin</th><th>Instance</th>");
-    out.push_str("<th>Status (health, last 15 min)</th><th>Message</th>");
+    out.push_str("<th title=\"the state, the health when it adds to it, and the health over the last 15 minutes\">Status</th><th>Message</th>");
     out.push_str("<th class=\"num\">Load time</th><th class=\"num\">Start time</th>");
     out.push_str("<th>Loaded at (UTC)</th><th>Operations</th>");
     out.push_str("</tr></thead>\n");
