@@ -64,6 +64,9 @@ svg.strip rect{fill:var(--dim)}
 svg.strip .h-healthy{fill:var(--ok)}svg.strip .h-degraded{fill:var(--warn)}svg.strip .h-unhealthy{fill:var(--bad)}
 .sparks{display:flex;gap:.5rem;align-items:flex-end;padding-bottom:.2rem}
 .status .strip{margin-top:.3rem}
+html{scroll-snap-type:y proximity}
+h1{scroll-snap-align:start;scroll-margin-top:1.5rem}
+tbody.plugin{scroll-snap-align:start}
 ";
 
 /// The page for `stats`, with readiness from `registry`.
