@@ -310,36 +310,57 @@ static HISTORY: AtomicBool = AtomicBool::new(false);
 /// ```
 pub fn keep_history() -> std::io::Result<()> {
     HISTORY.store(true, Ordering::Release);
+    // A thread already waiting for a long flush interval takes the first point now.
+    {
+        let _control = lock(&CONTROL);
+        WAKE.notify_all();
+    }
     start(false)
 }
 
 fn background(generation: u64) {
+    use crate::model::history::HISTORY_INTERVAL;
+    use std::time::Instant;
+
     let mut flusher = Flusher::new();
+    let mut next_flush = Instant::now() + flush_interval();
     // The first point right away, so a page opened soon after the start has one.
-    let mut next_point = std::time::Instant::now();
+    let mut next_point = Instant::now();
     loop {
+        // Woken for whichever is due first: the flush, or the history's next point (a
+        // flush interval of an hour must not make the history hourly).
+        let history = HISTORY.load(Ordering::Acquire);
+        let due = if history {
+            next_flush.min(next_point)
+        } else {
+            next_flush
+        };
         {
             let control = lock(&CONTROL);
             let current = |c: &mut Control| c.state == RUNNING && c.generation == generation;
+            let wait = due.saturating_duration_since(Instant::now());
             let (mut control, _) = WAKE
-                .wait_timeout_while(control, flush_interval(), |c| current(c))
+                .wait_timeout_while(control, wait, |c| current(c))
                 .unwrap_or_else(|e| e.into_inner());
             if !current(&mut control) {
                 return;
             }
         }
-        let worth_it = metrics::with_recorder(|recorder| {
-            !is_noop(recorder) && !rendered_directly(recorder_id(recorder))
-        });
-        if worth_it {
-            flusher.flush(global());
+        let now = Instant::now();
+        if now >= next_flush {
+            let worth_it = metrics::with_recorder(|recorder| {
+                !is_noop(recorder) && !rendered_directly(recorder_id(recorder))
+            });
+            if worth_it {
+                flusher.flush(global());
+            }
+            next_flush = Instant::now() + flush_interval();
         }
-        if HISTORY.load(Ordering::Acquire) && std::time::Instant::now() >= next_point {
+        if history && now >= next_point {
             global().record_history(std::time::SystemTime::now());
-            next_point += crate::model::history::HISTORY_INTERVAL;
+            next_point += HISTORY_INTERVAL;
             // Behind by more than an interval (a suspended process): no burst of points.
-            let now = std::time::Instant::now();
-            if let Some(floor) = now.checked_sub(crate::model::history::HISTORY_INTERVAL) {
+            if let Some(floor) = Instant::now().checked_sub(HISTORY_INTERVAL) {
                 next_point = next_point.max(floor);
             }
         }
