@@ -9,7 +9,9 @@
 //!   `install_recorder`, the bridge path), an idle incremental flush (a
 //!   `bridge::Flusher` after nothing changed, what the background thread does every
 //!   second), a busy one (every operation called once since);
-//! - `registry().stats()` and the direct Prometheus rendering (`exposition::render`).
+//! - `registry().stats()` and the direct Prometheus rendering (`exposition::render`);
+//! - one point of the history (`Registry::record_history`), what the background thread
+//!   takes every 10 s once the HTTP endpoints (or `bridge::keep_history`) want it.
 //!
 //! Each thread count runs in a fresh child process, so RSS and thread indices start
 //! clean. Targets (issue "Costs that follow use"): 1 000 ops × 64 threads ≤ 64 MiB and
@@ -185,8 +187,13 @@ fn child(threads: usize) {
             plugobs::exposition::Format::Prometheus,
         )); // NEW-API
     }); // NEW-API
+    // One history point of every operation (what the background thread takes every
+    // 10 s once the history is wanted), after a baseline point and one call of each.
+    registry.record_history(std::time::SystemTime::now());
+    call_everything(1);
+    let history_point = timed(|| registry.record_history(std::time::SystemTime::now()));
     println!(
-        "{threads:>7} | {:>9.1} MiB | {:>9.1} MiB | {:>8.2} MiB | {per_pair:>6.0} B | {full_flush:>8.2} ms | {idle_flush:>8.3} ms | {busy_flush:>8.3} ms | {stats_ms:>8.2} ms | {render:>8.2} ms",
+        "{threads:>7} | {:>9.1} MiB | {:>9.1} MiB | {:>8.2} MiB | {per_pair:>6.0} B | {full_flush:>8.2} ms | {idle_flush:>8.3} ms | {busy_flush:>8.3} ms | {stats_ms:>8.2} ms | {render:>8.2} ms | {history_point:>8.2} ms",
         mib(rss_growth),
         mib(anon_growth),
         mib(cells as i64),
@@ -200,7 +207,7 @@ fn main() {
     }
     println!("1 000 operations (10 plugins x 100), every thread calls each 10 times; medians of 7");
     println!(
-        "threads | RSS growth    | anon growth   | cells        | /(op,thr) | full flush  | idle flush  | busy flush  | stats()     | render"
+        "threads | RSS growth    | anon growth   | cells        | /(op,thr) | full flush  | idle flush  | busy flush  | stats()     | render      | history point"
     );
     let exe = std::env::current_exe().expect("own path");
     for threads in common::env_list("PLUGOBS_SCALE_THREADS", &[1, 16, 64]) {

@@ -35,9 +35,28 @@ impl From<&OperationSnapshot> for OperationStats {
             p99: nanos(s.latency.quantile_nanos(0.99)),
             max: nanos(s.latency.max_nanos()),
             cpu: None,
-            latency_buckets: s.latency.buckets().collect(),
+            latency_by_decade: by_decade(&s.latency),
         }
     }
+}
+
+/// Calls by latency decade, from 1 µs (below 10 µs) to 10 s (10 s and more).
+fn by_decade(latency: &crate::core::snapshot::HistogramSnapshot) -> [u64; 8] {
+    const BOUNDS: [u64; 7] = [
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+        10_000_000_000,
+    ];
+    let mut decades = [0u64; 8];
+    for (lower, upper, n) in latency.buckets() {
+        let mid = lower / 2 + upper / 2;
+        decades[BOUNDS.iter().take_while(|&&b| mid >= b).count()] += n;
+    }
+    decades
 }
 
 impl PluginStats {

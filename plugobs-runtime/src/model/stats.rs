@@ -110,11 +110,11 @@ pub struct OperationStats {
         serde(with = "crate::model::fmt::serde::opt_seconds")
     )]
     pub cpu: Option<Duration>,
-    /// The latency histogram's non-empty buckets, as (lower bound, upper bound exclusive,
-    /// count), in nanoseconds, by increasing bound: the status page draws it. Not
-    /// serialized (the percentiles above say it in brief).
+    /// Calls by latency decade: below 10 µs, below 100 µs, 1 ms, 10 ms, 100 ms, 1 s,
+    /// 10 s, and 10 s or more (each call counted by its bucket's midpoint, within 1.6 %):
+    /// the status page draws it. Not serialized (the percentiles above say it in brief).
     #[cfg_attr(feature = "serde", serde(skip))]
-    pub latency_buckets: Vec<(u64, u64, u64)>,
+    pub latency_by_decade: [u64; 8],
 }
 
 /// A point-in-time view of one plugin instance: the plugin's default instance, or one

@@ -139,18 +139,14 @@ pub(crate) fn sparkline(out: &mut String, series: Series, points: &[OperationPoi
     out.push_str("</svg>");
 }
 
-/// The latency histogram from the log-linear buckets `(lower ns, upper ns, count)`,
-/// grouped into one bar per power of ten from 1 µs to 10 s (below and above folded into
-/// the ends), with the decades labelled.
-pub(crate) fn latency_histogram(out: &mut String, buckets: &[(u64, u64, u64)]) {
-    const DECADES: [&str; 8] = ["1µs", "10µs", "100µs", "1ms", "10ms", "100ms", "1s", "10s"];
-    let mut bars = [0u64; DECADES.len()];
-    for &(lower, upper, n) in buckets {
-        let mid = (lower as f64 + upper as f64) / 2.0;
-        let decade = (mid.max(1.0).log10() - 3.0).floor();
-        let i = decade.clamp(0.0, (DECADES.len() - 1) as f64) as usize;
-        bars[i] += n;
-    }
+/// The latency histogram, one bar per decade of [`OperationStats::latency_by_decade`]
+/// (below 10 µs, …, 10 s and more), the axis's ends labelled.
+///
+/// [`OperationStats::latency_by_decade`]: crate::OperationStats::latency_by_decade
+pub(crate) fn latency_histogram(out: &mut String, bars: &[u64; 8]) {
+    const DECADES: [&str; 8] = [
+        "<10µs", "<100µs", "<1ms", "<10ms", "<100ms", "<1s", "<10s", "≥10s",
+    ];
     let max = bars.iter().copied().max().unwrap_or(0).max(1);
     let total: u64 = bars.iter().sum();
     let (bar, gap, plot) = (6.0, 1.0, 16.0);
@@ -160,7 +156,7 @@ pub(crate) fn latency_histogram(out: &mut String, buckets: &[(u64, u64, u64)]) {
         out,
         "<svg class=\"hist\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\"><title>latency of all {total} calls, by decade:"
     );
-    for (label, n) in DECADES.iter().zip(bars) {
+    for (label, n) in DECADES.iter().zip(bars.iter()) {
         let _ = write!(out, " {label} {n};");
     }
     out.push_str("</title>");
@@ -180,7 +176,7 @@ pub(crate) fn latency_histogram(out: &mut String, buckets: &[(u64, u64, u64)]) {
     // The labels of the ends: where the axis starts and ends.
     let _ = write!(
         out,
-        "<text x=\"0\" y=\"{height}\" class=\"caption\">1µs</text><text x=\"{width}\" y=\"{height}\" class=\"caption\" text-anchor=\"end\">10s</text></svg>"
+        "<text x=\"0\" y=\"{height}\" class=\"caption\">µs</text><text x=\"{width}\" y=\"{height}\" class=\"caption\" text-anchor=\"end\">10s</text></svg>"
     );
 }
 

@@ -400,7 +400,7 @@ fn operations(out: &mut String, p: &PluginStats) {
         for series in Series::ALL {
             chart::sparkline(out, series, points);
         }
-        chart::latency_histogram(out, &o.latency_buckets);
+        chart::latency_histogram(out, &o.latency_by_decade);
         out.push_str("</div></td></tr>");
     }
     out.push_str("</tbody></table>");
