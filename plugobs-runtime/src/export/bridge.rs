@@ -221,10 +221,7 @@ pub(crate) fn ensure_flusher() {
     if BACKGROUND.load(Ordering::Acquire) != AUTO {
         return;
     }
-    let worth_it = metrics::with_recorder(|recorder| {
-        !is_noop(recorder) && !rendered_directly(recorder_id(recorder))
-    });
-    if worth_it {
+    if somewhere_to_publish() {
         // A failure was logged; `flush()` still works, and the next use tries again.
         let _ = start(false);
     }
@@ -348,10 +345,7 @@ fn background(generation: u64) {
         }
         let now = Instant::now();
         if now >= next_flush {
-            let worth_it = metrics::with_recorder(|recorder| {
-                !is_noop(recorder) && !rendered_directly(recorder_id(recorder))
-            });
-            if worth_it {
+            if somewhere_to_publish() {
                 flusher.flush(global());
             }
             next_flush = Instant::now() + flush_interval();
@@ -371,6 +365,14 @@ fn background(generation: u64) {
 /// thread. See [`Registry::flush`].
 pub fn flush() {
     global().flush();
+}
+
+/// Whether the recorder seen from this thread is worth a flush: not `metrics`' no-op one,
+/// and not one that renders plugobs' families itself.
+fn somewhere_to_publish() -> bool {
+    metrics::with_recorder(|recorder| {
+        !is_noop(recorder) && !rendered_directly(recorder_id(recorder))
+    })
 }
 
 /// The identity of a recorder: its address.
