@@ -197,7 +197,7 @@ fn health(p: &PluginStats) -> (&'static str, String) {
     let details: Vec<String> = h
         .details
         .iter()
-        .filter(|(_, v)| !h.message.contains(v.as_str()))
+        .filter(|(_, v)| !says(&h.message, v))
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     if !details.is_empty() {
@@ -209,6 +209,18 @@ fn health(p: &PluginStats) -> (&'static str, String) {
         message.push(')');
     }
     (h.status.as_str(), message)
+}
+
+/// Whether `message` states `value` as a figure of its own: `retries=3` is said by
+/// "gave up after 3 tries", not by "timed out after 300ms".
+fn says(message: &str, value: &str) -> bool {
+    let figure = |c: char| c.is_alphanumeric() || c == '.';
+    !value.is_empty()
+        && message.match_indices(value).any(|(at, _)| {
+            let before = message[..at].chars().next_back();
+            let after = message[at + value.len()..].chars().next();
+            !before.is_some_and(figure) && !after.is_some_and(figure)
+        })
 }
 
 /// A plugin's group: its instances' rows, the plugin's name, kind and version spanning
@@ -481,6 +493,22 @@ mod tests {
         assert_eq!(utc(t), "2026-11-23 19:03:04");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(utc(leap), "2000-02-29 00:00:00");
+    }
+
+    #[test]
+    fn a_detail_is_left_out_only_when_the_message_states_it() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("error ratio 0.07 > 0.05 over 60s (400 calls)", "0.07", true),
+            ("error ratio 0.07 > 0.05 over 60s (400 calls)", "400", true),
+            ("timed out after 300ms", "3", false),
+            ("timed out after 300ms", "300", false),
+            ("gave up after 3 tries", "3", true),
+            ("upstream unreachable", "3", false),
+            ("anything", "", false),
+        ];
+        for (message, value, said) in cases {
+            assert_eq!(says(message, value), *said, "{message:?} {value:?}");
+        }
     }
 
     #[test]
