@@ -44,6 +44,9 @@ pub use crate::export::exposition;
 #[cfg(feature = "otel")]
 pub use crate::export::otel;
 pub use crate::model::{config, history, instance, names};
+pub use crate::telemetry::scope::{
+    AttributeExt, AttributedFuture, Entered, PluginExt, Scope, attribute,
+};
 pub use crate::telemetry::{alloc, busy};
 
 /// Publishing plugobs' aggregates through the `metrics` facade: the namespace, the flush
@@ -61,7 +64,9 @@ pub mod bridge {
 /// `plugobs::histogram!` return, their limits, and what `stats()` shows of them.
 ///
 /// A custom metric named `cache_hits` of plugin `lru_cache` (kind `cache`) is exported as
-/// `{namespace}_custom_cache_hits_total{plugin="lru_cache",kind="cache",instance="lru_cache"}`.
+/// `{namespace}_custom_cache_hits_total{plugin="lru_cache",kind="cache",instance="lru_cache"}`,
+/// its `instance` label that of the instance whose work recorded it (inside a call, hook
+/// or [`Scope`] of an instance loaded by name, that instance; elsewhere the default one).
 /// Each metric keeps at most [`MAX_LABEL_SETS`](custom::MAX_LABEL_SETS) sets of extra
 /// label values; further ones are counted under [`OVERFLOW_LABEL`](custom::OVERFLOW_LABEL).
 pub mod custom {
@@ -80,8 +85,12 @@ pub mod custom {
 /// not counted. The clock is read by a system call (the vDSO does not serve CPU clocks),
 /// which is the cost of this option: see the README for measurements. On platforms other
 /// than Linux and Android nothing is measured and the series stays 0.
+///
+/// Each call's CPU time counts for the instance the call runs on. Work attributed to an
+/// instance off its calls with [`Scope::with_cpu`] is counted under the operation
+/// [`BACKGROUND_OPERATION`](cpu::BACKGROUND_OPERATION).
 pub mod cpu {
-    pub use crate::core::cpu::thread_cpu_nanos;
+    pub use crate::core::cpu::{BACKGROUND_OPERATION, thread_cpu_nanos};
 }
 
 pub use crate::export::bridge::{flush, set_namespace};

@@ -461,6 +461,22 @@ pub(crate) fn default_in_use(record: &PluginRecord) -> bool {
         || record.with_operations(|ops| ops.iter().any(|o| o.called_by(0)))
 }
 
+/// Whether instance `record` recorded anything of its own — custom metrics, CPU time,
+/// allocated or freed bytes. A default instance never loaded nor called keeps its row and
+/// its series when it has (work done outside any instance's scope, say).
+pub(crate) fn has_own_figures(record: &PluginRecord) -> bool {
+    let d = record.descriptor();
+    let slot = record.slot();
+    crate::telemetry::custom::of(d, slot)
+        .iter()
+        .any(|m| m.each_series().next().is_some())
+        || !crate::core::cpu::of(d, slot).is_empty()
+        || record
+            .running()
+            .bytes()
+            .is_some_and(|(a, f)| a > 0 || f > 0)
+}
+
 /// Every descriptor linked into this binary, in `inventory`'s (unspecified) order.
 pub(crate) fn linked_descriptors() -> impl Iterator<Item = &'static PluginDescriptor> {
     inventory::iter::<crate::model::descriptor::Registration>

@@ -394,7 +394,58 @@
 //! inside the plugin's operations, from their exact latency sums; above 1 when calls
 //! overlap; see [`busy`]), `#[instrumented(cpu)]` for thread CPU time per operation
 //! ([`cpu`]), and the [`alloc::Attributed`] global allocator for bytes allocated and
-//! freed per plugin.
+//! freed per instance.
+//!
+//! # Which instance: calls, hooks and work off the call path
+//!
+//! Everything a plugin records of its own — custom metrics, CPU time, allocated and freed
+//! bytes — carries the `instance` of the instance whose work recorded it: inside an
+//! operation call on an instance loaded by name (see [`instance`]), inside its
+//! constructor and hooks, that instance; elsewhere the plugin's default instance, so a
+//! plugin loaded only the default way has the series it always had. Its operation spans
+//! carry `plugin.instance` too.
+//!
+//! A plugin's own threads and tasks run outside any call: a [`Scope`] says whose work
+//! they are. Take it in a method (`self.scope()`, with [`PluginExt`]) and run the work
+//! in it: [`Scope::run`] for a closure or a thread's body, [`AttributeExt::attributed`]
+//! for a future, [`attribute`] for short. Entering and leaving a scope is two
+//! thread-local writes.
+//!
+//! ```
+//! use plugobs::{AttributeExt as _, Plugin as _, PluginExt as _};
+//!
+//! #[plugobs::plugin(kind = "sink")]
+//! #[derive(Default)]
+//! pub struct Uploader;
+//!
+//! #[plugobs::instrumented]
+//! impl Uploader {
+//!     fn upload(&self, batch: &[u8]) -> std::thread::JoinHandle<usize> {
+//!         let scope = self.scope(); // this instance (here, the default one)
+//!         let span = self.span(); // plugin.task with plugin.name, .kind, .instance
+//!         let batch = batch.to_vec();
+//!         std::thread::spawn(move || {
+//!             let _span = span.entered();
+//!             scope.run(|| {
+//!                 plugobs::counter!(Uploader, "batches_sent").increment(1);
+//!                 batch.len()
+//!             })
+//!         })
+//!     }
+//! }
+//!
+//! impl Uploader {
+//!     async fn flush(&self) -> usize {
+//!         async { vec![0u8; 1024].len() }.attributed(self).await
+//!     }
+//! }
+//!
+//! let uploader = Uploader;
+//! assert_eq!(uploader.upload(b"abc").join().unwrap(), 3);
+//! assert_eq!(plugobs::block_on(uploader.flush()), 1024);
+//! let stats = Uploader::stats().unwrap();
+//! assert_eq!(stats.custom[0].to_string(), "batches_sent = 1");
+//! ```
 //!
 //! # Feature flags
 //!
@@ -411,6 +462,7 @@
 
 pub use plugobs_macros::{ErrorKind, counter, gauge, histogram, instrumented, plugin};
 
+pub use plugobs_runtime::{AttributeExt, AttributedFuture, Entered, PluginExt, Scope, attribute};
 pub use plugobs_runtime::{
     CheckOptions, CheckReason, ErrorKind, Failure, FailureReason, Health, HealthChange,
     HealthCounts, HealthMonitor, HealthPolicy, HealthReport, HealthStatus, HookError,

@@ -107,3 +107,59 @@ fn operations_join_the_hosts_trace_and_lifecycle_spans_are_roots() {
         );
     }
 }
+
+#[plugobs::plugin(kind = "store", provides = dyn Store)]
+#[derive(Default)]
+pub struct ShardedStore;
+
+#[plugobs::instrumented]
+impl Store for ShardedStore {
+    fn put(&self, _key: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_instances_operation_spans_name_the_instance() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("plugobs-test")));
+    let registry = Registry::from_descriptors([ShardedStore::DESCRIPTOR]).unwrap();
+
+    tracing::subscriber::with_default(subscriber, || {
+        let a = registry
+            .load_instance_without_config::<dyn Store>("sharded_store", "shard-a")
+            .unwrap();
+        let b = registry
+            .load_instance_without_config::<dyn Store>("sharded_store", "shard-b")
+            .unwrap();
+        a.put("1").unwrap();
+        b.put("2").unwrap();
+        b.put("3").unwrap();
+        ShardedStore.put("4").unwrap(); // a value the host built: the default instance
+    });
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let instances: Vec<_> = named(&spans, "put")
+        .iter()
+        .map(|s| attribute(s, "plugin.instance").cloned())
+        .collect();
+    assert_eq!(
+        instances,
+        [
+            Some(Value::from("shard-a")),
+            Some(Value::from("shard-b")),
+            Some(Value::from("shard-b")),
+            Some(Value::from("sharded_store")),
+        ]
+    );
+    for step in named(&spans, "plugin.load") {
+        assert!(
+            matches!(attribute(step, "plugin.instance"), Some(v) if *v == Value::from("shard-a") || *v == Value::from("shard-b")),
+            "{step:?}"
+        );
+    }
+}

@@ -238,7 +238,7 @@ fn events_of_a_plugins_own_thread_carry_its_identity() {
     let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
     assert_eq!(
         text.trim_end(),
-        " INFO plugin.task{plugin.name=\"uploader\" plugin.kind=\"uploader\"}: own_telemetry: uploaded in the background batch=3"
+        " INFO plugin.task{plugin.name=\"uploader\" plugin.kind=\"uploader\" plugin.instance=\"uploader\"}: own_telemetry: uploaded in the background batch=3"
     );
 }
 

@@ -131,6 +131,8 @@ fn lifecycle_and_operation_spans_carry_the_plugin_and_the_failure() {
     assert_eq!(ops.len(), 2);
     assert_eq!(ops[0]["plugin.name"], "spanned_lookup");
     assert_eq!(ops[0]["plugin.kind"], "lookup");
+    // With `fields(...)` too: the value the host built is the default instance.
+    assert_eq!(ops[0]["plugin.instance"], "spanned_lookup");
     assert_eq!(ops[0]["key"], "\"\"");
     assert_eq!(ops[0]["error.type"], "missing");
     assert_eq!(ops[0]["otel.status_code"], "ERROR");

@@ -188,6 +188,7 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
         ret,
         guard,
         outcome,
+        key,
         ..
     } = locals;
     let name = &f.name;
@@ -209,7 +210,7 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
                     &#callsite,
                 );
             },
-            quote!(let #span = #p::operation_span(&#callsite, #d);),
+            quote!(let #span = #p::operation_span(&#callsite, &#site, #d, #key);),
         )
     } else {
         let fields = f.fields.iter().map(|field| {
@@ -227,6 +228,7 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
                     #name,
                     plugin.name = (#d).name,
                     plugin.kind = (#d).kind,
+                    plugin.instance = #site.instance_name(#d, #key),
                     #(#fields,)*
                     error.type = #p::tracing::field::Empty,
                     otel.status_code = #p::tracing::field::Empty,

@@ -14,6 +14,8 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::{Mutex, OnceLock};
 
+use crate::core::per_instance::PerInstance;
+use crate::core::running::{self, Running};
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::error::RegistryError;
 use crate::model::instance::{MAX_INSTANCE_NAMES, MAX_LIVE_INSTANCES};
@@ -44,6 +46,10 @@ pub(crate) struct InstanceTable {
     writers: Mutex<()>,
     /// Slot → instance name; slot 0 is the plugin's name.
     names: Mutex<Vec<&'static str>>,
+    /// The default instance as running code sees it.
+    default: &'static Running,
+    /// Every other slot's, made when the slot is claimed.
+    scopes: PerInstance<&'static Running>,
 }
 
 /// The key of a receiver: its address. Generated code passes it for methods taking
@@ -72,7 +78,24 @@ impl InstanceTable {
             more: OnceLock::new(),
             writers: Mutex::new(()),
             names: Mutex::new(vec![descriptor.name]),
+            default: Running::leak(descriptor, 0, descriptor.name),
+            scopes: PerInstance::default(),
         }
+    }
+
+    /// The instance of `slot` as running code sees it (the default instance's for a slot
+    /// never claimed).
+    #[inline]
+    pub(crate) fn running(&self, slot: usize) -> &'static Running {
+        if slot == 0 {
+            return self.default;
+        }
+        self.scopes.get(slot).copied().unwrap_or(self.default)
+    }
+
+    /// Every instance of this plugin as running code sees it, the default one first.
+    pub(crate) fn each_running(&self) -> impl Iterator<Item = &'static Running> + '_ {
+        std::iter::once(self.default).chain(self.scopes.iter().map(|(_, r)| *r))
     }
 
     fn binding(&self, i: usize) -> Option<&Binding> {
@@ -128,8 +151,13 @@ impl InstanceTable {
             });
         }
         // Bounded by MAX_INSTANCE_NAMES: a label value for the life of the process.
-        names.push(Box::leak(name.to_owned().into_boxed_str()));
-        Ok(names.len() - 1)
+        let name: &'static str = running::outside(|| Box::leak(name.to_owned().into_boxed_str()));
+        running::outside(|| names.push(name));
+        let slot = names.len() - 1;
+        let descriptor = self.descriptor;
+        self.scopes
+            .get_or_init(slot, || Running::leak(descriptor, slot, name));
+        Ok(slot)
     }
 
     /// The name of `slot`.
@@ -140,6 +168,8 @@ impl InstanceTable {
 
     /// Binds the value at `key` to `slot` until [`InstanceTable::unbind`].
     pub(crate) fn bind(&self, key: usize, slot: usize) -> Result<(), RegistryError> {
+        // From now on calls say which instance runs, for its own metrics and bytes.
+        running::activate();
         let _writers = self.writers.lock().unwrap_or_else(|e| e.into_inner());
         let high = self.high.load(Relaxed);
         let free = (0..high).find(|&i| self.binding(i).is_some_and(|b| b.key.load(Relaxed) == 0));
@@ -155,8 +185,10 @@ impl InstanceTable {
             }
         };
         if i >= INLINE {
-            self.more
-                .get_or_init(|| Box::new(std::array::from_fn(|_| Binding::default())));
+            running::outside(|| {
+                self.more
+                    .get_or_init(|| Box::new(std::array::from_fn(|_| Binding::default())))
+            });
         }
         if let Some(b) = self.binding(i) {
             b.slot.store(slot, Relaxed);

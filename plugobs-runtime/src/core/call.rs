@@ -18,9 +18,10 @@ use crate::model::descriptor::PluginDescriptor;
 use crate::model::outcome::Outcome;
 
 /// The fields of an operation's span, in this order.
-pub const OPERATION_FIELDS: [&str; 4] = [
+pub const OPERATION_FIELDS: [&str; 5] = [
     "plugin.name",
     "plugin.kind",
+    "plugin.instance",
     "error.type",
     "otel.status_code",
 ];
@@ -47,14 +48,17 @@ pub const fn operation_metadata(
     )
 }
 
-/// The span of one call, at `callsite` (whose metadata came from [`operation_metadata`]),
-/// with the plugin's name and kind; disabled (and nearly free) when no subscriber wants it.
-/// What `tracing::span!` does, once for every operation.
+/// The span of one call of `site` on the receiver `key`, at `callsite` (whose metadata
+/// came from [`operation_metadata`]), with the plugin's name and kind and the instance's
+/// name; disabled (and nearly free) when no subscriber wants it. What `tracing::span!`
+/// does, once for every operation.
 #[cfg_attr(debug_assertions, inline)]
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub fn operation_span(
     callsite: &'static DefaultCallsite,
+    site: &'static OperationSite,
     descriptor: &'static PluginDescriptor,
+    key: usize,
 ) -> Span {
     let meta = callsite.metadata();
     let level = *meta.level();
@@ -67,22 +71,43 @@ pub fn operation_span(
     if !enabled {
         return Span::none();
     }
+    new_span(meta, site, descriptor, key)
+}
+
+/// The enabled half of [`operation_span`], out of line: a subscriber's span costs far
+/// more than the call.
+#[inline(never)]
+fn new_span(
+    meta: &'static Metadata<'static>,
+    site: &'static OperationSite,
+    descriptor: &'static PluginDescriptor,
+    key: usize,
+) -> Span {
     let fields = meta.fields();
     let mut names = fields.iter();
-    let (Some(name), Some(kind), Some(error_type), Some(status)) =
-        (names.next(), names.next(), names.next(), names.next())
-    else {
+    let (Some(name), Some(kind), Some(instance), Some(error_type), Some(status)) = (
+        names.next(),
+        names.next(),
+        names.next(),
+        names.next(),
+        names.next(),
+    ) else {
         return Span::none();
     };
-    Span::new(
-        meta,
-        &fields.value_set(&[
-            (&name, Some(&descriptor.name as &dyn Value)),
-            (&kind, Some(&descriptor.kind as &dyn Value)),
-            (&error_type, Some(&Empty as &dyn Value)),
-            (&status, Some(&Empty as &dyn Value)),
-        ]),
-    )
+    let instance_name = site.instance_name(descriptor, key);
+    // The subscriber's memory, not the plugin's whose code may be calling.
+    crate::core::running::outside(|| {
+        Span::new(
+            meta,
+            &fields.value_set(&[
+                (&name, Some(&descriptor.name as &dyn Value)),
+                (&kind, Some(&descriptor.kind as &dyn Value)),
+                (&instance, Some(&instance_name as &dyn Value)),
+                (&error_type, Some(&Empty as &dyn Value)),
+                (&status, Some(&Empty as &dyn Value)),
+            ]),
+        )
+    })
 }
 
 /// Starts a call of `site` on the receiver `key` ([`key_of`](crate::core::bindings::key_of), 0

@@ -146,7 +146,8 @@ impl LazyBuckets {
 #[cold]
 #[inline(never)]
 fn claim<T: Default>(slot: &OnceLock<Box<T>>) -> &T {
-    slot.get_or_init(Box::default)
+    // plugobs' memory, not the running plugin's.
+    crate::core::running::outside(|| slot.get_or_init(Box::default))
 }
 
 /// A histogram written by many threads with atomic adds: lifecycle durations.

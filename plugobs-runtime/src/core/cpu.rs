@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
 
 use crate::core::plugin_cells::CpuCounter;
@@ -60,30 +60,41 @@ impl CpuSite {
     #[inline(never)]
     fn resolve(&'static self, descriptor: &'static PluginDescriptor) -> &'static CpuCounter {
         self.resolved.get_or_init(|| {
-            let mut counters = crate::core::plugin_cells::of(descriptor).cpu();
-            if let Some(c) = counters.iter().find(|c| c.operation == self.operation) {
-                return c;
-            }
-            let c: &'static CpuCounter = Box::leak(Box::new(CpuCounter {
-                operation: self.operation,
-                nanos: AtomicU64::new(0),
-            }));
-            counters.push(c);
-            c
+            crate::core::running::outside(|| {
+                let mut counters = crate::core::plugin_cells::of(descriptor).cpu();
+                if let Some(c) = counters.iter().find(|c| c.operation == self.operation) {
+                    return *c;
+                }
+                let c: &'static CpuCounter = Box::leak(Box::new(CpuCounter::new(self.operation)));
+                counters.push(c);
+                c
+            })
         })
     }
 }
 
-/// Every measured operation of `descriptor` with its CPU nanoseconds, by operation name.
-pub(crate) fn of(descriptor: &'static PluginDescriptor) -> Vec<(&'static str, u64)> {
-    let counters = crate::core::plugin_cells::of(descriptor).cpu();
-    let mut out: Vec<_> = counters
+/// Every measured operation of instance `slot` of `descriptor` with its CPU nanoseconds,
+/// by operation name.
+/// The CPU time of work attributed to the instance off its calls
+/// (`Scope::with_cpu`) comes first, under [`BACKGROUND_OPERATION`], when there was some.
+pub(crate) fn of(descriptor: &'static PluginDescriptor, slot: usize) -> Vec<(&'static str, u64)> {
+    let cells = crate::core::plugin_cells::of(descriptor);
+    let mut out: Vec<_> = cells
+        .cpu()
         .iter()
-        .map(|c| (c.operation, c.nanos.load(Relaxed)))
+        .filter_map(|c| Some((c.operation, c.nanos_of(slot)?)))
         .collect();
     out.sort_unstable();
+    if let Some(nanos) = cells.instances.running(slot).background_cpu() {
+        out.insert(0, (BACKGROUND_OPERATION, nanos));
+    }
     out
 }
+
+/// The `operation` label of the CPU time of work attributed to an instance off its calls
+/// (`Scope::with_cpu`): not a valid operation name (those are Rust identifiers), so it is
+/// no operation's.
+pub const BACKGROUND_OPERATION: &str = "(background)";
 
 impl CpuCounter {
     #[inline]
@@ -103,11 +114,11 @@ pub struct CpuTimer {
 }
 
 impl CpuTimer {
-    /// Starts measuring for the operation of `site`.
+    /// Starts measuring for the operation of `site`, on the instance the call runs on.
     #[inline]
     pub fn start(site: &'static CpuSite, descriptor: &'static PluginDescriptor) -> Self {
         CpuTimer {
-            counter: site.counter(descriptor),
+            counter: site.counter(descriptor).for_current(descriptor),
             start: thread_cpu_nanos(),
         }
     }
@@ -121,10 +132,12 @@ impl Drop for CpuTimer {
 }
 
 pin_project_lite::pin_project! {
-    /// A future whose polls' thread CPU time is counted for an operation.
+    /// A future whose polls' thread CPU time is counted for an operation, on the
+    /// instance each poll runs as.
     #[must_use = "futures do nothing unless polled"]
     pub struct CpuFuture<F> {
         counter: &'static CpuCounter,
+        descriptor: &'static PluginDescriptor,
         #[pin]
         fut: F,
     }
@@ -135,6 +148,7 @@ impl<F> CpuFuture<F> {
     pub fn new(site: &'static CpuSite, descriptor: &'static PluginDescriptor, fut: F) -> Self {
         CpuFuture {
             counter: site.counter(descriptor),
+            descriptor,
             fut,
         }
     }
@@ -147,7 +161,7 @@ impl<F: Future> Future for CpuFuture<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let _timer = CpuTimer {
-            counter: this.counter,
+            counter: this.counter.for_current(this.descriptor),
             start: thread_cpu_nanos(),
         };
         this.fut.poll(cx)

@@ -5,9 +5,11 @@
 //!
 //! A custom metric named `cache_hits` of plugin `lru_cache` (kind `cache`) is exported as
 //! `{namespace}_custom_cache_hits_total{plugin="lru_cache",kind="cache",instance="lru_cache"}`
-//! (counters get `_total`; gauges and histograms keep the name). A custom metric is the
-//! plugin's, whichever of its instances recorded it: its `instance` label is the plugin's
-//! default instance (see [`crate::instance`]). No name of the closed list
+//! (counters get `_total`; gauges and histograms keep the name). Its `instance` label is
+//! the instance whose work recorded it: inside a call on an instance loaded by name (or
+//! its hooks, or work attributed to it with [`Scope`](crate::Scope)), that instance's
+//! name; anywhere else the plugin's default instance (see [`crate::instance`]), so a
+//! plugin loaded only the default way has one series per label set. No name of the closed list
 //! ([`crate::names::ALL`]) starts with `custom_`, so a custom metric can never collide
 //! with one of plugobs' own. A literal name is checked when the macro expands: snake_case
 //! (`[a-z][a-z0-9_]*`, no `__`, no trailing `_`), not ending in a suffix the exporters
@@ -38,6 +40,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::core::cells::{Histogram as Cells, HistogramSnapshot};
+use crate::core::per_instance::PerInstance;
+use crate::core::running::{self, Running};
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::names::{MetricDef, MetricType};
 pub use crate::model::stats::{CustomStats, CustomValue};
@@ -65,9 +69,13 @@ pub enum CustomKind {
     Histogram,
 }
 
-/// One custom metric of one plugin: its series, one per set of extra label values.
+/// One custom metric of one instance of a plugin: its series, one per set of extra label
+/// values. The default instance's holds the other instances'.
 pub struct CustomMetric {
     descriptor: &'static PluginDescriptor,
+    /// The instance's slot (0: the default instance) and name.
+    pub(crate) slot: usize,
+    instance: &'static str,
     pub(crate) name: &'static str,
     pub(crate) kind: CustomKind,
     pub(crate) keys: &'static [&'static str],
@@ -75,12 +83,15 @@ pub struct CustomMetric {
     def: Option<&'static MetricDef>,
     sets: [OnceLock<&'static CustomSeries>; MAX_LABEL_SETS],
     overflow: OnceLock<&'static CustomSeries>,
+    /// The same metric of each instance loaded by name (on the default instance's only).
+    instances: PerInstance<&'static CustomMetric>,
 }
 
 impl std::fmt::Debug for CustomMetric {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CustomMetric")
             .field("plugin", &self.descriptor.name)
+            .field("instance", &self.instance)
             .field("name", &self.name)
             .field("kind", &self.kind)
             .finish_non_exhaustive()
@@ -168,8 +179,8 @@ fn intern_def(
 }
 
 impl CustomMetric {
-    /// A new metric `name` of `descriptor`'s plugin, exported unless the name is taken by
-    /// another type or other label keys.
+    /// A new metric `name` of `descriptor`'s default instance, exported unless the name
+    /// is taken by another type or other label keys.
     pub(crate) fn new(
         descriptor: &'static PluginDescriptor,
         name: &'static str,
@@ -178,13 +189,45 @@ impl CustomMetric {
     ) -> CustomMetric {
         CustomMetric {
             descriptor,
+            slot: 0,
+            instance: descriptor.name,
             name,
             kind,
             keys,
             def: intern_def(name, kind, keys, descriptor),
             sets: Default::default(),
             overflow: OnceLock::new(),
+            instances: PerInstance::default(),
         }
+    }
+
+    /// This metric of the instance `running` (one of this plugin's loaded by name),
+    /// made on first use and handed to `register` (which lists it with the plugin's).
+    #[inline]
+    pub(crate) fn of_instance(
+        &'static self,
+        running: &'static Running,
+        register: impl FnOnce(&'static CustomMetric),
+    ) -> &'static CustomMetric {
+        self.instances
+            .get_or_init(running.slot, || {
+                let metric: &'static CustomMetric = Box::leak(Box::new(CustomMetric {
+                    descriptor: self.descriptor,
+                    slot: running.slot,
+                    instance: running.name,
+                    name: self.name,
+                    kind: self.kind,
+                    keys: self.keys,
+                    def: self.def,
+                    sets: Default::default(),
+                    overflow: OnceLock::new(),
+                    instances: PerInstance::default(),
+                }));
+                register(metric);
+                metric
+            })
+            .copied()
+            .unwrap_or(self)
     }
 
     /// The series for these extra label values (in the order of the keys).
@@ -203,6 +246,11 @@ impl CustomMetric {
     #[cold]
     #[inline(never)]
     fn series_slow(&'static self, values: &[&'static str]) -> &'static CustomSeries {
+        // plugobs' memory, not the running plugin's.
+        running::outside(|| self.series_made(values))
+    }
+
+    fn series_made(&'static self, values: &[&'static str]) -> &'static CustomSeries {
         for slot in &self.sets {
             let claimed = slot.get_or_init(|| self.new_series(values.to_vec()));
             if claimed.values == values {
@@ -222,11 +270,11 @@ impl CustomMetric {
     }
 
     fn new_series(&self, values: Vec<&'static str>) -> &'static CustomSeries {
-        // A plugin's own metrics are the plugin's: they carry its default instance.
+        // The instance whose work recorded it.
         let mut labels = vec![
             ("plugin", self.descriptor.name),
             ("kind", self.descriptor.kind),
-            ("instance", self.descriptor.name),
+            ("instance", self.instance),
         ];
         labels.extend(self.keys.iter().copied().zip(values.iter().copied()));
         Box::leak(Box::new(CustomSeries {

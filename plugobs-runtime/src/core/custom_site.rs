@@ -26,32 +26,42 @@ impl CustomSite {
         }
     }
 
-    /// The metric of this site for the plugin `descriptor`.
+    /// The metric of this site for the plugin `descriptor`, on the instance whose code
+    /// runs on this thread (its default instance outside any of its calls, hooks and
+    /// attribution scopes).
     #[inline(always)]
     pub fn metric(&'static self, descriptor: &'static PluginDescriptor) -> &'static CustomMetric {
-        match self.resolved.get() {
-            Some(m) => m,
+        let metric = match self.resolved.get() {
+            Some(m) => *m,
             None => self.resolve(descriptor),
+        };
+        match crate::core::running::current_instance_of(descriptor) {
+            Some(running) => metric.of_instance(running, |m| {
+                crate::core::plugin_cells::of(descriptor).custom().push(m);
+            }),
+            None => metric,
         }
     }
 
     #[cold]
     #[inline(never)]
     fn resolve(&'static self, descriptor: &'static PluginDescriptor) -> &'static CustomMetric {
-        self.resolved.get_or_init(|| {
-            let mut metrics = crate::core::plugin_cells::of(descriptor).custom();
-            // Two call sites of one metric of one plugin share it.
-            if let Some(m) = metrics
-                .iter()
-                .find(|m| m.name == self.name && m.kind == self.kind && m.keys == self.keys)
-            {
-                return m;
-            }
-            let metric: &'static CustomMetric = Box::leak(Box::new(CustomMetric::new(
-                descriptor, self.name, self.kind, self.keys,
-            )));
-            metrics.push(metric);
-            metric
+        crate::core::running::outside(|| {
+            self.resolved.get_or_init(|| {
+                let mut metrics = crate::core::plugin_cells::of(descriptor).custom();
+                // Two call sites of one metric of one plugin share it (the default
+                // instance's, which finds the others').
+                if let Some(m) = metrics.iter().find(|m| {
+                    m.slot == 0 && m.name == self.name && m.kind == self.kind && m.keys == self.keys
+                }) {
+                    return *m;
+                }
+                let metric: &'static CustomMetric = Box::leak(Box::new(CustomMetric::new(
+                    descriptor, self.name, self.kind, self.keys,
+                )));
+                metrics.push(metric);
+                metric
+            })
         })
     }
 }

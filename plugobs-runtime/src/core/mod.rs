@@ -8,6 +8,7 @@ pub mod cells;
 pub mod cpu;
 pub mod custom;
 pub mod custom_site;
+pub(crate) mod per_instance;
 pub(crate) mod plugin_cells;
 pub mod returned;
 pub(crate) mod running;

@@ -27,10 +27,10 @@ use crate::core::bindings::InstanceTable;
 use crate::core::cells::{
     ERROR_KIND_SLOTS, OVERFLOW_KIND, OperationCells, OperationTotals, ShardRef, shard_count,
 };
-use crate::core::running;
+use crate::core::per_instance::PerInstance;
+use crate::core::running::{self, Running};
 use crate::core::threads;
 use crate::model::descriptor::PluginDescriptor;
-use crate::model::instance::MAX_INSTANCE_NAMES;
 use crate::model::location::SourceLocation;
 use crate::model::outcome::Outcome;
 
@@ -57,10 +57,6 @@ pub struct OperationSite {
     resolved: OnceLock<&'static ResolvedSite>,
 }
 
-/// Instance cells are allocated in chunks of this many slots.
-const CHUNK: usize = 32;
-type Chunk = [OnceLock<Box<OperationCells>>; CHUNK];
-
 /// An operation site after its first call: its plugin, name and cells.
 pub struct ResolvedSite {
     descriptor: &'static PluginDescriptor,
@@ -71,12 +67,10 @@ pub struct ResolvedSite {
     /// Which instance a receiver is.
     instances: &'static InstanceTable,
     /// The cells of the instances loaded by name, by slot, allocated on their first call.
-    others: OnceLock<Box<[OnceLock<Box<Chunk>>; MAX_INSTANCE_NAMES / CHUNK]>>,
+    others: PerInstance<Box<OperationCells>>,
     /// The error kinds seen, in slot order; allocated at the first error.
     kinds: OnceLock<Box<[OnceLock<&'static str>; ERROR_KIND_SLOTS]>>,
     clock: &'static quanta::Clock,
-    /// The plugin's slot in the allocation counters ([`crate::telemetry::alloc`]).
-    alloc_slot: u16,
 }
 
 impl std::fmt::Debug for ResolvedSite {
@@ -106,13 +100,14 @@ impl OperationSite {
             Some(site) => *site,
             None => self.resolve(descriptor),
         };
-        let shard = site.cells_for(key).shard(threads::index());
+        let slot = site.instances.slot_of(key);
+        let shard = site.cells_of_slot(slot).shard(threads::index());
         shard.started();
         CallGuard {
             site,
             shard,
             start: site.clock.raw(),
-            previous: running::enter(site.alloc_slot),
+            previous: running::enter_with(|| site.instances.running(slot)),
             _thread: std::marker::PhantomData,
         }
     }
@@ -130,37 +125,56 @@ impl OperationSite {
             Some(site) => *site,
             None => self.resolve(descriptor),
         };
-        let cells = site.cells_for(key);
+        let slot = site.instances.slot_of(key);
+        let cells = site.cells_of_slot(slot);
         cells.shard(threads::index()).started();
         WatchedCall {
             call: Some(AsyncCall {
                 site,
                 cells,
+                running: site.instances.running(slot),
                 start: site.clock.raw(),
             }),
             fut,
         }
     }
 
+    /// The name of the instance the receiver `key` is (the plugin's name for its default
+    /// instance): the `plugin.instance` of a call's span.
+    pub fn instance_name(
+        &'static self,
+        descriptor: &'static PluginDescriptor,
+        key: usize,
+    ) -> &'static str {
+        let site = match self.resolved.get() {
+            Some(site) => *site,
+            None => self.resolve(descriptor),
+        };
+        site.instances.running(site.instances.slot_of(key)).name
+    }
+
     #[cold]
     #[inline(never)]
     fn resolve(&'static self, descriptor: &'static PluginDescriptor) -> &'static ResolvedSite {
-        self.resolved.get_or_init(|| {
-            let plugin = crate::core::plugin_cells::of(descriptor);
-            let site: &'static ResolvedSite = Box::leak(Box::new(ResolvedSite {
-                descriptor,
-                operation: self.operation,
-                location: self.location,
-                cells: OperationCells::new(shard_count()),
-                instances: &plugin.instances,
-                others: OnceLock::new(),
-                kinds: Default::default(),
-                clock: CLOCK.get_or_init(quanta::Clock::new),
-                alloc_slot: plugin.running,
-            }));
-            SITES.lock().unwrap_or_else(|e| e.into_inner()).push(site);
-            (descriptor.upcalls.first_call)();
-            site
+        // Made outside any plugin's scope: a site's memory is plugobs', not the plugin's
+        // whose code made the first call.
+        running::outside(|| {
+            self.resolved.get_or_init(|| {
+                let plugin = crate::core::plugin_cells::of(descriptor);
+                let site: &'static ResolvedSite = Box::leak(Box::new(ResolvedSite {
+                    descriptor,
+                    operation: self.operation,
+                    location: self.location,
+                    cells: OperationCells::new(shard_count()),
+                    instances: &plugin.instances,
+                    others: PerInstance::default(),
+                    kinds: Default::default(),
+                    clock: CLOCK.get_or_init(quanta::Clock::new),
+                }));
+                SITES.lock().unwrap_or_else(|e| e.into_inner()).push(site);
+                (descriptor.upcalls.first_call)();
+                site
+            })
         })
     }
 }
@@ -181,10 +195,10 @@ impl ResolvedSite {
         self.location
     }
 
-    /// The cells of the instance the receiver `key` is.
+    /// The cells of instance `slot`.
     #[inline(always)]
-    fn cells_for(&self, key: usize) -> &OperationCells {
-        match self.instances.slot_of(key) {
+    fn cells_of_slot(&self, slot: usize) -> &OperationCells {
+        match slot {
             0 => &self.cells,
             slot => self.instance_cells(slot),
         }
@@ -193,13 +207,17 @@ impl ResolvedSite {
     /// The cells of instance `slot` (not 0), allocated on its first call.
     #[inline(never)]
     fn instance_cells(&self, slot: usize) -> &OperationCells {
-        let chunks = self.others.get_or_init(Box::default);
-        let Some(chunk) = chunks.get(slot / CHUNK) else {
+        self.others
+            .get_or_init(slot, || Box::new(OperationCells::new(shard_count())))
             // Slots are below MAX_INSTANCE_NAMES (`InstanceTable::slot_for`).
-            return &self.cells;
-        };
-        chunk.get_or_init(Box::default)[slot % CHUNK]
-            .get_or_init(|| Box::new(OperationCells::new(shard_count())))
+            .map_or(&self.cells, |c| &**c)
+    }
+
+    /// The instance the receiver `key` is, and its cells.
+    #[inline(always)]
+    fn instance_of(&self, key: usize) -> (&'static Running, &OperationCells) {
+        let slot = self.instances.slot_of(key);
+        (self.instances.running(slot), self.cells_of_slot(slot))
     }
 
     /// The cells of instance `slot`, if it ever called this site (slot 0 always has
@@ -208,8 +226,7 @@ impl ResolvedSite {
         if slot == 0 {
             return Some(&self.cells);
         }
-        let chunk = self.others.get()?.get(slot / CHUNK)?.get()?;
-        chunk[slot % CHUNK].get().map(|c| &**c)
+        self.others.get(slot).map(|c| &**c)
     }
 
     /// Sums the cells of instance `slot`.
@@ -226,21 +243,12 @@ impl ResolvedSite {
 
     /// Bytes allocated for this site's cells, every instance's.
     pub(crate) fn allocated_bytes(&self) -> usize {
-        let others = self.others.get().map_or(0, |chunks| {
-            size_of::<[OnceLock<Box<Chunk>>; MAX_INSTANCE_NAMES / CHUNK]>()
-                + chunks
-                    .iter()
-                    .filter_map(OnceLock::get)
-                    .map(|chunk| {
-                        size_of::<Chunk>()
-                            + chunk
-                                .iter()
-                                .filter_map(OnceLock::get)
-                                .map(|c| c.allocated_bytes())
-                                .sum::<usize>()
-                    })
-                    .sum::<usize>()
-        });
+        let others = self.others.table_bytes()
+            + self
+                .others
+                .iter()
+                .map(|(_, c)| c.allocated_bytes())
+                .sum::<usize>();
         size_of::<Self>()
             + self.kinds.get().map_or(0, |_| {
                 size_of::<[OnceLock<&'static str>; ERROR_KIND_SLOTS]>()
@@ -277,7 +285,7 @@ impl ResolvedSite {
     #[cold]
     #[inline(never)]
     fn kind_slot_slow(&self, kind: &'static str) -> usize {
-        let kinds = self.kinds.get_or_init(Box::default);
+        let kinds = running::outside(|| self.kinds.get_or_init(Box::default));
         for (i, slot) in kinds.iter().enumerate() {
             match slot.get() {
                 Some(k) if *k == kind => return i,
@@ -310,8 +318,8 @@ pub struct CallGuard {
     site: &'static ResolvedSite,
     shard: ShardRef<'static>,
     start: u64,
-    /// The plugin whose allocations this thread counted before the call.
-    previous: u16,
+    /// The instance this thread ran as before the call.
+    previous: running::Previous,
     /// Not `Send`: the shard is this thread's.
     _thread: std::marker::PhantomData<*const ()>,
 }
@@ -353,9 +361,11 @@ impl CallGuard {
     /// receiver the call was entered with.
     pub(crate) fn continue_in<F>(self, key: usize, fut: F) -> WatchedCall<F> {
         running::leave(self.previous);
+        let (running, cells) = self.site.instance_of(key);
         let call = AsyncCall {
             site: self.site,
-            cells: self.site.cells_for(key),
+            cells,
+            running,
             start: self.start,
         };
         std::mem::forget(self);
@@ -384,6 +394,8 @@ pub struct AsyncCall {
     site: &'static ResolvedSite,
     /// The cells of the instance it was called on.
     cells: &'static OperationCells,
+    /// That instance, as its polls run.
+    running: &'static Running,
     start: u64,
 }
 
@@ -440,8 +452,8 @@ impl PendingGuard {
     }
 }
 
-/// Records a panic if dropped while a poll unwinds; restores the allocation owner.
-struct PollBomb<'a>(&'a mut Option<AsyncCall>, u16);
+/// Records a panic if dropped while a poll unwinds; restores the instance that ran.
+struct PollBomb<'a>(&'a mut Option<AsyncCall>, running::Previous);
 
 impl Drop for PollBomb<'_> {
     fn drop(&mut self) {
@@ -458,11 +470,10 @@ impl<F: Future> Future for WatchedCall<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let slot = this
-            .call
-            .as_ref()
-            .map_or(running::NONE, |c| c.site.alloc_slot);
-        let previous = running::enter(slot);
+        let previous = match this.call.as_ref() {
+            Some(call) => running::enter(call.running),
+            None => None,
+        };
         let bomb = PollBomb(&mut *this.call, previous);
         let poll = this.fut.poll(cx);
         std::mem::forget(bomb);

@@ -221,7 +221,7 @@ impl<R: Deref<Target = Registry>> Shared<R> {
     fn custom_defs(&self) -> Vec<&'static MetricDef> {
         self.registry
             .plugins()
-            .flat_map(|p| crate::telemetry::custom::of(p.descriptor()))
+            .flat_map(|p| crate::telemetry::custom::of(p.descriptor(), 0))
             .filter_map(|m| m.def())
             .collect()
     }

@@ -63,7 +63,7 @@ impl PluginStats {
     /// A snapshot of one instance's record and its operations.
     pub fn of(record: &PluginRecord) -> PluginStats {
         let d = record.descriptor();
-        let default = record.is_default_instance();
+        let slot = record.slot();
         let health = {
             let h = record.health_state().lock();
             PluginHealth {
@@ -77,11 +77,7 @@ impl PluginStats {
         // Before `timings()` is held: the ratio reads when the plugin was loaded.
         let busy_ratio = crate::telemetry::busy::ratio(record);
         let t = record.timings();
-        let bytes = if default {
-            crate::telemetry::alloc::bytes_of(d)
-        } else {
-            None
-        };
+        let bytes = record.running().bytes();
         PluginStats {
             name: d.name,
             instance: record.instance(),
@@ -95,11 +91,7 @@ impl PluginStats {
             failures: record.total_failures(),
             last_failure: t.last_failure.clone(),
             operations: {
-                let cpu = if default {
-                    crate::core::cpu::of(d)
-                } else {
-                    Vec::new()
-                };
+                let cpu = crate::core::cpu::of(d, slot);
                 record
                     .operation_snapshots()
                     .iter()
@@ -114,11 +106,7 @@ impl PluginStats {
                     .collect()
             },
             busy_ratio,
-            custom: if default {
-                CustomStats::of(d)
-            } else {
-                Vec::new()
-            },
+            custom: CustomStats::of(d, slot),
             allocated_bytes: bytes.map(|(a, _)| a),
             freed_bytes: bytes.map(|(_, f)| f),
             history: record.history(),
@@ -136,10 +124,12 @@ impl Registry {
     /// ```
     pub fn stats(&self) -> RegistryStats {
         self.attach_sites();
-        // A plugin's own figures (custom metrics, CPU, allocations) are shown with its
-        // default instance, so that row is kept when it has them.
+        // An unused default instance's row is kept when it has figures of its own (custom
+        // metrics, CPU, allocations recorded outside any instance's scope).
         let plugins: Vec<PluginStats> = self
-            .instances_with(|r| crate::registry::default_in_use(r) || has_plugin_figures(r))
+            .instances_with(|r| {
+                crate::registry::default_in_use(r) || crate::registry::has_own_figures(r)
+            })
             .iter()
             .map(|r| PluginStats::of(r))
             .collect();
@@ -497,13 +487,4 @@ impl fmt::Display for RegistryStats {
         }
         Ok(())
     }
-}
-
-/// Whether the plugin recorded anything of its own — custom metrics, CPU time,
-/// allocations — which the stats show with its default instance.
-fn has_plugin_figures(record: &PluginRecord) -> bool {
-    let d = record.descriptor();
-    !crate::telemetry::custom::of(d).is_empty()
-        || !crate::core::cpu::of(d).is_empty()
-        || crate::core::plugin_cells::bytes_of(d).is_some_and(|(a, f)| a > 0 || f > 0)
 }

@@ -91,19 +91,24 @@ impl Registry {
                     value: Value::Gauge(1.0),
                 });
             }
-            // CPU time, allocations and custom metrics are the plugin's, whichever of its
-            // instances ran: they carry its default instance's label.
-            let cpu = crate::core::cpu::of(d);
-            let bytes = crate::telemetry::alloc::bytes_of(d);
+        }
+        // CPU time, allocations and custom metrics: each instance's own (the default
+        // instance's when it has some, even if it was never loaded).
+        for record in self.instances_with(crate::registry::has_own_figures) {
+            let record = &*record;
+            let address = std::ptr::from_ref(record) as usize;
+            let d = record.descriptor();
+            let cpu = crate::core::cpu::of(d, record.slot());
+            let bytes = record.running().bytes();
             let fingerprint = cpu
                 .iter()
                 .map(|(_, n)| *n)
                 .chain(bytes.map_or([0, 0], |(a, f)| [a, f]))
                 .fold(0u64, |acc, n| acc.rotate_left(7).wrapping_add(n));
             if want(GroupKey(address, "\0resources"), fingerprint) {
-                resources(plugin, &cpu, bytes, emit);
+                resources(record, &cpu, bytes, emit);
             }
-            for metric in crate::telemetry::custom::of(d) {
+            for metric in crate::telemetry::custom::of(d, record.slot()) {
                 // A metric's address is unique, so its key cannot be a plugin's or an operation's.
                 let key = GroupKey(std::ptr::from_ref(metric) as usize, "");
                 if want(key, metric.fingerprint()) {

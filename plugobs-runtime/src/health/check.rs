@@ -349,7 +349,7 @@ fn job(
         let hook = match &in_flight.target {
             // Its allocations are the plugin's (see `crate::telemetry::alloc`).
             Some(target) => span.in_scope(|| {
-                crate::core::plugin_cells::within(in_flight.record.descriptor(), || {
+                crate::core::plugin_cells::within(in_flight.record.running(), || {
                     run_hook(&**target)
                 })
             }),

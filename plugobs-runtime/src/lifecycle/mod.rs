@@ -22,7 +22,6 @@ use tracing::Instrument;
 
 use crate::core::bindings::InstanceTable;
 use crate::model::config::InstanceConfig;
-use crate::model::descriptor::PluginDescriptor;
 use crate::model::error::{HookError, LifecycleError, LoadError, RegistryError};
 use crate::model::state::{PluginState, Stage};
 use crate::plugin::hook::{HookCall, block_on, call_catching};
@@ -301,14 +300,14 @@ impl<S: ?Sized + 'static> Loaded<S> {
             }
             match Arc::get_mut(&mut self.instance) {
                 Some(instance) => step.span.in_scope(|| {
-                    crate::core::plugin_cells::within(descriptor, || {
+                    crate::core::plugin_cells::within(self.record.running(), || {
                         call_catching(|| instance.stop())
                     })
                 }),
                 None => HookCall::Done(Err(HookError::health_check_running())),
             }
         };
-        let result = drive.hook(descriptor, &step.span, call).await;
+        let result = drive.hook(self.record.running(), &step.span, call).await;
         step.finish(result)
     }
 }
@@ -412,18 +411,18 @@ impl Drive {
     /// Drives a hook's call, its allocations counted as the plugin's (see [`crate::telemetry::alloc`]).
     async fn hook(
         self,
-        descriptor: &'static PluginDescriptor,
+        running: &'static crate::core::running::Running,
         span: &tracing::Span,
         call: HookCall<'_>,
     ) -> Result<(), HookError> {
         match self {
             Drive::Await => {
-                crate::core::plugin_cells::Within::new(descriptor, call.finish())
+                crate::core::plugin_cells::Within::new(running, call.finish())
                     .instrument(span.clone())
                     .await
             }
             Drive::Block => {
-                span.in_scope(|| crate::core::plugin_cells::within(descriptor, || call.wait()))
+                span.in_scope(|| crate::core::plugin_cells::within(running, || call.wait()))
             }
         }
     }
@@ -456,7 +455,7 @@ fn construct<S: ?Sized + 'static>(
     let step = Step::begin(record, Stage::Load);
     let built = step.span.in_scope(|| {
         let config = config?;
-        let instance = crate::core::plugin_cells::within(record.descriptor(), || {
+        let instance = crate::core::plugin_cells::within(record.running(), || {
             std::panic::catch_unwind(AssertUnwindSafe(|| (factory.0)(config)))
                 .unwrap_or_else(|p| Err(HookError::from_panic(&*p)))
         })?;
@@ -513,7 +512,7 @@ impl Registry {
         let mut binding = Unbind(binding);
         let step = Step::begin(&record, Stage::Start);
         let call = step.span.in_scope(|| {
-            crate::core::plugin_cells::within(record.descriptor(), || {
+            crate::core::plugin_cells::within(record.running(), || {
                 call_catching(|| match Arc::get_mut(&mut instance) {
                     Some(i) => i.start(),
                     // Just constructed: nothing else holds it.
@@ -521,7 +520,7 @@ impl Registry {
                 })
             })
         });
-        let result = drive.hook(record.descriptor(), &step.span, call).await;
+        let result = drive.hook(record.running(), &step.span, call).await;
         if result.is_ok()
             && let Some(target) = Arc::clone(&instance).health_target()
         {

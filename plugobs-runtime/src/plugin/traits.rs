@@ -75,15 +75,28 @@ pub trait Plugin: Send + Sync + Sized + 'static {
         None
     }
 
-    /// A span carrying the plugin's identity (`plugin.name`, `plugin.kind`), named
-    /// `plugin.task`, at INFO: enter it on the plugin's own threads, or attach it to its
-    /// own futures with `tracing::Instrument::instrument`, so their events and spans are
-    /// the plugin's too: `let span = Self::span(); std::thread::spawn(move || {
-    /// span.in_scope(|| tracing::info!("flushing")) })` (the `plugobs` crate's docs have a
-    /// complete example).
+    /// A span carrying the plugin's identity (`plugin.name`, `plugin.kind`,
+    /// `plugin.instance`), named `plugin.task`, at INFO: enter it on the plugin's own
+    /// threads, or attach it to its own futures with `tracing::Instrument::instrument`, so
+    /// their events and spans are the plugin's too: `let span = Self::span();
+    /// std::thread::spawn(move || { span.in_scope(|| tracing::info!("flushing")) })` (the
+    /// `plugobs` crate's docs have a complete example).
+    ///
+    /// Its `plugin.instance` is the instance whose code calls it — inside a call, hook or
+    /// [`Scope`](crate::Scope) of one of this plugin's instances, that one — else the
+    /// default instance; `self.span()` ([`PluginExt`](crate::PluginExt)) names the
+    /// instance of a value.
     fn span() -> tracing::Span {
         let d = Self::DESCRIPTOR;
-        tracing::info_span!("plugin.task", plugin.name = d.name, plugin.kind = d.kind)
+        let instance = crate::core::running::current()
+            .filter(|r| std::ptr::eq(r.descriptor, d))
+            .map_or(d.name, |r| r.name);
+        tracing::info_span!(
+            "plugin.task",
+            plugin.name = d.name,
+            plugin.kind = d.kind,
+            plugin.instance = instance
+        )
     }
 
     /// This plugin's own figures — state, health, operations, custom metrics, busy ratio

@@ -238,6 +238,14 @@ impl PluginRecord {
         self.slot
     }
 
+    /// The instance as the code running on a thread sees it: who it is, the bytes its
+    /// code allocated.
+    pub(crate) fn running(&self) -> &'static crate::core::running::Running {
+        crate::core::plugin_cells::of(self.descriptor())
+            .instances
+            .running(self.slot)
+    }
+
     /// The records of the plugin's instances loaded by name, ordered by name; empty for
     /// a plugin never loaded by name, and on the record of a named instance itself.
     pub fn configured_instances(&self) -> Vec<Arc<PluginRecord>> {

@@ -8,29 +8,42 @@
 //! # fn main() {}
 //! ```
 //!
-//! While an operation of a plugin runs on a thread (a sync call, or one poll of an async
-//! one), and while its constructor or a start, stop or health hook runs, every allocation on that thread is
-//! counted as the plugin's in `plugobs_plugin_allocated_bytes_total{plugin,kind}` and
-//! every deallocation in `plugobs_plugin_freed_bytes_total` — whoever allocated the
-//! memory: a buffer a plugin returns and the host frees is allocated by the plugin and
-//! freed by nobody. A reallocation counts as a free of the old size and an allocation of
-//! the new one. Sizes are those requested (the `Layout`), not what the allocator rounds
-//! them up to.
+//! While an instance's code runs on a thread — an operation call on it (a sync call, or
+//! one poll of an async one), its constructor, its start, stop or health hook, or work
+//! attributed to it with a [`Scope`](crate::Scope) — every allocation on that thread is
+//! counted as the instance's in
+//! `plugobs_plugin_allocated_bytes_total{plugin,kind,instance}` and every deallocation
+//! in `plugobs_plugin_freed_bytes_total`. A reallocation counts as a free of the old size
+//! and an allocation of the new one. Sizes are those requested (the `Layout`), not what
+//! the allocator rounds them up to. plugobs' own memory (call sites, cells and tables
+//! made on a first call) is never counted for a plugin.
+//!
+//! # What "freed" means
+//!
+//! A free is counted for whoever runs when the block is freed, not for whoever
+//! allocated it: the allocator keeps no owner per block (that would cost a header on
+//! every allocation of the process). So `freed_bytes_total` is the bytes the instance's
+//! own code freed, and a buffer a plugin returns and the host drops is allocated by the
+//! plugin and freed by the host: allocated − freed is **not** what the plugin holds,
+//! and it grows with every buffer handed out, with no leak. Read the two counters as
+//! rates: how much a plugin allocates per second (its pressure on the allocator), and
+//! how much of that it frees itself. A plugin whose freed rate matches its allocated
+//! rate frees what it allocates; a gap means memory leaves the plugin, to the host or
+//! into its own state.
 //!
 //! Cost: an allocation outside any plugin adds a thread-local read; one inside a plugin
-//! adds a relaxed atomic add on the plugin's cache-padded counter (see the README for
-//! measurements). The wrapper never allocates and never panics. It tracks at most
-//! [`MAX_PLUGINS`] plugins; allocations of further ones are not attributed.
+//! adds a relaxed atomic add on the instance's cache-padded counter (see the README for
+//! measurements). The wrapper never allocates and never panics, and every plugin and
+//! instance is tracked.
 //!
 //! This is the one module of the runtime with `unsafe` code: `GlobalAlloc` is an
 //! `unsafe trait`, and its methods forward to the wrapped allocator's.
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::Ordering::Relaxed;
 
 pub use crate::core::plugin_cells::bytes_of;
 use crate::core::running;
-pub use crate::core::running::{MAX_PLUGINS, installed};
+pub use crate::core::running::installed;
 
 /// A global allocator that forwards to `A` and attributes every allocation and
 /// deallocation to the plugin running on the current thread; see the [module
@@ -48,9 +61,7 @@ impl<A> Attributed<A> {
 
     #[inline(always)]
     fn mark_installed() {
-        if !running::INSTALLED.load(Relaxed) {
-            running::INSTALLED.store(true, Relaxed);
-        }
+        running::mark_installed();
     }
 }
 

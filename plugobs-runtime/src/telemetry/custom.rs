@@ -5,22 +5,24 @@ use crate::core::custom::{CustomKind, CustomMetric};
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::stats::{CustomStats, CustomValue};
 
-/// Every custom metric of the plugin `descriptor`, ordered by name then type.
-pub(crate) fn of(descriptor: &'static PluginDescriptor) -> Vec<&'static CustomMetric> {
+/// Every custom metric of instance `slot` of the plugin `descriptor`, ordered by name
+/// then type.
+pub(crate) fn of(descriptor: &'static PluginDescriptor, slot: usize) -> Vec<&'static CustomMetric> {
     let mut out: Vec<_> = crate::core::plugin_cells::of(descriptor)
         .custom()
         .iter()
         .copied()
+        .filter(|m| m.slot == slot)
         .collect();
     out.sort_by_key(|m| (m.name, m.kind as u8));
     out
 }
 
 impl CustomStats {
-    /// Every series of every custom metric of `descriptor`.
-    pub(crate) fn of(descriptor: &'static PluginDescriptor) -> Vec<CustomStats> {
+    /// Every series of every custom metric of instance `slot` of `descriptor`.
+    pub(crate) fn of(descriptor: &'static PluginDescriptor, slot: usize) -> Vec<CustomStats> {
         let mut out = Vec::new();
-        for metric in of(descriptor) {
+        for metric in of(descriptor, slot) {
             for series in metric.each_series() {
                 let value = match metric.kind {
                     CustomKind::Counter => CustomValue::Counter {

@@ -6,3 +6,4 @@
 pub mod alloc;
 pub mod busy;
 pub mod custom;
+pub mod scope;
