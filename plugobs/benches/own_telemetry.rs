@@ -1,7 +1,8 @@
 //! What a plugin's own telemetry costs per call: custom counters, gauges and histograms
 //! (`plugobs::counter!` …), an operation with `#[instrumented(cpu)]` against one without,
-//! and an allocation through `plugobs::alloc::Attributed` outside and inside a plugin
-//! against the system allocator called directly.
+//! an allocation through `plugobs::alloc::Attributed` outside and inside a plugin
+//! against the system allocator called directly, and entering and leaving an attribution
+//! scope (`plugobs::Scope`) around a closure and a future's poll.
 //!
 //! `cargo bench -p plugobs --bench own_telemetry`
 //!
@@ -125,6 +126,37 @@ fn main() {
             Box::new(|| {
                 for i in 0..n as u64 {
                     black_box(plugin.with_cpu(i));
+                }
+            }),
+        ),
+        (
+            "Scope::run around a bare body",
+            Box::new(|| {
+                let scope = plugobs::Scope::of(&plugin);
+                for i in 0..n as u64 {
+                    scope.run(|| black_box(black_box(i).wrapping_add(1)));
+                }
+            }),
+        ),
+        (
+            "a ready future's poll, .attributed(scope)",
+            Box::new(|| {
+                use plugobs::AttributeExt as _;
+                let scope = plugobs::Scope::of(&plugin);
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                for i in 0..n as u64 {
+                    let fut = std::pin::pin!(std::future::ready(i).attributed(scope));
+                    black_box(std::future::Future::poll(fut, &mut cx));
+                }
+            }),
+        ),
+        (
+            "a ready future's poll, bare",
+            Box::new(|| {
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                for i in 0..n as u64 {
+                    let fut = std::pin::pin!(std::future::ready(i));
+                    black_box(std::future::Future::poll(fut, &mut cx));
                 }
             }),
         ),

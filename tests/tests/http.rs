@@ -296,7 +296,7 @@ fn idle_plugin(name: &str, kind: &str, version: &str) -> Value {
         "failures": 0, "last_failure": null, "operations": [],
         "health": {"status": "unknown", "message": "", "details": {}, "checked_at": null,
                    "check_duration": null},
-        "busy_ratio": 0.0, "custom": [], "allocated_bytes": null, "freed_bytes": null,
+        "busy_ratio": 0.0, "custom": [], "background_cpu": null, "allocated_bytes": null, "freed_bytes": null,
     })
 }
 
@@ -1542,7 +1542,7 @@ fn feed_eu() -> Value {
             "panics": 0, "cancelled": 0, "in_flight": 0,
             "mean": "T", "p50": "T", "p90": "T", "p99": "T", "max": "T", "cpu": null,
         }],
-        "busy_ratio": "T", "custom": [], "allocated_bytes": null, "freed_bytes": null,
+        "busy_ratio": "T", "custom": [], "background_cpu": null, "allocated_bytes": null, "freed_bytes": null,
     })
 }
 
@@ -1559,7 +1559,7 @@ fn feed_us() -> Value {
         "last_failure": {"stage": "load", "reason": "config", "message": FEED_CONFIG_ERROR,
                          "error_type": "config", "at": "T"},
         "operations": [],
-        "busy_ratio": "T", "custom": [], "allocated_bytes": null, "freed_bytes": null,
+        "busy_ratio": "T", "custom": [], "background_cpu": null, "allocated_bytes": null, "freed_bytes": null,
     })
 }
 

@@ -390,3 +390,48 @@ fn first_calls_of_fresh_sites_add_no_bytes_to_any_plugin() {
         ["inner_calls = 1", "inner_sizes: n=1 sum=3 p50=2.986"]
     );
 }
+
+/// A plugin whose only work is attributed from outside its calls.
+#[plugobs::plugin(kind = "codec")]
+#[derive(Default)]
+pub struct Cruncher;
+
+#[test]
+fn cpu_of_attributed_work_counts_for_the_instance_when_asked() {
+    let cruncher = Cruncher;
+    let scope = Scope::of(&cruncher);
+    assert_eq!((scope.plugin(), scope.instance()), ("cruncher", "cruncher"));
+    // Without `with_cpu`: no CPU counted.
+    std::thread::spawn(move || scope.run(|| spin_cpu(1_000_000)))
+        .join()
+        .unwrap();
+    let registry = Registry::from_descriptors([Cruncher::DESCRIPTOR]).unwrap();
+    assert_eq!(registry.stats().plugins[0].background_cpu, None);
+    // With it: the 3 ms spun, and a little of the clock reads.
+    std::thread::spawn(move || {
+        scope.with_cpu().run(|| {
+            assert_eq!(Scope::current().map(|s| s.instance()), Some("cruncher"));
+            spin_cpu(3_000_000)
+        })
+    })
+    .join()
+    .unwrap();
+    assert!(Scope::current().is_none());
+    let cpu = registry.stats().plugins[0].background_cpu.unwrap();
+    assert!(
+        cpu >= Duration::from_millis(3) && cpu < Duration::from_millis(5),
+        "{cpu:?}"
+    );
+    let text = exposition::render(&registry, Format::Prometheus);
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("plugobs_plugin_cpu_seconds_total{"))
+        .map(|l| l.rsplit_once(' ').unwrap().0)
+        .collect();
+    assert_eq!(
+        series,
+        [
+            "plugobs_plugin_cpu_seconds_total{plugin=\"cruncher\",kind=\"codec\",instance=\"cruncher\",operation=\"(background)\"}"
+        ]
+    );
+}

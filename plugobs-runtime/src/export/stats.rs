@@ -107,6 +107,7 @@ impl PluginStats {
             },
             busy_ratio,
             custom: CustomStats::of(d, slot),
+            background_cpu: record.running().background_cpu().map(Duration::from_nanos),
             allocated_bytes: bytes.map(|(a, _)| a),
             freed_bytes: bytes.map(|(_, f)| f),
             history: record.history(),
@@ -446,8 +447,15 @@ impl fmt::Display for RegistryStats {
             .filter(|p| !p.operations.is_empty() || !p.custom.is_empty())
         {
             let busy = format!("{:.2}%", p.busy_ratio * 100.0);
-            let cpu = if p.operations.iter().any(|o| o.cpu.is_some()) {
-                crate::model::fmt::duration(p.operations.iter().filter_map(|o| o.cpu).sum())
+            let cpu = if p.operations.iter().any(|o| o.cpu.is_some()) || p.background_cpu.is_some()
+            {
+                crate::model::fmt::duration(
+                    p.operations
+                        .iter()
+                        .filter_map(|o| o.cpu)
+                        .chain(p.background_cpu)
+                        .sum(),
+                )
             } else {
                 "-".to_owned()
             };

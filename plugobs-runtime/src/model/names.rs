@@ -252,7 +252,7 @@ pub const CPU_SECONDS: MetricDef = MetricDef {
     kind: MetricType::Counter,
     labels: &["plugin", "kind", "instance", "operation"],
     unit: Some(Unit::Seconds),
-    help: "Thread CPU time spent in the plugin's operations marked #[instrumented(cpu)] (opt-in).",
+    help: "Thread CPU time spent in the instance's operations marked #[instrumented(cpu)], and in work attributed to it with Scope::with_cpu under operation \"(background)\" (opt-in).",
     buckets: &[],
 };
 /// `plugobs_plugin_allocated_bytes_total`: heap bytes allocated by the plugin's code.
@@ -261,7 +261,7 @@ pub const ALLOCATED_BYTES: MetricDef = MetricDef {
     kind: MetricType::Counter,
     labels: PK,
     unit: Some(Unit::Bytes),
-    help: "Heap bytes allocated while the plugin's operations or hooks ran (opt-in: plugobs::alloc::Attributed global allocator).",
+    help: "Heap bytes allocated by the instance's code: its operations, hooks and attributed work (opt-in: plugobs::alloc::Attributed global allocator).",
     buckets: &[],
 };
 /// `plugobs_plugin_freed_bytes_total`: heap bytes freed by the plugin's code.
@@ -270,7 +270,7 @@ pub const FREED_BYTES: MetricDef = MetricDef {
     kind: MetricType::Counter,
     labels: PK,
     unit: Some(Unit::Bytes),
-    help: "Heap bytes freed while the plugin's operations or hooks ran (opt-in: plugobs::alloc::Attributed global allocator).",
+    help: "Heap bytes freed by the instance's code, whoever allocated them (opt-in: plugobs::alloc::Attributed global allocator).",
     buckets: &[],
 };
 
@@ -366,7 +366,11 @@ pub fn reference_markdown() -> String {
          called on a value the host built itself), `error_kind` from `ErrorKind` (at most \
          16 per operation, then `other`), the others from fixed sets. \
          `plugobs_plugin_info` describes the plugin type, so it has no `instance`; \
-         `plugobs_plugins` counts instances.\n\n",
+         `plugobs_plugins` counts instances. A plugin's own series — `plugobs_custom_*`, \
+         CPU seconds, allocated and freed bytes — carry the instance whose work recorded \
+         them: inside a call on an instance loaded by name, its hooks, or work attributed to \
+         it with `plugobs::Scope`, that instance; anywhere else the default instance. Freed \
+         bytes are those the instance's code freed, whoever allocated them.\n\n",
     );
     out.push_str("| metric | type | unit | labels | help |\n|---|---|---|---|---|\n");
     for def in ALL {

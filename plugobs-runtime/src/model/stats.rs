@@ -162,14 +162,24 @@ pub struct PluginStats {
     /// Share of wall time spent inside its operations over the last minute (see
     /// [`busy`](crate::telemetry::busy)); above 1 when calls overlap.
     pub busy_ratio: f64,
-    /// Its own metrics (`plugobs::counter!` and the like), by name, one entry per series;
-    /// they are the plugin's, shown with its default instance (empty for the others).
+    /// Its own metrics (`plugobs::counter!` and the like), by name, one entry per series:
+    /// those recorded by this instance's work (its calls, hooks and
+    /// [`Scope`](crate::Scope)s; for the default instance, also any work of the plugin
+    /// outside an instance's).
     pub custom: Vec<CustomStats>,
-    /// Heap bytes allocated by its operations and hooks, with the
-    /// [`Attributed`](crate::telemetry::alloc::Attributed) global allocator installed; the plugin's,
-    /// shown with its default instance.
+    /// Thread CPU time of work attributed to this instance off its calls with
+    /// [`Scope::with_cpu`](crate::Scope::with_cpu); `None` while there was none.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
+    pub background_cpu: Option<Duration>,
+    /// Heap bytes allocated by this instance's code (its calls, hooks and scopes), with
+    /// the [`Attributed`](crate::telemetry::alloc::Attributed) global allocator installed.
     pub allocated_bytes: Option<u64>,
-    /// Heap bytes freed by its operations and hooks, likewise.
+    /// Heap bytes freed by this instance's code, whoever allocated them (see
+    /// [`alloc`](crate::telemetry::alloc#what-freed-means): allocated − freed is not
+    /// what it holds).
     pub freed_bytes: Option<u64>,
     /// Its recent past, a point per [`HISTORY_INTERVAL`](crate::model::history::HISTORY_INTERVAL)
     /// (empty while nothing keeps the history: see [`Registry::record_history`](crate::Registry::record_history)).

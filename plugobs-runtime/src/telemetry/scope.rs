@@ -50,6 +50,10 @@ impl Scope {
     /// The instance whose value `instance` is: the instance it was loaded as by name, or
     /// the plugin's default instance (a value the host built itself, or one loaded the
     /// default way).
+    ///
+    /// A value is bound to its instance once constructed, before its start hook runs: in
+    /// the constructor itself, where the value is not yet at its final address, use
+    /// [`Scope::current`] (the constructor runs as the instance's code).
     pub fn of<T: Plugin>(instance: &T) -> Scope {
         let table = &crate::core::plugin_cells::of(T::DESCRIPTOR).instances;
         Scope {

@@ -331,12 +331,19 @@ fn own(out: &mut String, p: &PluginStats) {
     if !p.operations.is_empty() && running(p) {
         parts.push(format!("busy {:.1}%", p.busy_ratio * 100.0));
     }
-    let cpu: Duration = p.operations.iter().filter_map(|o| o.cpu).sum();
-    if p.operations.iter().any(|o| o.cpu.is_some()) {
+    let cpu: Duration = p
+        .operations
+        .iter()
+        .filter_map(|o| o.cpu)
+        .chain(p.background_cpu)
+        .sum();
+    if p.operations.iter().any(|o| o.cpu.is_some()) || p.background_cpu.is_some() {
         parts.push(format!("cpu {}", duration(Some(cpu))));
     }
     if let (Some(a), Some(f)) = (p.allocated_bytes, p.freed_bytes) {
-        parts.push(format!("allocated {a} B, freed {f} B"));
+        // Freed by its own code: a buffer it hands out is freed by the host, so the
+        // difference is not what it holds.
+        parts.push(format!("allocated {a} B, freed in its code {f} B"));
     }
     parts.extend(p.custom.iter().map(ToString::to_string));
     if parts.is_empty() {
