@@ -146,7 +146,7 @@ fn main() {
                 let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
                 for i in 0..n as u64 {
                     let fut = std::pin::pin!(std::future::ready(i).attributed(scope));
-                    black_box(std::future::Future::poll(fut, &mut cx));
+                    let _ = black_box(std::future::Future::poll(fut, &mut cx));
                 }
             }),
         ),
@@ -156,7 +156,7 @@ fn main() {
                 let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
                 for i in 0..n as u64 {
                     let fut = std::pin::pin!(std::future::ready(i));
-                    black_box(std::future::Future::poll(fut, &mut cx));
+                    let _ = black_box(std::future::Future::poll(fut, &mut cx));
                 }
             }),
         ),

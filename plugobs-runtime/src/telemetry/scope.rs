@@ -149,7 +149,9 @@ pub struct Entered {
 
 impl Drop for Entered {
     fn drop(&mut self) {
-        if let (Some(start), Some(now)) = (self.cpu, crate::core::cpu::thread_cpu_nanos()) {
+        if let Some(start) = self.cpu
+            && let Some(now) = crate::core::cpu::thread_cpu_nanos()
+        {
             self.running
                 .background_cpu
                 .fetch_add(now.saturating_sub(start), Relaxed);
