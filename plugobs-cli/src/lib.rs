@@ -26,6 +26,7 @@ pub mod config;
 pub mod dashboard;
 pub mod names;
 pub mod rules;
+pub mod scope;
 pub mod yaml;
 
 pub use config::Config;
@@ -64,7 +65,11 @@ impl std::fmt::Display for OpsError {
             OpsError::UnknownKey { key } => write!(
                 f,
                 "unknown setting `{key}`; the settings are: {}",
-                config::KEYS.join(", ")
+                config::SETTINGS
+                    .iter()
+                    .map(|s| s.key)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             OpsError::InvalidValue {
                 key,
