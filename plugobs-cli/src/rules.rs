@@ -45,7 +45,7 @@ use crate::scope::Scope;
 use crate::yaml::{Group, Rule};
 
 /// `window` seconds as a Prometheus duration.
-fn secs(window: f64) -> String {
+pub(crate) fn secs(window: f64) -> String {
     format!("{}s", window.round().max(1.0) as u64)
 }
 

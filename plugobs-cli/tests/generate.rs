@@ -233,6 +233,7 @@ fn the_selector_reaches_every_series_read_and_host_labels_are_configurable() {
         .map(|r| match r {
             Rule::Record { expr, .. } | Rule::Alert { expr, .. } => expr,
         })
+        .chain(dashboard::expressions(&c).unwrap())
         .collect();
     let mut seen = 0;
     for expr in &exprs {
@@ -244,7 +245,7 @@ fn the_selector_reaches_every_series_read_and_host_labels_are_configurable() {
             seen += 1;
         }
     }
-    assert!(seen > 50, "{seen}");
+    assert!(seen > 80, "{seen}");
     // A selector on a label the recorded series do not keep is refused.
     let mut c = Config::default();
     assert!(matches!(
@@ -539,40 +540,74 @@ fn expressions_name_only_emitted_metrics_or_recorded_series() {
 }
 
 #[test]
-fn dashboard_has_the_variables_and_panels() {
+fn dashboard_has_host_variables_a_stat_row_a_state_timeline_and_a_worst_table() {
     let d = dashboard::json(&Config::default()).unwrap();
-    let vars: Vec<&str> = d["templating"]["list"]
-        .as_array()
-        .unwrap()
+    let vars = d["templating"]["list"].as_array().unwrap();
+    let names: Vec<&str> = vars.iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["datasource", "job", "host", "plugin", "instance"]);
+    let queries: Vec<&str> = vars[1..]
         .iter()
-        .map(|v| v["name"].as_str().unwrap())
+        .map(|v| v["query"]["query"].as_str().unwrap())
         .collect();
-    assert_eq!(vars, ["datasource", "plugin", "instance"]);
-    let instance = &d["templating"]["list"][2];
     assert_eq!(
-        instance["query"]["query"],
-        r#"label_values(plugobs_plugin_up{plugin=~"$plugin"}, instance)"#
+        queries,
+        [
+            "label_values(plugobs_plugins, job)",
+            r#"label_values(plugobs_plugins{job=~"$job"}, host)"#,
+            r#"label_values(plugobs_plugin_info{job=~"$job",host=~"$host"}, plugin)"#,
+            r#"label_values(plugobs_plugin_up{job=~"$job",host=~"$host",plugin=~"$plugin"}, instance)"#,
+        ]
     );
-    assert_eq!(instance["definition"], instance["query"]["query"]);
-    assert_eq!(instance["multi"], true);
-    assert_eq!(instance["includeAll"], true);
-    assert_eq!(instance["allValue"], ".*");
-    let titles: Vec<&str> = d["panels"]
-        .as_array()
-        .unwrap()
+    for v in &vars[1..] {
+        assert_eq!(v["definition"], v["query"]["query"]);
+        assert_eq!(v["multi"], true);
+        assert_eq!(v["includeAll"], true);
+        assert_eq!(v["allValue"], ".*");
+    }
+    let panels = d["panels"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> = panels
         .iter()
-        .map(|p| p["title"].as_str().unwrap())
+        .map(|p| (p["type"].as_str().unwrap(), p["title"].as_str().unwrap()))
         .collect();
-    assert_eq!(titles.len(), 9);
-    assert!(titles.contains(&"Plugins by state"));
-    assert!(titles.contains(&"Latency p50 / p90 / p99 by operation"));
+    assert_eq!(
+        kinds,
+        [
+            ("stat", "Instances failed"),
+            ("stat", "Instances unhealthy"),
+            ("stat", "Operations over their error ratio"),
+            ("stat", "Worst error-budget burn"),
+            ("state-timeline", "Health by instance"),
+            ("table", "Worst operations by error ratio"),
+            ("timeseries", "Plugin instances by lifecycle state"),
+            ("timeseries", "Mean load and start time by instance"),
+            ("timeseries", "Calls per second by instance and operation"),
+            ("timeseries", "Error ratio by instance and operation"),
+            ("timeseries", "Latency quantiles by operation"),
+            ("timeseries", "Calls in flight"),
+            ("timeseries", "Process CPU"),
+            ("timeseries", "Process memory (resident)"),
+        ]
+    );
+    // The stat row is the top row.
+    for p in &panels[..4] {
+        assert_eq!(p["gridPos"]["y"], 0, "{}", p["title"]);
+        assert_eq!(p["gridPos"]["h"], 4);
+    }
+    for p in panels {
+        let description = p["description"].as_str().unwrap();
+        assert!(description.len() > 30, "{}: {description}", p["title"]);
+    }
+    let timeline = &panels[4]["fieldConfig"]["defaults"]["mappings"][0]["options"];
+    assert_eq!(timeline["3"]["text"], "unhealthy");
+    assert_eq!(timeline["1"]["text"], "healthy");
+    assert_eq!(panels[5]["targets"][0]["format"], "table");
+    assert_eq!(panels[5]["targets"][0]["instant"], true);
     assert_eq!(d["schemaVersion"], 39);
 }
 
 #[test]
-fn every_per_plugin_panel_is_filtered_and_labelled_by_instance() {
+fn every_panel_is_filtered_by_the_host_variables_and_names_the_host_in_its_legend() {
     let d = dashboard::json(&Config::default()).unwrap();
-    let sel = r#"{plugin=~"$plugin",instance=~"$instance"}"#;
     let mut targets: Vec<(String, String)> = Vec::new();
     for panel in d["panels"].as_array().unwrap() {
         for t in panel["targets"].as_array().unwrap() {
@@ -583,49 +618,87 @@ fn every_per_plugin_panel_is_filtered_and_labelled_by_instance() {
         }
     }
     let expected: &[(&str, &str)] = &[
-        ("sum by (state) (plugobs_plugins)", "{{state}}"),
         (
-            "max by (plugin, instance, status) (plugobs_plugin_health{SEL} == 1)",
-            "{{plugin}}/{{instance}} {{status}}",
+            r#"count((sum by (job, host, plugin, kind, instance) (plugobs_plugin_load_failures_total{stage=~"load|start",P}) > 0) and on (job, host, plugin, kind, instance) (plugobs_plugin_up{P} == 0)) or vector(0)"#,
+            "failed",
         ),
         (
-            "plugobs_plugin_load_duration_seconds_sum{SEL} / plugobs_plugin_load_duration_seconds_count{SEL}",
-            "{{plugin}}/{{instance}} load",
+            r#"count(plugobs_plugin_health{status="unhealthy",P} == 1) or vector(0)"#,
+            "unhealthy",
         ),
         (
-            "plugobs_plugin_start_duration_seconds_sum{SEL} / plugobs_plugin_start_duration_seconds_count{SEL}",
-            "{{plugin}}/{{instance}} start",
+            "count(plugobs:operation_error_ratio:rate5m{P} > 0.05 and plugobs:operation_calls:increase5m{P} >= 20) or vector(0)",
+            "operations",
         ),
         (
-            "sum by (plugin, instance, operation) (rate(plugobs_plugin_operations_total{SEL}[$__rate_interval]))",
-            "{{plugin}}/{{instance}}.{{operation}}",
+            "max(plugobs:operation_error_ratio:rate3600s{P} / plugobs:operation_error_budget:ratio{P}) or vector(0)",
+            "burn",
         ),
         (
-            "plugobs:operation_error_ratio:rate5m{SEL}",
-            "{{plugin}}/{{instance}}.{{operation}}",
+            r#"max by (job, host, plugin, instance) ((plugobs_plugin_health{status="unknown",P} == 1) * 0 or (plugobs_plugin_health{status="healthy",P} == 1) * 1 or (plugobs_plugin_health{status="degraded",P} == 1) * 2 or (plugobs_plugin_health{status="unhealthy",P} == 1) * 3)"#,
+            "{{job}} {{host}} {{plugin}}/{{instance}}",
         ),
         (
-            "plugobs:operation_latency_seconds:p50_5m{SEL}",
-            "{{plugin}}/{{instance}}.{{operation}} p50",
+            "topk(10, plugobs:operation_error_ratio:rate5m{P})",
+            "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}}",
         ),
         (
-            "plugobs:operation_latency_seconds:p90_5m{SEL}",
-            "{{plugin}}/{{instance}}.{{operation}} p90",
+            "sum by (job, host, state) (plugobs_plugins{H})",
+            "{{job}} {{host}} {{state}}",
         ),
         (
-            "plugobs:operation_latency_seconds:p99_5m{SEL}",
-            "{{plugin}}/{{instance}}.{{operation}} p99",
+            "plugobs_plugin_load_duration_seconds_sum{P} / plugobs_plugin_load_duration_seconds_count{P}",
+            "{{job}} {{host}} {{plugin}}/{{instance}} load",
         ),
         (
-            "sum by (plugin, instance, operation) (plugobs_plugin_operations_in_flight{SEL})",
-            "{{plugin}}/{{instance}}.{{operation}}",
+            "plugobs_plugin_start_duration_seconds_sum{P} / plugobs_plugin_start_duration_seconds_count{P}",
+            "{{job}} {{host}} {{plugin}}/{{instance}} start",
         ),
-        ("rate(process_cpu_seconds_total[$__rate_interval])", "cpu"),
-        ("process_resident_memory_bytes", "rss"),
+        (
+            "sum by (job, host, plugin, instance, operation) (rate(plugobs_plugin_operations_total{P}[$__rate_interval]))",
+            "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}}",
+        ),
+        (
+            "plugobs:operation_error_ratio:rate5m{P}",
+            "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}}",
+        ),
+        (
+            "plugobs:operation_latency_seconds:p50_5m{P}",
+            "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}} p50",
+        ),
+        (
+            "plugobs:operation_latency_seconds:p90_5m{P}",
+            "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}} p90",
+        ),
+        (
+            "plugobs:operation_latency_seconds:p99_5m{P}",
+            "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}} p99",
+        ),
+        (
+            "sum by (job, host, plugin, instance, operation) (plugobs_plugin_operations_in_flight{P})",
+            "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}}",
+        ),
+        (
+            "sum by (job, host) (rate(process_cpu_seconds_total{H}[$__rate_interval]))",
+            "{{job}} {{host}} cpu",
+        ),
+        (
+            "sum by (job, host) (process_resident_memory_bytes{H})",
+            "{{job}} {{host}} rss",
+        ),
     ];
+    let h = r#"job=~"$job",host=~"$host""#;
+    let p = format!(r#"{h},plugin=~"$plugin",instance=~"$instance""#);
     let expected: Vec<(String, String)> = expected
         .iter()
-        .map(|(e, l)| (e.replace("{SEL}", sel), (*l).to_owned()))
+        .map(|(e, l)| {
+            (
+                e.replace("{P}", &format!("{{{p}}}"))
+                    .replace("{H}", &format!("{{{h}}}"))
+                    .replace(",P}", &format!(",{p}}}")),
+                (*l).to_owned(),
+            )
+        })
         .collect();
     assert_eq!(targets, expected);
 }
