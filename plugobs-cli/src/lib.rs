@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod alertmanager;
 pub mod config;
 pub mod dashboard;
 pub mod names;
@@ -104,29 +105,43 @@ pub fn dashboard_json(config: &Config) -> Result<String, OpsError> {
     Ok(serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")))
 }
 
+/// Alertmanager's `inhibit_rules:` block for the alerts ([`alertmanager`]).
+///
+/// ```
+/// let yaml = plugobs_cli::inhibit_rules_yaml(&plugobs_cli::Config::default()).unwrap();
+/// assert!(yaml.contains(r#"- "alertname=\"PlugobsErrorBudgetBurnFast\"""#));
+/// ```
+///
+/// # Errors
+/// [`OpsError::InvalidValue`] when the configuration does not validate.
+pub fn inhibit_rules_yaml(config: &Config) -> Result<String, OpsError> {
+    alertmanager::yaml(config)
+}
+
 /// The target label [`prometheus_config`] keeps the scraped address (`host:port`) in,
 /// since plugobs' own `instance` label takes the place of Prometheus's.
 pub const HOST_LABEL: &str = "host";
 
-/// A minimal Prometheus configuration that scrapes `target` (`host:port`, path
+/// A minimal Prometheus configuration that scrapes each of `targets` (`host:port`, path
 /// `/metrics`) every `scrape_interval` and loads the rule file `rules_path`.
 ///
 /// The job has `honor_labels: true`, so plugobs' `instance` label (the configured
 /// instance of a plugin, which the rules group by) is kept as it is, instead of being
 /// renamed `exported_instance` because Prometheus's target label `instance` has the same
-/// name. A relabeling copies the target's address to the label `host` ([`HOST_LABEL`]),
-/// so two hosts running an instance of the same name stay two series. Series without
-/// plugobs' `instance` (`plugobs_plugins`, `process_*`, `up`) still get Prometheus's
-/// `instance` = the address.
+/// name. A relabeling copies each target's address to the label `host` ([`HOST_LABEL`]),
+/// so two hosts running an instance of the same name stay two series, and every alert
+/// names its host. Series without plugobs' `instance` (`plugobs_plugins`, `process_*`,
+/// `up`) still get Prometheus's `instance` = the address.
 ///
 /// ```
-/// let yml = plugobs_cli::prometheus_config("127.0.0.1:9100", "1s", "plugobs.rules.yml");
-/// assert!(yml.contains("127.0.0.1:9100"));
+/// let yml = plugobs_cli::prometheus_config(&["10.0.0.1:9464", "10.0.0.2:9464"], "1s", "plugobs.rules.yml");
+/// assert!(yml.contains(r#"targets: ["10.0.0.1:9464", "10.0.0.2:9464"]"#));
 /// assert!(yml.contains("honor_labels: true"));
 /// assert!(yml.contains(r#"target_label: "host""#));
 /// ```
-pub fn prometheus_config(target: &str, scrape_interval: &str, rules_path: &str) -> String {
+pub fn prometheus_config(targets: &[&str], scrape_interval: &str, rules_path: &str) -> String {
     let q = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+    let targets: Vec<String> = targets.iter().map(|t| q(t)).collect();
     format!(
         "global:\n  scrape_interval: {si}\n  evaluation_interval: {si}\nrule_files:\n  - {rules}\n\
          scrape_configs:\n  - job_name: \"plugobs\"\n    metrics_path: \"/metrics\"\n    \
@@ -135,10 +150,10 @@ pub fn prometheus_config(target: &str, scrape_interval: &str, rules_path: &str) 
          honor_labels: true\n    \
          relabel_configs:\n      - source_labels: [\"__address__\"]\n        \
          target_label: {host_q}\n    \
-         static_configs:\n      - targets: [{target}]\n",
+         static_configs:\n      - targets: [{targets}]\n",
         si = q(scrape_interval),
         rules = q(rules_path),
-        target = q(target),
+        targets = targets.join(", "),
         host = HOST_LABEL,
         host_q = q(HOST_LABEL),
     )

@@ -707,7 +707,11 @@ fn every_panel_is_filtered_by_the_host_variables_and_names_the_host_in_its_legen
 fn the_scrape_config_keeps_plugobs_instance_label_and_the_target_in_host() {
     assert_eq!(plugobs_cli::HOST_LABEL, "host");
     assert_eq!(
-        plugobs_cli::prometheus_config("10.0.0.7:9464", "15s", "plugobs.rules.yml"),
+        plugobs_cli::prometheus_config(
+            &["10.0.0.7:9464", "10.0.0.8:9464"],
+            "15s",
+            "plugobs.rules.yml"
+        ),
         r#"global:
   scrape_interval: "15s"
   evaluation_interval: "15s"
@@ -723,7 +727,7 @@ scrape_configs:
       - source_labels: ["__address__"]
         target_label: "host"
     static_configs:
-      - targets: ["10.0.0.7:9464"]
+      - targets: ["10.0.0.7:9464", "10.0.0.8:9464"]
 "#
     );
 }
