@@ -1,17 +1,38 @@
-//! Operating plugobs: Prometheus alert and recording rules, a Grafana dashboard and a
-//! Prometheus scrape configuration, generated from plugobs' closed metric list
-//! (`plugobs::names::ALL`), so they match the names the code records and keep matching:
-//! a rule or panel that names a metric plugobs does not emit is an error.
+//! Operating plugobs: Prometheus alert and recording rules, a Grafana dashboard,
+//! Alertmanager inhibitions and a Prometheus scrape configuration, generated from
+//! plugobs' closed metric list (`plugobs::names::ALL`), so they match the names the code
+//! records and keep matching: a rule or panel that names a metric plugobs does not emit
+//! is an error.
 //!
 //! ```text
-//! cargo run -p plugobs-cli -- rules > plugobs.rules.yml
-//! cargo run -p plugobs-cli -- dashboard > plugobs.dashboard.json
-//! cargo run -p plugobs-cli -- rules --set error_ratio=0.1 --set slow_for=5m
-//! cargo run -p plugobs-cli -- prometheus-config host:9464 plugobs.rules.yml
+//! cargo install plugobs-cli
+//! plugobs-cli rules > plugobs.rules.yml
+//! plugobs-cli dashboard > plugobs.dashboard.json
+//! plugobs-cli inhibit-rules > plugobs.inhibit.yml
+//! plugobs-cli rules --set selector='job="pipeline"' --set error_ratio=0.1
+//! plugobs-cli prometheus-config --rules plugobs.rules.yml app-1:9464 app-2:9464
+//! ```
+//!
+//! The same generators as a library, for a host that wants the rules in its own
+//! namespace and with its own defaults ([`Config`] has a setter per common setting and
+//! [`Config::set`] for all of them):
+//!
+//! ```
+//! let config = plugobs_cli::Config::new()
+//!     .namespace("myapp")
+//!     .selector(r#"job="pipeline""#)
+//!     .objective(0.995);
+//! let rules = plugobs_cli::rules_yaml(&config)?;
+//! let dashboard = plugobs_cli::dashboard_json(&config)?;
+//! let inhibitions = plugobs_cli::inhibit_rules_yaml(&config)?;
+//! assert!(rules.contains("myapp:operation_error_budget:ratio"));
+//! assert!(dashboard.contains("myapp_plugin_up"));
+//! assert!(inhibitions.contains("PlugobsErrorBudgetBurnFast"));
+//! # Ok::<(), plugobs_cli::OpsError>(())
 //! ```
 //!
 //! The alerts are listed in [`rules`](mod@rules); `docs/operating.md` says what each
-//! means and what to do.
+//! means and what to do, and each alert's `runbook_url` points at its section.
 //!
 //! Every per-plugin series carries plugobs' `instance` label (the configured instance),
 //! and the rules and the dashboard group by it. Prometheus attaches its own target label
