@@ -33,7 +33,8 @@
 //!
 //! The burn-rate pairs are the multiwindow, multi-burn-rate alerts of the SRE workbook
 //! (chapter 5), per operation, over errors and panics, and only where the long window
-//! holds at least `min_calls` calls. Objectives in code come from the gauge
+//! holds at least `min_calls` calls and the operation was already counted a short window
+//! earlier (so a brand-new series does not page on its first seconds of data). Objectives in code come from the gauge
 //! `plugobs_operation_objective{objective="success"|"latency"}`; the recording rules
 //! `…:operation_error_budget:ratio` and `…:operation_latency_objective:seconds` hold each
 //! operation's own, or the setting for an operation that declares none.
@@ -420,11 +421,14 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             .map(|&(long, short, factor, _)| {
                 let long = secs(long * config.burn_window_scale);
                 let short = secs(short * config.burn_window_scale);
+                // Enough calls in the long window, and counted a short window ago
+                // already: a brand-new series does not page on its first seconds.
                 format!(
-                    "({} / {budget} > {factor} and {} / {budget} > {factor} and {})",
+                    "({} / {budget} > {factor} and {} / {budget} > {factor} and {} and {} offset {short})",
                     sel(&ratio(&long), ""),
                     sel(&ratio(&short), ""),
-                    enough(&long)
+                    enough(&long),
+                    sel(&calls(&long), ""),
                 )
             })
             .collect();

@@ -432,15 +432,15 @@ fn burn_rate_alerts_use_each_operations_objective_and_need_traffic_in_the_long_w
     assert_eq!(
         alert(&c, "PlugobsErrorBudgetBurnFast").expr,
         format!(
-            "(plugobs:operation_error_ratio:rate3600s / {b} > 14.4 and plugobs:operation_error_ratio:rate300s / {b} > 14.4 and plugobs:operation_calls:increase3600s >= 20) or \
-             (plugobs:operation_error_ratio:rate21600s / {b} > 6 and plugobs:operation_error_ratio:rate1800s / {b} > 6 and plugobs:operation_calls:increase21600s >= 20)"
+            "(plugobs:operation_error_ratio:rate3600s / {b} > 14.4 and plugobs:operation_error_ratio:rate300s / {b} > 14.4 and plugobs:operation_calls:increase3600s >= 20 and plugobs:operation_calls:increase3600s offset 300s) or \
+             (plugobs:operation_error_ratio:rate21600s / {b} > 6 and plugobs:operation_error_ratio:rate1800s / {b} > 6 and plugobs:operation_calls:increase21600s >= 20 and plugobs:operation_calls:increase21600s offset 1800s)"
         )
     );
     assert_eq!(
         alert(&c, "PlugobsErrorBudgetBurnSlow").expr,
         format!(
-            "(plugobs:operation_error_ratio:rate86400s / {b} > 3 and plugobs:operation_error_ratio:rate7200s / {b} > 3 and plugobs:operation_calls:increase86400s >= 20) or \
-             (plugobs:operation_error_ratio:rate259200s / {b} > 1 and plugobs:operation_error_ratio:rate21600s / {b} > 1 and plugobs:operation_calls:increase259200s >= 20)"
+            "(plugobs:operation_error_ratio:rate86400s / {b} > 3 and plugobs:operation_error_ratio:rate7200s / {b} > 3 and plugobs:operation_calls:increase86400s >= 20 and plugobs:operation_calls:increase86400s offset 7200s) or \
+             (plugobs:operation_error_ratio:rate259200s / {b} > 1 and plugobs:operation_error_ratio:rate21600s / {b} > 1 and plugobs:operation_calls:increase259200s >= 20 and plugobs:operation_calls:increase259200s offset 21600s)"
         )
     );
     let mut scaled = Config::default();
