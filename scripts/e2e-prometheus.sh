@@ -3,25 +3,28 @@
 # live data. Run by .ci/run; by hand: scripts/e2e-prometheus.sh
 #
 # 1. `promtool check rules` on the generated rules, `promtool test rules` on their unit
-#    tests (plugobs-cli/tests/promtool/rules.test.yml).
-# 2. Starts `ops-host` (examples/src/bin/ops-host.rs: a sink failing its start, one
+#    tests (plugobs-cli/tests/promtool/rules.test.yml); `amtool check-config` on the
+#    generated Alertmanager inhibitions inside a minimal Alertmanager configuration.
+# 2. Starts `ops-host` twice (examples/src/bin/ops-host.rs: a sink failing its start, one
 #    unhealthy, one failing half its writes, one fine, and two configured instances of
-#    one sink plugin, one refused its configuration) serving plugobs' endpoints on a free
-#    loopback port, and Prometheus on another with a generated config (scrape every
-#    second, `honor_labels: true` so plugobs' `instance` label is kept, the target's
-#    address in `host`) and the rules generated with shortened windows and `for:`
-#    durations — the same `--set` a user would use.
+#    one sink plugin, one refused its configuration; the second host runs with
+#    --no-flaky, so its flaky_sink never fails), each serving plugobs' endpoints on a free
+#    loopback port, and Prometheus on another with a generated config scraping both
+#    (every second, `honor_labels: true` so plugobs' `instance` label is kept, each
+#    target's address in `host`) and the rules generated with shortened windows and
+#    `for:` durations and a selector on the job — the same `--set` a user would use.
 # 3. `promtool check metrics` on the live exposition, then scripts/e2e_prometheus.py
 #    asserts through Prometheus's HTTP API: every metric of docs/metrics.md has series
-#    with its label names (`instance` included, plugobs' value, not the address);
-#    histogram_quantile over the operation histogram is finite; every dashboard panel's
-#    expression returns data; the load-failure, unhealthy and error-ratio alerts fire for
-#    the right (plugin, instance), each within a bounded time, and none for an instance
-#    that does not fail.
+#    with its label names on both hosts (`instance` included, plugobs' value, not the
+#    address); histogram_quantile over the operation histogram is finite; every dashboard
+#    panel's expression returns data; the load-failure, unhealthy and error-ratio alerts
+#    fire for the right (host, plugin, instance), each within a bounded time, the
+#    error-ratio one for the first host only, and none for an instance that does not
+#    fail; then the second host is stopped and PlugobsTargetDown names it.
 #
 # Bounded in time, free ports, and everything it started is killed on exit, failed or not.
 # Skipped with a loud message (exit 0) only when Debian's prometheus package cannot be
-# installed.
+# installed; amtool (Debian's prometheus-alertmanager) is installed when missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -35,6 +38,11 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
     fi
 fi
 prometheus --version 2>&1 | head -1
+if ! command -v amtool >/dev/null; then
+    echo "e2e: installing Debian's prometheus-alertmanager package (amtool)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null
+fi
+amtool --version 2>&1 | head -1
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/plugobs-e2e.XXXXXX")"
 pids=()
@@ -61,36 +69,54 @@ cp plugobs-cli/tests/promtool/rules.test.yml "$work/unit/"
 promtool check rules "$work/unit/plugobs.rules.yml"
 (cd "$work/unit" && promtool test rules rules.test.yml)
 
+echo "e2e: amtool check-config on the inhibitions in a minimal Alertmanager config"
+{
+    printf 'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n'
+    "$cli" inhibit-rules
+} >"$work/alertmanager.yml"
+amtool check-config "$work/alertmanager.yml"
+grep -q ' - 3 inhibit rules' <(amtool check-config "$work/alertmanager.yml") ||
+    { echo "e2e: amtool did not find the 3 inhibit rules"; exit 1; }
+
 # Shortened so alerts fire within seconds; thresholds stay the defaults.
 settings=(--set rate_window=20s --set lifecycle_window=1m --set down_for=5s
     --set error_ratio_for=5s --set unhealthy_for=5s --set slow_for=5s
-    --set burn_window_scale=0.01)
+    --set burn_window_scale=0.01 --set 'selector=job="plugobs"')
 "$cli" rules "${settings[@]}" >"$work/plugobs.rules.yml"
 "$cli" dashboard "${settings[@]}" >"$work/dashboard.json"
 promtool check rules "$work/plugobs.rules.yml"
 
-host_port="$(free_port)"
+# Two hosts of the one binary; the second one's flaky_sink never fails.
+host_a="$(free_port)"
+host_b="$(free_port)"
 prom_port="$(free_port)"
-"$host" "$host_port" >"$work/host.log" 2>&1 &
+"$host" "$host_a" >"$work/host-a.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$host_port/healthz" >/dev/null 2>&1; then break; fi
-    sleep 0.1
+"$host" "$host_b" --no-flaky >"$work/host-b.log" 2>&1 &
+host_b_pid=$!
+pids+=($!)
+for port in "$host_a" "$host_b"; do
+    for _ in $(seq 1 100); do
+        if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then break; fi
+        sleep 0.1
+    done
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$work"/host-*.log; exit 1; }
 done
-curl -fsS "http://127.0.0.1:$host_port/healthz" >/dev/null || { cat "$work/host.log"; exit 1; }
 
 echo "e2e: promtool check metrics on the live exposition"
-curl -fsS "http://127.0.0.1:$host_port/metrics" | promtool check metrics
+curl -fsS "http://127.0.0.1:$host_a/metrics" | promtool check metrics
 
-"$cli" prometheus-config "127.0.0.1:$host_port" "$work/plugobs.rules.yml" 1s >"$work/prometheus.yml"
+"$cli" prometheus-config --rules "$work/plugobs.rules.yml" --scrape-interval 1s \
+    "127.0.0.1:$host_a" "127.0.0.1:$host_b" >"$work/prometheus.yml"
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
     --web.listen-address="127.0.0.1:$prom_port" --log.level=warn >"$work/prometheus.log" 2>&1 &
 pids+=($!)
 
 started=$SECONDS
-if ! python3 scripts/e2e_prometheus.py "http://127.0.0.1:$prom_port" "$work/dashboard.json" docs/metrics.md; then
-    echo "--- ops-host log"; tail -20 "$work/host.log"
-    echo "--- prometheus log"; tail -20 "$work/prometheus.log"
+if ! python3 scripts/e2e_prometheus.py "http://127.0.0.1:$prom_port" "$work/dashboard.json" docs/metrics.md \
+    "127.0.0.1:$host_a" "127.0.0.1:$host_b" "$host_b_pid"; then
+    echo "--- ops-host logs"; tail -n 20 "$work"/host-*.log
+    echo "--- prometheus log"; tail -n 20 "$work/prometheus.log"
     exit 1
 fi
 echo "e2e: passed in $((SECONDS - started)) s against Prometheus"

@@ -1,20 +1,25 @@
 """Assertions of scripts/e2e-prometheus.sh, through Prometheus's HTTP API.
 
-usage: e2e_prometheus.py PROMETHEUS_URL DASHBOARD_JSON METRICS_MD
+usage: e2e_prometheus.py PROMETHEUS_URL DASHBOARD_JSON METRICS_MD HOST_A HOST_B HOST_B_PID
 
-Prometheus scrapes with the generated config: `honor_labels: true` keeps plugobs'
-`instance` label (the configured instance) and the target's address is in `host`.
+Prometheus scrapes two ops-hosts with the generated config: `honor_labels: true` keeps
+plugobs' `instance` label (the configured instance) and each target's address is in
+`host`. HOST_B runs with --no-flaky; HOST_B_PID is stopped at the end, to see
+PlugobsTargetDown name it.
 """
 
 import json
 import math
+import os
 import re
+import signal
 import sys
 import time
 import urllib.parse
 import urllib.request
 
-PROM, DASHBOARD, METRICS_MD = sys.argv[1], sys.argv[2], sys.argv[3]
+PROM, DASHBOARD, METRICS_MD, HOST_A, HOST_B, HOST_B_PID = sys.argv[1:7]
+HOSTS = {HOST_A, HOST_B}
 DEADLINE = time.monotonic() + 180  # the whole run
 RATE = "20s"  # the rate window the rules were generated with
 
@@ -48,11 +53,17 @@ def query(expr):
 
 
 started = time.monotonic()
-up = until("the plugobs target is up", lambda: query('up{job="plugobs"} == 1'), 30)
-HOST = up[0]["metric"].get("host")
-if HOST != up[0]["metric"]["instance"]:
-    sys.exit(f"FAIL: up has host={HOST!r}, expected the target's address: {up[0]['metric']}")
-print(f"  ok  target up after {time.monotonic() - started:.1f} s, host={HOST}")
+up = until(
+    "both plugobs targets are up",
+    lambda: (r := query('up{job="plugobs"} == 1')) and len(r) == 2 and r,
+    30,
+)
+for u in up:
+    if u["metric"].get("host") != u["metric"]["instance"]:
+        sys.exit(f"FAIL: up has host={u['metric'].get('host')!r}, expected the target's address: {u['metric']}")
+if {u["metric"]["host"] for u in up} != HOSTS:
+    sys.exit(f"FAIL: up names hosts {[u['metric'] for u in up]}, expected {sorted(HOSTS)}")
+print(f"  ok  both targets up after {time.monotonic() - started:.1f} s, hosts {', '.join(sorted(HOSTS))}")
 
 # 1. Every metric of the reference has series with exactly its label names (plus `job`,
 #    `host` and `instance`: plugobs' own where the reference lists it, no
@@ -74,7 +85,13 @@ for cells in rows:
     def all_series():
         return api("series", **{"match[]": match})
 
-    series = until(f"series of {match}", all_series, 60)
+    # Errors are counted where calls fail: flaky_sink on HOST_A only.
+    hosts = {HOST_A} if name == "plugobs_plugin_errors_total" else HOSTS
+    series = until(
+        f"series of {match} from {', '.join(sorted(hosts))}",
+        lambda: (s := all_series()) and {x["host"] for x in s} == hosts and s,
+        60,
+    )
     wrong = [s for s in series if set(s) != want]
     if wrong:
         sys.exit(f"FAIL: {match} has label names {sorted(wrong[0])}, expected {sorted(want)}")
@@ -100,24 +117,30 @@ print(f"  ok  p99 of every operation: {float(result[0]['value'][1]):.3g} s")
 dashboard = json.load(open(DASHBOARD, encoding="utf-8"))
 for panel in dashboard["panels"]:
     for target in panel["targets"]:
-        expr = (
-            target["expr"]
-            .replace("$plugin", ".*")
-            .replace("$instance", ".*")
-            .replace("$__rate_interval", RATE)
-        )
+        expr = target["expr"].replace("$__rate_interval", RATE)
+        for var in dashboard["templating"]["list"]:
+            expr = expr.replace("$" + var["name"], ".*")
+        if "$" in expr:
+            sys.exit(f"FAIL: panel '{panel['title']}' has a variable the dashboard does not define: {expr}")
         until(f"panel '{panel['title']}': {expr}", lambda: query(expr), 60)
     print(f"  ok  panel '{panel['title']}' has data")
 
-# 4. The alerts fire for the right (plugin, instance), and for no other instance: of the
-#    two configured instances of kafka_sink only `eu` (refused its configuration) alerts.
-expected = {
-    ("PlugobsPluginLoadFailed", "broken_sink", "broken_sink"),
-    ("PlugobsPluginUnhealthy", "sick_sink", "sick_sink"),
-    ("PlugobsOperationErrorRatioHigh", "flaky_sink", "flaky_sink"),
-    ("PlugobsPluginLoadFailed", "kafka_sink", "eu"),
-}
-quiet = {("steady_sink", "steady_sink"), ("kafka_sink", "us")}
+# 4. The alerts fire for the right (host, plugin, instance), and for no other: both hosts
+#    run the same plugins, so the load-failure and unhealthy alerts fire once per host,
+#    each naming its host; only HOST_A's flaky_sink fails writes, so the error-ratio
+#    alert names HOST_A alone. Of the two configured instances of kafka_sink only `eu`
+#    (refused its configuration) alerts.
+expected = set()
+for host in sorted(HOSTS):
+    expected |= {
+        ("PlugobsPluginLoadFailed", host, "broken_sink", "broken_sink"),
+        ("PlugobsPluginUnhealthy", host, "sick_sink", "sick_sink"),
+        ("PlugobsPluginLoadFailed", host, "kafka_sink", "eu"),
+    }
+expected.add(("PlugobsOperationErrorRatioHigh", HOST_A, "flaky_sink", "flaky_sink"))
+quiet = {(h, "steady_sink", "steady_sink") for h in HOSTS}
+quiet |= {(h, "kafka_sink", "us") for h in HOSTS}
+quiet.add((HOST_B, "flaky_sink", "flaky_sink"))
 
 
 def firing():
@@ -125,6 +148,7 @@ def firing():
     return {
         (
             a["labels"]["alertname"],
+            a["labels"].get("host", ""),
             a["labels"].get("plugin", ""),
             a["labels"].get("instance", ""),
         )
@@ -133,15 +157,16 @@ def firing():
     }
 
 
-until(
-    "a load failure with reason config for kafka_sink/eu",
-    lambda: query(
-        'plugobs_plugin_load_failures_total{plugin="kafka_sink",instance="eu",'
-        'stage="load",reason="config"} == 1'
-    ),
-    60,
-)
-print("  ok  kafka_sink/eu: one load failure with reason config")
+for host in sorted(HOSTS):
+    until(
+        f"a load failure with reason config for kafka_sink/eu on {host}",
+        lambda: query(
+            'plugobs_plugin_load_failures_total{plugin="kafka_sink",instance="eu",'
+            f'stage="load",reason="config",host="{host}"}} == 1'
+        ),
+        60,
+    )
+    print(f"  ok  kafka_sink/eu on {host}: one load failure with reason config")
 until(
     "kafka_sink/us's writes counted under its instance",
     lambda: query(
@@ -151,24 +176,42 @@ until(
     60,
 )
 print("  ok  kafka_sink/us: its writes are counted under instance us")
-for alert, plugin, instance in sorted(expected):
+for alert, host, plugin, instance in sorted(expected):
     until(
-        f"{alert} firing for {plugin}/{instance}",
-        lambda: (alert, plugin, instance) in firing(),
+        f"{alert} firing for {plugin}/{instance} on {host}",
+        lambda: (alert, host, plugin, instance) in firing(),
         90,
     )
     print(
-        f"  ok  {alert} fires for {plugin}/{instance} "
+        f"  ok  {alert} fires for {plugin}/{instance} on {host} "
         f"({time.monotonic() - started:.0f} s after start)"
     )
 now = firing()
-unexpected = {a for a in now if (a[1], a[2]) in quiet}
+nameless = {a for a in now if a[1] not in HOSTS}
+if nameless:
+    sys.exit(f"FAIL: alerts that name no scraped host: {sorted(nameless)}")
+unexpected = {a for a in now if (a[1], a[2], a[3]) in quiet}
 if unexpected:
     sys.exit(f"FAIL: alerts fire for instances that are fine: {sorted(unexpected)}")
 # Other alerts may fire for the failing instances (flaky_sink burns its budget too), but
-# none for an instance that does not fail.
-failing = {(p, i) for _, p, i in expected}
-elsewhere = {a for a in now if a[1] and (a[1], a[2]) not in failing}
+# none for an instance that does not fail, and none about a whole host.
+failing = {(h, p, i) for _, h, p, i in expected}
+elsewhere = {a for a in now if (a[1], a[2], a[3]) not in failing}
 if elsewhere:
-    sys.exit(f"FAIL: alerts for instances that do not fail: {sorted(elsewhere)}")
-print(f"  ok  nothing fires for {', '.join(f'{p}/{i}' for p, i in sorted(quiet))} or any other instance")
+    sys.exit(f"FAIL: alerts for instances or hosts that do not fail: {sorted(elsewhere)}")
+print(
+    "  ok  every firing alert names its host; nothing fires for "
+    + ", ".join(f"{p}/{i} on {h}" for h, p, i in sorted(quiet))
+)
+
+# 5. A host that stops: PlugobsTargetDown names it (down_for 5 s), and no other host.
+os.kill(int(HOST_B_PID), signal.SIGTERM)
+until(
+    f"PlugobsTargetDown firing for {HOST_B}",
+    lambda: ("PlugobsTargetDown", HOST_B, "", "") in firing(),
+    60,
+)
+down = {a for a in firing() if a[0] in ("PlugobsTargetDown", "PlugobsNoPluginRunning")}
+if down != {("PlugobsTargetDown", HOST_B, "", "")}:
+    sys.exit(f"FAIL: host alerts after stopping {HOST_B}: {sorted(down)}")
+print(f"  ok  PlugobsTargetDown fires for {HOST_B} alone ({time.monotonic() - started:.0f} s after start)")

@@ -1,133 +1,321 @@
-//! The Grafana dashboard: a datasource variable, a `plugin` variable, an `instance`
-//! variable (the configured instances of the selected plugins), and one panel per question
-//! an operator asks (which plugins run, are they healthy, how long did they take to load
-//! and start, what does each operation cost and how often does it fail, what does the
-//! process use). Every per-plugin query is filtered by both variables and its legend
-//! names `plugin/instance`.
+//! The Grafana dashboard: a datasource variable, one variable per host label (`$job`,
+//! `$host`), a `plugin` variable and an `instance` variable (the configured instances of
+//! the selected plugins); a top row of stat panels saying what is broken now (instances
+//! failed, unhealthy, operations over their error ratio, the worst error-budget burn);
+//! health as a state timeline; a table of the worst operations; and one time-series panel
+//! per question an operator asks (lifecycle states, load and start time, calls, errors,
+//! latency, calls in flight, what the process uses). Every query carries the `selector`
+//! setting and the host variables, every per-plugin query the plugin and instance
+//! variables too; every legend names the host; every panel has a description.
 
 use serde_json::{Value, json};
 
 use crate::OpsError;
 use crate::config::Config;
 use crate::names::{Names, PROCESS};
+use crate::rules::{quantile_label, secs};
+use crate::scope::Scope;
 
-/// One panel: title, unit and its queries (expression, legend).
+/// How a panel draws its queries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Stat,
+    StateTimeline,
+    Table,
+    TimeSeries,
+}
+
+/// One panel: title, description, kind, unit and its queries (expression, legend).
 struct Panel {
     title: &'static str,
+    description: String,
+    kind: Kind,
     unit: &'static str,
-    queries: Vec<(String, &'static str)>,
+    queries: Vec<(String, String)>,
 }
 
 fn panels(config: &Config) -> Result<Vec<Panel>, OpsError> {
+    let sc = Scope::new(config)?;
     let n = Names::new(&config.namespace);
-    let sel = r#"{plugin=~"$plugin",instance=~"$instance"}"#;
+    let host_vars: Vec<String> = sc
+        .host_labels()
+        .iter()
+        .map(|l| format!(r#"{l}=~"${l}""#))
+        .collect();
+    let hf = host_vars.join(",");
+    let pf = if hf.is_empty() {
+        r#"plugin=~"$plugin",instance=~"$instance""#.to_owned()
+    } else {
+        format!(r#"{hf},plugin=~"$plugin",instance=~"$instance""#)
+    };
+    let join = |a: &str, b: &str| match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_owned(),
+        (_, true) => a.to_owned(),
+        _ => format!("{a},{b}"),
+    };
+    // Host-level series (filtered by the host variables) and per-plugin ones.
+    let h = |metric: &str, matchers: &str| sc.series(metric, &join(matchers, &hf));
+    let p = |metric: &str, matchers: &str| sc.series(metric, &join(matchers, &pf));
+    let legend = sc.legend();
+    let l = |rest: &str| {
+        if legend.is_empty() {
+            rest.to_owned()
+        } else {
+            format!("{legend} {rest}")
+        }
+    };
+    let host = sc.keys(&[]);
+    let pki = sc.keys(&["plugin", "kind", "instance"]);
+    let by_pi = sc.keys(&["plugin", "instance"]);
+    let by_op = sc.keys(&["plugin", "instance", "operation"]);
     let w = &config.rate_window;
     let ops = n.metric("plugin_operations_total")?;
     let load = n.metric("plugin_load_duration_seconds")?;
     let start = n.metric("plugin_start_duration_seconds")?;
-    let p = |q: &str| n.record("operation_latency_seconds", &format!("{q}_{w}"));
+    let health = n.metric("plugin_health")?;
+    let up = n.metric("plugin_up")?;
+    let failures = n.metric("plugin_load_failures_total")?;
+    let ratio = n.record("operation_error_ratio", &format!("rate{w}"));
+    let calls = n.record("operation_calls", &format!("increase{w}"));
+    let fast_window = secs(3600.0 * config.burn_window_scale);
+    let ratio_fast = n.record("operation_error_ratio", &format!("rate{fast_window}"));
+    let budget = n.record("operation_error_budget", "ratio");
+    let q = |label: &str| n.record("operation_latency_seconds", &format!("{label}_{w}"));
+    let who = "{{plugin}}/{{instance}}";
+    let op = "{{plugin}}/{{instance}}.{{operation}}";
+    let mut latency = Vec::new();
+    let mut quantiles = vec![0.5, 0.9, 0.99];
+    if !quantiles.contains(&config.latency_quantile) {
+        quantiles.push(config.latency_quantile);
+    }
+    for quantile in quantiles {
+        let label = quantile_label(quantile);
+        latency.push((p(&q(&label), ""), l(&format!("{op} {label}"))));
+    }
     Ok(vec![
         Panel {
-            title: "Plugins by state",
-            unit: "short",
+            title: "Instances failed",
+            description: format!(
+                "Plugin instances whose configuration, constructor or start hook failed and \
+                 that are not up now ({failures} by stage load|start, and {up} = 0). \
+                 Alert: PlugobsPluginLoadFailed."
+            ),
+            kind: Kind::Stat,
+            unit: "none",
             queries: vec![(
-                format!("sum by (state) ({})", n.metric("plugins")?),
-                "{{state}}",
+                format!(
+                    "count((sum by ({pki}) ({}) > 0) and on ({pki}) ({} == 0)) or vector(0)",
+                    p(&failures, r#"stage=~"load|start""#),
+                    p(&up, "")
+                ),
+                "failed".to_owned(),
             )],
         },
         Panel {
-            title: "Health over time (1 = current status)",
-            unit: "short",
+            title: "Instances unhealthy",
+            description: format!(
+                "Plugin instances whose health is unhealthy now ({health}{{status=\"unhealthy\"}}). \
+                 Alert: PlugobsPluginUnhealthy."
+            ),
+            kind: Kind::Stat,
+            unit: "none",
             queries: vec![(
                 format!(
-                    "max by (plugin, instance, status) ({}{sel} == 1)",
-                    n.metric("plugin_health")?
+                    "count({} == 1) or vector(0)",
+                    p(&health, r#"status="unhealthy""#)
                 ),
-                "{{plugin}}/{{instance}} {{status}}",
+                "unhealthy".to_owned(),
+            )],
+        },
+        Panel {
+            title: "Operations over their error ratio",
+            description: format!(
+                "Operations whose error ratio over {w} is above {} with at least {} calls: \
+                 what PlugobsOperationErrorRatioHigh fires on (before its for: delay).",
+                config.error_ratio, config.min_calls
+            ),
+            kind: Kind::Stat,
+            unit: "none",
+            queries: vec![(
+                format!(
+                    "count({} > {} and {} >= {}) or vector(0)",
+                    p(&ratio, ""),
+                    config.error_ratio,
+                    p(&calls, ""),
+                    config.min_calls
+                ),
+                "operations".to_owned(),
+            )],
+        },
+        Panel {
+            title: "Worst error-budget burn",
+            description: format!(
+                "The highest burn rate of any operation's error budget over {fast_window}: its \
+                 error ratio divided by its budget (1 - its success objective, declared in code, \
+                 else {}). 1 spends the budget exactly over the period; 14.4 pages \
+                 (PlugobsErrorBudgetBurnFast).",
+                config.objective
+            ),
+            kind: Kind::Stat,
+            unit: "none",
+            queries: vec![(
+                format!(
+                    "max({} / {}) or vector(0)",
+                    p(&ratio_fast, ""),
+                    p(&budget, "")
+                ),
+                "burn".to_owned(),
+            )],
+        },
+        Panel {
+            title: "Health by instance",
+            description: format!(
+                "Each instance's health over time: unknown (not checked yet), healthy, degraded \
+                 or unhealthy, from the state set {health}."
+            ),
+            kind: Kind::StateTimeline,
+            unit: "none",
+            queries: vec![(
+                format!(
+                    "max by ({by_pi}) (({} == 1) * 0 or ({} == 1) * 1 or ({} == 1) * 2 or ({} == 1) * 3)",
+                    p(&health, r#"status="unknown""#),
+                    p(&health, r#"status="healthy""#),
+                    p(&health, r#"status="degraded""#),
+                    p(&health, r#"status="unhealthy""#),
+                ),
+                l(who),
+            )],
+        },
+        Panel {
+            title: "Worst operations by error ratio",
+            description: format!(
+                "The ten operations with the highest error ratio over {w} (errors and panics \
+                 over finished calls), with the host and instance they run on."
+            ),
+            kind: Kind::Table,
+            unit: "percentunit",
+            queries: vec![(format!("topk(10, {})", p(&ratio, "")), l(op))],
+        },
+        Panel {
+            title: "Plugin instances by lifecycle state",
+            description: format!(
+                "Instances per lifecycle state, per host ({}). A host-level count: the \
+                 state gauge has no plugin label, so the plugin and instance variables do not \
+                 filter it; see Health by instance for one plugin.",
+                n.metric("plugins")?
+            ),
+            kind: Kind::TimeSeries,
+            unit: "short",
+            queries: vec![(
+                format!("sum by ({host}, state) ({})", h(&n.metric("plugins")?, "")),
+                l("{{state}}"),
             )],
         },
         Panel {
             title: "Mean load and start time by instance",
+            description: "Mean time to construct (load) and to run the start hook of each \
+                          instance, from their histograms."
+                .to_owned(),
+            kind: Kind::TimeSeries,
             unit: "s",
             queries: vec![
                 (
-                    format!("{load}_sum{sel} / {load}_count{sel}"),
-                    "{{plugin}}/{{instance}} load",
+                    format!(
+                        "{} / {}",
+                        p(&format!("{load}_sum"), ""),
+                        p(&format!("{load}_count"), "")
+                    ),
+                    l(&format!("{who} load")),
                 ),
                 (
-                    format!("{start}_sum{sel} / {start}_count{sel}"),
-                    "{{plugin}}/{{instance}} start",
+                    format!(
+                        "{} / {}",
+                        p(&format!("{start}_sum"), ""),
+                        p(&format!("{start}_count"), "")
+                    ),
+                    l(&format!("{who} start")),
                 ),
             ],
         },
         Panel {
             title: "Calls per second by instance and operation",
+            description: format!("Finished calls per second, whatever their outcome ({ops})."),
+            kind: Kind::TimeSeries,
             unit: "reqps",
             queries: vec![(
-                format!(
-                    "sum by (plugin, instance, operation) (rate({ops}{sel}[$__rate_interval]))"
-                ),
-                "{{plugin}}/{{instance}}.{{operation}}",
+                format!("sum by ({by_op}) (rate({}[$__rate_interval]))", p(&ops, "")),
+                l(op),
             )],
         },
         Panel {
             title: "Error ratio by instance and operation",
+            description: format!(
+                "Errors and panics over finished calls over {w} (recording rule {ratio})."
+            ),
+            kind: Kind::TimeSeries,
             unit: "percentunit",
-            queries: vec![(
-                format!(
-                    "{}{sel}",
-                    n.record("operation_error_ratio", &format!("rate{w}"))
-                ),
-                "{{plugin}}/{{instance}}.{{operation}}",
-            )],
+            queries: vec![(p(&ratio, ""), l(op))],
         },
         Panel {
-            title: "Latency p50 / p90 / p99 by operation",
+            title: "Latency quantiles by operation",
+            description: format!(
+                "Latency quantiles over {w} from the operation histogram (recording rules \
+                 {}).",
+                q("pNN")
+            ),
+            kind: Kind::TimeSeries,
             unit: "s",
-            queries: vec![
-                (
-                    format!("{}{sel}", p("p50")),
-                    "{{plugin}}/{{instance}}.{{operation}} p50",
-                ),
-                (
-                    format!("{}{sel}", p("p90")),
-                    "{{plugin}}/{{instance}}.{{operation}} p90",
-                ),
-                (
-                    format!("{}{sel}", p("p99")),
-                    "{{plugin}}/{{instance}}.{{operation}} p99",
-                ),
-            ],
+            queries: latency,
         },
         Panel {
             title: "Calls in flight",
+            description: "Calls started and not finished, per operation.".to_owned(),
+            kind: Kind::TimeSeries,
             unit: "short",
             queries: vec![(
                 format!(
-                    "sum by (plugin, instance, operation) ({}{sel})",
-                    n.metric("plugin_operations_in_flight")?
+                    "sum by ({by_op}) ({})",
+                    p(&n.metric("plugin_operations_in_flight")?, "")
                 ),
-                "{{plugin}}/{{instance}}.{{operation}}",
+                l(op),
             )],
         },
         Panel {
             title: "Process CPU",
+            description: format!(
+                "CPU time per second of each host process ({}), for the hosts selected.",
+                PROCESS[0]
+            ),
+            kind: Kind::TimeSeries,
             unit: "percentunit",
-            queries: vec![(format!("rate({}[$__rate_interval])", PROCESS[0]), "cpu")],
+            queries: vec![(
+                format!(
+                    "sum by ({host}) (rate({}[$__rate_interval]))",
+                    h(PROCESS[0], "")
+                ),
+                l("cpu"),
+            )],
         },
         Panel {
             title: "Process memory (resident)",
+            description: format!(
+                "Resident memory of each host process ({}), for the hosts selected.",
+                PROCESS[1]
+            ),
+            kind: Kind::TimeSeries,
             unit: "bytes",
-            queries: vec![(PROCESS[1].to_owned(), "rss")],
+            queries: vec![(format!("sum by ({host}) ({})", h(PROCESS[1], "")), l("rss"))],
         },
     ])
 }
 
-/// Every panel expression, as the dashboard holds it (`$plugin`, `$instance`,
-/// `$__rate_interval` unexpanded): what the end-to-end test checks against live series.
+/// Every panel expression, as the dashboard holds it (variables such as `$plugin`, `$job`
+/// and `$__rate_interval` unexpanded): what the end-to-end test checks against live
+/// series.
 ///
 /// # Errors
-/// [`OpsError::UnknownMetric`] when a panel names a metric plugobs does not emit.
+/// [`OpsError::UnknownMetric`] when a panel names a metric plugobs does not emit;
+/// [`OpsError::InvalidValue`] when the configuration does not validate.
 pub fn expressions(config: &Config) -> Result<Vec<String>, OpsError> {
     Ok(panels(config)?
         .into_iter()
@@ -135,47 +323,189 @@ pub fn expressions(config: &Config) -> Result<Vec<String>, OpsError> {
         .collect())
 }
 
+fn variable(name: &str, label: &str, query: String, ds: &Value) -> Value {
+    json!({
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": ds,
+        "query": { "query": query, "refId": name },
+        "definition": query,
+        "refresh": 2,
+        "multi": true,
+        "includeAll": true,
+        "allValue": ".*",
+        "current": { "text": "All", "value": "$__all" },
+    })
+}
+
+fn panel_json(id: usize, p: &Panel, grid: Value, ds: &Value) -> Value {
+    let instant = matches!(p.kind, Kind::Table);
+    let targets: Vec<Value> = p
+        .queries
+        .iter()
+        .enumerate()
+        .map(|(j, (expr, legend))| {
+            let mut t = json!({
+                "datasource": ds,
+                "expr": expr,
+                "legendFormat": legend,
+                "refId": ((b'A' + j as u8) as char).to_string(),
+            });
+            if instant {
+                t["instant"] = json!(true);
+                t["range"] = json!(false);
+                t["format"] = json!("table");
+            }
+            t
+        })
+        .collect();
+    let (kind, defaults, options) = match p.kind {
+        Kind::Stat => (
+            "stat",
+            json!({
+                "unit": p.unit,
+                "decimals": 1,
+                "color": { "mode": "thresholds" },
+                "thresholds": { "mode": "absolute", "steps": [
+                    { "color": "green", "value": null },
+                    { "color": "red", "value": 1 },
+                ]},
+            }),
+            json!({
+                "reduceOptions": { "calcs": ["lastNotNull"], "fields": "", "values": false },
+                "colorMode": "background",
+                "graphMode": "none",
+                "textMode": "value",
+            }),
+        ),
+        Kind::StateTimeline => (
+            "state-timeline",
+            json!({
+                "unit": p.unit,
+                "color": { "mode": "thresholds" },
+                "mappings": [{ "type": "value", "options": {
+                    "0": { "text": "unknown", "color": "text", "index": 0 },
+                    "1": { "text": "healthy", "color": "green", "index": 1 },
+                    "2": { "text": "degraded", "color": "orange", "index": 2 },
+                    "3": { "text": "unhealthy", "color": "red", "index": 3 },
+                }}],
+                "thresholds": { "mode": "absolute", "steps": [
+                    { "color": "green", "value": null },
+                ]},
+            }),
+            json!({
+                "mergeValues": true,
+                "showValue": "never",
+                "legend": { "displayMode": "list", "placement": "bottom", "showLegend": true },
+            }),
+        ),
+        Kind::Table => (
+            "table",
+            json!({ "unit": p.unit }),
+            json!({
+                "showHeader": true,
+                "sortBy": [{ "displayName": "Value", "desc": true }],
+            }),
+        ),
+        Kind::TimeSeries => (
+            "timeseries",
+            json!({ "unit": p.unit }),
+            json!({ "legend": { "displayMode": "list", "placement": "bottom" } }),
+        ),
+    };
+    let mut panel = json!({
+        "id": id,
+        "type": kind,
+        "title": p.title,
+        "description": p.description,
+        "datasource": ds,
+        "gridPos": grid,
+        "fieldConfig": { "defaults": defaults, "overrides": [] },
+        "options": options,
+        "targets": targets,
+    });
+    if p.kind == Kind::Table {
+        panel["transformations"] = json!([{
+            "id": "organize",
+            "options": { "excludeByName": { "Time": true, "__name__": true } },
+        }]);
+    }
+    panel
+}
+
 /// The dashboard as Grafana JSON (schema 39), ready to import.
 ///
 /// # Errors
-/// [`OpsError::UnknownMetric`] when a panel names a metric plugobs does not emit.
+/// [`OpsError::UnknownMetric`] when a panel names a metric plugobs does not emit;
+/// [`OpsError::InvalidValue`] when the configuration does not validate.
 pub fn json(config: &Config) -> Result<Value, OpsError> {
     let ds = json!({ "type": "prometheus", "uid": "${datasource}" });
+    let sc = Scope::new(config)?;
     let names = Names::new(&config.namespace);
-    // `plugin_info` describes plugin types (no `instance`); `plugin_up` has one series per
-    // instance, whatever its state.
+    // `plugins` has a series per host whatever runs; `plugin_info` describes plugin types
+    // (no `instance`); `plugin_up` has one series per instance, whatever its state.
+    let plugins = names.metric("plugins")?;
     let info = names.metric("plugin_info")?;
     let up = names.metric("plugin_up")?;
-    let instances = format!(r#"label_values({up}{{plugin=~"$plugin"}}, instance)"#);
-    let panels: Vec<Value> = panels(config)?
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let targets: Vec<Value> = p
-                .queries
-                .iter()
-                .enumerate()
-                .map(|(j, (expr, legend))| {
-                    json!({
-                        "datasource": ds,
-                        "expr": expr,
-                        "legendFormat": legend,
-                        "refId": ((b'A' + j as u8) as char).to_string(),
-                    })
-                })
-                .collect();
-            json!({
-                "id": i + 1,
-                "type": "timeseries",
-                "title": p.title,
-                "datasource": ds,
-                "gridPos": { "h": 8, "w": 12, "x": (i % 2) * 12, "y": (i / 2) * 8 },
-                "fieldConfig": { "defaults": { "unit": p.unit }, "overrides": [] },
-                "options": { "legend": { "displayMode": "list", "placement": "bottom" } },
-                "targets": targets,
-            })
-        })
-        .collect();
+    let mut vars = vec![json!({
+        "name": "datasource",
+        "label": "Data source",
+        "type": "datasource",
+        "query": "prometheus",
+        "current": {},
+    })];
+    let mut chained: Vec<String> = Vec::new();
+    for label in sc.host_labels() {
+        let query = format!(
+            "label_values({}, {label})",
+            sc.series(&plugins, &chained.join(","))
+        );
+        vars.push(variable(label, label, query, &ds));
+        chained.push(format!(r#"{label}=~"${label}""#));
+    }
+    let hf = chained.join(",");
+    vars.push(variable(
+        "plugin",
+        "Plugin",
+        format!("label_values({}, plugin)", sc.series(&info, &hf)),
+        &ds,
+    ));
+    let pf = if hf.is_empty() {
+        r#"plugin=~"$plugin""#.to_owned()
+    } else {
+        format!(r#"{hf},plugin=~"$plugin""#)
+    };
+    vars.push(variable(
+        "instance",
+        "Instance",
+        format!("label_values({}, instance)", sc.series(&up, &pf)),
+        &ds,
+    ));
+    let mut out = Vec::new();
+    let (mut x, mut y) = (0, 0);
+    for (i, p) in panels(config)?.iter().enumerate() {
+        let (w, h) = match p.kind {
+            Kind::Stat => (6, 4),
+            Kind::StateTimeline | Kind::Table => (24, 8),
+            Kind::TimeSeries => (12, 8),
+        };
+        if x + w > 24 {
+            x = 0;
+            y += 8;
+        }
+        out.push(panel_json(
+            i + 1,
+            p,
+            json!({ "h": h, "w": w, "x": x, "y": y }),
+            &ds,
+        ));
+        x += w;
+        if x >= 24 {
+            x = 0;
+            y += h;
+        }
+    }
     Ok(json!({
         "title": "plugobs",
         "uid": format!("{}-plugins", config.namespace),
@@ -185,41 +515,7 @@ pub fn json(config: &Config) -> Result<Value, OpsError> {
         "version": 1,
         "refresh": "30s",
         "time": { "from": "now-6h", "to": "now" },
-        "templating": { "list": [
-            {
-                "name": "datasource",
-                "label": "Data source",
-                "type": "datasource",
-                "query": "prometheus",
-                "current": {},
-            },
-            {
-                "name": "plugin",
-                "label": "Plugin",
-                "type": "query",
-                "datasource": ds,
-                "query": { "query": format!("label_values({info}, plugin)"), "refId": "plugins" },
-                "definition": format!("label_values({info}, plugin)"),
-                "refresh": 2,
-                "multi": true,
-                "includeAll": true,
-                "allValue": ".*",
-                "current": { "text": "All", "value": "$__all" },
-            },
-            {
-                "name": "instance",
-                "label": "Instance",
-                "type": "query",
-                "datasource": ds,
-                "query": { "query": instances, "refId": "instances" },
-                "definition": instances,
-                "refresh": 2,
-                "multi": true,
-                "includeAll": true,
-                "allValue": ".*",
-                "current": { "text": "All", "value": "$__all" },
-            },
-        ]},
-        "panels": panels,
+        "templating": { "list": vars },
+        "panels": out,
     }))
 }

@@ -1,17 +1,38 @@
-//! Operating plugobs: Prometheus alert and recording rules, a Grafana dashboard and a
-//! Prometheus scrape configuration, generated from plugobs' closed metric list
-//! (`plugobs::names::ALL`), so they match the names the code records and keep matching:
-//! a rule or panel that names a metric plugobs does not emit is an error.
+//! Operating plugobs: Prometheus alert and recording rules, a Grafana dashboard,
+//! Alertmanager inhibitions and a Prometheus scrape configuration, generated from
+//! plugobs' closed metric list (`plugobs::names::ALL`), so they match the names the code
+//! records and keep matching: a rule or panel that names a metric plugobs does not emit
+//! is an error.
 //!
 //! ```text
-//! cargo run -p plugobs-cli -- rules > plugobs.rules.yml
-//! cargo run -p plugobs-cli -- dashboard > plugobs.dashboard.json
-//! cargo run -p plugobs-cli -- rules --set error_ratio=0.1 --set slow_for=5m
-//! cargo run -p plugobs-cli -- prometheus-config host:9464 plugobs.rules.yml
+//! cargo install plugobs-cli
+//! plugobs-cli rules > plugobs.rules.yml
+//! plugobs-cli dashboard > plugobs.dashboard.json
+//! plugobs-cli inhibit-rules > plugobs.inhibit.yml
+//! plugobs-cli rules --set selector='job="pipeline"' --set error_ratio=0.1
+//! plugobs-cli prometheus-config --rules plugobs.rules.yml app-1:9464 app-2:9464
+//! ```
+//!
+//! The same generators as a library, for a host that wants the rules in its own
+//! namespace and with its own defaults ([`Config`] has a setter per common setting and
+//! [`Config::set`] for all of them):
+//!
+//! ```
+//! let config = plugobs_cli::Config::new()
+//!     .namespace("myapp")
+//!     .selector(r#"job="pipeline""#)
+//!     .objective(0.995);
+//! let rules = plugobs_cli::rules_yaml(&config)?;
+//! let dashboard = plugobs_cli::dashboard_json(&config)?;
+//! let inhibitions = plugobs_cli::inhibit_rules_yaml(&config)?;
+//! assert!(rules.contains("myapp:operation_error_budget:ratio"));
+//! assert!(dashboard.contains("myapp_plugin_up"));
+//! assert!(inhibitions.contains("PlugobsErrorBudgetBurnFast"));
+//! # Ok::<(), plugobs_cli::OpsError>(())
 //! ```
 //!
 //! The alerts are listed in [`rules`](mod@rules); `docs/operating.md` says what each
-//! means and what to do.
+//! means and what to do, and each alert's `runbook_url` points at its section.
 //!
 //! Every per-plugin series carries plugobs' `instance` label (the configured instance),
 //! and the rules and the dashboard group by it. Prometheus attaches its own target label
@@ -22,10 +43,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod alertmanager;
 pub mod config;
 pub mod dashboard;
 pub mod names;
 pub mod rules;
+pub mod scope;
 pub mod yaml;
 
 pub use config::Config;
@@ -64,7 +87,11 @@ impl std::fmt::Display for OpsError {
             OpsError::UnknownKey { key } => write!(
                 f,
                 "unknown setting `{key}`; the settings are: {}",
-                config::KEYS.join(", ")
+                config::SETTINGS
+                    .iter()
+                    .map(|s| s.key)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             OpsError::InvalidValue {
                 key,
@@ -99,29 +126,43 @@ pub fn dashboard_json(config: &Config) -> Result<String, OpsError> {
     Ok(serde_json::to_string_pretty(&value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")))
 }
 
+/// Alertmanager's `inhibit_rules:` block for the alerts ([`alertmanager`]).
+///
+/// ```
+/// let yaml = plugobs_cli::inhibit_rules_yaml(&plugobs_cli::Config::default()).unwrap();
+/// assert!(yaml.contains(r#"- "alertname=\"PlugobsErrorBudgetBurnFast\"""#));
+/// ```
+///
+/// # Errors
+/// [`OpsError::InvalidValue`] when the configuration does not validate.
+pub fn inhibit_rules_yaml(config: &Config) -> Result<String, OpsError> {
+    alertmanager::yaml(config)
+}
+
 /// The target label [`prometheus_config`] keeps the scraped address (`host:port`) in,
 /// since plugobs' own `instance` label takes the place of Prometheus's.
 pub const HOST_LABEL: &str = "host";
 
-/// A minimal Prometheus configuration that scrapes `target` (`host:port`, path
+/// A minimal Prometheus configuration that scrapes each of `targets` (`host:port`, path
 /// `/metrics`) every `scrape_interval` and loads the rule file `rules_path`.
 ///
 /// The job has `honor_labels: true`, so plugobs' `instance` label (the configured
 /// instance of a plugin, which the rules group by) is kept as it is, instead of being
 /// renamed `exported_instance` because Prometheus's target label `instance` has the same
-/// name. A relabeling copies the target's address to the label `host` ([`HOST_LABEL`]),
-/// so two hosts running an instance of the same name stay two series. Series without
-/// plugobs' `instance` (`plugobs_plugins`, `process_*`, `up`) still get Prometheus's
-/// `instance` = the address.
+/// name. A relabeling copies each target's address to the label `host` ([`HOST_LABEL`]),
+/// so two hosts running an instance of the same name stay two series, and every alert
+/// names its host. Series without plugobs' `instance` (`plugobs_plugins`, `process_*`,
+/// `up`) still get Prometheus's `instance` = the address.
 ///
 /// ```
-/// let yml = plugobs_cli::prometheus_config("127.0.0.1:9100", "1s", "plugobs.rules.yml");
-/// assert!(yml.contains("127.0.0.1:9100"));
+/// let yml = plugobs_cli::prometheus_config(&["10.0.0.1:9464", "10.0.0.2:9464"], "1s", "plugobs.rules.yml");
+/// assert!(yml.contains(r#"targets: ["10.0.0.1:9464", "10.0.0.2:9464"]"#));
 /// assert!(yml.contains("honor_labels: true"));
 /// assert!(yml.contains(r#"target_label: "host""#));
 /// ```
-pub fn prometheus_config(target: &str, scrape_interval: &str, rules_path: &str) -> String {
+pub fn prometheus_config(targets: &[&str], scrape_interval: &str, rules_path: &str) -> String {
     let q = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+    let targets: Vec<String> = targets.iter().map(|t| q(t)).collect();
     format!(
         "global:\n  scrape_interval: {si}\n  evaluation_interval: {si}\nrule_files:\n  - {rules}\n\
          scrape_configs:\n  - job_name: \"plugobs\"\n    metrics_path: \"/metrics\"\n    \
@@ -130,10 +171,10 @@ pub fn prometheus_config(target: &str, scrape_interval: &str, rules_path: &str) 
          honor_labels: true\n    \
          relabel_configs:\n      - source_labels: [\"__address__\"]\n        \
          target_label: {host_q}\n    \
-         static_configs:\n      - targets: [{target}]\n",
+         static_configs:\n      - targets: [{targets}]\n",
         si = q(scrape_interval),
         rules = q(rules_path),
-        target = q(target),
+        targets = targets.join(", "),
         host = HOST_LABEL,
         host_q = q(HOST_LABEL),
     )

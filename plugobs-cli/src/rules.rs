@@ -1,41 +1,52 @@
 //! The alert and recording rules.
 //!
-//! Every per-plugin aggregation keeps the configured instance: rules group `by (plugin,
-//! kind, instance, ...)` and join `on (plugin, kind, instance)`, so two instances of one
-//! plugin (two Kafka sinks to two clusters) are judged apart, and an alert names the one
-//! that fails. A plugin loaded without an instance name has `instance` = its plugin name.
-//! The rules need plugobs' own `instance` label, which a default Prometheus scrape renames
-//! `exported_instance`: scrape with `honor_labels: true`, as
-//! [`prometheus_config`](crate::prometheus_config) does.
+//! Every aggregation keeps the host labels (`job`, `host` by default: the setting
+//! `host_labels`) and the configured instance: rules group `by (job, host, plugin, kind,
+//! instance, ...)` and join `on (job, host, plugin, kind, instance)`, so two hosts running
+//! an instance of the same name, and two instances of one plugin (two Kafka sinks to two
+//! clusters), are judged apart, and an alert names the machine and the instance that
+//! fail. Every series read carries the `selector` setting (e.g. `job="pipeline"`), so the
+//! rules look at the targets they are for, not at the whole Prometheus. A plugin loaded
+//! without an instance name has `instance` = its plugin name. The rules need plugobs' own
+//! `instance` label, which a default Prometheus scrape renames `exported_instance`:
+//! scrape with `honor_labels: true`, as [`prometheus_config`](crate::prometheus_config)
+//! does.
 //!
-//! Alerts (each with a `severity` label, a summary and a description naming the plugin and
-//! its instance):
+//! Alerts (each with a `severity` label, a summary, a description naming the host, the
+//! plugin and its instance, and a `runbook_url` into `docs/operating.md`):
 //!
 //! | alert | fires when |
 //! |---|---|
-//! | `PlugobsNoPluginRunning` | no plugin instance is running or degraded (the system is down), or the target exposes no plugobs metrics |
+//! | `PlugobsTargetDown` | a target that exposed plugobs' metrics within `target_lookback` is no longer scraped (`up` is 0) |
+//! | `PlugobsNoPluginRunning` | a scraped target runs no plugin instance (none running or degraded) |
 //! | `PlugobsPluginLoadFailed` | an instance's configuration, constructor or start hook failed in the last `lifecycle_window`, or failed at some point and is not up now |
-//! | `PlugobsOperationErrorRatioHigh` | an operation's errors and panics over its finished calls, in one instance, exceed `error_ratio` |
-//! | `PlugobsOperationSlow` | an operation's p99 latency, in one instance, exceeds `slow_p99_seconds` |
+//! | `PlugobsOperationErrorRatioHigh` | an operation's errors and panics over its finished calls, in one instance, exceed `error_ratio`, over at least `min_calls` calls |
+//! | `PlugobsOperationSlow` | an operation's `latency_quantile` latency exceeds its latency objective (declared in code, else `slow_seconds`), over at least `min_calls` calls |
 //! | `PlugobsPluginStartSlow` | a start of an instance took longer than `slow_start_seconds` in the last `lifecycle_window` |
 //! | `PlugobsPluginFlapping` | an instance changed state more than `flapping_transitions` times in `lifecycle_window` |
 //! | `PlugobsPluginUnhealthy` | an instance's health is `unhealthy` |
 //! | `PlugobsHealthCheckTimeouts` | an instance's health checks time out |
 //! | `PlugobsHealthCheckStale` | a running instance was not checked for `stale_check_seconds` |
 //! | `PlugobsHealthRoundsOverrun` | the health monitor's rounds took longer than its interval in the last `lifecycle_window` |
-//! | `PlugobsErrorBudgetBurnFast` | an instance's error budget of `objective` burns 14.4× (1h and 5m) or 6× (6h and 30m) too fast: page |
+//! | `PlugobsErrorBudgetBurnFast` | an operation's error budget (its success objective declared in code, else `objective`) burns 14.4× (1h and 5m) or 6× (6h and 30m) too fast: page |
 //! | `PlugobsErrorBudgetBurnSlow` | it burns 3× (1d and 2h) or 1× (3d and 6h) too fast: ticket |
 //!
 //! The burn-rate pairs are the multiwindow, multi-burn-rate alerts of the SRE workbook
-//! (chapter 5), per plugin instance, over errors and panics.
+//! (chapter 5), per operation, over errors and panics, and only where the long window
+//! holds at least `min_calls` calls and the operation was already counted a short window
+//! earlier (so a brand-new series does not page on its first seconds of data). Objectives in code come from the gauge
+//! `plugobs_operation_objective{objective="success"|"latency"}`; the recording rules
+//! `…:operation_error_budget:ratio` and `…:operation_latency_objective:seconds` hold each
+//! operation's own, or the setting for an operation that declares none.
 
 use crate::OpsError;
 use crate::config::Config;
-use crate::names::Names;
+use crate::names::{Names, OBJECTIVE};
+use crate::scope::Scope;
 use crate::yaml::{Group, Rule};
 
 /// `window` seconds as a Prometheus duration.
-fn secs(window: f64) -> String {
+pub(crate) fn secs(window: f64) -> String {
     format!("{}s", window.round().max(1.0) as u64)
 }
 
@@ -47,11 +58,25 @@ const BURN: &[(f64, f64, f64, &str)] = &[
     (259_200.0, 21_600.0, 1.0, "warning"),
 ];
 
+/// The recording rule name of the latency quantile `q`: `p99` for 0.99, `p999` for 0.999.
+pub fn quantile_label(q: f64) -> String {
+    let pct = (q * 1e6).round() / 1e4;
+    format!("p{}", pct.to_string().replace('.', ""))
+}
+
+/// The anchor of an alert's section in `docs/operating.md` (its heading is the alert's
+/// name in backticks, whose GitHub anchor is the name in lower case).
+pub fn runbook_anchor(alert: &str) -> String {
+    alert.to_lowercase()
+}
+
 /// Every rule group: recording rules first, then alerts.
 ///
 /// # Errors
-/// [`OpsError::UnknownMetric`] when a rule names a metric plugobs does not emit.
+/// [`OpsError::UnknownMetric`] when a rule names a metric plugobs does not emit;
+/// [`OpsError::InvalidValue`] when the configuration does not validate.
 pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
+    let sc = Scope::new(config)?;
     let n = Names::new(&config.namespace);
     let ops = n.metric("plugin_operations_total")?;
     let latency = n.metric("plugin_operation_duration_seconds")?;
@@ -65,198 +90,318 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
     let up = n.metric("plugin_up")?;
     let overruns = n.metric("health_round_overruns_total")?;
     let errors = n.metric("plugin_errors_total")?;
-    // Every per-plugin series is per instance: group and join on all three.
-    let pki = "plugin, kind, instance";
-    let failed_now = format!(
-        r#"(sum by ({pki}, stage) ({failures}{{stage=~"load|start"}}) > 0 and on ({pki}) ({up} == 0))"#
-    );
+    let objective = n.metric(OBJECTIVE)?;
+    // Every per-plugin series is per host and instance: group and join on all of them.
+    let host = sc.keys(&[]);
+    let pki = sc.keys(&["plugin", "kind", "instance"]);
+    let by_op = sc.keys(&["plugin", "kind", "instance", "operation"]);
+    let sel = |metric: &str, matchers: &str| sc.series(metric, matchers);
     let w = &config.rate_window;
-    let by_op = format!("{pki}, operation");
     let bad = r#"outcome=~"error|panic""#;
+    let min_calls = config.min_calls;
 
-    let error_ratio = n.record("operation_error_ratio", &format!("rate{w}"));
-    let mut recording = vec![Rule::Record {
-        name: error_ratio.clone(),
+    let calls = |window: &str| n.record("operation_calls", &format!("increase{window}"));
+    let ratio = |window: &str| n.record("operation_error_ratio", &format!("rate{window}"));
+    let record_calls = |window: &str| Rule::Record {
+        name: calls(window),
+        expr: format!("sum by ({by_op}) (increase({}[{window}]))", sel(&ops, "")),
+    };
+    let record_ratio = |window: &str| Rule::Record {
+        name: ratio(window),
         expr: format!(
-            "sum by ({by_op}) (rate({ops}{{{bad}}}[{w}])) / sum by ({by_op}) (rate({ops}[{w}]))"
+            "sum by ({by_op}) (rate({}[{window}])) / sum by ({by_op}) (rate({}[{window}]))",
+            sel(&ops, bad),
+            sel(&ops, "")
         ),
-    }];
-    for (q, label) in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99")] {
+    };
+    let mut recording = vec![record_calls(w), record_ratio(w)];
+    let mut quantiles = vec![0.5, 0.9, 0.99];
+    if !quantiles.contains(&config.latency_quantile) {
+        quantiles.push(config.latency_quantile);
+    }
+    for q in quantiles {
         recording.push(Rule::Record {
-            name: n.record("operation_latency_seconds", &format!("{label}_{w}")),
+            name: n.record(
+                "operation_latency_seconds",
+                &format!("{}_{w}", quantile_label(q)),
+            ),
             expr: format!(
-                "histogram_quantile({q}, sum by ({by_op}, le) (rate({latency}_bucket[{w}])))"
+                "histogram_quantile({q}, sum by ({by_op}, le) (rate({}[{w}])))",
+                sel(&format!("{latency}_bucket"), "")
             ),
         });
     }
-    let mut burn_windows: Vec<f64> = BURN
+    // Each operation's objectives: its own (declared in code), else the setting.
+    let budget = n.record("operation_error_budget", "ratio");
+    let latency_objective = n.record("operation_latency_objective", "seconds");
+    recording.push(Rule::Record {
+        name: budget.clone(),
+        expr: format!(
+            r#"(1 - max by ({by_op}) ({})) or {} * group by ({by_op}) ({})"#,
+            sel(&objective, r#"objective="success""#),
+            round(1.0 - config.objective),
+            sel(&ops, "")
+        ),
+    });
+    recording.push(Rule::Record {
+        name: latency_objective.clone(),
+        expr: format!(
+            r#"max by ({by_op}) ({}) or {} * group by ({by_op}) ({})"#,
+            sel(&objective, r#"objective="latency""#),
+            config.slow_seconds,
+            sel(&ops, "")
+        ),
+    });
+    let mut burn_windows: Vec<String> = BURN
         .iter()
         .flat_map(|&(long, short, _, _)| [long, short])
-        .map(|s| s * config.burn_window_scale)
+        .map(|s| secs(s * config.burn_window_scale))
         .collect();
-    burn_windows.sort_by(f64::total_cmp);
-    burn_windows.dedup_by(|a, b| secs(*a) == secs(*b));
-    let plugin_ratio =
-        |window: f64| n.record("plugin_error_ratio", &format!("rate{}", secs(window)));
-    for &window in &burn_windows {
-        let d = secs(window);
-        recording.push(Rule::Record {
-            name: plugin_ratio(window),
-            expr: format!(
-                "sum by ({pki}) (rate({ops}{{{bad}}}[{d}])) / sum by ({pki}) (rate({ops}[{d}]))"
-            ),
-        });
+    burn_windows.sort_by_key(|d| d.trim_end_matches('s').parse::<u64>().unwrap_or(0));
+    burn_windows.dedup();
+    for d in &burn_windows {
+        if d != w {
+            recording.push(record_ratio(d));
+        }
+    }
+    let mut long_windows: Vec<String> = BURN
+        .iter()
+        .map(|&(long, ..)| secs(long * config.burn_window_scale))
+        .collect();
+    long_windows.dedup();
+    for d in &long_windows {
+        if d != w {
+            recording.push(record_calls(d));
+        }
     }
 
-    let p99 = n.record("operation_latency_seconds", &format!("p99_{w}"));
+    let pq = n.record(
+        "operation_latency_seconds",
+        &format!("{}_{w}", quantile_label(config.latency_quantile)),
+    );
     let lw = &config.lifecycle_window;
     let plugin = "{{ $labels.plugin }}";
     let instance = "{{ $labels.instance }}";
-    // `plugin/instance` in summaries; "instance … of plugin …" in descriptions.
-    let who = format!("{plugin}/{instance}");
-    let of = format!("instance {instance} of plugin {plugin}");
-    let of_cap = format!("Instance {instance} of plugin {plugin}");
+    let where_ = sc.where_template();
+    let at = if where_.is_empty() {
+        String::new()
+    } else {
+        format!(" ({where_})")
+    };
+    // `plugin/instance (host)` in summaries; "instance … of plugin … (host)" in
+    // descriptions.
+    let who = format!("{plugin}/{instance}{at}");
+    let of = format!("instance {instance} of plugin {plugin}{at}");
+    let of_cap = format!("Instance {instance} of plugin {plugin}{at}");
     let operation = "{{ $labels.operation }}";
+    let op_who = format!("{plugin}/{instance}.{operation}{at}");
     let value = "{{ $value | humanize }}";
+    let target = if where_.is_empty() {
+        "The target".to_owned()
+    } else {
+        format!("Target {where_}")
+    };
+    let enough = |window: &str| format!("{} >= {min_calls}", sel(&calls(window), ""));
     let mut alerts = vec![
-        Rule::Alert {
-            name: "PlugobsNoPluginRunning".into(),
-            expr: format!(
-                r#"sum({plugins}{{state=~"running|degraded"}}) == 0 or absent({plugins})"#
+        alert(
+            config,
+            "PlugobsTargetDown",
+            format!(
+                "max by ({host}) ({}) == 0 and on ({host}) group by ({host}) (last_over_time({}[{}]))",
+                sel("up", ""),
+                sel(&plugins, ""),
+                config.target_lookback
             ),
-            for_: config.down_for.clone(),
-            severity: "critical",
-            summary: "No plugin is running".into(),
-            description: format!(
-                "No plugin instance is running or degraded, or the target exposes no {plugins}: the \
-                 host serves nothing. Check the host's log for load and start failures and \
-                 its /readyz endpoint."
+            &config.down_for,
+            "critical",
+            format!("{target} is not scraped"),
+            format!(
+                "{target} exposed plugobs' metrics in the last {} and Prometheus cannot \
+                 scrape it now (up is 0): the host is down, restarting or unreachable. \
+                 Every other plugobs alert of this host is blind until it is back.",
+                config.target_lookback
             ),
-        },
-        Rule::Alert {
-            name: "PlugobsPluginLoadFailed".into(),
+        ),
+        alert(
+            config,
+            "PlugobsNoPluginRunning",
+            format!(
+                r#"sum by ({host}) ({}) == 0 and on ({host}) max by ({host}) ({}) == 1"#,
+                sel(&plugins, r#"state=~"running|degraded""#),
+                sel("up", "")
+            ),
+            &config.down_for,
+            "critical",
+            format!("No plugin is running on {}", lower_first(&target)),
+            format!(
+                "{target} is scraped but no plugin instance on it is running or degraded: \
+                 the host serves nothing. Check the host's log for load and start failures \
+                 and its /readyz endpoint."
+            ),
+        ),
+        alert(
+            config,
+            "PlugobsPluginLoadFailed",
             // The first clause sees failures while Prometheus watches; the second a plugin
             // that failed (possibly before the first scrape) and is not up now.
-            expr: format!(
-                r#"sum by ({pki}, stage) (increase({failures}{{stage=~"load|start"}}[{lw}])) > 0 or {failed_now}"#
+            format!(
+                r#"sum by ({pki}, stage) (increase({}[{lw}])) > 0 or (sum by ({pki}, stage) ({}) > 0 and on ({pki}) ({} == 0))"#,
+                sel(&failures, r#"stage=~"load|start""#),
+                sel(&failures, r#"stage=~"load|start""#),
+                sel(&up, "")
             ),
-            for_: "0m".into(),
-            severity: "critical",
-            summary: format!("Plugin {who} failed to load or start"),
-            description: format!(
+            "0m",
+            "critical",
+            format!("Plugin {who} failed to load or start"),
+            format!(
                 "{of_cap} failed at its {{{{ $labels.stage }}}} step in the last {lw}. \
                  Its last failure (message and error type) is in the host's stats: the \
                  entry of instance {instance} in /plugins."
             ),
-        },
-        Rule::Alert {
-            name: "PlugobsOperationErrorRatioHigh".into(),
-            expr: format!("{error_ratio} > {}", config.error_ratio),
-            for_: config.error_ratio_for.clone(),
-            severity: "warning",
-            summary: format!("{who}.{operation} fails too often"),
-            description: format!(
+        ),
+        alert(
+            config,
+            "PlugobsOperationErrorRatioHigh",
+            format!(
+                "{} > {} and {}",
+                sel(&ratio(w), ""),
+                config.error_ratio,
+                enough(w)
+            ),
+            &config.error_ratio_for,
+            "warning",
+            format!("{op_who} fails too often"),
+            format!(
                 "{value} of the calls of {operation} in {of} returned an error or panicked \
-                 over {w} (threshold {}). {errors} by error_kind says which errors.",
+                 over {w} (threshold {}, at least {min_calls} calls). {errors} by error_kind \
+                 says which errors.",
                 config.error_ratio
             ),
-        },
-        Rule::Alert {
-            name: "PlugobsOperationSlow".into(),
-            expr: format!("{p99} > {}", config.slow_p99_seconds),
-            for_: config.slow_for.clone(),
-            severity: "warning",
-            summary: format!("{who}.{operation} is slow"),
-            description: format!(
-                "The p99 latency of {operation} in {of} is {value}s over {w} \
-                 (threshold {}s).",
-                config.slow_p99_seconds
+        ),
+        alert(
+            config,
+            "PlugobsOperationSlow",
+            format!(
+                "{} > {} and {}",
+                sel(&pq, ""),
+                sel(&latency_objective, ""),
+                enough(w)
             ),
-        },
-        Rule::Alert {
-            name: "PlugobsPluginStartSlow".into(),
-            expr: format!(
-                r#"sum by ({pki}) (increase({start}_bucket{{le="+Inf"}}[{lw}])) - sum by ({pki}) (increase({start}_bucket{{le="{}"}}[{lw}])) > 0"#,
-                config.slow_start_seconds
+            &config.slow_for,
+            "warning",
+            format!("{op_who} is slow"),
+            format!(
+                "The p{} latency of {operation} in {of} is {value}s over {w}, above its \
+                 latency objective (declared in code, else {}s).",
+                (config.latency_quantile * 1e6).round() / 1e4,
+                config.slow_seconds
             ),
-            for_: "0m".into(),
-            severity: "warning",
-            summary: format!("Plugin {who} started slowly"),
-            description: format!(
+        ),
+        alert(
+            config,
+            "PlugobsPluginStartSlow",
+            format!(
+                r#"sum by ({pki}) (increase({}[{lw}])) - sum by ({pki}) (increase({}[{lw}])) > 0"#,
+                sel(&format!("{start}_bucket"), r#"le="+Inf""#),
+                sel(
+                    &format!("{start}_bucket"),
+                    &format!(r#"le="{}""#, config.slow_start_seconds)
+                ),
+            ),
+            "0m",
+            "warning",
+            format!("Plugin {who} started slowly"),
+            format!(
                 "A start of {of} took longer than {}s in the last {lw}.",
                 config.slow_start_seconds
             ),
-        },
-        Rule::Alert {
-            name: "PlugobsPluginFlapping".into(),
-            expr: format!(
-                "sum by ({pki}) (increase({transitions}[{lw}])) > {}",
+        ),
+        alert(
+            config,
+            "PlugobsPluginFlapping",
+            format!(
+                "sum by ({pki}) (increase({}[{lw}])) > {}",
+                sel(&transitions, ""),
                 config.flapping_transitions
             ),
-            for_: "0m".into(),
-            severity: "warning",
-            summary: format!("Plugin {who} changes state too often"),
-            description: format!(
+            "0m",
+            "warning",
+            format!("Plugin {who} changes state too often"),
+            format!(
                 "{of_cap} changed state {value} times in {lw} (threshold {}): it is \
                  restarting or its health flips.",
                 config.flapping_transitions
             ),
-        },
-        Rule::Alert {
-            name: "PlugobsPluginUnhealthy".into(),
-            expr: format!(r#"{health}{{status="unhealthy"}} == 1"#),
-            for_: config.unhealthy_for.clone(),
-            severity: "critical",
-            summary: format!("Plugin {who} is unhealthy"),
-            description: format!(
+        ),
+        alert(
+            config,
+            "PlugobsPluginUnhealthy",
+            format!("{} == 1", sel(&health, r#"status="unhealthy""#)),
+            &config.unhealthy_for,
+            "critical",
+            format!("Plugin {who} is unhealthy"),
+            format!(
                 "{of_cap} reports unhealthy (its health hook, a failed or timed-out \
                  check, or the policy over its own operations). The message says which: see \
                  the entry of instance {instance} in /plugins, or the status page."
             ),
-        },
-        Rule::Alert {
-            name: "PlugobsHealthCheckTimeouts".into(),
-            expr: format!(
-                r#"sum by ({pki}) (increase({check_failures}{{reason="timeout"}}[{lw}])) > 0"#
+        ),
+        alert(
+            config,
+            "PlugobsHealthCheckTimeouts",
+            format!(
+                "sum by ({pki}) (increase({}[{lw}])) > 0",
+                sel(&check_failures, r#"reason="timeout""#)
             ),
-            for_: "0m".into(),
-            severity: "warning",
-            summary: format!("Health checks of plugin {who} time out"),
-            description: format!(
+            "0m",
+            "warning",
+            format!("Health checks of plugin {who} time out"),
+            format!(
                 "{value} health checks of {of} exceeded their timeout in {lw}: the \
                  check hangs on something (a lock, a remote call without a timeout)."
             ),
-        },
-        Rule::Alert {
-            name: "PlugobsHealthCheckStale".into(),
-            expr: format!(
-                "(time() - {last_check} > {secs}) and on ({pki}) ({up} == 1)",
-                secs = config.stale_check_seconds
+        ),
+        alert(
+            config,
+            "PlugobsHealthCheckStale",
+            format!(
+                "(time() - {} > {}) and on ({pki}) ({} == 1)",
+                sel(&last_check, ""),
+                config.stale_check_seconds,
+                sel(&up, "")
             ),
-            for_: "0m".into(),
-            severity: "warning",
-            summary: format!("Plugin {who} was not health-checked recently"),
-            description: format!(
+            "0m",
+            "warning",
+            format!("Plugin {who} was not health-checked recently"),
+            format!(
                 "The last health check of {of} is {value}s old (threshold {}s): \
                  the health monitor is not running or its checks never return.",
                 config.stale_check_seconds
             ),
-        },
-        Rule::Alert {
-            name: "PlugobsHealthRoundsOverrun".into(),
-            expr: format!("increase({overruns}[{lw}]) > 0"),
-            for_: "0m".into(),
-            severity: "warning",
-            summary: "Health rounds overran their interval".into(),
-            description: format!(
-                "{value} rounds of the health monitor took longer than its interval in \
-                 {lw}: every plugin's status is judged late. The monitor's thread pool grows \
-                 for hung hooks, so a round overruns when the checks themselves are slow: see \
-                 plugobs_health_round_duration_seconds and the health check timeouts."
+        ),
+        alert(
+            config,
+            "PlugobsHealthRoundsOverrun",
+            format!(
+                "sum by ({host}) (increase({}[{lw}])) > 0",
+                sel(&overruns, "")
             ),
-        },
+            "0m",
+            "warning",
+            format!(
+                "Health rounds overran their interval on {}",
+                lower_first(&target)
+            ),
+            format!(
+                "{value} rounds of the health monitor of {} took longer than its interval \
+                 in {lw}: every plugin's status is judged late. The monitor's thread pool \
+                 grows for hung hooks, so a round overruns when the checks themselves are \
+                 slow: see {}_health_round_duration_seconds and the health check timeouts.",
+                lower_first(&target),
+                n.namespace()
+            ),
+        ),
     ];
-    let budget = 1.0 - config.objective;
     for (name, severity, summary) in [
         (
             "PlugobsErrorBudgetBurnFast",
@@ -269,31 +414,38 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             "burns its error budget",
         ),
     ] {
+        let budget = sel(&budget, "");
         let clauses: Vec<String> = BURN
             .iter()
             .filter(|b| b.3 == severity)
             .map(|&(long, short, factor, _)| {
-                // Rounded, so 14.4 × 0.001 reads 0.0144, not 0.014400000000000013.
-                let threshold = (factor * budget * 1e9).round() / 1e9;
+                let long = secs(long * config.burn_window_scale);
+                let short = secs(short * config.burn_window_scale);
+                // Enough calls in the long window, and counted a short window ago
+                // already: a brand-new series does not page on its first seconds.
                 format!(
-                    "({} > {threshold} and {} > {threshold})",
-                    plugin_ratio(long * config.burn_window_scale),
-                    plugin_ratio(short * config.burn_window_scale)
+                    "({} / {budget} > {factor} and {} / {budget} > {factor} and {} and {} offset {short})",
+                    sel(&ratio(&long), ""),
+                    sel(&ratio(&short), ""),
+                    enough(&long),
+                    sel(&calls(&long), ""),
                 )
             })
             .collect();
-        alerts.push(Rule::Alert {
-            name: name.into(),
-            expr: clauses.join(" or "),
-            for_: "0m".into(),
+        alerts.push(alert(
+            config,
+            name,
+            clauses.join(" or "),
+            "0m",
             severity,
-            summary: format!("Plugin {who} {summary}"),
-            description: format!(
-                "At this error rate {of} exhausts the error budget of its {} \
-                 objective early (multiwindow, multi-burn-rate alert).",
+            format!("{op_who} {summary}"),
+            format!(
+                "{operation} in {of} burns its error budget {value}× as fast as its \
+                 objective allows (its success objective declared in code, else {}): at \
+                 this rate the budget is gone early (multiwindow, multi-burn-rate alert).",
                 config.objective
             ),
-        });
+        ));
     }
     Ok(vec![
         Group {
@@ -305,4 +457,37 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
             rules: alerts,
         },
     ])
+}
+
+/// Rounded to 9 decimals, so 1 − 0.999 reads 0.001, not 0.0010000000000000009.
+fn round(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
+}
+
+fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn alert(
+    config: &Config,
+    name: &str,
+    expr: String,
+    for_: &str,
+    severity: &'static str,
+    summary: String,
+    description: String,
+) -> Rule {
+    Rule::Alert {
+        name: name.to_owned(),
+        expr,
+        for_: for_.to_owned(),
+        severity,
+        summary,
+        description,
+        runbook_url: format!("{}#{}", config.runbook_base, runbook_anchor(name)),
+    }
 }

@@ -29,6 +29,8 @@ pub enum Rule {
         /// What it means and what to do, with `{{ $labels.plugin }}` and
         /// `{{ $labels.instance }}` templates.
         description: String,
+        /// Where the runbook says what to do: `runbook_base#anchor`.
+        runbook_url: String,
     },
 }
 
@@ -64,6 +66,7 @@ pub fn write(groups: &[Group]) -> String {
                     severity,
                     summary,
                     description,
+                    runbook_url,
                 } => {
                     let _ = writeln!(out, "      - alert: {}", q(name));
                     let _ = writeln!(out, "        expr: {}", q(expr));
@@ -73,6 +76,7 @@ pub fn write(groups: &[Group]) -> String {
                     out.push_str("        annotations:\n");
                     let _ = writeln!(out, "          summary: {}", q(summary));
                     let _ = writeln!(out, "          description: {}", q(description));
+                    let _ = writeln!(out, "          runbook_url: {}", q(runbook_url));
                 }
             }
         }

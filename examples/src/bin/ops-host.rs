@@ -13,11 +13,14 @@
 //! The first four are loaded the old way, without an instance name: their `instance`
 //! label is their plugin name.
 //!
+//! With `--no-flaky` after the port, `flaky_sink` never fails: the end-to-end test runs
+//! two hosts, one of each, and checks that the error-ratio alert names the right one.
+//!
 //! ```text
-//! cargo run -p plugobs-examples --bin ops-host -- 9464
+//! cargo run -p plugobs-examples --bin ops-host -- 9464 [--no-flaky]
 //! ```
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 pub trait Sink: Send + Sync {
@@ -63,6 +66,9 @@ impl Sink for SickSink {
     }
 }
 
+/// Whether `flaky_sink` fails every other write (`--no-flaky` clears it).
+static FLAKY: AtomicBool = AtomicBool::new(true);
+
 #[plugobs::plugin(kind = "sink", provides = dyn Sink)]
 #[derive(Default)]
 pub struct FlakySink {
@@ -72,7 +78,7 @@ pub struct FlakySink {
 #[plugobs::instrumented]
 impl Sink for FlakySink {
     fn write(&self, _: u64) -> Result<(), SinkError> {
-        if self.writes.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+        if FLAKY.load(Ordering::Relaxed) && self.writes.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
             Err(SinkError::Rejected)
         } else {
             Ok(())
@@ -134,8 +140,13 @@ static ALLOC: plugobs::alloc::Attributed<std::alloc::System> =
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::args()
         .nth(1)
-        .ok_or("usage: ops-host PORT")?
+        .ok_or("usage: ops-host PORT [--no-flaky]")?
         .parse()?;
+    match std::env::args().nth(2).as_deref() {
+        None => {}
+        Some("--no-flaky") => FLAKY.store(false, Ordering::Relaxed),
+        Some(other) => return Err(format!("unexpected argument `{other}`").into()),
+    }
     let exporter = plugobs::prometheus::install()?;
     let registry = plugobs::registry();
     // One instance started and stopped first, so the stop histogram has a value.
