@@ -10,8 +10,8 @@ pub const PROCESS: &[&str] = &["process_cpu_seconds_total", "process_resident_me
 
 /// The gauge of objectives declared in code (`operation_objective`, labels plugin, kind,
 /// instance, operation, objective = `success` | `latency`), read by the burn-rate and
-/// latency rules; accepted here until it is in `plugobs::names::ALL` too.
-pub const OBJECTIVE: &str = "operation_objective";
+/// latency rules.
+pub const OBJECTIVE: &str = plugobs::names::OPERATION_OBJECTIVE.name;
 
 /// Full metric names in one namespace.
 #[derive(Clone, Debug)]
@@ -40,7 +40,6 @@ impl Names {
     pub fn metric(&self, name: &str) -> Result<String, OpsError> {
         match plugobs::names::find(name) {
             Some(def) => Ok(format!("{}_{}", self.namespace, def.name)),
-            None if name == OBJECTIVE => Ok(format!("{}_{name}", self.namespace)),
             None => Err(OpsError::UnknownMetric {
                 name: name.to_owned(),
             }),

@@ -107,6 +107,8 @@ pub struct PluginArgs {
     pub stop: Option<Path>,
     pub health: Option<Path>,
     pub krate: Option<Path>,
+    /// `objective = "…"`, `latency = "…"`: the default of every operation of the plugin.
+    pub objective: Objective,
 }
 
 const PLUGIN_KEYS: &[&str] = &[
@@ -120,6 +122,8 @@ const PLUGIN_KEYS: &[&str] = &[
     "stop",
     "health",
     "crate",
+    "objective",
+    "latency",
 ];
 
 impl PluginArgs {
@@ -137,6 +141,7 @@ impl PluginArgs {
                 "stop" => out.stop = Some(path_value(meta, "stop", "stop = Self::close")?),
                 "health" => out.health = Some(path_value(meta, "health", "health = Self::check")?),
                 "crate" => out.krate = Some(path_value(meta, "crate", "crate = ::plugobs")?),
+                "objective" | "latency" => out.objective.parse(key, meta)?,
                 "provides" => {
                     let input = meta.value()?;
                     if input.peek(syn::token::Bracket) {
@@ -155,6 +160,106 @@ impl PluginArgs {
         });
         out
     }
+}
+
+/// An objective declared in code: `objective = "99.9%"` (in millionths) and
+/// `latency = "250ms"` (in nanoseconds).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Objective {
+    pub success_ppm: Option<u32>,
+    pub latency_nanos: Option<u64>,
+}
+
+impl Objective {
+    /// This objective, each part not declared taken from `outer`.
+    pub fn or(self, outer: Objective) -> Objective {
+        Objective {
+            success_ppm: self.success_ppm.or(outer.success_ppm),
+            latency_nanos: self.latency_nanos.or(outer.latency_nanos),
+        }
+    }
+
+    /// Reads `objective` or `latency` of an attribute into `self`.
+    fn parse(&mut self, key: &str, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        let lit = string_value(meta, key)?;
+        let text = lit.value();
+        let error = |message: String| syn::Error::new(lit.span(), message);
+        match key {
+            "objective" => self.success_ppm = Some(parse_percent(&text).map_err(error)?),
+            _ => self.latency_nanos = Some(parse_latency(&text).map_err(error)?),
+        }
+        Ok(())
+    }
+}
+
+/// Parses `objective = "99.9%"` into millionths.
+///
+/// # Errors
+/// A message naming what is wrong: not a percentage, not above 0 and below 100, or more
+/// than four decimals.
+fn parse_percent(text: &str) -> Result<u32, String> {
+    let wrong = || {
+        format!(
+            "an objective is a percentage above 0 and below 100, with at most 4 decimals, \
+             like \"99.9%\"; found {text:?}"
+        )
+    };
+    let number = text.trim().strip_suffix('%').ok_or_else(wrong)?.trim_end();
+    let (whole, decimals) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty()
+        || decimals.len() > 4
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !decimals.bytes().all(|b| b.is_ascii_digit())
+        || whole.len() > 3
+    {
+        return Err(wrong());
+    }
+    let whole: u32 = whole.parse().map_err(|_| wrong())?;
+    let mut fraction: u32 = 0;
+    for (i, b) in decimals.bytes().enumerate() {
+        fraction += u32::from(b - b'0') * 10u32.pow(3 - i as u32);
+    }
+    let ppm = whole * 10_000 + fraction;
+    if ppm == 0 || ppm >= 1_000_000 {
+        return Err(wrong());
+    }
+    Ok(ppm)
+}
+
+/// Parses `latency = "250ms"` (units `ns`, `us`, `µs`, `ms`, `s`; decimals allowed) into
+/// nanoseconds.
+///
+/// # Errors
+/// A message naming what is wrong: no unit, not a number, not above 0, or more than an
+/// hour.
+fn parse_latency(text: &str) -> Result<u64, String> {
+    let wrong = || {
+        format!(
+            "a latency objective is a positive duration with its unit (ns, us, ms, s) of at \
+             most an hour, like \"250ms\"; found {text:?}"
+        )
+    };
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(wrong)?;
+    let (number, unit) = text.split_at(split);
+    let nanos_per = match unit.trim() {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => return Err(wrong()),
+    };
+    if number.is_empty() || number.matches('.').count() > 1 || number.ends_with('.') {
+        return Err(wrong());
+    }
+    let value: f64 = number.parse().map_err(|_| wrong())?;
+    let nanos = (value * nanos_per).round();
+    if !(1.0..=3_600e9).contains(&nanos) {
+        return Err(wrong());
+    }
+    Ok(nanos as u64)
 }
 
 /// `key = "string"`.
@@ -279,10 +384,38 @@ pub enum Place {
 impl Place {
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Place::Impl => &["level", "err", "cpu", "plugin", "crate"],
-            Place::MethodInImpl => &["name", "level", "fields", "err", "cpu", "skip", "value"],
+            Place::Impl => &[
+                "level",
+                "err",
+                "cpu",
+                "objective",
+                "latency",
+                "plugin",
+                "crate",
+            ],
+            Place::MethodInImpl => &[
+                "name",
+                "level",
+                "fields",
+                "err",
+                "cpu",
+                "objective",
+                "latency",
+                "skip",
+                "value",
+            ],
             Place::Function => &[
-                "name", "level", "fields", "err", "cpu", "skip", "value", "plugin", "crate",
+                "name",
+                "level",
+                "fields",
+                "err",
+                "cpu",
+                "objective",
+                "latency",
+                "skip",
+                "value",
+                "plugin",
+                "crate",
             ],
         }
     }
@@ -302,6 +435,8 @@ pub struct InstrumentedArgs {
     pub value: Option<Ident>,
     pub plugin: Option<Type>,
     pub krate: Option<Path>,
+    /// `objective = "…"`, `latency = "…"`.
+    pub objective: Objective,
 }
 
 impl InstrumentedArgs {
@@ -314,6 +449,7 @@ impl InstrumentedArgs {
                 "level" => out.level = Some(Level::parse(&string_value(meta, "level")?)?),
                 "err" => out.err = Some(flag(meta, "err")?),
                 "cpu" => out.cpu = Some(flag(meta, "cpu")?),
+                "objective" | "latency" => out.objective.parse(key, meta)?,
                 "skip" => out.skip = Some(flag(meta, "skip")?),
                 "value" => out.value = Some(flag(meta, "value")?),
                 "plugin" => {
@@ -438,5 +574,44 @@ impl Parse for CustomArgs {
             name,
             labels,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_parse_to_millionths_or_say_why_not() {
+        assert_eq!(parse_percent("99.9%"), Ok(999_000));
+        assert_eq!(parse_percent("99.95%"), Ok(999_500));
+        assert_eq!(parse_percent("99.9999%"), Ok(999_999));
+        assert_eq!(parse_percent("95%"), Ok(950_000));
+        assert_eq!(parse_percent(" 0.5 %"), Ok(5_000));
+        for bad in [
+            "99.9",
+            "100%",
+            "0%",
+            "99.99999%",
+            "-1%",
+            "abc%",
+            ".5%",
+            "1000%",
+            "99,9%",
+        ] {
+            assert!(parse_percent(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn latencies_parse_with_their_unit_or_say_why_not() {
+        assert_eq!(parse_latency("250ms"), Ok(250_000_000));
+        assert_eq!(parse_latency("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_latency("800us"), Ok(800_000));
+        assert_eq!(parse_latency("800µs"), Ok(800_000));
+        assert_eq!(parse_latency("20 ns"), Ok(20));
+        for bad in ["250", "0ms", "ms", "-1ms", "1.2.3s", "2h", "3601s", "5.ms"] {
+            assert!(parse_latency(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -12,7 +12,7 @@ use syn::{
     ItemImpl, ItemStruct, Lit, LitStr, Meta, Path, Signature, Type,
 };
 
-use crate::args::{CustomArgs, Field, InstrumentedArgs, Level, Place};
+use crate::args::{CustomArgs, Field, InstrumentedArgs, Level, Objective, Place};
 use crate::asyncness::{self, Shape};
 use crate::errors::Errors;
 
@@ -88,6 +88,9 @@ pub struct Function<'a> {
     pub err: ErrOption,
     /// `cpu`, on the function or its impl: thread CPU time is measured.
     pub cpu: bool,
+    /// `objective`/`latency` of the function, else of its impl (the plugin's apply at
+    /// run time to what neither declares).
+    pub objective: Objective,
     pub fields: Vec<Field>,
     pub skip: Option<Ident>,
     /// `value`: what the function returns is measured as a value even when it is a future
@@ -231,6 +234,9 @@ fn function<'a>(
             .unwrap_or(Level::Debug),
         err,
         cpu: own.cpu.is_some() || outer.is_some_and(|o| o.cpu.is_some()),
+        objective: own
+            .objective
+            .or(outer.map(|o| o.objective).unwrap_or_default()),
         fields: own.fields.clone(),
         skip: own.skip.clone(),
         value: own.value.clone(),

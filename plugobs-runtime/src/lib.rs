@@ -43,7 +43,8 @@ mod telemetry;
 pub use crate::export::exposition;
 #[cfg(feature = "otel")]
 pub use crate::export::otel;
-pub use crate::model::{config, history, instance, names};
+pub use crate::model::objective::Objective;
+pub use crate::model::{config, history, instance, names, objective};
 pub use crate::telemetry::scope::{
     AttributeExt, AttributedFuture, Entered, PluginExt, Scope, attribute,
 };
@@ -169,6 +170,7 @@ pub mod __private {
     pub use crate::model::error::HookError;
     pub use crate::model::fmt;
     pub use crate::model::name_rules::{self, NameError};
+    pub use crate::model::objective::Objective;
     pub use crate::model::outcome::{
         ErrDisplay, ErrorKind, Outcome, Probe, ViaAny, ViaErrorKind, ViaResult,
     };

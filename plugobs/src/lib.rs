@@ -65,6 +65,8 @@
 //!                                // returning () or Result<(), E>
 //!     stop = Self::close,        // likewise
 //!     health = Self::check,      // fn(&self) -> plugobs::Health, or async
+//!     objective = "99.9%",       // every operation's success objective (see `objective`)
+//!     latency = "250ms",         // every operation's p99 objective
 //!     crate = ::plugobs,         // where generated code finds plugobs, if renamed
 //! )]
 //! ```
@@ -124,6 +126,9 @@
 //! | `level = "…"` | impl, method, function | span level: `trace`, `debug` (default), `info`, `warn`, `error` |
 //! | `fields(arg, key = expr)` | method, function | record these on the span (`Debug`); nothing is recorded otherwise |
 //! | `err` | impl, method, function | also emit an ERROR event with the error's `Display` |
+//! | `cpu` | impl, method, function | also count each call's thread CPU time ([`cpu`]) |
+//! | `objective = "99%"` | impl, method, function | the share of calls that should succeed ([`objective`]) |
+//! | `latency = "250ms"` | impl, method, function | the latency its p99 should stay under ([`objective`]) |
 //! | `skip` | method in an instrumented impl | leave this method alone |
 //! | `value` | method, function | a returned future is a value (`JoinHandle`): the call ends when the function returns |
 //! | `plugin = Type` | impl, function | the plugin, when it is not `Self` (required on free functions) |

@@ -1481,7 +1481,8 @@ impl ConfiguredFeed {
     }
 }
 
-#[plugobs::instrumented]
+// Objectives declared in code: /plugins shows them with the budget left.
+#[plugobs::instrumented(objective = "50%", latency = "1s")]
 impl Source for ConfiguredFeed {
     fn pull(&self, what: &str) -> Result<usize, PullError> {
         if what == "slow" {
@@ -1541,6 +1542,8 @@ fn feed_eu() -> Value {
             "name": "pull", "calls": 4, "ok": 3, "errors": 1, "errors_by_kind": {"timeout": 1},
             "panics": 0, "cancelled": 0, "in_flight": 0,
             "mean": "T", "p50": "T", "p90": "T", "p99": "T", "max": "T", "cpu": null,
+            // 1 error in 4 calls of the 50 % it may fail: half the budget left.
+            "objective": 0.5, "latency_objective": 1.0, "error_budget_left": 0.5,
         }],
         "busy_ratio": "T", "custom": [], "background_cpu": null, "allocated_bytes": null, "freed_bytes": null,
     })
@@ -1711,7 +1714,9 @@ async fn two_instances_of_one_plugin_on_every_route() {
         "<td class=\"plugin\" rowspan=\"2\"><div class=\"name\">configured_feed</div><div class=\"meta\">source 4.2.0</div></td><td class=\"instance\"><div class=\"name\">feed-us</div></td>",
         "<td class=\"instance\"><div class=\"name\">feed-eu</div></td>",
         "<td class=\"message\">not running; last failure: load config: at `batch`: invalid type: string &quot;ten&quot;, expected usize</td>",
-        "<tr data-operation=\"pull\"><td>pull</td><td class=\"num\">4</td><td><abbr class=\"err\" title=\"timeout 25.0%\">25.0%</abbr></td>",
+        // Its objectives declared in code, with the budget left: 1 error in 4 calls of
+        // the 50 % allowed.
+        "<tr data-operation=\"pull\"><td>pull<div class=\"objective\" title=\"objectives declared in code; the error budget over every call so far\">50% ok · p99 ≤ 1s · budget 50% left</div></td><td class=\"num\">4</td><td><abbr class=\"err\" title=\"timeout 25.0%\">25.0%</abbr></td>",
     ] {
         assert!(page.contains(want), "missing `{want}` in\n{page}");
     }

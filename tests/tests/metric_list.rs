@@ -44,7 +44,7 @@ impl GoodWorker {
         plugobs::Health::healthy()
     }
 }
-#[plugobs::instrumented(cpu)]
+#[plugobs::instrumented(cpu, objective = "99.9%", latency = "10ms")]
 impl Worker for GoodWorker {
     fn work(&self, n: u32) -> Result<u32, WorkError> {
         if n % 2 == 1 {

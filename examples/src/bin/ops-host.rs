@@ -122,8 +122,10 @@ impl Sink for KafkaSink {
     }
 }
 
-// `cpu`: its writes' thread CPU time, as plugobs_plugin_cpu_seconds_total.
-#[plugobs::instrumented(cpu)]
+// `cpu`: its writes' thread CPU time, as plugobs_plugin_cpu_seconds_total; its objectives
+// declared in code, as plugobs_operation_objective (the rules' burn-rate and slow alerts
+// use them instead of their settings).
+#[plugobs::instrumented(cpu, objective = "99.5%", latency = "100ms")]
 impl Sink for SteadySink {
     fn write(&self, n: u64) -> Result<(), SinkError> {
         std::hint::black_box(n);

@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Block, Ident, ImplItem, Item, Signature};
 
-use crate::args::{InstrumentedArgs, private_path};
+use crate::args::{InstrumentedArgs, Objective, private_path};
 use crate::ast::{
     Function, Instrumentable, InstrumentedFn, InstrumentedImpl, Target, is_instrumented_attr,
 };
@@ -285,13 +285,20 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
             line: #line,
         }
     };
+    // With an objective of its own (or its impl's), the site carries it.
+    let site_new = if f.objective == Objective::default() {
+        quote!(#p::OperationSite::new(#name, #location))
+    } else {
+        let objective = super::objective(p, f.objective);
+        quote!(#p::OperationSite::with_objective(#name, #location, #objective))
+    };
     let cpu_static = f.cpu.then(|| {
         let cpu = hygienic("__PLUGOBS_CPU");
         quote!(static #cpu: #p::CpuSite = #p::CpuSite::new(#name);)
     });
     Parts {
         statics: quote! {
-            static #site: #p::OperationSite = #p::OperationSite::new(#name, #location);
+            static #site: #p::OperationSite = #site_new;
             #cpu_static
             #span_statics
         },

@@ -126,6 +126,7 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
         }
     });
     let line = quote_spanned!(span=> ::core::line!());
+    let objective = super::objective(&p, args.objective);
 
     quote! {
         #item
@@ -146,6 +147,7 @@ fn expand(args: &PluginArgs, model: &PluginStruct<'_>) -> TokenStream {
                 },
                 provides: &[#(#provides),*],
                 has_stop: #has_stop,
+                objective: #objective,
                 upcalls: &#p::UPCALLS,
             };
 

@@ -235,6 +235,7 @@ mod tests {
             },
             provides: &[],
             has_stop: false,
+            objective: crate::model::objective::Objective::NONE,
             upcalls: &crate::__private::UPCALLS,
         };
         let t = &crate::core::plugin_cells::of(&D).instances;

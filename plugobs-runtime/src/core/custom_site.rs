@@ -36,11 +36,22 @@ impl CustomSite {
             None => self.resolve(descriptor),
         };
         match crate::core::running::current_instance_of(descriptor) {
-            Some(running) => metric.of_instance(running, |m| {
-                crate::core::plugin_cells::of(descriptor).custom().push(m);
-            }),
+            Some(running) => Self::of_instance(metric, running, descriptor),
             None => metric,
         }
+    }
+
+    /// The metric of an instance loaded by name: out of line, so that a plugin loaded
+    /// the default way pays a thread-local read and a branch, not this code's size.
+    #[inline(never)]
+    fn of_instance(
+        metric: &'static CustomMetric,
+        running: &'static crate::core::running::Running,
+        descriptor: &'static PluginDescriptor,
+    ) -> &'static CustomMetric {
+        metric.of_instance(running, |m| {
+            crate::core::plugin_cells::of(descriptor).custom().push(m);
+        })
     }
 
     #[cold]

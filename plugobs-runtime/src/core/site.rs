@@ -32,6 +32,7 @@ use crate::core::running::{self, Running};
 use crate::core::threads;
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::location::SourceLocation;
+use crate::model::objective::Objective;
 use crate::model::outcome::Outcome;
 
 /// Every site resolved so far, in resolution order; append-only. Registries attach new
@@ -54,6 +55,8 @@ pub struct OperationSite {
     operation: &'static str,
     /// Where the instrumented function is defined.
     location: SourceLocation,
+    /// Declared on the function or its impl (the plugin's fills what is not).
+    objective: Objective,
     resolved: OnceLock<&'static ResolvedSite>,
 }
 
@@ -62,6 +65,8 @@ pub struct ResolvedSite {
     descriptor: &'static PluginDescriptor,
     operation: &'static str,
     location: SourceLocation,
+    /// Its objective: its own, else its plugin's.
+    objective: Objective,
     /// The cells of the plugin's default instance (slot 0).
     cells: OperationCells,
     /// Which instance a receiver is.
@@ -85,9 +90,20 @@ impl std::fmt::Debug for ResolvedSite {
 impl OperationSite {
     /// A site for the operation `operation` of the function defined at `location`.
     pub const fn new(operation: &'static str, location: SourceLocation) -> Self {
+        Self::with_objective(operation, location, Objective::NONE)
+    }
+
+    /// A site for an operation that declares an objective (`#[instrumented(objective =
+    /// "99%", latency = "250ms")]`, on the function or its impl).
+    pub const fn with_objective(
+        operation: &'static str,
+        location: SourceLocation,
+        objective: Objective,
+    ) -> Self {
         OperationSite {
             operation,
             location,
+            objective,
             resolved: OnceLock::new(),
         }
     }
@@ -165,6 +181,7 @@ impl OperationSite {
                     descriptor,
                     operation: self.operation,
                     location: self.location,
+                    objective: self.objective.or(descriptor.objective),
                     cells: OperationCells::new(shard_count()),
                     instances: &plugin.instances,
                     others: PerInstance::default(),
@@ -193,6 +210,11 @@ impl ResolvedSite {
     /// Where the instrumented function is defined.
     pub(crate) fn location(&self) -> SourceLocation {
         self.location
+    }
+
+    /// Its objective: its own, else its plugin's.
+    pub(crate) fn objective(&self) -> Objective {
+        self.objective
     }
 
     /// The cells of instance `slot`.

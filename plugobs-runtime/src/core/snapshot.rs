@@ -12,6 +12,7 @@ use std::sync::Mutex;
 pub use crate::core::cells::HistogramSnapshot;
 use crate::core::cells::OVERFLOW_KIND;
 use crate::core::site::ResolvedSite;
+use crate::model::objective::Objective;
 use crate::model::outcome::Outcome;
 
 /// The totals of one operation of one plugin at one moment.
@@ -39,12 +40,21 @@ pub struct OperationSnapshot {
     pub errors_by_kind: Vec<(&'static str, u64)>,
     /// The latency of every finished call.
     pub latency: HistogramSnapshot,
+    /// The objective declared in code, if any (see [`crate::model::objective`]).
+    pub objective: Objective,
 }
 
 impl OperationSnapshot {
     /// Calls in progress.
     pub fn in_flight(&self) -> u64 {
         self.started.saturating_sub(self.calls)
+    }
+
+    /// The share of the error budget left (see [`Objective::budget_left`]): errors and
+    /// panics count against it, cancellations do not.
+    pub fn budget_left(&self) -> Option<f64> {
+        self.objective
+            .budget_left(self.calls, self.errors + self.panics)
     }
 
     /// The count of each `outcome` label value: ok, error, panic, cancelled.
@@ -65,6 +75,8 @@ impl OperationSnapshot {
     }
 
     fn add_site(&mut self, site: &ResolvedSite, slot: usize) {
+        // Two functions recording one operation: the first that declares one.
+        self.objective = self.objective.or(site.objective());
         let t = site.totals(slot);
         let errors: u64 = t.errors.iter().sum();
         self.calls += t.finished;

@@ -35,6 +35,9 @@ impl From<&OperationSnapshot> for OperationStats {
             p99: nanos(s.latency.quantile_nanos(0.99)),
             max: nanos(s.latency.max_nanos()),
             cpu: None,
+            objective: s.objective.success(),
+            latency_objective: s.objective.latency,
+            error_budget_left: s.budget_left(),
             latency_by_decade: by_decade(&s.latency),
         }
     }

@@ -297,6 +297,19 @@ fn operation(record: &PluginRecord, s: &OperationSnapshot, emit: &mut dyn FnMut(
         labels: &base,
         value: Value::Gauge(s.in_flight() as f64),
     });
+    let objectives = [
+        ("success", s.objective.success()),
+        ("latency", s.objective.latency.map(|d| d.as_secs_f64())),
+    ];
+    for (objective, value) in objectives {
+        if let Some(value) = value {
+            emit(Series {
+                def: &names::OPERATION_OBJECTIVE,
+                labels: &[base[0], base[1], base[2], base[3], ("objective", objective)],
+                value: Value::Gauge(value),
+            });
+        }
+    }
 }
 
 /// The series of one custom metric of a plugin (see [`crate::core::custom`]).

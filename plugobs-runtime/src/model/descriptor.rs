@@ -27,6 +27,9 @@ pub struct PluginDescriptor {
     pub provides: &'static [Provided],
     /// Whether a stop hook was declared.
     pub has_stop: bool,
+    /// The objective declared on the plugin (`#[plugin(objective = "99.9%")]`): the
+    /// default of every operation that declares none of its own.
+    pub objective: crate::model::objective::Objective,
     /// The runtime's entry points for what this descriptor's plugin does at run time;
     /// generated code sets `&plugobs::__private::UPCALLS`.
     #[doc(hidden)]

@@ -12,6 +12,7 @@ pub mod instance;
 pub mod location;
 pub mod name_rules;
 pub mod names;
+pub mod objective;
 pub mod outcome;
 pub mod policy;
 pub mod state;

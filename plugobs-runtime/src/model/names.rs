@@ -273,6 +273,15 @@ pub const FREED_BYTES: MetricDef = MetricDef {
     help: "Heap bytes freed by the instance's code, whoever allocated them (opt-in: plugobs::alloc::Attributed global allocator).",
     buckets: &[],
 };
+/// `plugobs_operation_objective`: the objectives an operation declares in code.
+pub const OPERATION_OBJECTIVE: MetricDef = MetricDef {
+    name: "operation_objective",
+    kind: MetricType::Gauge,
+    labels: &["plugin", "kind", "instance", "operation", "objective"],
+    unit: None,
+    help: "Objectives declared in code, per operation: objective=\"success\" is the share of calls that should succeed (0 to 1), objective=\"latency\" the seconds its p99 should stay under.",
+    buckets: &[],
+};
 
 /// Every metric plugobs emits. A test asserts each one reaches the exporter.
 pub const ALL: &[MetricDef] = &[
@@ -299,6 +308,7 @@ pub const ALL: &[MetricDef] = &[
     CPU_SECONDS,
     ALLOCATED_BYTES,
     FREED_BYTES,
+    OPERATION_OBJECTIVE,
 ];
 
 /// Looks a metric up by its name without namespace.

@@ -110,6 +110,20 @@ pub struct OperationStats {
         serde(with = "crate::model::fmt::serde::opt_seconds")
     )]
     pub cpu: Option<Duration>,
+    /// The share of calls that should succeed, declared in code
+    /// (`#[instrumented(objective = "99.9%")]`, or the plugin's); see
+    /// [`objective`](crate::model::objective).
+    pub objective: Option<f64>,
+    /// The latency its p99 should stay under, declared in code (`latency = "250ms"`).
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::model::fmt::serde::opt_seconds")
+    )]
+    pub latency_objective: Option<Duration>,
+    /// The share of its error budget left, over every call so far: 1 with no failure,
+    /// 0 when errors and panics reached what `objective` allows (0.1 % of the calls for
+    /// 99.9 %), below 0 past it. `None` without an objective or before the first call.
+    pub error_budget_left: Option<f64>,
     /// Calls by latency decade: below 10 µs, below 100 µs, 1 ms, 10 ms, 100 ms, 1 s,
     /// 10 s, and 10 s or more (each call counted by its bucket's midpoint, within 1.6 %):
     /// the status page draws it. Not serialized (the percentiles above say it in brief).

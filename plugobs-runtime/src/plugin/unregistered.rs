@@ -20,6 +20,7 @@ pub static UNREGISTERED: PluginDescriptor = PluginDescriptor {
     },
     provides: &[],
     has_stop: false,
+    objective: crate::model::objective::Objective::NONE,
     upcalls: &Upcalls {
         stats: |d| {
             Err(RegistryError::UnknownPlugin {

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use super::chart::{self, Series};
-use crate::{HealthStatus, PluginState, PluginStats, Registry, RegistryStats};
+use crate::{HealthStatus, OperationStats, PluginState, PluginStats, Registry, RegistryStats};
 
 /// The shortest and longest reload interval `?refresh=N` takes, in seconds.
 const REFRESH: (u32, u32) = (5, 3600);
@@ -59,6 +59,8 @@ svg .axis{stroke:var(--line);stroke-width:1}
 svg .line{fill:none;stroke:#1565c0;stroke-width:1.5}
 svg.error_ratio .line{stroke:var(--bad)}
 svg.p99 .line{stroke:#6a1b9a}
+.objective{font-size:.8em;color:#555}
+.objective .spent{color:#b71c1c;font-weight:600}
 svg.hist rect{fill:#5c6bc0}
 svg.strip rect{fill:var(--dim)}
 svg.strip .h-healthy{fill:var(--ok)}svg.strip .h-degraded{fill:var(--warn)}svg.strip .h-unhealthy{fill:var(--bad)}
@@ -368,11 +370,12 @@ fn operations(out: &mut String, p: &PluginStats) {
     for o in &p.operations {
         let _ = write!(
             out,
-            "<tr data-operation=\"{}\"><td>{}</td><td class=\"num\">{}</td><td>",
+            "<tr data-operation=\"{}\"><td>{}",
             Escape(o.name),
             Escape(o.name),
-            o.calls
         );
+        objective(out, o);
+        let _ = write!(out, "</td><td class=\"num\">{}</td><td>", o.calls);
         let failed = o.errors + o.panics + o.cancelled;
         if failed == 0 {
             out.push_str("<span class=\"none\">0</span>");
@@ -423,6 +426,43 @@ fn operations(out: &mut String, p: &PluginStats) {
         out.push_str("</div></td></tr>");
     }
     out.push_str("</tbody></table>");
+}
+
+/// Under an operation's name, the objectives it declares and the error budget left.
+fn objective(out: &mut String, o: &OperationStats) {
+    let mut parts = Vec::new();
+    if let Some(success) = o.objective {
+        parts.push(format!("{} ok", percent(success)));
+    }
+    if let Some(latency) = o.latency_objective {
+        parts.push(format!("p99 ≤ {}", duration(Some(latency))));
+    }
+    if parts.is_empty() {
+        return;
+    }
+    let budget = match o.error_budget_left {
+        Some(left) if left < 0.0 => {
+            format!(
+                " · <span class=\"spent\">budget overspent by {}</span>",
+                percent(-left)
+            )
+        }
+        Some(left) => format!(" · budget {} left", percent(left)),
+        None => String::new(),
+    };
+    let _ = write!(
+        out,
+        "<div class=\"objective\" title=\"objectives declared in code; the error budget over every call so far\">{}{budget}</div>",
+        Escape(&parts.join(" · "))
+    );
+}
+
+/// `share` (1 = 100 %) as a percentage, with the decimals it needs (99.9 %, 62 %).
+fn percent(share: f64) -> String {
+    let p = share * 100.0;
+    let text = format!("{p:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
 }
 
 /// Whether an instance of `p` runs (degraded and unhealthy ones still do).
