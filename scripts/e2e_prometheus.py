@@ -22,6 +22,7 @@ PROM, DASHBOARD, METRICS_MD, HOST_A, HOST_B, HOST_B_PID = sys.argv[1:7]
 HOSTS = {HOST_A, HOST_B}
 DEADLINE = time.monotonic() + 180  # the whole run
 RATE = "20s"  # the rate window the rules were generated with
+DEFAULT_OBJECTIVE = 0.999  # the `objective` setting's default (not set by the script)
 
 
 def api(path, **params):
@@ -112,6 +113,29 @@ q = (
 )
 result = until(q, lambda: [r for r in query(q) if math.isfinite(float(r["value"][1]))], 60)
 print(f"  ok  p99 of every operation: {float(result[0]['value'][1]):.3g} s")
+
+# 2b. Objectives declared in code reach the rules through the join: steady_sink's write
+#     declares 99.5 % and 100 ms (ops-host), so its recorded budget is 0.005 and its latency
+#     objective 0.1 s; flaky_sink declares none and gets the settings' defaults.
+def recorded(rule, plugin):
+    expr = f'{rule}{{plugin="{plugin}",operation="write"}}'
+    result = until(
+        f"{expr} on both hosts",
+        lambda: (r := query(expr)) and {x["metric"]["host"] for x in r} == HOSTS and r,
+        60,
+    )
+    return {round(float(r["value"][1]), 6) for r in result}
+
+
+for rule, plugin, want in [
+    ("plugobs:operation_error_budget:ratio", "steady_sink", {0.005}),
+    ("plugobs:operation_latency_objective:seconds", "steady_sink", {0.1}),
+    ("plugobs:operation_error_budget:ratio", "flaky_sink", {round(1 - DEFAULT_OBJECTIVE, 6)}),
+]:
+    got = recorded(rule, plugin)
+    if got != want:
+        sys.exit(f"FAIL: {rule} of {plugin} is {got}, expected {want}")
+    print(f"  ok  {rule} of {plugin}/write: {', '.join(map(str, sorted(got)))} on both hosts")
 
 # 3. Every dashboard panel's expression returns data.
 dashboard = json.load(open(DASHBOARD, encoding="utf-8"))
