@@ -262,6 +262,29 @@ fn parse_latency(text: &str) -> Result<u64, String> {
     Ok(nanos as u64)
 }
 
+/// The largest `sample = N` (the runtime's `sampling::MAX_SAMPLE`).
+const MAX_SAMPLE: u32 = 1 << 20;
+
+/// `sample = N`: an integer from 1 to [`MAX_SAMPLE`].
+fn sample_value(meta: &ParseNestedMeta<'_>) -> syn::Result<u32> {
+    let input = meta.value().map_err(|_| {
+        syn::Error::new_spanned(&meta.path, "`sample` needs a value: `sample = 16`")
+    })?;
+    let lit: syn::LitInt = input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "`sample` takes an integer: one call in N is timed, `sample = 16`",
+        )
+    })?;
+    match lit.base10_parse::<u32>() {
+        Ok(n) if (1..=MAX_SAMPLE).contains(&n) => Ok(n),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            format!("`sample` is one call in N timed, N from 1 to {MAX_SAMPLE}; found {lit}"),
+        )),
+    }
+}
+
 /// `key = "string"`.
 fn string_value(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<LitStr> {
     let input = meta.value().map_err(|_| {
@@ -390,6 +413,7 @@ impl Place {
                 "cpu",
                 "objective",
                 "latency",
+                "sample",
                 "plugin",
                 "crate",
             ],
@@ -401,6 +425,7 @@ impl Place {
                 "cpu",
                 "objective",
                 "latency",
+                "sample",
                 "skip",
                 "value",
             ],
@@ -412,6 +437,7 @@ impl Place {
                 "cpu",
                 "objective",
                 "latency",
+                "sample",
                 "skip",
                 "value",
                 "plugin",
@@ -437,6 +463,8 @@ pub struct InstrumentedArgs {
     pub krate: Option<Path>,
     /// `objective = "…"`, `latency = "…"`.
     pub objective: Objective,
+    /// `sample = N`: time one call in N.
+    pub sample: Option<u32>,
 }
 
 impl InstrumentedArgs {
@@ -450,6 +478,7 @@ impl InstrumentedArgs {
                 "err" => out.err = Some(flag(meta, "err")?),
                 "cpu" => out.cpu = Some(flag(meta, "cpu")?),
                 "objective" | "latency" => out.objective.parse(key, meta)?,
+                "sample" => out.sample = Some(sample_value(meta)?),
                 "skip" => out.skip = Some(flag(meta, "skip")?),
                 "value" => out.value = Some(flag(meta, "value")?),
                 "plugin" => {

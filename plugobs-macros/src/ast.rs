@@ -91,6 +91,8 @@ pub struct Function<'a> {
     /// `objective`/`latency` of the function, else of its impl (the plugin's apply at
     /// run time to what neither declares).
     pub objective: Objective,
+    /// `sample = N` of the function, else of its impl.
+    pub sample: Option<u32>,
     pub fields: Vec<Field>,
     pub skip: Option<Ident>,
     /// `value`: what the function returns is measured as a value even when it is a future
@@ -237,6 +239,7 @@ fn function<'a>(
         objective: own
             .objective
             .or(outer.map(|o| o.objective).unwrap_or_default()),
+        sample: own.sample.or(outer.and_then(|o| o.sample)),
         fields: own.fields.clone(),
         skip: own.skip.clone(),
         value: own.value.clone(),

@@ -44,7 +44,7 @@ pub use crate::export::exposition;
 #[cfg(feature = "otel")]
 pub use crate::export::otel;
 pub use crate::model::objective::Objective;
-pub use crate::model::{config, history, instance, names, objective};
+pub use crate::model::{config, history, instance, names, objective, sampling};
 pub use crate::telemetry::scope::{
     AttributeExt, AttributedFuture, Entered, PluginExt, Scope, attribute,
 };

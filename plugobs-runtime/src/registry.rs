@@ -298,6 +298,75 @@ impl Registry {
         })
     }
 
+    /// Times one call in `every` of each operation of `plugin`, on all its instances but
+    /// those with a setting of their own; `None` goes back to each operation's own
+    /// `sample = N` (see [`sampling`](crate::sampling)). Applies from the next call.
+    ///
+    /// ```
+    /// # let registry = plugobs_runtime::registry();
+    /// # let Some(plugin) = registry.plugins().next().map(|p| p.descriptor().name) else { return };
+    /// registry.set_sampling(plugin, Some(16))?; // one call in 16 timed
+    /// registry.set_sampling(plugin, None)?;     // back to the operations' own
+    /// assert!(registry.set_sampling(plugin, Some(0)).is_err());
+    /// # Ok::<(), plugobs_runtime::RegistryError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RegistryError::InvalidSampling`] for a rate of 0 or above
+    /// [`MAX_SAMPLE`](crate::sampling::MAX_SAMPLE); what [`Registry::lookup`] returns for
+    /// an unknown plugin.
+    pub fn set_sampling(&self, plugin: &str, every: Option<u32>) -> Result<(), RegistryError> {
+        let every = check_sampling(every)?;
+        let d = self.lookup(plugin)?.descriptor();
+        crate::core::plugin_cells::of(d).sampling.set_plugin(every);
+        site::apply_sampling(Some(d));
+        Ok(())
+    }
+
+    /// As [`Registry::set_sampling`], for the instance `instance` of `plugin` alone
+    /// (loaded or not yet: the setting waits for it); `None` goes back to the plugin's.
+    ///
+    /// # Errors
+    /// As [`Registry::set_sampling`], and [`RegistryError::InvalidInstanceName`] for a
+    /// name no instance can have, [`RegistryError::TooManyInstances`] when the plugin
+    /// has used up its instance names.
+    pub fn set_instance_sampling(
+        &self,
+        plugin: &str,
+        instance: &str,
+        every: Option<u32>,
+    ) -> Result<(), RegistryError> {
+        let every = check_sampling(every)?;
+        let d = self.lookup(plugin)?.descriptor();
+        let valid =
+            InstanceName::new(instance).map_err(|error| RegistryError::InvalidInstanceName {
+                name: instance.to_owned(),
+                error,
+            })?;
+        let cells = crate::core::plugin_cells::of(d);
+        let slot = if valid.as_str() == d.name {
+            0
+        } else {
+            cells.instances.slot_for(valid.as_str())?
+        };
+        cells.sampling.set_instance(slot, every);
+        site::apply_sampling(Some(d));
+        Ok(())
+    }
+
+    /// Times one call in `every` of each operation, in the whole process, that neither
+    /// declares `sample = N` nor has a setting of its plugin or instance; `None`: every
+    /// call (the default). Applies from the next call.
+    ///
+    /// # Errors
+    /// [`RegistryError::InvalidSampling`] for a rate of 0 or above
+    /// [`MAX_SAMPLE`](crate::sampling::MAX_SAMPLE).
+    pub fn set_default_sampling(every: Option<u32>) -> Result<(), RegistryError> {
+        crate::core::sampling::set_default(check_sampling(every)?);
+        site::apply_sampling(None);
+        Ok(())
+    }
+
     /// Checks `name` and claims the record of the instance `name` of `plugin` for a
     /// load: created on first use, reused when that instance was loaded before and has
     /// ended (its series go on).
@@ -459,6 +528,16 @@ pub(crate) fn default_in_use(record: &PluginRecord) -> bool {
     record.state() != crate::model::state::PluginState::Registered
         || record.total_failures() > 0
         || record.with_operations(|ops| ops.iter().any(|o| o.called_by(0)))
+}
+
+/// A sampling rate, checked: 1 ..= [`MAX_SAMPLE`](crate::sampling::MAX_SAMPLE).
+fn check_sampling(every: Option<u32>) -> Result<Option<u32>, RegistryError> {
+    match every {
+        Some(n) if n == 0 || n > crate::model::sampling::MAX_SAMPLE => {
+            Err(RegistryError::InvalidSampling { every: n })
+        }
+        other => Ok(other),
+    }
 }
 
 /// Whether instance `record` recorded anything of its own — custom metrics, CPU time,

@@ -467,7 +467,9 @@
 
 pub use plugobs_macros::{ErrorKind, counter, gauge, histogram, instrumented, plugin};
 
-pub use plugobs_runtime::{AttributeExt, AttributedFuture, Entered, PluginExt, Scope, attribute};
+pub use plugobs_runtime::{
+    AttributeExt, AttributedFuture, Entered, Objective, PluginExt, Scope, attribute,
+};
 pub use plugobs_runtime::{
     CheckOptions, CheckReason, ErrorKind, Failure, FailureReason, Health, HealthChange,
     HealthCounts, HealthMonitor, HealthPolicy, HealthReport, HealthStatus, HookError,
@@ -475,7 +477,7 @@ pub use plugobs_runtime::{
     NotReady, OperationStats, Plugin, PluginCheck, PluginDescriptor, PluginHealth, PluginRecord,
     PluginState, PluginStats, Readiness, Registry, RegistryError, RegistryStats, RoundStats,
     SourceLocation, Stage, alloc, block_on, bridge, busy, config, cpu, custom, exposition, flush,
-    health, history, instance, names, registry, set_namespace,
+    health, history, instance, names, objective, registry, sampling, set_namespace,
 };
 
 #[cfg(feature = "otel")]

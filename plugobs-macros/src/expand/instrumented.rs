@@ -285,12 +285,13 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
             line: #line,
         }
     };
-    // With an objective of its own (or its impl's), the site carries it.
-    let site_new = if f.objective == Objective::default() {
+    // With an objective or a sampling rate of its own (or its impl's), the site carries it.
+    let site_new = if f.objective == Objective::default() && f.sample.is_none() {
         quote!(#p::OperationSite::new(#name, #location))
     } else {
         let objective = super::objective(p, f.objective);
-        quote!(#p::OperationSite::with_objective(#name, #location, #objective))
+        let sample = f.sample.unwrap_or(0);
+        quote!(#p::OperationSite::with_options(#name, #location, #objective, #sample))
     };
     let cpu_static = f.cpu.then(|| {
         let cpu = hygienic("__PLUGOBS_CPU");

@@ -16,7 +16,7 @@
 //! `snapshot`.
 
 use crate::core::sync::{
-    AtomicU64, AtomicUsize,
+    AtomicU32, AtomicU64, AtomicUsize,
     Ordering::{self, Acquire, Relaxed, Release},
 };
 use std::sync::OnceLock;
@@ -456,6 +456,8 @@ pub(crate) struct Shard {
     panicked: AtomicU64,
     cancelled: AtomicU64,
     sum_nanos: AtomicU64,
+    /// Sampled timing: the calls still to go untimed before the next timed one.
+    countdown: AtomicU32,
     errors: OnceLock<Box<ErrorCells>>,
     buckets: LazyBuckets,
 }
@@ -515,13 +517,81 @@ impl ShardRef<'_> {
     }
 
     /// One call finished after `nanos`; `finished` is written last, with Release, so
-    /// whoever sees the call counted also sees its outcome, bucket and sum.
+    /// whoever sees the call counted also sees its outcome, bucket and sum. (The call
+    /// sites do it in two steps, [`ShardRef::timed`] when the call was timed, then
+    /// [`ShardRef::untimed_finished`]; the tests and loom models, in one.)
+    #[cfg(any(test, loom))]
     #[inline(always)]
     pub(crate) fn finished(self, nanos: u64) {
+        self.timed(nanos);
+        self.untimed_finished();
+    }
+
+    /// A timed call's latency: its bucket and the sum (its `finished` comes after).
+    #[inline(always)]
+    pub(crate) fn timed(self, nanos: u64) {
         self.add(self.shard.buckets.cell(bucket_index(nanos)), 1, Relaxed);
         self.add(&self.shard.sum_nanos, nanos, Relaxed);
+    }
+
+    /// One call finished: written last, with Release (see [`ShardRef::finished`]).
+    #[inline(always)]
+    pub(crate) fn untimed_finished(self) {
         self.add(&self.shard.finished, 1, Release);
     }
+
+    /// Whether this call, of an operation timing one call in `every`, is timed: a
+    /// countdown in the shard (one load and one store while it runs), reset after each
+    /// timed call to a random gap of mean `every` — a random number per timed call, not
+    /// per call — so that a pattern in the calls (every 4th one slow) cannot line up with
+    /// the sampling. `every` ≤ 1 times every call without touching the countdown.
+    #[inline(always)]
+    pub(crate) fn tick(self, every: u32) -> bool {
+        if every <= 1 {
+            return true;
+        }
+        let cell = &self.shard.countdown;
+        match cell.load(Relaxed) {
+            0 => {
+                cell.store(random_gap(every), Relaxed);
+                true
+            }
+            n => {
+                // Racy in a shared shard (two threads may time one gap): which call is
+                // timed is a statistic there, not a count.
+                cell.store(n - 1, Relaxed);
+                false
+            }
+        }
+    }
+}
+
+/// A gap of untimed calls uniform in `0 ..= 2 × (every − 1)` (mean `every − 1`, so one
+/// call in `every` is timed on average), from this thread's xorshift generator.
+#[cold]
+#[inline(never)]
+fn random_gap(every: u32) -> u32 {
+    thread_local! {
+        static STATE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    let x = STATE
+        .try_with(|state| {
+            let mut x = state.get();
+            if x == 0 {
+                // Seeded from the cell's address and the thread index: distinct per thread.
+                x = (std::ptr::from_ref(state) as usize as u32)
+                    ^ (crate::core::threads::index() as u32).wrapping_mul(0x9E37_79B9)
+                    | 1;
+            }
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            state.set(x);
+            x
+        })
+        .unwrap_or(every);
+    let span = 2 * (every - 1) + 1;
+    x % span
 }
 
 /// How many threads get a shard of their own in each operation (allocated on the thread's
@@ -560,6 +630,10 @@ pub(crate) struct OperationTotals {
 /// first call; threads beyond [`EXCLUSIVE_SHARDS`] live ones share a few atomic shards,
 /// also allocated on first use.
 pub(crate) struct OperationCells {
+    /// Sampled timing: one call in this many is timed (1: every call); see
+    /// [`ShardRef::tick`]. Set from the operation's and its plugin's settings
+    /// ([`crate::core::sampling`]).
+    pub(crate) sample: AtomicU32,
     /// Exclusive shard slots in groups of [`SLOT_GROUP`], each group allocated when one of
     /// its threads first calls.
     exclusive: [OnceLock<Box<SlotGroup>>; EXCLUSIVE_SHARDS / SLOT_GROUP],
@@ -582,10 +656,19 @@ impl std::fmt::Debug for OperationCells {
 }
 
 impl OperationCells {
+    /// Cells with `shared` shared shards (rounded up to a power of two), timing one call
+    /// in `every`.
+    pub(crate) fn with_sample(shared: usize, every: u32) -> Self {
+        let cells = Self::new(shared);
+        cells.sample.store(every.max(1), Relaxed);
+        cells
+    }
+
     /// Cells with `shared` shared shards (rounded up to a power of two).
     pub(crate) fn new(shared: usize) -> Self {
         let n = shared.max(1).next_power_of_two();
         OperationCells {
+            sample: AtomicU32::new(1),
             exclusive: Default::default(),
             shared: (0..n).map(|_| OnceLock::new()).collect(),
             mask: n - 1,

@@ -12,6 +12,7 @@ pub(crate) mod per_instance;
 pub(crate) mod plugin_cells;
 pub mod returned;
 pub(crate) mod running;
+pub(crate) mod sampling;
 pub mod site;
 pub mod snapshot;
 pub(crate) mod sync;

@@ -24,6 +24,8 @@ pub(crate) struct PluginCells {
     cpu: Mutex<Vec<&'static CpuCounter>>,
     /// Its custom metrics.
     custom: Mutex<Vec<&'static CustomMetric>>,
+    /// The host's sampling settings for it.
+    pub(crate) sampling: crate::core::sampling::PluginSampling,
 }
 
 static CELLS: Mutex<Option<HashMap<usize, &'static PluginCells>>> = Mutex::new(None);
@@ -40,6 +42,7 @@ pub(crate) fn of(descriptor: &'static PluginDescriptor) -> &'static PluginCells 
                     instances: InstanceTable::new(descriptor),
                     cpu: Mutex::new(Vec::new()),
                     custom: Mutex::new(Vec::new()),
+                    sampling: Default::default(),
                 }))
             })
     })

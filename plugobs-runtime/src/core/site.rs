@@ -20,6 +20,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 
@@ -57,6 +58,8 @@ pub struct OperationSite {
     location: SourceLocation,
     /// Declared on the function or its impl (the plugin's fills what is not).
     objective: Objective,
+    /// `#[instrumented(sample = N)]`: time one call in N (0: not declared).
+    sample: u32,
     resolved: OnceLock<&'static ResolvedSite>,
 }
 
@@ -67,6 +70,8 @@ pub struct ResolvedSite {
     location: SourceLocation,
     /// Its objective: its own, else its plugin's.
     objective: Objective,
+    /// Its `sample = N` (0: not declared); see [`crate::core::sampling`].
+    sample: u32,
     /// The cells of the plugin's default instance (slot 0).
     cells: OperationCells,
     /// Which instance a receiver is.
@@ -90,20 +95,23 @@ impl std::fmt::Debug for ResolvedSite {
 impl OperationSite {
     /// A site for the operation `operation` of the function defined at `location`.
     pub const fn new(operation: &'static str, location: SourceLocation) -> Self {
-        Self::with_objective(operation, location, Objective::NONE)
+        Self::with_options(operation, location, Objective::NONE, 0)
     }
 
     /// A site for an operation that declares an objective (`#[instrumented(objective =
-    /// "99%", latency = "250ms")]`, on the function or its impl).
-    pub const fn with_objective(
+    /// "99%", latency = "250ms")]`) or a sampling rate (`sample = 16`; 0 when not), on the
+    /// function or its impl.
+    pub const fn with_options(
         operation: &'static str,
         location: SourceLocation,
         objective: Objective,
+        sample: u32,
     ) -> Self {
         OperationSite {
             operation,
             location,
             objective,
+            sample,
             resolved: OnceLock::new(),
         }
     }
@@ -117,12 +125,14 @@ impl OperationSite {
             None => self.resolve(descriptor),
         };
         let slot = site.instances.slot_of(key);
-        let shard = site.cells_of_slot(slot).shard(threads::index());
+        let cells = site.cells_of_slot(slot);
+        let shard = cells.shard(threads::index());
         shard.started();
+        let timed = shard.tick(cells.sample.load(Relaxed));
         CallGuard {
             site,
             shard,
-            start: site.clock.raw(),
+            start: if timed { site.clock.raw() } else { UNTIMED },
             previous: running::enter_with(|| site.instances.running(slot)),
             _thread: std::marker::PhantomData,
         }
@@ -143,13 +153,15 @@ impl OperationSite {
         };
         let slot = site.instances.slot_of(key);
         let cells = site.cells_of_slot(slot);
-        cells.shard(threads::index()).started();
+        let shard = cells.shard(threads::index());
+        shard.started();
+        let timed = shard.tick(cells.sample.load(Relaxed));
         WatchedCall {
             call: Some(AsyncCall {
                 site,
                 cells,
                 running: site.instances.running(slot),
-                start: site.clock.raw(),
+                start: if timed { site.clock.raw() } else { UNTIMED },
             }),
             fut,
         }
@@ -182,7 +194,11 @@ impl OperationSite {
                     operation: self.operation,
                     location: self.location,
                     objective: self.objective.or(descriptor.objective),
-                    cells: OperationCells::new(shard_count()),
+                    sample: self.sample,
+                    cells: OperationCells::with_sample(
+                        shard_count(),
+                        plugin.sampling.effective(0, self.sample),
+                    ),
                     instances: &plugin.instances,
                     others: PerInstance::default(),
                     kinds: Default::default(),
@@ -217,6 +233,11 @@ impl ResolvedSite {
         self.objective
     }
 
+    /// One call in how many of instance `slot` is timed (1: every call).
+    pub(crate) fn sample_of(&self, slot: usize) -> u32 {
+        self.cells_of(slot).map_or(1, |c| c.sample.load(Relaxed))
+    }
+
     /// The cells of instance `slot`.
     #[inline(always)]
     fn cells_of_slot(&self, slot: usize) -> &OperationCells {
@@ -230,7 +251,12 @@ impl ResolvedSite {
     #[inline(never)]
     fn instance_cells(&self, slot: usize) -> &OperationCells {
         self.others
-            .get_or_init(slot, || Box::new(OperationCells::new(shard_count())))
+            .get_or_init(slot, || {
+                let every = crate::core::plugin_cells::of(self.descriptor)
+                    .sampling
+                    .effective(slot, self.sample);
+                Box::new(OperationCells::with_sample(shard_count(), every))
+            })
             // Slots are below MAX_INSTANCE_NAMES (`InstanceTable::slot_for`).
             .map_or(&self.cells, |c| &**c)
     }
@@ -354,16 +380,40 @@ impl std::fmt::Debug for CallGuard {
     }
 }
 
+/// The `start` of a call that is not timed (sampling): a TSC reading is never 0.
+const UNTIMED: u64 = 0;
+
 #[inline(always)]
 fn record(site: &'static ResolvedSite, shard: ShardRef<'_>, start: u64, outcome: Outcome) {
-    let nanos = site.clock.delta_as_nanos(start, site.clock.raw());
+    if start != UNTIMED {
+        shard.timed(site.clock.delta_as_nanos(start, site.clock.raw()));
+    }
     match outcome {
         Outcome::Ok => {}
         Outcome::Error(kind) => shard.error(site.kind_slot(kind)),
         Outcome::Panic => shard.panicked(),
         Outcome::Cancelled => shard.cancelled(),
     }
-    shard.finished(nanos);
+    shard.untimed_finished();
+}
+
+/// Applies the sampling settings to the cells of every site resolved so far of
+/// `descriptor` (every plugin's with `None`): after the host changed one.
+pub(crate) fn apply_sampling(descriptor: Option<&'static PluginDescriptor>) {
+    sites_since(0, |site| {
+        if descriptor.is_some_and(|d| !std::ptr::eq(d, site.descriptor)) {
+            return;
+        }
+        let sampling = &crate::core::plugin_cells::of(site.descriptor).sampling;
+        site.cells
+            .sample
+            .store(sampling.effective(0, site.sample), Relaxed);
+        for (slot, cells) in site.others.iter() {
+            cells
+                .sample
+                .store(sampling.effective(slot, site.sample), Relaxed);
+        }
+    });
 }
 
 impl CallGuard {

@@ -42,6 +42,9 @@ pub struct OperationSnapshot {
     pub latency: HistogramSnapshot,
     /// The objective declared in code, if any (see [`crate::model::objective`]).
     pub objective: Objective,
+    /// One call in how many is timed (see [`crate::model::sampling`]); 0 or 1: every
+    /// call. `latency` holds the timed calls only.
+    pub sample: u32,
 }
 
 impl OperationSnapshot {
@@ -55,6 +58,23 @@ impl OperationSnapshot {
     pub fn budget_left(&self) -> Option<f64> {
         self.objective
             .budget_left(self.calls, self.errors + self.panics)
+    }
+
+    /// Whether only some calls are timed.
+    pub fn is_sampled(&self) -> bool {
+        self.sample > 1
+    }
+
+    /// The latency summed over every call: the exact sum when every call is timed, the
+    /// timed calls' sum scaled by calls ÷ timed calls when sampled.
+    pub fn estimated_sum_nanos(&self) -> u64 {
+        let timed = self.latency.count();
+        let sum = self.latency.sum_nanos();
+        if timed == 0 || timed >= self.calls {
+            return sum;
+        }
+        u64::try_from(u128::from(sum) * u128::from(self.calls) / u128::from(timed))
+            .unwrap_or(u64::MAX)
     }
 
     /// The count of each `outcome` label value: ok, error, panic, cancelled.
@@ -77,6 +97,7 @@ impl OperationSnapshot {
     fn add_site(&mut self, site: &ResolvedSite, slot: usize) {
         // Two functions recording one operation: the first that declares one.
         self.objective = self.objective.or(site.objective());
+        self.sample = self.sample.max(site.sample_of(slot));
         let t = site.totals(slot);
         let errors: u64 = t.errors.iter().sum();
         self.calls += t.finished;
@@ -166,7 +187,15 @@ impl Operation {
         if let Some(i) = cached
             && cache[i].1 == fingerprint
         {
-            return cache[i].2.clone();
+            // The sampling rate is a setting, not a count: read now.
+            let mut snapshot = cache[i].2.clone();
+            snapshot.sample = self
+                .sites
+                .iter()
+                .map(|s| s.sample_of(slot))
+                .max()
+                .unwrap_or(1);
+            return snapshot;
         }
         let mut snapshot = OperationSnapshot {
             operation: self.name,

@@ -85,6 +85,19 @@ pub fn render_into(registry: &Registry, format: Format, out: &mut String) {
             }
             _ => name.clone(),
         };
+        // Sampled operations say so, in comments Prometheus' text parsers skip (OpenMetrics
+        // allows no free comment: there `stats()` and the page say it).
+        if format == Format::Prometheus && def.name == names::OPERATION_DURATION.name {
+            for (labels, every) in registry.sampled_operations() {
+                let mut selector = String::new();
+                line(&mut selector, &name, "", &labels, None, "");
+                let _ = writeln!(
+                    out,
+                    "# sampled: {} times 1 call in {every}: its buckets, _count and _sum are the timed calls'",
+                    selector.trim_end()
+                );
+            }
+        }
         let _ = writeln!(out, "# HELP {family} {}", escape_help(def.help));
         let _ = writeln!(out, "# TYPE {family} {}", def.kind.as_str());
         if format == Format::OpenMetrics && def.unit == Some(metrics::Unit::Seconds) {

@@ -35,6 +35,8 @@ impl From<&OperationSnapshot> for OperationStats {
             p99: nanos(s.latency.quantile_nanos(0.99)),
             max: nanos(s.latency.max_nanos()),
             cpu: None,
+            sampled: s.is_sampled().then_some(s.sample),
+            timed_calls: s.latency.count(),
             objective: s.objective.success(),
             latency_objective: s.objective.latency,
             error_budget_left: s.budget_left(),

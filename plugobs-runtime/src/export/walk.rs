@@ -145,6 +145,29 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Every operation, on every instance, that times only some calls: its labels and
+    /// one call in how many is timed.
+    pub(crate) fn sampled_operations(&self) -> Vec<([(&'static str, &'static str); 4], u32)> {
+        let mut out = Vec::new();
+        for record in self.instances() {
+            let [plugin, kind, instance] = identity(&record);
+            record.with_operations(|ops| {
+                for op in ops {
+                    let s = op.snapshot(record.slot());
+                    if s.is_sampled() && op.called_by(record.slot()) {
+                        out.push((
+                            [plugin, kind, instance, ("operation", s.operation)],
+                            s.sample,
+                        ));
+                    }
+                }
+            });
+        }
+        out
+    }
+}
+
 /// The `plugin`, `kind` and `instance` labels of a record's series.
 fn identity(record: &PluginRecord) -> [(&'static str, &'static str); 3] {
     let d = record.descriptor();

@@ -307,6 +307,12 @@ pub enum RegistryError {
         /// `"live instances"` or `"names"`.
         what: &'static str,
     },
+    /// A sampling rate out of range: one call in `every` is timed, `every` from 1 to
+    /// [`MAX_SAMPLE`](crate::sampling::MAX_SAMPLE).
+    InvalidSampling {
+        /// The rate given.
+        every: u32,
+    },
     /// Two different functions record under one (plugin, operation) pair, so their calls
     /// would be summed into one series: the same method name on two types under one
     /// plugin, say. Name one apart with `#[instrumented(name = "...")]`. Found once both
@@ -388,6 +394,11 @@ impl fmt::Display for RegistryError {
             } => write!(
                 f,
                 "plugin `{plugin}` reached the limit of {limit} instance {what}"
+            ),
+            RegistryError::InvalidSampling { every } => write!(
+                f,
+                "sampling rate {every} is out of range: time one call in 1 to {} calls",
+                crate::model::sampling::MAX_SAMPLE
             ),
             RegistryError::MergedOperation {
                 plugin,

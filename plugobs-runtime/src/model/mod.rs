@@ -15,5 +15,6 @@ pub mod names;
 pub mod objective;
 pub mod outcome;
 pub mod policy;
+pub mod sampling;
 pub mod state;
 pub mod stats;

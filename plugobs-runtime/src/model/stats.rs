@@ -110,6 +110,12 @@ pub struct OperationStats {
         serde(with = "crate::model::fmt::serde::opt_seconds")
     )]
     pub cpu: Option<Duration>,
+    /// One call in how many is timed, when sampled (see
+    /// [`sampling`](crate::model::sampling)); `None` when every call is.
+    pub sampled: Option<u32>,
+    /// Calls that were timed: `calls` unless sampled. The latency figures (mean,
+    /// percentiles, max) are theirs.
+    pub timed_calls: u64,
     /// The share of calls that should succeed, declared in code
     /// (`#[instrumented(objective = "99.9%")]`, or the plugin's); see
     /// [`objective`](crate::model::objective).

@@ -572,7 +572,7 @@ impl PluginRecord {
                 let s = op.snapshot(self.slot());
                 sample.calls += s.calls;
                 sample.failed += s.errors + s.panics;
-                sample.busy_nanos = sample.busy_nanos.saturating_add(s.latency.sum_nanos());
+                sample.busy_nanos = sample.busy_nanos.saturating_add(s.estimated_sum_nanos());
                 sample.latency.merge(&s.latency);
             }
             sample

@@ -428,9 +428,13 @@ fn operations(out: &mut String, p: &PluginStats) {
     out.push_str("</tbody></table>");
 }
 
-/// Under an operation's name, the objectives it declares and the error budget left.
+/// Under an operation's name, the objectives it declares and the error budget left, and
+/// its sampling rate when only some calls are timed.
 fn objective(out: &mut String, o: &OperationStats) {
     let mut parts = Vec::new();
+    if let Some(every) = o.sampled {
+        parts.push(format!("1 in {every} timed"));
+    }
     if let Some(success) = o.objective {
         parts.push(format!("{} ok", percent(success)));
     }
@@ -452,7 +456,12 @@ fn objective(out: &mut String, o: &OperationStats) {
     };
     let _ = write!(
         out,
-        "<div class=\"objective\" title=\"objectives declared in code; the error budget over every call so far\">{}{budget}</div>",
+        "<div class=\"objective\" title=\"{}\">{}{budget}</div>",
+        if o.sampled.is_some() {
+            "latencies from the timed calls only; objectives declared in code; the error budget over every call so far"
+        } else {
+            "objectives declared in code; the error budget over every call so far"
+        },
         Escape(&parts.join(" · "))
     );
 }
