@@ -35,7 +35,18 @@ use crate::core::bindings::key_of;
 use crate::core::running::{self, Running};
 use crate::plugin::traits::Plugin;
 
-/// One instance of a plugin, to run work as its own; see the [module docs](self).
+/// One instance of a plugin, to run work as its own: a closure ([`Scope::run`]), a
+/// thread's body, each poll of a future ([`AttributeExt::attributed`]).
+///
+/// Inside an operation call, a lifecycle hook or a health check of an instance, plugobs
+/// knows which instance runs. A plugin's own threads and tasks run on their own: while a
+/// scope runs, their heap bytes (with the
+/// [`Attributed`](crate::alloc::Attributed) allocator), the plugin's own metrics
+/// (`counter!` and the like) and, with [`Scope::with_cpu`], their thread CPU time count
+/// for the instance. Calls of instrumented operations inside a scope still count for the
+/// instance they are called on. Entering and leaving a scope is two thread-local writes;
+/// [`Scope::of`] looks the instance up in its plugin's table (a lock and a short scan),
+/// so take the scope once and move it where the work runs.
 ///
 /// `Copy`, `Send` and `Sync`: take it where the instance is known (in a call, a hook, or
 /// from the instance's value with [`Scope::of`]) and move it to the thread or task that
