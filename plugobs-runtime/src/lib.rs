@@ -155,7 +155,7 @@ pub mod __private {
     };
     pub use crate::core::bindings::key_of;
     pub use crate::core::call::{
-        Finish, OPERATION_FIELDS, call_once, enter, finish, operation_metadata, operation_span,
+        OPERATION_FIELDS, call_once, enter, finish, mark_span, operation_metadata, operation_span,
     };
     pub use crate::core::cpu::{CpuFuture, CpuSite, CpuTimer};
     pub use crate::core::custom::{Counter, CustomKind, Gauge, Histogram};
@@ -163,7 +163,7 @@ pub mod __private {
     pub use crate::core::returned::{
         Cpu, Returned, UnwrappableFuture, ViaBoxedFuture, ViaFuture, ViaValue, returned,
     };
-    pub use crate::core::site::{AsyncCall, CallGuard, OperationSite, PendingGuard, WatchedCall};
+    pub use crate::core::site::{AsyncCall, CallGuard, OperationSite, WatchedCall};
     pub use crate::export::bridge::{full_name, render_global_recorder_directly};
     pub use crate::model::config::InstanceConfig;
     pub use crate::model::descriptor::{PluginDescriptor, Provided, Registration, SourceLocation};

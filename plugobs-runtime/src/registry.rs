@@ -304,7 +304,7 @@ impl Registry {
     ///
     /// ```
     /// # let registry = plugobs_runtime::registry();
-    /// # let Some(plugin) = registry.plugins().next().map(|p| p.descriptor().name) else { return };
+    /// # let Some(plugin) = registry.plugins().next().map(|p| p.descriptor().name) else { return Ok(()) };
     /// registry.set_sampling(plugin, Some(16))?; // one call in 16 timed
     /// registry.set_sampling(plugin, None)?;     // back to the operations' own
     /// assert!(registry.set_sampling(plugin, Some(0)).is_err());

@@ -1544,6 +1544,8 @@ fn feed_eu() -> Value {
             "mean": "T", "p50": "T", "p90": "T", "p99": "T", "max": "T", "cpu": null,
             // 1 error in 4 calls of the 50 % it may fail: half the budget left.
             "objective": 0.5, "latency_objective": 1.0, "error_budget_left": 0.5,
+            // Every call timed.
+            "sampled": null, "timed_calls": 4,
         }],
         "busy_ratio": "T", "custom": [], "background_cpu": null, "allocated_bytes": null, "freed_bytes": null,
     })

@@ -172,10 +172,9 @@ struct Parts {
     make_span: TokenStream,
     /// Classifies the return value, ends the call, marks the span, emits the `err` event.
     finish: TokenStream,
-    /// `finish` as a closure of the guard, `&Span` and `&Ret`, for [`Returned`].
-    ///
-    /// [`Returned`]: https://docs.rs/plugobs-runtime (core::returned)
-    finish_returned: TokenStream,
+    /// `|span, &value| -> Outcome`: classifies a future's output (or a returned value)
+    /// and emits the `err` event, for the runtime to end the call with.
+    classify: TokenStream,
 }
 
 fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
@@ -237,8 +236,9 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
         )
     };
     // `span_ref` and `ret_ref` are expressions of type `&Span` and `&Ret`.
-    let finish_with = |span_ref: TokenStream, ret_ref: TokenStream| {
-        let err_event = f.emits_err().then(|| {
+    // The `err` event of a call that returned `ret_ref`, in the span `span_ref`.
+    let err_event = |span_ref: TokenStream, ret_ref: TokenStream| {
+        f.emits_err().then(|| {
             let e = hygienic("__plugobs_err");
             let as_err =
                 quote_spanned!(output_span(f.sig)=> #p::ErrDisplay::__plugobs_err(#ret_ref));
@@ -252,7 +252,10 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
                     );
                 }
             }
-        });
+        })
+    };
+    let finish_with = |span_ref: TokenStream, ret_ref: TokenStream| {
+        let err_event = err_event(span_ref.clone(), ret_ref.clone());
         quote! {
             // A body that always panics makes this, the first statement after it,
             // unreachable: the lint is the generated code's, not the user's (whose own
@@ -267,13 +270,25 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
             #err_event
         }
     };
-    // The same, inside the closure a returned value is handed to (`Returned`), whose
-    // arguments are the guard, the span and the value by reference.
+    // What a future's output (or a returned value) is, as the closure the runtime calls
+    // with the span and the value by reference when the call ends there (`WatchedCall`,
+    // `Returned`): the outcome, and the `err` event.
     let span_ref = hygienic("__plugobs_span_ref");
     let ret_ref = hygienic("__plugobs_ret_ref");
-    let finish_returned = {
-        let body = finish_with(quote!(#span_ref), quote!(#ret_ref));
-        quote!(|#guard, #span_ref: &#p::tracing::Span, #ret_ref| { #body })
+    let classify = {
+        let err_event = err_event(quote!(#span_ref), quote!(#ret_ref));
+        quote! {
+            |#span_ref: &#p::tracing::Span, #ret_ref| -> #p::Outcome {
+                #[allow(unreachable_code, clippy::needless_borrow)]
+                let #outcome = {
+                    #[allow(unused_imports)]
+                    use #p::{ViaAny as _, ViaErrorKind as _, ViaResult as _};
+                    (&&&#p::Probe(#ret_ref)).__plugobs_outcome()
+                };
+                #err_event
+                #outcome
+            }
+        }
     };
     // Where the function is defined: two functions recording under one operation name
     // are told apart by it (`Registry::check`). `line!()` spanned at the function's name.
@@ -305,7 +320,7 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
         },
         make_span,
         finish: finish_with(quote!(&#span), quote!(&#ret)),
-        finish_returned,
+        classify,
     }
 }
 
@@ -331,7 +346,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         statics,
         make_span,
         finish,
-        finish_returned,
+        classify,
     } = parts(f, ctx, &locals);
     // The receiver's address, which tells a call which instance it runs on (see
     // `plugobs::instance`): for `&self` and `&mut self` (or `self: &Self`); 0 without.
@@ -363,13 +378,15 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
             fut
         };
         quote! {
-            let (#guard, #ret) = #p::tracing::Instrument::instrument(
-                #site.enter_async::<#hint, _>(#d, #key, #fut),
-                ::core::clone::Clone::clone(&#span),
-            )
-            .await;
-            #finish
-            #ret
+            #site
+                .enter_async::<#hint, _, _>(
+                    #d,
+                    #key,
+                    #span,
+                    #fut,
+                    #classify,
+                )
+                .await
         }
     };
     // Runs the sync body producing `hint`, with the span entered (and with `cpu`, the
@@ -448,8 +465,14 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
                     #key,
                     &#span,
                     #cpu_arg,
-                    #finish_returned,
+                    #classify,
                 )
+            };
+            // A value (known from its type, so the branch folds away) ends the call here,
+            // its guard used where it was made: handing the guard to `__plugobs_end`
+            // moved it through the stack on every call (about 4 ns).
+            let is_value = quote_spanned! {at=>
+                (&&&#p::returned(&#ret)).__plugobs_is_value()
             };
             quote! {{
                 #statics
@@ -460,7 +483,12 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
                 {
                     #[allow(unused_imports)]
                     use #p::{ViaBoxedFuture as _, ViaFuture as _, ViaValue as _};
-                    #end
+                    if #is_value {
+                        #finish
+                        #ret
+                    } else {
+                        #end
+                    }
                 }
             }}
         }

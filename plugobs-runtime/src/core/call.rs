@@ -13,7 +13,8 @@ use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
 use tracing::metadata::Kind;
 use tracing::{Level, Metadata, Span};
 
-use crate::core::site::{CallGuard, OperationSite, PendingGuard};
+pub use crate::core::site::mark_span;
+use crate::core::site::{CallGuard, OperationSite};
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::outcome::Outcome;
 
@@ -122,38 +123,12 @@ pub fn enter(
     site.enter(descriptor, key)
 }
 
-/// A call in progress: sync ([`CallGuard`]) or a completed future ([`PendingGuard`]).
-pub trait Finish {
-    /// Ends the call with `outcome`.
-    fn finish_with(self, outcome: Outcome);
-}
-
-impl Finish for CallGuard {
-    #[cfg_attr(debug_assertions, inline)]
-    #[cfg_attr(not(debug_assertions), inline(always))]
-    fn finish_with(self, outcome: Outcome) {
-        self.finish(outcome);
-    }
-}
-
-impl Finish for PendingGuard {
-    #[cfg_attr(debug_assertions, inline)]
-    #[cfg_attr(not(debug_assertions), inline(always))]
-    fn finish_with(self, outcome: Outcome) {
-        self.finish(outcome);
-    }
-}
-
-/// Ends a call with `outcome`; an error also marks its span with `error.type` and
-/// `otel.status_code = "ERROR"`.
+/// Ends a call with `outcome`; an error also marks its span ([`mark_span`]).
 #[cfg_attr(debug_assertions, inline)]
 #[cfg_attr(not(debug_assertions), inline(always))]
-pub fn finish<G: Finish>(guard: G, span: &Span, outcome: Outcome) {
-    guard.finish_with(outcome);
-    if let Outcome::Error(kind) = outcome {
-        span.record("error.type", kind);
-        span.record("otel.status_code", "ERROR");
-    }
+pub fn finish(guard: CallGuard, span: &Span, outcome: Outcome) {
+    guard.finish(outcome);
+    mark_span(span, outcome);
 }
 
 /// Runs an instrumented function's body when it holds `return` or `?` (or a macro that

@@ -24,8 +24,9 @@ use std::pin::Pin;
 use tracing::Span;
 
 use crate::core::cpu::{CpuFuture, CpuSite};
-use crate::core::site::{CallGuard, PendingGuard};
+use crate::core::site::CallGuard;
 use crate::model::descriptor::PluginDescriptor;
+use crate::model::outcome::Outcome;
 
 /// The type of a function's return value, for the traits of this module.
 pub struct Returned<R>(PhantomData<fn() -> R>);
@@ -45,8 +46,12 @@ pub trait ViaBoxedFuture {
     type Output;
     /// The function's return type.
     type Ret;
-    /// Wraps `ret` in a future of the same type that ends the call with `done` when `ret`
-    /// completes.
+    /// False: the call goes on in the future.
+    fn __plugobs_is_value(&self) -> bool {
+        false
+    }
+    /// Wraps `ret` in a future of the same type that ends the call with the outcome
+    /// `classify` gives its output when `ret` completes.
     fn __plugobs_end<C>(
         &self,
         ret: Self::Ret,
@@ -54,16 +59,20 @@ pub trait ViaBoxedFuture {
         key: usize,
         span: &Span,
         cpu: Cpu,
-        done: C,
+        classify: C,
     ) -> Self::Ret
     where
-        C: FnOnce(PendingGuard, &Span, &Self::Output) + Send + 'static;
+        C: Fn(&Span, &Self::Output) -> Outcome + Send + 'static;
 }
 
 /// Middle priority: any other future, which cannot be measured until it completes.
 pub trait ViaFuture {
     /// The function's return type.
     type Ret;
+    /// False: [`ViaFuture::__plugobs_end`] refuses it.
+    fn __plugobs_is_value(&self) -> bool {
+        false
+    }
     /// Refused at compile time: `Self::Ret` does not implement [`UnwrappableFuture`].
     fn __plugobs_end<C>(
         &self,
@@ -72,18 +81,24 @@ pub trait ViaFuture {
         key: usize,
         span: &Span,
         cpu: Cpu,
-        done: C,
+        classify: C,
     ) -> Self::Ret
     where
         Self::Ret: UnwrappableFuture,
-        C: FnOnce(CallGuard, &Span, &Self::Ret);
+        C: Fn(&Span, &Self::Ret) -> Outcome;
 }
 
 /// Lowest priority: a value; the call ends with `done` at once.
 pub trait ViaValue {
     /// The function's return type.
     type Ret;
-    /// Ends the call with `done` and gives `ret` back.
+    /// True: generated code ends the call where it is, without calling
+    /// [`ViaValue::__plugobs_end`].
+    #[inline(always)]
+    fn __plugobs_is_value(&self) -> bool {
+        true
+    }
+    /// Ends the call with the outcome `classify` gives `ret`, and gives `ret` back.
     fn __plugobs_end<C>(
         &self,
         ret: Self::Ret,
@@ -91,10 +106,10 @@ pub trait ViaValue {
         key: usize,
         span: &Span,
         cpu: Cpu,
-        done: C,
+        classify: C,
     ) -> Self::Ret
     where
-        C: FnOnce(CallGuard, &Span, &Self::Ret);
+        C: Fn(&Span, &Self::Ret) -> Outcome;
 }
 
 /// Implemented by nothing: the bound that turns a future plugobs cannot wrap into a
@@ -123,31 +138,19 @@ macro_rules! boxed_future {
                 key: usize,
                 span: &Span,
                 cpu: Cpu,
-                done: C,
+                classify: C,
             ) -> Self::Ret
             where
-                C: FnOnce(PendingGuard, &Span, &T) + Send + 'static,
+                C: Fn(&Span, &T) -> Outcome + Send + 'static,
             {
-                let span = span.clone();
                 match cpu {
-                    None => {
-                        let call = guard.continue_in(key, ret);
-                        Box::pin(async move {
-                            let (guard, out) =
-                                tracing::Instrument::instrument(call, span.clone()).await;
-                            done(guard, &span, &out);
-                            out
-                        })
-                    }
-                    Some((site, descriptor)) => {
-                        let call = guard.continue_in(key, CpuFuture::new(site, descriptor, ret));
-                        Box::pin(async move {
-                            let (guard, out) =
-                                tracing::Instrument::instrument(call, span.clone()).await;
-                            done(guard, &span, &out);
-                            out
-                        })
-                    }
+                    None => Box::pin(guard.continue_in(key, span.clone(), ret, classify)),
+                    Some((site, descriptor)) => Box::pin(guard.continue_in(
+                        key,
+                        span.clone(),
+                        CpuFuture::new(site, descriptor, ret),
+                        classify,
+                    )),
                 }
             }
         }
@@ -167,13 +170,14 @@ impl<F: Future> ViaFuture for &Returned<F> {
         _key: usize,
         span: &Span,
         _cpu: Cpu,
-        done: C,
+        classify: C,
     ) -> F
     where
         F: UnwrappableFuture,
-        C: FnOnce(CallGuard, &Span, &F),
+        C: Fn(&Span, &F) -> Outcome,
     {
-        done(guard, span, &ret);
+        let outcome = classify(span, &ret);
+        crate::core::call::finish(guard, span, outcome);
         ret
     }
 }
@@ -189,12 +193,13 @@ impl<R> ViaValue for Returned<R> {
         _key: usize,
         span: &Span,
         _cpu: Cpu,
-        done: C,
+        classify: C,
     ) -> R
     where
-        C: FnOnce(CallGuard, &Span, &R),
+        C: Fn(&Span, &R) -> Outcome,
     {
-        done(guard, span, &ret);
+        let outcome = classify(span, &ret);
+        crate::core::call::finish(guard, span, outcome);
         ret
     }
 }

@@ -141,19 +141,32 @@ impl OperationSite {
     /// Starts a call whose body is the future `fut`; the returned future ends the call
     /// with a panic outcome if `fut` panics, and with `cancelled` if it is dropped first.
     #[inline(always)]
-    pub fn enter_async<T, F: Future<Output = T>>(
+    ///
+    /// Each poll runs inside `span` (the call's span, entered by the returned future
+    /// itself: no second wrapper around it).
+    ///
+    /// When `fut` completes, `classify` tells the call's outcome from its output (and
+    /// emits the `err` event), and the call ends there.
+    pub fn enter_async<T, F, C>(
         &'static self,
         descriptor: &'static PluginDescriptor,
         key: usize,
+        span: tracing::Span,
         fut: F,
-    ) -> WatchedCall<F> {
+        classify: C,
+    ) -> WatchedCall<F, C>
+    where
+        F: Future<Output = T>,
+        C: Fn(&tracing::Span, &T) -> Outcome,
+    {
         let site = match self.resolved.get() {
             Some(site) => *site,
             None => self.resolve(descriptor),
         };
         let slot = site.instances.slot_of(key);
         let cells = site.cells_of_slot(slot);
-        let shard = cells.shard(threads::index());
+        let index = threads::index();
+        let shard = cells.shard(index);
         shard.started();
         let timed = shard.tick(cells.sample.load(Relaxed));
         WatchedCall {
@@ -161,8 +174,13 @@ impl OperationSite {
                 site,
                 cells,
                 running: site.instances.running(slot),
+                index,
+                shard,
+                unmoved: true,
                 start: if timed { site.clock.raw() } else { UNTIMED },
             }),
+            span,
+            classify,
             fut,
         }
     }
@@ -380,6 +398,16 @@ impl std::fmt::Debug for CallGuard {
     }
 }
 
+/// An error marks the call's span with `error.type` and `otel.status_code = "ERROR"`.
+#[cfg_attr(debug_assertions, inline)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub fn mark_span(span: &tracing::Span, outcome: Outcome) {
+    if let Outcome::Error(kind) = outcome {
+        span.record("error.type", kind);
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
 /// The `start` of a call that is not timed (sampling): a TSC reading is never 0.
 const UNTIMED: u64 = 0;
 
@@ -429,20 +457,33 @@ impl CallGuard {
 
 impl CallGuard {
     /// Hands the call to the future `fut` its body returned: the call goes on until `fut`
-    /// completes (or is dropped, or panics), on whichever thread polls it. `key` is the
-    /// receiver the call was entered with.
-    pub(crate) fn continue_in<F>(self, key: usize, fut: F) -> WatchedCall<F> {
+    /// completes (or is dropped, or panics), on whichever thread polls it, and ends with
+    /// the outcome `classify` gives its output. `key` is the receiver the call was
+    /// entered with.
+    pub(crate) fn continue_in<F, C>(
+        self,
+        key: usize,
+        span: tracing::Span,
+        fut: F,
+        classify: C,
+    ) -> WatchedCall<F, C> {
         running::leave(self.previous);
         let (running, cells) = self.site.instance_of(key);
         let call = AsyncCall {
             site: self.site,
             cells,
             running,
+            index: threads::index(),
+            shard: self.shard,
+            // The boxed future may be polled anywhere, later.
+            unmoved: false,
             start: self.start,
         };
         std::mem::forget(self);
         WatchedCall {
             call: Some(call),
+            span,
+            classify,
             fut,
         }
     }
@@ -468,6 +509,14 @@ pub struct AsyncCall {
     cells: &'static OperationCells,
     /// That instance, as its polls run.
     running: &'static Running,
+    /// The index of the thread that started it, and that thread's shard: a call that
+    /// ends on the thread it started on (most do) records there without a second lookup.
+    index: usize,
+    shard: ShardRef<'static>,
+    /// Still on the thread that started it, for sure: entered by [`OperationSite::enter_async`]
+    /// (whose future generated code awaits at once) and never pending since. Such a call
+    /// ends without reading the thread's index.
+    unmoved: bool,
     start: u64,
 }
 
@@ -482,22 +531,37 @@ impl std::fmt::Debug for AsyncCall {
 impl AsyncCall {
     #[inline]
     fn end(self, outcome: Outcome) {
-        let shard = self.cells.shard(threads::index());
+        let shard = if self.unmoved {
+            self.shard
+        } else {
+            // The same index is the same thread, or one that took over the index (and
+            // the shard, single writer) after the starting thread exited.
+            let index = threads::index();
+            if index == self.index {
+                self.shard
+            } else {
+                self.cells.shard(index)
+            }
+        };
         record(self.site, shard, self.start, outcome);
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The future of an instrumented async call; resolves to the call's guard and output.
-    /// Dropped before it completes, the call counts as cancelled.
+    /// The future of an instrumented async call: resolves to the body's output, having
+    /// ended the call with the outcome `classify` gives it. Dropped before it completes,
+    /// the call counts as cancelled; a panic in a poll counts as a panic.
     #[must_use = "futures do nothing unless polled"]
-    pub struct WatchedCall<F> {
+    pub struct WatchedCall<F, C> {
         call: Option<AsyncCall>,
+        // The call's span, entered around each poll.
+        span: tracing::Span,
+        classify: C,
         #[pin]
         fut: F,
     }
 
-    impl<F> PinnedDrop for WatchedCall<F> {
+    impl<F, C> PinnedDrop for WatchedCall<F, C> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(call) = this.project().call.take() {
                 call.end(if std::thread::panicking() {
@@ -506,20 +570,6 @@ pin_project_lite::pin_project! {
                     Outcome::Cancelled
                 });
             }
-        }
-    }
-}
-
-/// The call handed back when a watched future completes.
-#[derive(Debug)]
-pub struct PendingGuard(Option<AsyncCall>);
-
-impl PendingGuard {
-    /// Ends the call with `outcome`.
-    #[inline(always)]
-    pub fn finish(self, outcome: Outcome) {
-        if let Some(call) = self.0 {
-            call.end(outcome);
         }
     }
 }
@@ -536,12 +586,13 @@ impl Drop for PollBomb<'_> {
     }
 }
 
-impl<F: Future> Future for WatchedCall<F> {
-    type Output = (PendingGuard, F::Output);
+impl<F: Future, C: Fn(&tracing::Span, &F::Output) -> Outcome> Future for WatchedCall<F, C> {
+    type Output = F::Output;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let _entered = this.span.enter();
         let previous = match this.call.as_ref() {
             Some(call) => running::enter(call.running),
             None => None,
@@ -551,8 +602,23 @@ impl<F: Future> Future for WatchedCall<F> {
         std::mem::forget(bomb);
         running::leave(previous);
         match poll {
-            Poll::Ready(out) => Poll::Ready((PendingGuard(this.call.take()), out)),
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(out) => {
+                // Classified first: should it panic (a `Display` of the error, for the
+                // `err` event), the call is still here and ends as a panic.
+                let outcome = (this.classify)(this.span, &out);
+                if let Some(call) = this.call.take() {
+                    call.end(outcome);
+                    mark_span(this.span, outcome);
+                }
+                Poll::Ready(out)
+            }
+            Poll::Pending => {
+                // Woken later, perhaps on another thread.
+                if let Some(call) = this.call.as_mut() {
+                    call.unmoved = false;
+                }
+                Poll::Pending
+            }
         }
     }
 }
