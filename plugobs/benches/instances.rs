@@ -14,6 +14,10 @@
 //!   cost for the variants below;
 //! - (c), (e), (f) on 8, 64 and 256 registry-loaded instances of one plugin, round-robin;
 //! - (g) on the last-loaded of those 256 instances alone;
+//! - (h) on each of those 256 in turn, `N / 256` calls each: every instance's own cost,
+//!   without (f)'s switch of instance (and of cache lines) at every call; the table gives
+//!   the mean over instances, and a line after it each instance's median over rounds,
+//!   paired with (d): the slowest and the fastest instance;
 //! - bare ×8: the bare method on 8 values round-robin, the baseline of (c)'s indexing.
 //!
 //! Same harness as `overhead`: every variant runs interleaved, round-robin, in one
@@ -32,8 +36,8 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use common::subjects::{BenchError, body};
@@ -253,6 +257,19 @@ fn run_g(n: u64) -> f64 {
     let last = s[MANY - 1];
     batch(n, |x| last.parse(x))
 }
+/// ns/call of each of the 256 instances, called `n / 256` times in a row, in load order.
+fn each_in_turn(n: u64) -> [f64; MANY] {
+    let s: [&ManyNamed; MANY] = values(&subjects().many);
+    let per = n / MANY as u64;
+    std::array::from_fn(|i| batch(per, |x| s[i].parse(x)))
+}
+/// (h)'s ns/call per instance, one row per batch (the warm-up's first).
+static EACH: Mutex<Vec<[f64; MANY]>> = Mutex::new(Vec::new());
+fn run_h(n: u64) -> f64 {
+    let each = each_in_turn(n);
+    EACH.lock().unwrap_or_else(|e| e.into_inner()).push(each);
+    each.iter().sum::<f64>() / MANY as f64
+}
 
 // ---------------------------------------------------------------------------------------
 // The harness.
@@ -263,7 +280,7 @@ struct Variant {
     run: fn(u64) -> f64,
 }
 
-const VARIANTS: [Variant; 9] = [
+const VARIANTS: [Variant; 10] = [
     Variant {
         name: "bare",
         run: run_bare,
@@ -299,6 +316,10 @@ const VARIANTS: [Variant; 9] = [
     Variant {
         name: "(g) the last-loaded of 256, alone",
         run: run_g,
+    },
+    Variant {
+        name: "(h) each of the 256 in turn (mean)",
+        run: run_h,
     },
 ];
 const BARE: usize = 0;
@@ -397,7 +418,9 @@ fn main() {
         .sum();
     assert_eq!(sixty_four_total, per_variant);
     let many_total: u64 = (0..MANY).map(|i| calls_of(&format!("many-{i}"))).sum();
-    assert_eq!(many_total, 2 * per_variant, "(f) and (g)");
+    // (h) calls each instance n / 256 times per batch.
+    let turns = (n / 4 / MANY as u64 + rounds as u64 * (n / MANY as u64)) * MANY as u64;
+    assert_eq!(many_total, 2 * per_variant + turns, "(f), (g) and (h)");
     assert!(
         calls_of(&format!("many-{}", MANY - 1)) > per_variant,
         "(g) finds the last-loaded instance"
@@ -450,6 +473,28 @@ fn main() {
         "(x bare = median / bare median; -bare, -(a) and -(d) = median over rounds of the \
          paired difference with bare, with (a) and with (d), the one loaded instance, of the \
          same round, ns/call)"
+    );
+    // (h) per instance: its median over rounds of (instance − (d)) of the same round.
+    let each = EACH.lock().unwrap_or_else(|e| e.into_inner());
+    let over_d: Vec<f64> = (0..MANY)
+        .map(|i| {
+            let own: Vec<f64> = each[1..].iter().map(|row| row[i]).collect();
+            paired(&own, &samples[D])
+        })
+        .collect();
+    let (slowest, fastest) = (0..MANY).fold((0, 0), |(hi, lo), i| {
+        (
+            if over_d[i] > over_d[hi] { i } else { hi },
+            if over_d[i] < over_d[lo] { i } else { lo },
+        )
+    });
+    println!(
+        "(h) per instance, median over rounds of the paired difference with (d): slowest \
+         {:+.2} ns/call (the {}th loaded), fastest {:+.2} (the {}th)",
+        over_d[slowest],
+        slowest + 1,
+        over_d[fastest],
+        fastest + 1
     );
 
     // No call allocates. A latency outlier (a preemption, an interrupt) landing in a
