@@ -490,7 +490,7 @@ fn main() {
     });
     println!(
         "(h) per instance, median over rounds of the paired difference with (d): slowest \
-         {:+.2} ns/call (the {}th loaded), fastest {:+.2} (the {}th)",
+         {:+.2} ns/call (loaded no. {}), fastest {:+.2} (loaded no. {})",
         over_d[slowest],
         slowest + 1,
         over_d[fastest],
