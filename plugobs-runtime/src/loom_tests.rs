@@ -101,8 +101,8 @@ type Bindings = AddressMap<8>;
 
 /// Runs `f` under loom with at most 3 preemptions per execution (unless
 /// `LOOM_MAX_PREEMPTIONS` says otherwise): the lookup's probe and its retry make the full
-/// space of the bindings models too large to enumerate, and bugs of this kind need few
-/// (the one these models found needed two).
+/// space of the bindings models too large to enumerate in minutes (tokio's CI bounds its
+/// models the same way); the ordering bug these models found shows up within the bound.
 fn model_bounded(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound.get_or_insert(3);
