@@ -1,5 +1,6 @@
-//! Model tests of the shard protocol with loom, which runs every interleaving of the
-//! threads below (and the weak-memory outcomes the orderings allow):
+//! Model tests of the shard protocol and of the instance bindings' lookup with loom, which
+//! runs every interleaving of the threads below (and the weak-memory outcomes the
+//! orderings allow):
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" cargo test -p plugobs-runtime --lib --release loom
@@ -8,6 +9,7 @@
 use loom::sync::Arc;
 use loom::thread;
 
+use crate::core::address_map::AddressMap;
 use crate::core::cells::OperationCells;
 use crate::core::threads::IndexPool;
 
@@ -89,5 +91,97 @@ fn loom_thread_index_hand_over_loses_no_count() {
         }
         let t = cells.totals();
         assert_eq!((t.started, t.finished, t.latency.count()), (4, 4, 4));
+    });
+}
+
+/// The instance bindings' table ([`crate::core::bindings`] keeps its bindings in an
+/// `AddressMap`; a call's lookup is `AddressMap::get`), small enough for the model: 8
+/// entries, at most 4 keys.
+type Bindings = AddressMap<8>;
+
+/// Runs `f` under loom with at most 3 preemptions per execution (unless
+/// `LOOM_MAX_PREEMPTIONS` says otherwise): the lookup's probe and its retry make the full
+/// space of the bindings models too large to enumerate in minutes (tokio's CI bounds its
+/// models the same way); the ordering bug these models found shows up within the bound.
+fn model_bounded(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound.get_or_insert(3);
+    builder.check(f);
+}
+
+/// `N` keys 16 bytes apart whose probes start at the same entry: one chain.
+fn one_chain<const N: usize>() -> [usize; N] {
+    let home = Bindings::home(0x1000);
+    let mut keys = (0x1000..)
+        .step_by(16)
+        .filter(|&k| Bindings::home(k) == home);
+    std::array::from_fn(|_| keys.next().unwrap_or_default())
+}
+
+/// A writer unbinds the two values bound before the reader's in its probe chain (each
+/// removal shifts the reader's entry back by one) and binds another behind it, while a
+/// reader looks the bound value up: it always finds its slot, never another value's, and
+/// never misses it; and a value never bound reads as the default instance.
+#[test]
+fn loom_a_lookup_never_misses_while_other_keys_move() {
+    let keys = one_chain::<5>();
+    let (before, reader_key, later, absent) = ([keys[0], keys[1]], keys[2], keys[3], keys[4]);
+    model_bounded(move || {
+        let map = Arc::new(Bindings::new());
+        // Bound before the threads run; this also allocates the entries, whose
+        // publication through std's `OnceLock` loom cannot see.
+        map.insert(before[0], 1).unwrap();
+        map.insert(before[1], 2).unwrap();
+        map.insert(reader_key, 7).unwrap();
+        let writer = {
+            let map = map.clone();
+            thread::spawn(move || {
+                map.remove(before[0]);
+                map.insert(later, 3).unwrap();
+                map.remove(before[1]);
+            })
+        };
+        let reader = {
+            let map = map.clone();
+            thread::spawn(move || {
+                assert_eq!(map.get(reader_key), 7, "the bound value's slot");
+                assert_eq!(map.get(absent), 0, "a value never bound");
+            })
+        };
+        writer.join().unwrap();
+        reader.join().unwrap();
+        assert_eq!(
+            (map.get(reader_key), map.get(later), map.get(before[0])),
+            (7, 3, 0)
+        );
+    });
+}
+
+/// A value bound while a reader looks up another in the same chain: inserting never
+/// disturbs a probe, so the reader finds its slot without looking again.
+#[test]
+fn loom_a_lookup_never_misses_while_other_keys_are_bound() {
+    let keys = one_chain::<3>();
+    model_bounded(move || {
+        let map = Arc::new(Bindings::new());
+        map.insert(keys[0], 5).unwrap();
+        let writer = {
+            let map = map.clone();
+            thread::spawn(move || {
+                map.insert(keys[1], 6).unwrap();
+                map.insert(keys[2], 7).unwrap();
+            })
+        };
+        let reader = {
+            let map = map.clone();
+            thread::spawn(move || {
+                assert_eq!(map.get(keys[0]), 5);
+                // Bound or not yet, never another value's slot.
+                assert!(matches!(map.get(keys[2]), 0 | 7));
+            })
+        };
+        writer.join().unwrap();
+        reader.join().unwrap();
+        assert_eq!((map.get(keys[1]), map.get(keys[2])), (6, 7));
     });
 }

@@ -2,6 +2,7 @@
 //! histogram, operation call sites, the bindings that find a call's instance, and one
 //! operation's snapshot. Imports only [`model`](crate::model).
 
+pub(crate) mod address_map;
 pub mod bindings;
 pub mod call;
 pub mod cells;
