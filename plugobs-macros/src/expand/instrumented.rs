@@ -209,7 +209,7 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
                     &#callsite,
                 );
             },
-            quote!(let #span = #p::operation_span(&#callsite, &#site, #d, #key);),
+            quote!(let #span = #p::operation_span(&#callsite, #level, &#site, #d, #key);),
         )
     } else {
         let fields = f.fields.iter().map(|field| {

@@ -57,15 +57,28 @@ pub const fn operation_metadata(
 #[cfg_attr(not(debug_assertions), inline(always))]
 pub fn operation_span(
     callsite: &'static DefaultCallsite,
+    level: Level,
+    site: &'static OperationSite,
+    descriptor: &'static PluginDescriptor,
+    key: usize,
+) -> Span {
+    // `level` is the span's, a constant in generated code: with no subscriber at that
+    // level this is one load and a compare, before the callsite is touched.
+    if !(level <= STATIC_MAX_LEVEL && level <= LevelFilter::current()) {
+        return Span::none();
+    }
+    enabled_span(callsite, site, descriptor, key)
+}
+
+/// The span of a call whose level a subscriber may want: asks the callsite's interest.
+#[inline(never)]
+fn enabled_span(
+    callsite: &'static DefaultCallsite,
     site: &'static OperationSite,
     descriptor: &'static PluginDescriptor,
     key: usize,
 ) -> Span {
     let meta = callsite.metadata();
-    let level = *meta.level();
-    if !(level <= STATIC_MAX_LEVEL && level <= LevelFilter::current()) {
-        return Span::none();
-    }
     let interest = callsite.interest();
     let enabled = !interest.is_never()
         && (interest.is_always() || tracing::dispatcher::get_default(|d| d.enabled(meta)));
@@ -75,9 +88,8 @@ pub fn operation_span(
     new_span(meta, site, descriptor, key)
 }
 
-/// The enabled half of [`operation_span`], out of line: a subscriber's span costs far
-/// more than the call.
-#[inline(never)]
+/// The span itself, for a subscriber that wants it: costs far more than the call.
+#[inline]
 fn new_span(
     meta: &'static Metadata<'static>,
     site: &'static OperationSite,
