@@ -155,7 +155,8 @@ pub mod __private {
     };
     pub use crate::core::bindings::key_of;
     pub use crate::core::call::{
-        OPERATION_FIELDS, call_once, enter, finish, mark_span, operation_metadata, operation_span,
+        OPERATION_FIELDS, call_once, enter, finish, finish_in_place, mark_span, operation_metadata,
+        operation_span,
     };
     pub use crate::core::cpu::{CpuFuture, CpuSite, CpuTimer};
     pub use crate::core::custom::{Counter, CustomKind, Gauge, Histogram};

@@ -266,7 +266,8 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
                 use #p::{ViaAny as _, ViaErrorKind as _, ViaResult as _};
                 (&&&#p::Probe(#ret_ref)).__plugobs_outcome()
             };
-            #p::finish(#guard, #span_ref, #outcome);
+            #p::finish_in_place(&#guard, #span_ref, #outcome);
+            ::core::mem::forget(#guard);
             #err_event
         }
     };

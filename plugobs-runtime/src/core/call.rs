@@ -135,6 +135,16 @@ pub fn enter(
     site.enter(descriptor, key)
 }
 
+/// Ends a call with `outcome` where its guard is; an error also marks its span. The
+/// caller forgets the guard right after (generated code: `finish_in_place(&guard, …);
+/// core::mem::forget(guard)`), which keeps the guard from being copied on every call.
+#[cfg_attr(debug_assertions, inline)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+pub fn finish_in_place(guard: &CallGuard, span: &Span, outcome: Outcome) {
+    guard.end_in_place(outcome);
+    mark_span(span, outcome);
+}
+
 /// Ends a call with `outcome`; an error also marks its span ([`mark_span`]).
 #[cfg_attr(debug_assertions, inline)]
 #[cfg_attr(not(debug_assertions), inline(always))]

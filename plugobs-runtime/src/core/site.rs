@@ -448,10 +448,18 @@ impl CallGuard {
     /// Ends the call with `outcome`.
     #[inline(always)]
     pub fn finish(self, outcome: Outcome) {
+        self.end_in_place(outcome);
+        std::mem::forget(self);
+    }
+
+    /// Ends the call with `outcome` where the guard is, without moving it; the caller
+    /// must then forget the guard (its drop would count the call again). Generated code
+    /// does, so that the guard is not copied on every call.
+    #[inline(always)]
+    pub fn end_in_place(&self, outcome: Outcome) {
         // First: a bucket allocated on first touch is plugobs', not the plugin's.
         running::leave(self.previous);
         record(self.site, self.shard, self.start, outcome);
-        std::mem::forget(self);
     }
 }
 
