@@ -66,37 +66,44 @@ mod current {
 
     static POOL: IndexPool = IndexPool::new();
 
-    struct ThreadIndex(Cell<usize>);
+    thread_local! {
+        /// This thread's index: a `const` thread-local without a destructor, so reading
+        /// it is one load, with no check of the thread-local's state.
+        static INDEX: Cell<usize> = const { Cell::new(NO_INDEX) };
+        /// Registered on the first take: its destructor gives the index back.
+        static GIVE_BACK: GiveBack = const { GiveBack };
+    }
 
-    impl Drop for ThreadIndex {
+    struct GiveBack;
+
+    impl Drop for GiveBack {
         fn drop(&mut self) {
-            let index = self.0.replace(NO_INDEX);
+            let index = INDEX.with(|i| i.replace(NO_INDEX));
             if index != NO_INDEX {
                 POOL.release(index);
             }
         }
     }
 
-    thread_local! {
-        static INDEX: ThreadIndex = const { ThreadIndex(Cell::new(NO_INDEX)) };
-    }
-
     /// This thread's index, taken on first use and given back when the thread exits.
     #[inline(always)]
     pub(crate) fn index() -> usize {
-        INDEX
-            .try_with(|i| match i.0.get() {
-                NO_INDEX => take(&i.0),
-                index => index,
-            })
-            .unwrap_or(NO_INDEX)
+        match INDEX.with(Cell::get) {
+            NO_INDEX => take(),
+            index => index,
+        }
     }
 
     #[cold]
     #[inline(never)]
-    fn take(cell: &Cell<usize>) -> usize {
+    fn take() -> usize {
+        // A thread past its destructors (it gave its index back) records into the shared
+        // shards: an index taken now would never be given back.
+        if GIVE_BACK.try_with(|_| ()).is_err() {
+            return NO_INDEX;
+        }
         let index = POOL.acquire();
-        cell.set(index);
+        INDEX.with(|i| i.set(index));
         index
     }
 }
