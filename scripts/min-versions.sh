@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Builds the published crates (plugobs, plugobs-runtime, plugobs-macros) with every direct
+# Builds the published crates (plugobs, plugobs-runtime, plugobs-macros, plugobs-cli) with every direct
 # dependency at the minimum its manifest declares, so a declared minimum is one plugobs
-# builds with. Works in a scratch copy: a workspace of the three crates alone, without
+# builds with. Works in a scratch copy: a workspace of the four crates alone, without
 # their dev-dependencies and loom (which only tests and benches use), every direct dependency
 # pinned with `cargo update -p NAME --precise MIN`, then `cargo build --all-features`.
 # Needs cargo, python3 (to read `cargo metadata`) and crates.io.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-published=(plugobs plugobs-runtime plugobs-macros)
+published=(plugobs plugobs-runtime plugobs-macros plugobs-cli)
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/plugobs-min-versions.XXXXXX")"
 trap '[[ -n ${KEEP:-} ]] || rm -rf "$scratch"' EXIT
@@ -70,5 +70,5 @@ echo "$pins" | while read -r spec min; do
     cargo update --quiet -p "$spec" --precise "$min"
 done
 
-CARGO_TARGET_DIR="$repo/target/min-versions" cargo build --quiet --all-features -p plugobs -p plugobs-runtime -p plugobs-macros
+CARGO_TARGET_DIR="$repo/target/min-versions" cargo build --quiet --all-features -p plugobs -p plugobs-runtime -p plugobs-macros -p plugobs-cli
 echo "the published crates build with every direct dependency at its declared minimum"
