@@ -33,7 +33,7 @@ fn parse(s: &str) -> Result<u32, ShapeError> {
 }
 
 /// A plugin whose methods take every shape.
-#[plugobs::plugin(kind = "shapes")]
+#[plugobs::plugin(kind = "shapes", objective = "99.5%", latency = "1s")]
 #[derive(Debug, Default)]
 pub struct Shapes(pub u32);
 
@@ -111,6 +111,26 @@ impl Shapes {
     /// Options.
     #[instrumented(name = "renamed", level = "info", fields(x, doubled = x * 2), err, cpu)]
     pub fn options(&self, x: u32) -> Result<u32, ShapeError> {
+        if x == 0 {
+            Err(ShapeError::TooBig)
+        } else {
+            Ok(x)
+        }
+    }
+
+    /// Objectives and sampled timing.
+    #[instrumented(objective = "99.9%", latency = "250ms", sample = 16, err)]
+    pub fn sampled(&self, x: u32) -> Result<u32, ShapeError> {
+        if x == 0 {
+            Err(ShapeError::TooBig)
+        } else {
+            Ok(x)
+        }
+    }
+
+    /// The same, `async fn`.
+    #[instrumented(objective = "99%", sample = 4, err)]
+    pub async fn sampled_async(&self, x: u32) -> Result<u32, ShapeError> {
         if x == 0 {
             Err(ShapeError::TooBig)
         } else {

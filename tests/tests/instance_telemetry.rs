@@ -435,3 +435,19 @@ fn cpu_of_attributed_work_counts_for_the_instance_when_asked() {
         ]
     );
 }
+
+#[test]
+fn a_panic_inside_a_scope_leaves_the_thread_as_it_was() {
+    let scope = Scope::of(&Cruncher);
+    let outer = Scope::of(&Inner);
+    let caught = std::thread::spawn(move || {
+        outer.run(|| {
+            let caught = std::panic::catch_unwind(|| scope.run(|| panic!("in the scope")));
+            // Back to the enclosing scope, not the one that unwound.
+            (caught.is_err(), Scope::current().map(|s| s.plugin()))
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(caught, (true, Some("inner")));
+}

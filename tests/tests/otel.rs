@@ -48,14 +48,25 @@ fn named<'a>(spans: &'a [SpanData], name: &str) -> Vec<&'a SpanData> {
     spans.iter().filter(|s| s.name == name).collect()
 }
 
-#[test]
-fn operations_join_the_hosts_trace_and_lifecycle_spans_are_roots() {
+/// A subscriber turning tracing spans into OpenTelemetry spans kept in memory: the
+/// exporter to read them from, the provider to flush, the subscriber to install.
+fn in_memory() -> (
+    InMemorySpanExporter,
+    SdkTracerProvider,
+    impl tracing::Subscriber + Send + Sync,
+) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("plugobs-test")));
+    (exporter, provider, subscriber)
+}
+
+#[test]
+fn operations_join_the_hosts_trace_and_lifecycle_spans_are_roots() {
+    let (exporter, provider, subscriber) = in_memory();
     let registry = Registry::from_descriptors([RedisStore::DESCRIPTOR]).unwrap();
 
     tracing::subscriber::with_default(subscriber, || {
@@ -121,12 +132,7 @@ impl Store for ShardedStore {
 
 #[test]
 fn an_instances_operation_spans_name_the_instance() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("plugobs-test")));
+    let (exporter, provider, subscriber) = in_memory();
     let registry = Registry::from_descriptors([ShardedStore::DESCRIPTOR]).unwrap();
 
     tracing::subscriber::with_default(subscriber, || {

@@ -470,6 +470,15 @@ impl Shard {
     }
 }
 
+/// Set once any operation's cells time only some of their calls: until then readers need
+/// not look for sampled operations.
+static SAMPLED_SOMEWHERE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether any operation was ever sampled (see [`OperationCells::set_sample`]).
+pub(crate) fn any_sampled() -> bool {
+    SAMPLED_SOMEWHERE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The shard a thread writes to, and whether it is the only writer.
 #[derive(Clone, Copy)]
 pub(crate) struct ShardRef<'a> {
@@ -663,8 +672,16 @@ impl OperationCells {
     /// in `every`.
     pub(crate) fn with_sample(shared: usize, every: u32) -> Self {
         let cells = Self::new(shared);
-        cells.sample.store(every.max(1), Relaxed);
+        cells.set_sample(every);
         cells
+    }
+
+    /// Times one call in `every` from now on.
+    pub(crate) fn set_sample(&self, every: u32) {
+        if every > 1 {
+            SAMPLED_SOMEWHERE.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.sample.store(every.max(1), Relaxed);
     }
 
     /// Cells with `shared` shared shards (rounded up to a power of two).

@@ -433,13 +433,9 @@ pub(crate) fn apply_sampling(descriptor: Option<&'static PluginDescriptor>) {
             return;
         }
         let sampling = &crate::core::plugin_cells::of(site.descriptor).sampling;
-        site.cells
-            .sample
-            .store(sampling.effective(0, site.sample), Relaxed);
+        site.cells.set_sample(sampling.effective(0, site.sample));
         for (slot, cells) in site.others.iter() {
-            cells
-                .sample
-                .store(sampling.effective(slot, site.sample), Relaxed);
+            cells.set_sample(sampling.effective(slot, site.sample));
         }
     });
 }

@@ -87,7 +87,11 @@ pub fn render_into(registry: &Registry, format: Format, out: &mut String) {
         };
         // Sampled operations say so, in comments Prometheus' text parsers skip (OpenMetrics
         // allows no free comment: there `stats()` and the page say it).
-        if format == Format::Prometheus && def.name == names::OPERATION_DURATION.name {
+        // Only once something was sampled: otherwise no render pays for the look.
+        if format == Format::Prometheus
+            && def.name == names::OPERATION_DURATION.name
+            && crate::core::cells::any_sampled()
+        {
             for (labels, every) in registry.sampled_operations() {
                 let mut selector = String::new();
                 line(&mut selector, &name, "", &labels, None, "");

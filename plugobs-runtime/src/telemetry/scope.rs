@@ -140,6 +140,12 @@ impl Scope {
     }
 }
 
+// A scope names an instance and adds to its atomic counters: nothing a panic can leave
+// half-changed, so it can cross `catch_unwind` (its descriptor's erased factories would
+// otherwise keep it from being `RefUnwindSafe`).
+impl std::panic::UnwindSafe for Scope {}
+impl std::panic::RefUnwindSafe for Scope {}
+
 impl<T: Plugin> From<&T> for Scope {
     fn from(instance: &T) -> Scope {
         Scope::of(instance)
