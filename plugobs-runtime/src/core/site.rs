@@ -26,10 +26,10 @@ use std::task::{Context, Poll};
 
 use crate::core::bindings::InstanceTable;
 use crate::core::cells::{
-    ERROR_KIND_SLOTS, OVERFLOW_KIND, OperationCells, OperationTotals, ShardRef, shard_count,
+    ERROR_KIND_SLOTS, OVERFLOW_KIND, OperationCells, OperationTotals, Shard, ShardRef, shard_count,
 };
 use crate::core::per_instance::PerInstance;
-use crate::core::running::{self, Running};
+use crate::core::running;
 use crate::core::threads;
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::location::SourceLocation;
@@ -60,6 +60,9 @@ pub struct OperationSite {
     objective: Objective,
     /// `#[instrumented(sample = N)]`: time one call in N (0: not declared).
     sample: u32,
+    /// The resolved site, read by every call: one load.
+    fast: once_cell::race::OnceRef<'static, ResolvedSite>,
+    /// Resolves it once (`fast` is set from it).
     resolved: OnceLock<&'static ResolvedSite>,
 }
 
@@ -112,6 +115,7 @@ impl OperationSite {
             location,
             objective,
             sample,
+            fast: once_cell::race::OnceRef::new(),
             resolved: OnceLock::new(),
         }
     }
@@ -120,8 +124,8 @@ impl OperationSite {
     /// ([`key_of`](crate::core::bindings::key_of); 0 without one).
     #[inline(always)]
     pub fn enter(&'static self, descriptor: &'static PluginDescriptor, key: usize) -> CallGuard {
-        let site = match self.resolved.get() {
-            Some(site) => *site,
+        let site = match self.fast.get() {
+            Some(site) => site,
             None => self.resolve(descriptor),
         };
         let slot = site.instances.slot_of(key);
@@ -159,8 +163,8 @@ impl OperationSite {
         F: Future<Output = T>,
         C: Fn(&tracing::Span, &T) -> Outcome,
     {
-        let site = match self.resolved.get() {
-            Some(site) => *site,
+        let site = match self.fast.get() {
+            Some(site) => site,
             None => self.resolve(descriptor),
         };
         let slot = site.instances.slot_of(key);
@@ -170,15 +174,14 @@ impl OperationSite {
         shard.started();
         let timed = shard.tick(cells.sample.load(Relaxed));
         WatchedCall {
-            call: Some(AsyncCall {
+            call: AsyncCall::new(
                 site,
-                cells,
-                running: site.instances.running(slot),
-                index,
                 shard,
-                unmoved: true,
-                start: if timed { site.clock.raw() } else { UNTIMED },
-            }),
+                if timed { site.clock.raw() } else { UNTIMED },
+                index,
+                slot,
+                true,
+            ),
             span,
             classify,
             fut,
@@ -192,8 +195,8 @@ impl OperationSite {
         descriptor: &'static PluginDescriptor,
         key: usize,
     ) -> &'static str {
-        let site = match self.resolved.get() {
-            Some(site) => *site,
+        let site = match self.fast.get() {
+            Some(site) => site,
             None => self.resolve(descriptor),
         };
         site.instances.running(site.instances.slot_of(key)).name
@@ -204,8 +207,8 @@ impl OperationSite {
     fn resolve(&'static self, descriptor: &'static PluginDescriptor) -> &'static ResolvedSite {
         // Made outside any plugin's scope: a site's memory is plugobs', not the plugin's
         // whose code made the first call.
-        running::outside(|| {
-            self.resolved.get_or_init(|| {
+        let site = running::outside(|| {
+            *self.resolved.get_or_init(|| {
                 let plugin = crate::core::plugin_cells::of(descriptor);
                 let site: &'static ResolvedSite = Box::leak(Box::new(ResolvedSite {
                     descriptor,
@@ -226,7 +229,10 @@ impl OperationSite {
                 (descriptor.upcalls.first_call)();
                 site
             })
-        })
+        });
+        // Any thread that gets here stores the one resolved site.
+        let _ = self.fast.set(site);
+        site
     }
 }
 
@@ -277,13 +283,6 @@ impl ResolvedSite {
             })
             // Slots are below MAX_INSTANCE_NAMES (`InstanceTable::slot_for`).
             .map_or(&self.cells, |c| &**c)
-    }
-
-    /// The instance the receiver `key` is, and its cells.
-    #[inline(always)]
-    fn instance_of(&self, key: usize) -> (&'static Running, &OperationCells) {
-        let slot = self.instances.slot_of(key);
-        (self.instances.running(slot), self.cells_of_slot(slot))
     }
 
     /// The cells of instance `slot`, if it ever called this site (slot 0 always has
@@ -472,20 +471,19 @@ impl CallGuard {
         classify: C,
     ) -> WatchedCall<F, C> {
         running::leave(self.previous);
-        let (running, cells) = self.site.instance_of(key);
-        let call = AsyncCall {
-            site: self.site,
-            cells,
-            running,
-            index: threads::index(),
-            shard: self.shard,
-            // The boxed future may be polled anywhere, later.
-            unmoved: false,
-            start: self.start,
-        };
+        let slot = self.site.instances.slot_of(key);
+        // The boxed future may be polled anywhere, later.
+        let call = AsyncCall::new(
+            self.site,
+            self.shard,
+            self.start,
+            threads::index(),
+            slot,
+            false,
+        );
         std::mem::forget(self);
         WatchedCall {
-            call: Some(call),
+            call,
             span,
             classify,
             fut,
@@ -506,23 +504,28 @@ impl Drop for CallGuard {
 }
 
 /// One async call in progress: it may finish on another thread than it started, so it
-/// finds the finishing thread's shard when it ends.
+/// finds the finishing thread's shard when it ends. Four words: the future that holds it
+/// is built and moved on every call.
 pub struct AsyncCall {
     site: &'static ResolvedSite,
-    /// The cells of the instance it was called on.
-    cells: &'static OperationCells,
-    /// That instance, as its polls run.
-    running: &'static Running,
-    /// The index of the thread that started it, and that thread's shard: a call that
-    /// ends on the thread it started on (most do) records there without a second lookup.
-    index: usize,
-    shard: ShardRef<'static>,
-    /// Still on the thread that started it, for sure: entered by [`OperationSite::enter_async`]
-    /// (whose future generated code awaits at once) and never pending since. Such a call
-    /// ends without reading the thread's index.
-    unmoved: bool,
+    /// The shard of the thread that started it: a call that ends on the thread it
+    /// started on (most do) records there without a second lookup.
+    shard: &'static Shard,
     start: u64,
+    /// The starting thread's index (low 32 bits), the instance's slot (the next 29) and
+    /// the flags [`EXCLUSIVE`], [`UNMOVED`] and [`ENDED`].
+    bits: u64,
 }
+
+/// [`AsyncCall::bits`]: the starting thread is its shard's only writer.
+const EXCLUSIVE: u64 = 1 << 61;
+/// [`AsyncCall::bits`]: still on the thread that started it, for sure — entered by
+/// [`OperationSite::enter_async`] (whose future generated code awaits at once) and never
+/// pending since. Such a call ends without reading the thread's index.
+const UNMOVED: u64 = 1 << 62;
+/// [`AsyncCall::bits`]: the call has ended (recorded); nothing more to do.
+const ENDED: u64 = 1 << 63;
+const SLOT_MASK: u64 = (1 << 29) - 1;
 
 impl std::fmt::Debug for AsyncCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -533,18 +536,62 @@ impl std::fmt::Debug for AsyncCall {
 }
 
 impl AsyncCall {
+    #[inline(always)]
+    fn new(
+        site: &'static ResolvedSite,
+        shard: ShardRef<'static>,
+        start: u64,
+        index: usize,
+        slot: usize,
+        unmoved: bool,
+    ) -> Self {
+        // Slots are below MAX_INSTANCE_NAMES and indices below 2^32 (`threads`).
+        let bits = (index as u64 & u32::MAX as u64)
+            | ((slot as u64 & SLOT_MASK) << 32)
+            | if shard.is_exclusive() { EXCLUSIVE } else { 0 }
+            | if unmoved { UNMOVED } else { 0 };
+        AsyncCall {
+            site,
+            shard: shard.shard(),
+            start,
+            bits,
+        }
+    }
+
+    #[inline(always)]
+    fn ended(&self) -> bool {
+        self.bits & ENDED != 0
+    }
+
+    #[inline(always)]
+    fn slot(&self) -> usize {
+        ((self.bits >> 32) & SLOT_MASK) as usize
+    }
+
+    /// Marks the instance it was called on as running on this thread (for a poll).
+    #[inline(always)]
+    fn enter(&self) -> running::Previous {
+        running::enter_with(|| self.site.instances.running(self.slot()))
+    }
+
+    /// Ends the call with `outcome`, once.
     #[inline]
-    fn end(self, outcome: Outcome) {
-        let shard = if self.unmoved {
-            self.shard
+    fn end(&mut self, outcome: Outcome) {
+        if self.ended() {
+            return;
+        }
+        self.bits |= ENDED;
+        let own = ShardRef::new(self.shard, self.bits & EXCLUSIVE != 0);
+        let shard = if self.bits & UNMOVED != 0 {
+            own
         } else {
             // The same index is the same thread, or one that took over the index (and
             // the shard, single writer) after the starting thread exited.
             let index = threads::index();
-            if index == self.index {
-                self.shard
+            if index as u64 == self.bits & u32::MAX as u64 {
+                own
             } else {
-                self.cells.shard(index)
+                self.site.cells_of_slot(self.slot()).shard(index)
             }
         };
         record(self.site, shard, self.start, outcome);
@@ -557,7 +604,7 @@ pin_project_lite::pin_project! {
     /// the call counts as cancelled; a panic in a poll counts as a panic.
     #[must_use = "futures do nothing unless polled"]
     pub struct WatchedCall<F, C> {
-        call: Option<AsyncCall>,
+        call: AsyncCall,
         // The call's span, entered around each poll.
         span: tracing::Span,
         classify: C,
@@ -567,26 +614,22 @@ pin_project_lite::pin_project! {
 
     impl<F, C> PinnedDrop for WatchedCall<F, C> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(call) = this.project().call.take() {
-                call.end(if std::thread::panicking() {
-                    Outcome::Panic
-                } else {
-                    Outcome::Cancelled
-                });
-            }
+            this.project().call.end(if std::thread::panicking() {
+                Outcome::Panic
+            } else {
+                Outcome::Cancelled
+            });
         }
     }
 }
 
 /// Records a panic if dropped while a poll unwinds; restores the instance that ran.
-struct PollBomb<'a>(&'a mut Option<AsyncCall>, running::Previous);
+struct PollBomb<'a>(&'a mut AsyncCall, running::Previous);
 
 impl Drop for PollBomb<'_> {
     fn drop(&mut self) {
         running::leave(self.1);
-        if let Some(call) = self.0.take() {
-            call.end(Outcome::Panic);
-        }
+        self.0.end(Outcome::Panic);
     }
 }
 
@@ -597,9 +640,10 @@ impl<F: Future, C: Fn(&tracing::Span, &F::Output) -> Outcome> Future for Watched
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let previous = match this.call.as_ref() {
-            Some(call) => running::enter(call.running),
-            None => None,
+        let previous = if this.call.ended() {
+            None
+        } else {
+            this.call.enter()
         };
         let bomb = PollBomb(&mut *this.call, previous);
         let poll = this.fut.poll(cx);
@@ -610,17 +654,15 @@ impl<F: Future, C: Fn(&tracing::Span, &F::Output) -> Outcome> Future for Watched
                 // Classified first: should it panic (a `Display` of the error, for the
                 // `err` event), the call is still here and ends as a panic.
                 let outcome = (this.classify)(this.span, &out);
-                if let Some(call) = this.call.take() {
-                    call.end(outcome);
+                if !this.call.ended() {
+                    this.call.end(outcome);
                     mark_span(this.span, outcome);
                 }
                 Poll::Ready(out)
             }
             Poll::Pending => {
                 // Woken later, perhaps on another thread.
-                if let Some(call) = this.call.as_mut() {
-                    call.unmoved = false;
-                }
+                this.call.bits &= !UNMOVED;
                 Poll::Pending
             }
         }
