@@ -309,6 +309,13 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
         let sample = f.sample.unwrap_or(0);
         quote!(#p::OperationSite::with_options(#name, #location, #objective, #sample))
     };
+    let site_new = match f.breaker {
+        Some((breaker, _)) => {
+            let settings = super::breaker(p, breaker);
+            quote!(#site_new.with_breaker(#settings))
+        }
+        None => site_new,
+    };
     let cpu_static = f.cpu.then(|| {
         let cpu = hygienic("__PLUGOBS_CPU");
         quote!(static #cpu: #p::CpuSite = #p::CpuSite::new(#name);)
@@ -323,6 +330,13 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
         finish: finish_with(quote!(&#span), quote!(&#ret)),
         classify,
     }
+}
+
+/// `plugobs::__private::reject`, spanned at the function's return type: an operation whose
+/// return type cannot carry the rejection gets its compile error there.
+fn reject_at(sig: &syn::Signature, p: &TokenStream) -> TokenStream {
+    let at = output_span(sig).resolved_at(Span::mixed_site());
+    quote_spanned!(at=> #p::reject)
 }
 
 /// The new body of an instrumented function. The user's body runs unchanged: as a block
@@ -341,6 +355,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         entered,
         future,
         key,
+        outcome,
         ..
     } = &locals;
     let Parts {
@@ -378,6 +393,22 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         } else {
             fut
         };
+        if f.breaker.is_some() {
+            // Rejected: the error, at once; the body's future is dropped unpolled.
+            let reject = reject_at(sig, p);
+            return quote! {
+                match #site.enter_async_breaker::<#hint, _, _>(
+                    #d,
+                    #key,
+                    #span,
+                    #fut,
+                    #classify,
+                ) {
+                    #p::Ok(__plugobs_call) => __plugobs_call.await,
+                    #p::Err(__plugobs_open) => #reject(__plugobs_open),
+                }
+            };
+        }
         quote! {
             #site
                 .enter_async::<#hint, _, _>(
@@ -419,6 +450,31 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
             }}
         }
     };
+    // A breaker: the call is let through or rejected before the body runs; a sync body
+    // (or an `async fn` that cannot suspend) then ends like a value.
+    if f.breaker.is_some()
+        && (matches!(f.shape, Shape::Sync)
+            || matches!(f.shape, Shape::AsyncFn if !asyncness::may_await(block)))
+    {
+        let hint = asyncness::output_hint(&sig.output);
+        let run = run(&hint);
+        let reject = reject_at(sig, p);
+        let breaker_call = hygienic("__plugobs_breaker");
+        return quote! {{
+            #statics
+            #make_span
+            // The guard is declared last, so on a panic it records first and the breaker
+            // then reads counts that hold this call.
+            let (#breaker_call, #guard) = match #p::OperationSite::enter_breaker(&#site, #d, #key) {
+                #p::Ok(__plugobs_call) => __plugobs_call,
+                #p::Err(__plugobs_open) => return #reject(__plugobs_open),
+            };
+            let #ret: #hint = #run;
+            #finish
+            #breaker_call.end(#outcome);
+            #ret
+        }};
+    }
     match f.shape {
         // It never returns: the call ends in a panic, which the guard records as it drops
         // (or the process ends).
