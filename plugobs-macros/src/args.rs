@@ -307,39 +307,52 @@ impl Breaker {
         let mut seen = Seen::default();
         let mut ratio_key = None;
         let mut consecutive_key = None;
+        let mut found = Errors::default();
         meta.parse_nested_meta(|inner| {
-            let key = seen.check(&inner, "instrumented(breaker(...))", Self::KEYS)?;
-            match key.as_str() {
-                "failure_ratio" => {
-                    let lit = string_value(&inner, "failure_ratio")?;
-                    out.failure_ppm = Some(
-                        parse_ratio(&lit.value()).map_err(|m| syn::Error::new(lit.span(), m))?,
-                    );
-                    ratio_key = Some(inner.path.clone());
-                }
-                "window" | "open_for" => {
-                    let lit = string_value(&inner, &key)?;
-                    let nanos = parse_duration(&lit.value(), &key)
-                        .map_err(|m| syn::Error::new(lit.span(), m))?;
-                    if key == "window" {
-                        out.window_nanos = Some(nanos);
-                        ratio_key = Some(inner.path.clone());
-                    } else {
-                        out.open_nanos = Some(nanos);
+            let entry = seen
+                .check(&inner, "instrumented(breaker(...))", Self::KEYS)
+                .and_then(|key| {
+                    match key.as_str() {
+                        "failure_ratio" => {
+                            let lit = string_value(&inner, "failure_ratio")?;
+                            out.failure_ppm = Some(
+                                parse_ratio(&lit.value())
+                                    .map_err(|m| syn::Error::new(lit.span(), m))?,
+                            );
+                            ratio_key = Some(inner.path.clone());
+                        }
+                        "window" | "open_for" => {
+                            let lit = string_value(&inner, &key)?;
+                            let nanos = parse_duration(&lit.value(), &key)
+                                .map_err(|m| syn::Error::new(lit.span(), m))?;
+                            if key == "window" {
+                                out.window_nanos = Some(nanos);
+                                ratio_key = Some(inner.path.clone());
+                            } else {
+                                out.open_nanos = Some(nanos);
+                            }
+                        }
+                        "min_calls" => {
+                            out.min_calls = Some(int_value(&inner, "min_calls", 0, u32::MAX)?);
+                            ratio_key = Some(inner.path.clone());
+                        }
+                        "consecutive" => {
+                            out.consecutive = Some(int_value(&inner, "consecutive", 1, u32::MAX)?);
+                            consecutive_key = Some(inner.path.clone());
+                        }
+                        _ => out.probes = Some(int_value(&inner, "probes", 1, MAX_PROBES)?),
                     }
-                }
-                "min_calls" => {
-                    out.min_calls = Some(int_value(&inner, "min_calls", 0, u32::MAX)?);
-                    ratio_key = Some(inner.path.clone());
-                }
-                "consecutive" => {
-                    out.consecutive = Some(int_value(&inner, "consecutive", 1, u32::MAX)?);
-                    consecutive_key = Some(inner.path.clone());
-                }
-                _ => out.probes = Some(int_value(&inner, "probes", 1, MAX_PROBES)?),
+                    Ok(())
+                });
+            if let Err(e) = entry {
+                found.push(e);
+                skip_entry(&inner)?;
             }
             Ok(())
         })?;
+        if let Some(e) = found.into_error() {
+            return Err(e);
+        }
         if let (Some(ratio), Some(_)) = (ratio_key, consecutive_key) {
             return Err(syn::Error::new_spanned(
                 ratio,

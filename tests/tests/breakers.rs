@@ -125,7 +125,10 @@ fn consecutive_failures_trip_it_probes_close_it_and_a_failed_probe_opens_it_agai
         format!("plugobs_plugin_operations_total{{{labels},outcome=\"rejected\"}} 3"),
         format!("plugobs_plugin_operations_total{{{labels},outcome=\"error\"}} 9"),
     ] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
     }
 }
 
@@ -228,7 +231,10 @@ fn every_call_is_counted_exactly_under_four_threads() {
     let b = stats.breaker.unwrap();
     // Whatever the interleaving, what the callers saw is what was counted.
     assert_eq!(ok + refused + unavailable, 4 * PER_THREAD);
-    assert_eq!((stats.ok, stats.errors, b.rejected), (ok, refused, unavailable));
+    assert_eq!(
+        (stats.ok, stats.errors, b.rejected),
+        (ok, refused, unavailable)
+    );
     assert_eq!(stats.errors_by_kind.get("refused"), Some(&refused));
     assert_eq!(stats.calls + b.rejected, 4 * PER_THREAD);
     assert_eq!((b.state, b.trips), (BreakerState::Open, 1));
@@ -310,7 +316,12 @@ fn an_open_breaker_degrades_its_instance_and_the_host_can_change_or_turn_it_off(
     ));
     let sink = registry.load::<dyn Sink>("guarded").unwrap();
     assert_eq!(
-        registry.check_health().get("guarded").unwrap().result.status,
+        registry
+            .check_health()
+            .get("guarded")
+            .unwrap()
+            .result
+            .status,
         HealthStatus::Healthy
     );
     let _ = sink.write(true);
@@ -342,7 +353,12 @@ fn an_open_breaker_degrades_its_instance_and_the_host_can_change_or_turn_it_off(
     let text = exposition::render(registry, Format::Prometheus);
     assert!(!text.contains("circuit_breaker"), "{text}");
     assert_eq!(
-        registry.check_health().get("guarded").unwrap().result.status,
+        registry
+            .check_health()
+            .get("guarded")
+            .unwrap()
+            .result
+            .status,
         HealthStatus::Healthy
     );
     // On again for this instance, closed, with its own settings: one failure trips it.

@@ -332,11 +332,35 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
     }
 }
 
-/// `plugobs::__private::reject`, spanned at the function's return type: an operation whose
-/// return type cannot carry the rejection gets its compile error there.
-fn reject_at(sig: &syn::Signature, p: &TokenStream) -> TokenStream {
+/// The pattern and the expression of a rejected call: `Err(open)` and
+/// `plugobs::__private::reject(open)`, spanned at the function's return type, so an
+/// operation whose return type cannot carry the rejection gets its compile error there.
+fn rejection(sig: &syn::Signature, p: &TokenStream) -> (TokenStream, TokenStream) {
     let at = output_span(sig).resolved_at(Span::mixed_site());
-    quote_spanned!(at=> #p::reject)
+    let open = syn::Ident::new("__plugobs_open", at);
+    // The path to plugobs too, so that the whole call is at the return type.
+    let p = respan(p.clone(), at);
+    (
+        quote_spanned!(at=> #p::Err(#open)),
+        quote_spanned!(at=> #p::reject(#open)),
+    )
+}
+
+/// `tokens`, every token at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }
 
 /// The new body of an instrumented function. The user's body runs unchanged: as a block
@@ -395,7 +419,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         };
         if f.breaker.is_some() {
             // Rejected: the error, at once; the body's future is dropped unpolled.
-            let reject = reject_at(sig, p);
+            let (rejected, reject) = rejection(sig, p);
             return quote! {
                 match #site.enter_async_breaker::<#hint, _, _>(
                     #d,
@@ -405,7 +429,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
                     #classify,
                 ) {
                     #p::Ok(__plugobs_call) => __plugobs_call.await,
-                    #p::Err(__plugobs_open) => #reject(__plugobs_open),
+                    #rejected => #reject,
                 }
             };
         }
@@ -458,7 +482,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
     {
         let hint = asyncness::output_hint(&sig.output);
         let run = run(&hint);
-        let reject = reject_at(sig, p);
+        let (rejected, reject) = rejection(sig, p);
         let breaker_call = hygienic("__plugobs_breaker");
         return quote! {{
             #statics
@@ -467,7 +491,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
             // then reads counts that hold this call.
             let (#breaker_call, #guard) = match #p::OperationSite::enter_breaker(&#site, #d, #key) {
                 #p::Ok(__plugobs_call) => __plugobs_call,
-                #p::Err(__plugobs_open) => return #reject(__plugobs_open),
+                #rejected => return #reject,
             };
             let #ret: #hint = #run;
             #finish
