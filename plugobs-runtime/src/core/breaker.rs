@@ -225,7 +225,7 @@ impl Breaker {
             };
             match self
                 .word
-                .compare_exchange_weak(bits, next.bits(), AcqRel, Acquire)
+                .compare_exchange(bits, next.bits(), AcqRel, Acquire)
             {
                 Ok(_) => return Admit::Probe,
                 Err(actual) => bits = actual,
@@ -296,7 +296,7 @@ impl Breaker {
             }
             // Before the state: whoever sees it open sees when.
             self.opened_at.store(now(), Release);
-            match self.word.compare_exchange_weak(
+            match self.word.compare_exchange(
                 bits,
                 Word { state: OPEN, ..w }.bits(),
                 AcqRel,
@@ -371,7 +371,7 @@ impl Breaker {
             }
             match self
                 .word
-                .compare_exchange_weak(bits, next.bits(), AcqRel, Acquire)
+                .compare_exchange(bits, next.bits(), AcqRel, Acquire)
             {
                 Ok(_) => {
                     if tripped {
