@@ -86,8 +86,9 @@ for cells in rows:
     def all_series():
         return api("series", **{"match[]": match})
 
-    # Errors are counted where calls fail: flaky_sink on HOST_A only.
-    hosts = {HOST_A} if name == "plugobs_plugin_errors_total" else HOSTS
+    # Errors are counted where calls fail: flaky_sink on HOST_A, tripped_sink (until its
+    # breaker opens) on both.
+    hosts = HOSTS
     series = until(
         f"series of {match} from {', '.join(sorted(hosts))}",
         lambda: (s := all_series()) and {x["host"] for x in s} == hosts and s,
