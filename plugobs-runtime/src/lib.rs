@@ -99,7 +99,18 @@ pub use crate::health::{
     CheckOptions, CheckReason, Health, HealthChange, HealthMonitor, HealthPolicy, HealthReport,
     HealthStatus, NotReady, PluginCheck, Readiness,
 };
+pub use crate::core::runtime_site::{OperationHandle, RuntimeCall};
+pub use crate::lifecycle::runtime::{MAX_RUNTIME_OPERATIONS, RuntimePlugin};
 pub use crate::lifecycle::{InstanceFailure, InstanceReport, LoadReport, Loaded};
+pub use crate::model::outcome::Outcome;
+pub use crate::plugin::runtime::{PluginSpec, RuntimeValue};
+
+/// Discovery of a directory of plugins at run time ([`Registry::discover`]): what it
+/// reports, and why a file did not become a plugin.
+pub mod discovery {
+    pub use crate::lifecycle::runtime::DiscoveryReport;
+    pub use crate::model::discovery::{DiscoveryFailure, DiscoveryReason, FileError};
+}
 pub use crate::model::descriptor::{PluginDescriptor, SourceLocation};
 pub use crate::model::error::{
     Failure, FailureReason, HookError, LifecycleError, LoadError, NamespaceError, RegistryError,
@@ -107,7 +118,8 @@ pub use crate::model::error::{
 pub use crate::model::outcome::ErrorKind;
 pub use crate::model::state::{PluginState, Stage};
 pub use crate::model::stats::{
-    HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats, RoundStats,
+    DirectoryStats, HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats,
+    RoundStats,
 };
 pub use crate::plugin::hook::block_on;
 pub use crate::plugin::traits::Plugin;
@@ -133,6 +145,7 @@ pub use crate::registry::Registry;
 /// ```
 pub fn registry() -> &'static Registry {
     let registry = crate::registry::global();
+    crate::model::descriptor::set_runtime_upcalls(&__private::UPCALLS);
     crate::export::bridge::ensure_flusher();
     registry
 }

@@ -12,6 +12,7 @@ pub mod custom_site;
 pub(crate) mod per_instance;
 pub(crate) mod plugin_cells;
 pub mod returned;
+pub mod runtime_site;
 pub(crate) mod running;
 pub(crate) mod sampling;
 pub mod site;

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod descriptor;
+pub mod discovery;
 pub mod error;
 pub mod fmt;
 pub mod health;
