@@ -479,6 +479,12 @@ pub use plugobs_runtime::{
     SourceLocation, Stage, alloc, block_on, bridge, busy, config, cpu, custom, exposition, flush,
     health, history, instance, names, objective, registry, sampling, set_namespace,
 };
+/// Plugins found at run time: registered with a [`PluginSpec`], found in a directory
+/// ([`Registry::discover`]), their operations recorded through [`OperationHandle`]s.
+pub use plugobs_runtime::{
+    DirectoryStats, MAX_RUNTIME_OPERATIONS, OperationHandle, Outcome, PluginSpec, RuntimeCall,
+    RuntimePlugin, RuntimeValue, discovery,
+};
 
 #[cfg(feature = "otel")]
 pub use plugobs_runtime::otel;

@@ -188,6 +188,12 @@ pub struct OperationHandle {
     key: usize,
 }
 
+// A handle is a pointer to a site made of atomics and write-once cells: a panic in a call
+// leaves nothing half-updated (the call is recorded as a panic), so it may cross
+// `catch_unwind`, as an instrumented method's call does.
+impl std::panic::UnwindSafe for OperationHandle {}
+impl std::panic::RefUnwindSafe for OperationHandle {}
+
 impl OperationHandle {
     pub(crate) fn new(op: &'static RuntimeOperation) -> Self {
         OperationHandle { op, key: 0 }

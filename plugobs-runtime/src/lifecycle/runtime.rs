@@ -309,6 +309,25 @@ pub struct DiscoveryReport<'r> {
     pub skipped: usize,
 }
 
+impl Loaded<RuntimeValue> {
+    /// The value the load hook of this run-time plugin's instance returned, if it is a
+    /// `T`.
+    ///
+    /// ```
+    /// # let registry = plugobs_runtime::Registry::from_descriptors([]).unwrap();
+    /// let plugin = registry.register(
+    ///     plugobs_runtime::PluginSpec::new("doc_value", "source").load(|| Ok::<_, String>(7u32)),
+    /// )?;
+    /// let loaded = plugin.load()?;
+    /// assert_eq!(loaded.value::<u32>(), Some(&7));
+    /// assert_eq!(loaded.value::<String>(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn value<T: 'static>(&self) -> Option<&T> {
+        self.instance.get().downcast_ref::<T>()
+    }
+}
+
 impl<'r> RuntimePlugin<'r> {
     /// The plugin's name.
     pub fn name(&self) -> &'static str {

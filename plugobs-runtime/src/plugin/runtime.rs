@@ -12,8 +12,8 @@ use crate::plugin::hook::HookCall;
 use crate::plugin::traits::{HealthTarget, Instance};
 
 /// What an instance of a plugin registered at run time is, seen through
-/// [`Loaded`](crate::Loaded): the value its load closure returned, erased. Downcast it to
-/// your type: `loaded.downcast_ref::<MyModule>()` on the `Loaded<RuntimeValue>` derefs.
+/// [`Loaded`](crate::Loaded): the value its load closure returned, erased; get it back as
+/// your type with [`Loaded::value`](crate::Loaded::value).
 pub type RuntimeValue = dyn Any + Send + Sync;
 
 type LoadFn = dyn Fn() -> Result<Box<RuntimeValue>, HookError> + Send + Sync;
@@ -41,7 +41,7 @@ type HealthFn = dyn Fn() -> Health + Send + Sync;
 /// )?;
 /// let enrich = geoip.operation("enrich")?;
 /// let loaded = geoip.load()?;
-/// assert_eq!(loaded.downcast_ref::<String>().unwrap(), "a loaded module");
+/// assert_eq!(loaded.value::<String>().unwrap(), "a loaded module");
 /// enrich.call(|| Ok::<_, std::io::Error>(()))?;
 /// loaded.stop()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
