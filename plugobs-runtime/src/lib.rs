@@ -17,8 +17,8 @@
 //! | `plugin/` | what generated code implements and calls: [`Plugin`], factories, `provides`, the hook adapters |
 //! | `record/` | one instance's live record, its health state and its history |
 //! | `telemetry/` | reading a plugin's own telemetry: its custom metrics for stats and export, the attributing allocator, utilization |
-//! | `registry.rs` | discovery and queries |
-//! | `lifecycle/`, `health/` | load, start, stop; checks, workers, the policy, the monitor, readiness |
+//! | `registry.rs` | discovery (link time; the records of plugins registered at run time, append-only) and queries |
+//! | `lifecycle/`, `health/` | load, start, stop, and the run-time front end (`register`, `discover`, operation handles); checks, workers, the policy, the monitor, readiness |
 //! | `export/` | the one walk of every series, the bridge, the Prometheus/OpenMetrics text, `stats()` and its tables |
 //! | `lib.rs` | these docs, the public re-exports, and `__private` for generated code |
 //!

@@ -221,8 +221,8 @@ impl OperationHandle {
     /// as a panic and goes on unwinding.
     ///
     /// ```
-    /// # let plugin = plugobs_runtime::Registry::from_descriptors([]).unwrap()
-    /// #     .register(plugobs_runtime::PluginSpec::new("doc_call", "enricher")).unwrap();
+    /// # let registry = plugobs_runtime::Registry::from_descriptors([]).unwrap();
+    /// # let plugin = registry.register(plugobs_runtime::PluginSpec::new("doc_call", "enricher")).unwrap();
     /// let enrich = plugin.operation("enrich")?;
     /// let out: Result<u32, std::io::Error> = enrich.call(|| Ok(42));
     /// assert_eq!(out.unwrap(), 42);
