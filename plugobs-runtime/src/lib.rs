@@ -94,12 +94,12 @@ pub mod cpu {
     pub use crate::core::cpu::{BACKGROUND_OPERATION, thread_cpu_nanos};
 }
 
+pub use crate::core::runtime_site::{OperationHandle, RuntimeCall};
 pub use crate::export::bridge::{flush, set_namespace};
 pub use crate::health::{
     CheckOptions, CheckReason, Health, HealthChange, HealthMonitor, HealthPolicy, HealthReport,
     HealthStatus, NotReady, PluginCheck, Readiness,
 };
-pub use crate::core::runtime_site::{OperationHandle, RuntimeCall};
 pub use crate::lifecycle::runtime::{MAX_RUNTIME_OPERATIONS, RuntimePlugin};
 pub use crate::lifecycle::{InstanceFailure, InstanceReport, LoadReport, Loaded};
 pub use crate::model::outcome::Outcome;

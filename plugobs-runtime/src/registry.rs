@@ -110,7 +110,9 @@ impl Registry {
         }
     }
 
-    fn discover_linked(descriptors: impl IntoIterator<Item = &'static PluginDescriptor>) -> Registry {
+    fn discover_linked(
+        descriptors: impl IntoIterator<Item = &'static PluginDescriptor>,
+    ) -> Registry {
         let span = tracing::info_span!("plugin.discover");
         let _entered = span.enter();
         let began = Instant::now();
@@ -466,15 +468,12 @@ impl Registry {
         let name = valid.as_str();
         let _naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
         // Every plugin's default instance holds the plugin's name (also one taken twice).
-        let plugin_named = self
-            .find(name)
-            .map(|r| r.descriptor().name)
-            .or_else(|| {
-                self.problems.iter().find_map(|p| match p {
-                    RegistryError::DuplicateName { name: n, .. } if *n == name => Some(*n),
-                    _ => None,
-                })
-            });
+        let plugin_named = self.find(name).map(|r| r.descriptor().name).or_else(|| {
+            self.problems.iter().find_map(|p| match p {
+                RegistryError::DuplicateName { name: n, .. } if *n == name => Some(*n),
+                _ => None,
+            })
+        });
         if let Some(by) = plugin_named {
             return Err(RegistryError::InstanceTaken {
                 instance: name.to_owned(),

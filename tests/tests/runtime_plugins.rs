@@ -147,10 +147,21 @@ fn calls_through_a_handle_are_counted_exactly_under_threads() {
     );
     let stats = registry.stats();
     let row = &stats.plugins[0];
-    assert_eq!((row.name, row.kind, row.version), ("rt_threads", "enricher", "1.2.0"));
+    assert_eq!(
+        (row.name, row.kind, row.version),
+        ("rt_threads", "enricher", "1.2.0")
+    );
     let op = &row.operations[0];
     assert_eq!(
-        (op.name, op.calls, op.ok, op.errors, op.panics, op.cancelled, op.in_flight),
+        (
+            op.name,
+            op.calls,
+            op.ok,
+            op.errors,
+            op.panics,
+            op.cancelled,
+            op.in_flight
+        ),
         ("enrich", 4000, 2800, 800, 400, 0, 0)
     );
     assert_eq!(op.timed_calls, 4000);
@@ -174,7 +185,16 @@ fn an_outcome_given_by_hand_and_a_classifier() {
     write.enter().finish(Outcome::Ok);
     write.enter().finish(Outcome::Error("full"));
     drop(write.enter()); // not finished, not unwinding: cancelled
-    let n = write.call_with(|| 7, |n| if *n > 5 { Outcome::Error("big") } else { Outcome::Ok });
+    let n = write.call_with(
+        || 7,
+        |n| {
+            if *n > 5 {
+                Outcome::Error("big")
+            } else {
+                Outcome::Ok
+            }
+        },
+    );
     assert_eq!(n, 7);
     let op = registry.stats().plugins[0].operations[0].clone();
     assert_eq!(
@@ -257,7 +277,11 @@ fn names_are_checked_as_the_macros_check_them_and_taken_once() {
         ),
         (
             PluginSpec::new("geoip", "enricher").operation("en/rich"),
-            invalid("operation", "en/rich", NameError::InvalidCharacter { index: 2 }),
+            invalid(
+                "operation",
+                "en/rich",
+                NameError::InvalidCharacter { index: 2 },
+            ),
         ),
         (
             PluginSpec::new("linked_twin", "enricher"),
@@ -279,7 +303,10 @@ fn names_are_checked_as_the_macros_check_them_and_taken_once() {
         registry.len(),
         1,
         "nothing refused was registered: {:?}",
-        registry.plugins().map(|p| p.descriptor().name).collect::<Vec<_>>()
+        registry
+            .plugins()
+            .map(|p| p.descriptor().name)
+            .collect::<Vec<_>>()
     );
 
     let first = registry
@@ -288,7 +315,10 @@ fn names_are_checked_as_the_macros_check_them_and_taken_once() {
     let again = registry
         .register(PluginSpec::new("geoip", "enricher").source("/b/geoip.wasm"))
         .unwrap_err();
-    assert_eq!(again.to_string(), "two plugins are named `geoip`: one defined at /a/geoip.wasm:0, one at /b/geoip.wasm:0; give one of them another name with #[plugin(name = \"...\")]");
+    assert_eq!(
+        again.to_string(),
+        "two plugins are named `geoip`: one defined at /a/geoip.wasm:0, one at /b/geoip.wasm:0; give one of them another name with #[plugin(name = \"...\")]"
+    );
     // An instance name is a plugin name too.
     assert_eq!(
         first.load_instance("linked_twin").unwrap_err(),
@@ -312,7 +342,10 @@ fn names_are_checked_as_the_macros_check_them_and_taken_once() {
     // The same operation twice is one; the cap is typed.
     let a = first.operation("lookup").unwrap();
     let b = first.operation("lookup").unwrap();
-    assert_eq!((a.name(), b.name(), first.operations().len()), ("lookup", "lookup", 1));
+    assert_eq!(
+        (a.name(), b.name(), first.operations().len()),
+        ("lookup", "lookup", 1)
+    );
     for i in 1..MAX_RUNTIME_OPERATIONS {
         first.operation(&format!("op{i}")).unwrap();
     }
@@ -335,9 +368,11 @@ fn names_are_checked_as_the_macros_check_them_and_taken_once() {
     );
 }
 
+type TraceFields = BTreeMap<String, String>;
+
 /// Every span and event: (name or message, fields).
 #[derive(Clone, Default)]
-struct Traces(Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>);
+struct Traces(Arc<Mutex<Vec<(String, TraceFields)>>>);
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 impl Visit for Fields<'_> {
@@ -360,7 +395,11 @@ impl<S: tracing::Subscriber> Layer<S> for Traces {
     fn on_record(&self, id: &Id, values: &Record<'_>, _: LayerContext<'_, S>) {
         let mut all = self.0.lock().unwrap();
         let id = id.into_u64().to_string();
-        if let Some((_, fields)) = all.iter_mut().rev().find(|(_, f)| f.get("#id") == Some(&id)) {
+        if let Some((_, fields)) = all
+            .iter_mut()
+            .rev()
+            .find(|(_, f)| f.get("#id") == Some(&id))
+        {
             values.record(&mut Fields(fields));
         }
     }
@@ -437,8 +476,16 @@ fn a_directory_is_discovered_with_each_failure_by_reason_under_its_source() {
     assert_eq!(
         report.failures,
         [
-            failure("b_garbage.plug", DiscoveryReason::Invalid, "not a plugin file"),
-            failure("c_subdir", DiscoveryReason::Io, "Is a directory (os error 21)"),
+            failure(
+                "b_garbage.plug",
+                DiscoveryReason::Invalid,
+                "not a plugin file"
+            ),
+            failure(
+                "c_subdir",
+                DiscoveryReason::Io,
+                "Is a directory (os error 21)"
+            ),
             failure(
                 "d_dangling.plug",
                 DiscoveryReason::Io,
@@ -447,7 +494,10 @@ fn a_directory_is_discovered_with_each_failure_by_reason_under_its_source() {
             failure(
                 "e_boom.plug",
                 DiscoveryReason::Panic,
-                &format!("the loader exploded on {}", dir.join("e_boom.plug").display())
+                &format!(
+                    "the loader exploded on {}",
+                    dir.join("e_boom.plug").display()
+                )
             ),
             failure(
                 "f_again.plug",
@@ -469,7 +519,10 @@ fn a_directory_is_discovered_with_each_failure_by_reason_under_its_source() {
 
     // The span, its fields, and the DEBUG line.
     let traces = traces.0.lock().unwrap().clone();
-    let spans: Vec<_> = traces.iter().filter(|(n, _)| n == "plugin.discover").collect();
+    let spans: Vec<_> = traces
+        .iter()
+        .filter(|(n, _)| n == "plugin.discover")
+        .collect();
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].1["directory"], source);
     assert_eq!(spans[0].1["plugin_count"], "2");
@@ -485,7 +538,10 @@ fn a_directory_is_discovered_with_each_failure_by_reason_under_its_source() {
         .filter(|(m, f)| m == "plugin file failed to load" && f["#level"] == "WARN")
         .map(|(_, f)| f["reason"].clone())
         .collect::<Vec<_>>();
-    assert_eq!(warnings, ["invalid", "io", "io", "panic", "refused", "refused"]);
+    assert_eq!(
+        warnings,
+        ["invalid", "io", "io", "panic", "refused", "refused"]
+    );
 
     // The exposition: the directory's series beside the link-time one.
     let text = render(registry, Format::Prometheus);
@@ -548,15 +604,18 @@ fn a_directory_is_discovered_with_each_failure_by_reason_under_its_source() {
 fn an_unregistered_plugin_s_series_end_and_its_record_says_so() {
     let registry = leaked(&[]);
     let plugin = registry
-        .register(
-            PluginSpec::new("rt_gone", "sink")
-                .stop(|| Ok::<_, std::io::Error>(())),
-        )
+        .register(PluginSpec::new("rt_gone", "sink").stop(|| Ok::<_, std::io::Error>(())))
         .unwrap();
     let write = plugin.operation("write").unwrap();
     let loaded = plugin.load().unwrap();
     for i in 0..3 {
-        let _ = write.call(|| if i == 0 { Err(EnrichError::Refused) } else { Ok(i) });
+        let _ = write.call(|| {
+            if i == 0 {
+                Err(EnrichError::Refused)
+            } else {
+                Ok(i)
+            }
+        });
     }
     let text = render(registry, Format::Prometheus);
     let ok = "plugobs_plugin_operations_total{plugin=\"rt_gone\",kind=\"sink\",instance=\"rt_gone\",operation=\"write\",outcome=\"ok\"} 2";
@@ -588,23 +647,39 @@ fn an_unregistered_plugin_s_series_end_and_its_record_says_so() {
     assert!(!text.contains("rt_gone"), "{text}");
     assert!(registry.get("rt_gone").is_none());
     assert_eq!(registry.len(), 0);
-    assert!(text.lines().any(|l| l == "plugobs_plugins{state=\"stopped\"} 0"));
+    assert!(
+        text.lines()
+            .any(|l| l == "plugobs_plugins{state=\"stopped\"} 0")
+    );
 
     let stats = registry.stats();
     assert_eq!(stats.total, 0);
     let row = &stats.plugins[0];
     assert_eq!(
-        (row.name, row.state, row.unregistered, row.operations[0].calls),
+        (
+            row.name,
+            row.state,
+            row.unregistered,
+            row.operations[0].calls
+        ),
         ("rt_gone", PluginState::Stopped, true, 3)
     );
     let json = serde_json::to_value(&stats).unwrap();
     assert_eq!(json["plugins"][0]["unregistered"], true);
-    assert!(stats.to_string().contains("stopped (unregistered)"), "{stats}");
+    assert!(
+        stats.to_string().contains("stopped (unregistered)"),
+        "{stats}"
+    );
     assert_eq!(registry.unregistered().len(), 1);
 
     // The name is free again: a new registration, new series.
-    let back = registry.register(PluginSpec::new("rt_gone", "sink")).unwrap();
-    back.operation("write").unwrap().call(|| Ok::<_, EnrichError>(())).unwrap();
+    let back = registry
+        .register(PluginSpec::new("rt_gone", "sink"))
+        .unwrap();
+    back.operation("write")
+        .unwrap()
+        .call(|| Ok::<_, EnrichError>(()))
+        .unwrap();
     let text = render(registry, Format::Prometheus);
     let one = "plugobs_plugin_operations_total{plugin=\"rt_gone\",kind=\"sink\",instance=\"rt_gone\",operation=\"write\",outcome=\"ok\"} 1";
     assert!(text.lines().any(|l| l == one), "{text}");
@@ -641,7 +716,12 @@ fn a_runtime_plugin_is_exported_exactly_as_a_linked_one() {
 
     let stats = registry.stats();
     let twin = |name: &str| {
-        let mut p = stats.plugins.iter().find(|p| p.name == name).unwrap().clone();
+        let mut p = stats
+            .plugins
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .clone();
         p.name = "twin";
         p.instance = "twin";
         for op in &mut p.operations {
@@ -738,7 +818,10 @@ async fn a_runtime_plugin_is_served_like_a_linked_one() {
             ),
         ]
     );
-    assert_eq!(rows[0]["health"]["details"], serde_json::json!({"age_days": "9"}));
+    assert_eq!(
+        rows[0]["health"]["details"],
+        serde_json::json!({"age_days": "9"})
+    );
 
     let metrics = fetch(&format!("{base}/metrics")).await;
     for want in [
@@ -750,7 +833,10 @@ async fn a_runtime_plugin_is_served_like_a_linked_one() {
         "plugobs_plugin_load_duration_seconds_count{plugin=\"geoip\",kind=\"enricher\",instance=\"geoip\"} 1",
         "plugobs_plugins{state=\"degraded\"} 2",
     ] {
-        assert!(metrics.lines().any(|l| l == want), "no line {want}:\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == want),
+            "no line {want}:\n{metrics}"
+        );
     }
     let page = fetch(&format!("{base}/")).await;
     assert!(page.contains("geoip-eu") && page.contains("stale database"));
@@ -762,9 +848,9 @@ async fn a_runtime_plugin_is_served_like_a_linked_one() {
 /// GET `url`'s body with a plain HTTP/1.1 request.
 async fn fetch(url: &str) -> String {
     let url = url.strip_prefix("http://").unwrap();
-    let (host, path) = url.split_once('/').map_or((url, "/".to_owned()), |(h, p)| {
-        (h, format!("/{p}"))
-    });
+    let (host, path) = url
+        .split_once('/')
+        .map_or((url, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
     let host = host.to_owned();
     tokio::task::spawn_blocking(move || {
         use std::io::{Read, Write};
@@ -778,7 +864,10 @@ async fn fetch(url: &str) -> String {
         stream.read_to_end(&mut response).unwrap();
         let response = String::from_utf8(response).unwrap();
         let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
             dechunk(body)
         } else {
             body.to_owned()

@@ -85,7 +85,11 @@ fn header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 /// The discovery's loader: a `.wat` file is compiled (a file that is not a module is
 /// refused with the reason `invalid`); its exports become operations, its load hook
 /// instantiates it. Other files are passed over.
-fn load_module(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Option<PluginSpec>, FileError> {
+fn load_module(
+    engine: &Engine,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Option<PluginSpec>, FileError> {
     if path.extension().is_none_or(|e| e != "wat") {
         return Ok(None);
     }
@@ -159,7 +163,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.skipped
     );
     for failure in &report.failures {
-        let file = failure.path.file_name().unwrap_or_default().to_string_lossy();
+        let file = failure
+            .path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
         println!("  failed: {file}: {} ({})", failure.message, failure.reason);
     }
 

@@ -101,10 +101,7 @@ pub(crate) fn declare(
         Some(location.file),
         Some(location.line),
         Some("plugobs::runtime"),
-        tracing::field::FieldSet::new(
-            &crate::core::call::OPERATION_FIELDS,
-            Identifier(callsite),
-        ),
+        tracing::field::FieldSet::new(&crate::core::call::OPERATION_FIELDS, Identifier(callsite)),
         tracing::metadata::Kind::SPAN,
     );
     let _ = callsite.meta.set(meta);

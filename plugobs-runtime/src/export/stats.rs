@@ -10,7 +10,8 @@ use crate::model::discovery::DiscoveryReason;
 use crate::model::health::HealthStatus;
 use crate::model::state::PluginState;
 use crate::model::stats::{
-    CustomStats, DirectoryStats, HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats, RoundStats,
+    CustomStats, DirectoryStats, HealthCounts, OperationStats, PluginHealth, PluginStats,
+    RegistryStats, RoundStats,
 };
 use crate::record::plugin_record::PluginRecord;
 use crate::registry::Registry;

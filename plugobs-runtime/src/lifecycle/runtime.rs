@@ -125,7 +125,10 @@ impl Registry {
             type_name: "plugobs::RuntimePlugin",
             location: SourceLocation {
                 module_path: "run time",
-                file: spec.source.as_deref().map_or("(registered at run time)", leak),
+                file: spec
+                    .source
+                    .as_deref()
+                    .map_or("(registered at run time)", leak),
                 line: 0,
             },
             provides: &[],
@@ -166,7 +169,7 @@ impl Registry {
     /// Timed into `plugobs_discovery_duration_seconds{source}`, where `source` is `dir` as
     /// given (one series per configured directory, not per file), inside a
     /// `plugin.discover` span with the fields `directory` and `plugin_count`; logs
-    /// "Scanning directory: <dir>" at DEBUG.
+    /// `Scanning directory: <dir>` at DEBUG.
     ///
     /// ```
     /// use plugobs_runtime::{PluginSpec, Registry, discovery::FileError};
@@ -280,9 +283,7 @@ impl Registry {
         let nanos = u64::try_from(report.duration.as_nanos()).unwrap_or(u64::MAX);
         source.durations.record(nanos);
         source.last_nanos.store(nanos, Relaxed);
-        source
-            .plugins
-            .store(report.plugins.len() as u64, Relaxed);
+        source.plugins.store(report.plugins.len() as u64, Relaxed);
         span.record("plugin_count", report.plugins.len());
         tracing::info!(
             plugins = report.plugins.len(),
@@ -374,10 +375,7 @@ impl<'r> RuntimePlugin<'r> {
                 limit: MAX_RUNTIME_OPERATIONS,
             });
         }
-        let op = OperationHandle::new(runtime_site::declare(
-            self.record.descriptor(),
-            leak(name),
-        ));
+        let op = OperationHandle::new(runtime_site::declare(self.record.descriptor(), leak(name)));
         ops.push(op);
         Ok(op)
     }

@@ -145,7 +145,9 @@ impl PluginSpec {
         E: Display,
         F: Fn() -> Result<(), E> + Send + Sync + 'static,
     {
-        self.hooks.start = Some(Box::new(move || start().map_err(|e| HookError::from_error(&e))));
+        self.hooks.start = Some(Box::new(move || {
+            start().map_err(|e| HookError::from_error(&e))
+        }));
         self
     }
 
@@ -156,7 +158,9 @@ impl PluginSpec {
         E: Display,
         F: Fn() -> Result<(), E> + Send + Sync + 'static,
     {
-        self.hooks.stop = Some(Box::new(move || stop().map_err(|e| HookError::from_error(&e))));
+        self.hooks.stop = Some(Box::new(move || {
+            stop().map_err(|e| HookError::from_error(&e))
+        }));
         self
     }
 
