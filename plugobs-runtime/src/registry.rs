@@ -50,7 +50,13 @@ pub struct Registry {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
-            .field("plugins", &self.by_name.keys().collect::<Vec<_>>())
+            .field(
+                "plugins",
+                &self
+                    .records_arc()
+                    .map(|r| r.descriptor().name)
+                    .collect::<Vec<_>>(),
+            )
             .field("problems", &self.problems)
             .finish()
     }

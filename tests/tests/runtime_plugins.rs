@@ -217,6 +217,12 @@ fn an_async_call_dropped_before_it_finishes_is_cancelled() {
     let failed = plugobs::block_on(fetch.call_async(async { Err::<u8, _>(EnrichError::Timeout) }));
     assert!(failed.is_err());
 
+    // As an `async fn`: a call starts at its first poll, so one never polled is no call.
+    drop(fetch.call_async(async { Ok::<u8, EnrichError>(9) }));
+    // And it can move to another thread, as a tokio task.
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&fetch.call_async(async { Ok::<u8, EnrichError>(9) }));
+
     let in_flight = || registry.stats().plugins[0].operations[0].in_flight;
     {
         let pending = fetch.call_async(std::future::pending::<Result<u8, EnrichError>>());

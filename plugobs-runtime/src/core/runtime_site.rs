@@ -20,7 +20,7 @@ use tracing::subscriber::Interest;
 use tracing::{Level, Metadata, Span};
 
 use crate::core::call::operation_metadata;
-use crate::core::site::{CallGuard, OperationSite, WatchedCall, mark_span};
+use crate::core::site::{CallGuard, OperationSite, mark_span};
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::outcome::{ErrorKind, Outcome};
 
@@ -267,24 +267,42 @@ impl OperationHandle {
         }
     }
 
-    /// Wraps the future `fut` as one call: it starts now and ends when `fut` completes
-    /// (its output deciding the outcome as in [`call`](Self::call)), panics in a poll
-    /// (a panic), or is dropped first (cancelled). Each poll runs inside the call's span.
-    pub fn call_async<T, E, F>(
-        &self,
-        fut: F,
-    ) -> WatchedCall<F, impl Fn(&Span, &Result<T, E>) -> Outcome>
+    /// Wraps the future `fut` as one call, as an instrumented `async fn` is one: the call
+    /// starts when the returned future is first polled and ends when `fut` completes (its
+    /// output deciding the outcome as in [`call`](Self::call)), panics in a poll (a
+    /// panic), or is dropped first (cancelled; a future dropped before its first poll
+    /// never started, so it is not counted). Each poll runs inside the call's span.
+    ///
+    /// ```
+    /// # let registry = plugobs_runtime::Registry::from_descriptors([]).unwrap();
+    /// # let plugin = registry.register(plugobs_runtime::PluginSpec::new("doc_async", "source")).unwrap();
+    /// let fetch = plugin.operation("fetch")?;
+    /// let out = plugobs_runtime::block_on(fetch.call_async(async { Ok::<_, std::io::Error>(3) }));
+    /// assert_eq!(out.unwrap(), 3);
+    /// # Ok::<(), plugobs_runtime::RegistryError>(())
+    /// ```
+    #[inline]
+    pub fn call_async<T, E, F>(&self, fut: F) -> impl Future<Output = Result<T, E>> + use<T, E, F>
     where
         E: ErrorKind,
         F: Future<Output = Result<T, E>>,
     {
-        let op = self.op;
-        let span = op.span(self.key);
-        op.site
-            .enter_async(op.descriptor, self.key, span, fut, |_span, out| match out {
-                Ok(_) => Outcome::Ok,
-                Err(e) => Outcome::Error(e.error_kind()),
-            })
+        let OperationHandle { op, key } = *self;
+        async move {
+            let span = op.span(key);
+            op.site
+                .enter_async(
+                    op.descriptor,
+                    key,
+                    span,
+                    fut,
+                    |_span, out: &Result<T, E>| match out {
+                        Ok(_) => Outcome::Ok,
+                        Err(e) => Outcome::Error(e.error_kind()),
+                    },
+                )
+                .await
+        }
     }
 }
 
