@@ -70,6 +70,18 @@ fn handles() -> &'static Handles {
     })
 }
 
+/// The instrumented method, called through a function of its own as the handle is.
+#[inline(never)]
+fn linked(x: u64) -> Result<u64, BenchError> {
+    BenchPlugin.parse(x)
+}
+
+/// The instrumented `async fn`, polled once, in a function of its own.
+#[inline(never)]
+fn linked_async(x: u64) -> Result<u64, BenchError> {
+    poll_once(AsyncLinked.parse(x))
+}
+
 /// A call through the handle, as a host calls a module's export.
 #[inline(never)]
 fn runtime(x: u64) -> Result<u64, BenchError> {
@@ -111,9 +123,7 @@ fn variants() -> Vec<Variant> {
     }
     vec![
         ("bare", "bare", |x| ok(bare(black_box(x)))),
-        ("instrumented method", "bare", |x| {
-            ok(BenchPlugin.parse(black_box(x)))
-        }),
+        ("instrumented method", "bare", |x| ok(linked(black_box(x)))),
         ("run-time handle", "bare", |x| ok(runtime(black_box(x)))),
         ("run-time handle, classifier", "bare", |x| {
             ok(runtime_classified(black_box(x)))
@@ -124,7 +134,7 @@ fn variants() -> Vec<Variant> {
         (
             "instrumented async fn, one poll",
             "bare async fn, one poll",
-            |x| ok(poll_once(AsyncLinked.parse(black_box(x)))),
+            |x| ok(linked_async(black_box(x))),
         ),
         (
             "run-time handle async, one poll",
