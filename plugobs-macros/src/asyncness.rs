@@ -27,6 +27,41 @@ pub enum Shape {
     },
 }
 
+/// Whether an `async fn` body may suspend: it holds an `.await` of its own, or a macro
+/// that might expand to one (any but the standard [`LOCAL_MACROS`](crate::exits::LOCAL_MACROS)
+/// whose arguments do not). A body that cannot completes in its first poll, so it is
+/// measured like a sync body inside the function's own future, with no second future
+/// around it.
+pub fn may_await(block: &Block) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            match expr {
+                Expr::Await(_) => self.0 = true,
+                // Their awaits are their own futures'.
+                Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
+                other => syn::visit::visit_expr(self, other),
+            }
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            if !crate::exits::is_local_macro(mac) || mentions_await(&mac.tokens) {
+                self.0 = true;
+            }
+        }
+    }
+    fn mentions_await(tokens: &proc_macro2::TokenStream) -> bool {
+        tokens.clone().into_iter().any(|tt| match tt {
+            proc_macro2::TokenTree::Ident(i) => i == "await",
+            proc_macro2::TokenTree::Group(g) => mentions_await(&g.stream()),
+            _ => false,
+        })
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_block(&mut finder, block);
+    finder.0
+}
+
 pub fn shape(sig: &Signature, block: &Block) -> Shape {
     if sig.asyncness.is_some() {
         return Shape::AsyncFn;
@@ -224,4 +259,29 @@ fn bounds_output<'a>(mut bounds: impl Iterator<Item = &'a TypeParamBound>) -> Op
         }
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_await;
+
+    fn awaits(body: &str) -> bool {
+        may_await(&syn::parse_str(body).unwrap())
+    }
+
+    #[test]
+    fn finds_suspension_points() {
+        assert!(!awaits("{ let x = parse(s)?; Ok(x + 1) }"));
+        assert!(!awaits("{ println!(\"{}\", 1); vec![1] }"));
+        assert!(!awaits("{ let f = async { g().await }; f }"));
+        assert!(!awaits("{ let f = async move || g().await; f }"));
+        assert!(!awaits("{ async fn inner() { g().await } inner() }"));
+        assert!(!awaits("{ todo!() }"));
+        assert!(awaits("{ g().await }"));
+        assert!(awaits("{ if a { g().await? } else { 1 } }"));
+        assert!(awaits("{ let x = [h().await]; x }"));
+        assert!(awaits("{ tokio::select! { _ = a => 1 } }"));
+        assert!(awaits("{ join!(a, b) }"));
+        assert!(awaits("{ dbg!(g().await) }"));
+    }
 }

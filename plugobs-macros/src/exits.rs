@@ -6,8 +6,8 @@ use proc_macro2::{TokenStream, TokenTree};
 use syn::visit::Visit;
 use syn::{Block, Expr, ExprClosure, Item, Macro};
 
-/// Standard macros that never leave the function unless their arguments do.
-const LOCAL_MACROS: &[&str] = &[
+/// Standard macros that never leave the function (nor await) unless their arguments do.
+pub const LOCAL_MACROS: &[&str] = &[
     "assert",
     "assert_eq",
     "assert_ne",
@@ -56,17 +56,20 @@ impl<'ast> Visit<'ast> for Finder {
     fn visit_item(&mut self, _: &'ast Item) {}
 
     fn visit_macro(&mut self, mac: &'ast Macro) {
-        let known = mac
-            .path
-            .get_ident()
-            .is_some_and(|name| LOCAL_MACROS.contains(&name.to_string().as_str()))
-            || mac.path.segments.len() == 2
-                && mac.path.segments[0].ident == "std"
-                && LOCAL_MACROS.contains(&mac.path.segments[1].ident.to_string().as_str());
-        if !known || mentions_exit(&mac.tokens) {
+        if !is_local_macro(mac) || mentions_exit(&mac.tokens) {
             self.0 = true;
         }
     }
+}
+
+/// Whether `mac` is one of [`LOCAL_MACROS`] (by its name or `std::` path).
+pub fn is_local_macro(mac: &Macro) -> bool {
+    mac.path
+        .get_ident()
+        .is_some_and(|name| LOCAL_MACROS.contains(&name.to_string().as_str()))
+        || mac.path.segments.len() == 2
+            && mac.path.segments[0].ident == "std"
+            && LOCAL_MACROS.contains(&mac.path.segments[1].ident.to_string().as_str())
 }
 
 /// Whether `tokens` hold a `return` or a `?`.

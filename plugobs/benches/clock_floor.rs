@@ -1,7 +1,9 @@
 //! A timed call against its floor (issue 24): what the caller of an instrumented operation
 //! pays above two raw clock reads and the stores into one thread's cells, written by hand
-//! here; the same for an `async fn` that completes at once; and sampled timing
-//! (`sample = 4, 16, 64`), whose counts are checked exact after the run.
+//! here; the same for an `async fn` that completes at once, without an `.await` (measured
+//! inside its own future) and after awaiting a ready future (its body in a future of its
+//! own, watched); and sampled timing (`sample = 4, 16, 64`), whose counts are checked
+//! exact after the run.
 //!
 //! `cargo bench -p plugobs --bench clock_floor`
 //!
@@ -36,6 +38,12 @@ fn bare(x: u64) -> Result<u64, BenchError> {
 
 #[inline(never)]
 async fn bare_async(x: u64) -> Result<u64, BenchError> {
+    body(x)
+}
+
+#[inline(never)]
+async fn bare_awaiting(x: u64) -> Result<u64, BenchError> {
+    std::future::ready(()).await;
     body(x)
 }
 
@@ -103,6 +111,14 @@ impl AsyncBench {
     pub async fn parse(&self, x: u64) -> Result<u64, BenchError> {
         body(x)
     }
+
+    /// The same body after awaiting a ready future: a body that may suspend runs in a
+    /// future of its own, watched by the call's.
+    #[inline(never)]
+    pub async fn parse_awaiting(&self, x: u64) -> Result<u64, BenchError> {
+        std::future::ready(()).await;
+        body(x)
+    }
 }
 
 #[plugobs::plugin(kind = "bench")]
@@ -167,6 +183,16 @@ fn variants() -> Vec<Variant> {
             "bare async fn, one poll",
             |x| ok(poll_once(AsyncBench.parse(black_box(x)))),
         ),
+        (
+            "bare async fn, .await ready",
+            "bare async fn, .await ready",
+            |x| ok(poll_once(bare_awaiting(black_box(x)))),
+        ),
+        (
+            "plugobs async fn, .await ready",
+            "bare async fn, .await ready",
+            |x| ok(poll_once(AsyncBench.parse_awaiting(black_box(x)))),
+        ),
     ]
 }
 
@@ -226,6 +252,12 @@ fn main() {
     println!(
         "  async overhead - sync overhead         {:>+8.2} ns target <= 2 ns",
         sync_async - unsampled
+    );
+    println!(
+        "  the same, awaiting a ready future      {:>+8.2} ns (a body that may suspend)",
+        median_of("plugobs async fn, .await ready")
+            - median_of("bare async fn, .await ready")
+            - unsampled
     );
     println!(
         "  sample = 16 overhead                   {:>8.2} ns target <= 8 ns",

@@ -6,6 +6,8 @@
 //!
 //! - `direct`: the README's set-up, `plugobs::prometheus::install()`, rendered every
 //!   `PLUGOBS_RENDER_SECS` (default 5) on a `render` thread, as a scrape would;
+//! - `direct/sample16`: the same with `Registry::set_default_sampling(Some(16))`: one
+//!   call in 16 timed (every call still counted: checked at the end of every run);
 //! - `recorder/buckets` and `recorder/samples`: metrics-exporter-prometheus installed
 //!   with `install_recorder()` (the bridge path), its `run_upkeep()` every second on an
 //!   `upkeep` thread and a render as above, with the bridge forwarding histograms as
@@ -93,7 +95,10 @@ fn child(setup: &str, threads: usize, rate: Option<u64>) {
     let wire = Arc::new(AtomicU64::new(0));
     let mut helpers = Vec::new();
     match setup {
-        "direct" => {
+        "direct" | "direct/sample16" => {
+            if setup == "direct/sample16" {
+                plugobs::Registry::set_default_sampling(Some(16)).expect("a valid rate");
+            }
             let exporter = plugobs::prometheus::install().expect("install");
             helpers.push(periodic("render", render_every, stop.clone(), move || {
                 black_box(exporter.render().len());
@@ -208,6 +213,15 @@ fn child(setup: &str, threads: usize, rate: Option<u64>) {
     }
     let other =
         (process_cpu - caller_cpu - flush_cpu - upkeep_cpu - render_cpu - agent_cpu).max(0.0);
+    // Every call counted, sampled or not.
+    let stats = plugobs::registry().stats();
+    let op = stats
+        .plugins
+        .iter()
+        .flat_map(|p| &p.operations)
+        .find(|o| o.name == "call")
+        .expect("the operation");
+    assert_eq!(op.calls, calls, "{setup}: every call counted");
     let per_call = |cpu: f64| cpu * 1e9 / calls.max(1) as f64;
     println!(
         "{setup:<18} {threads:>2} {:>10} | {:>11.3e} | {:>7.1} | {:>7.2} | {:>7.2} | {:>7.2} | {:>7.2} | {:>9.1} | {:>10.0}",
@@ -239,6 +253,8 @@ fn main() {
         ("direct", 1, None),
         ("direct", 2, None),
         ("direct", 1, Some(1_000_000)),
+        ("direct/sample16", 1, None),
+        ("direct/sample16", 2, None),
         ("recorder/buckets", 1, None),
         ("recorder/buckets", 2, None),
         ("recorder/samples", 1, None),

@@ -20,8 +20,16 @@ mod no_prelude {
             ::core::result::Result::Ok(a + b)
         }
 
+        // An `async fn` without `.await`: clippy's `unused_async` says so with or without
+        // the attribute (its expansion awaits nothing either).
+        #[allow(clippy::unused_async)]
         pub async fn later(&self) -> u32 {
             1
+        }
+
+        // One that awaits: its body runs in a future of its own, watched.
+        pub async fn later_awaiting(&self) -> u32 {
+            ::core::future::ready(1).await
         }
     }
 }
@@ -71,6 +79,7 @@ mod shadowing {
 fn hygienic_expansions_work() {
     assert_eq!(no_prelude::Bare.add(1, 2), Ok(3));
     assert_eq!(plugobs::block_on(no_prelude::Bare.later()), 1);
+    assert_eq!(plugobs::block_on(no_prelude::Bare.later_awaiting()), 1);
     assert!(matches!(
         shadowing::Shadowed.status(),
         shadowing::Result::Fine

@@ -276,6 +276,70 @@ async fn async_calls_on_a_multi_thread_runtime_are_exact() {
     );
 }
 
+/// `async fn`s with no `.await`: each completes in its first poll and is measured inside
+/// its own future (no second future around the body).
+#[plugobs::plugin(kind = "store")]
+#[derive(Default)]
+pub struct ReadyStore;
+
+#[plugobs::instrumented]
+impl ReadyStore {
+    async fn lookup(&self, key: &str) -> Result<u32, StoreError> {
+        let n = behave(key)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        Ok(n + 1)
+    }
+
+    async fn boom(&self, key: &str) -> u32 {
+        if key.is_empty() {
+            panic!("ready boom");
+        }
+        7
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_fns_that_never_suspend_count_exactly_and_stay_send() {
+    let registry = isolated::<ReadyStore>();
+    let store = Arc::new(ReadyStore);
+    // Spawned: the futures are `Send` (no guard is held across a suspension).
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let key = if i % 4 == 0 { "missing" } else { "ab" };
+                store.lookup(key).await
+            })
+        })
+        .collect();
+    let mut errors = 0;
+    for t in tasks {
+        errors += u64::from(t.await.unwrap().is_err());
+    }
+    assert_eq!(errors, 50);
+    let panicked = tokio::spawn(async { ReadyStore.boom("").await })
+        .await
+        .unwrap_err();
+    assert!(panicked.is_panic());
+    assert_eq!(ReadyStore.boom("x").await, 7);
+    // Created and dropped unpolled: never started, so not counted at all.
+    drop(ReadyStore.boom(""));
+    let published = capture(|| registry.flush());
+    let lookup = op_labels("ready_store", "lookup");
+    assert_eq!(outcome(&published, lookup, "ok"), Some(150));
+    assert_eq!(error_kind(&published, lookup, "not_found"), Some(50));
+    let boom = op_labels("ready_store", "boom");
+    assert_eq!(outcome(&published, boom, "panic"), Some(1));
+    assert_eq!(outcome(&published, boom, "ok"), Some(1));
+    assert_eq!(outcome(&published, boom, "cancelled"), Some(0));
+    assert_eq!(
+        published.gauge("plugobs_plugin_operations_in_flight", &boom),
+        Some(0.0)
+    );
+}
+
 #[plugobs::plugin(kind = "store")]
 #[derive(Default)]
 pub struct BlockingStore;

@@ -125,7 +125,9 @@ impl<const CAP: usize> AddressMap<CAP> {
         self.find(key, seq)
     }
 
-    #[inline]
+    /// Out of line: a plugin without instances loaded by name never comes here, and its
+    /// calls' code stays small.
+    #[inline(never)]
     fn find(&self, key: usize, mut seq: u64) -> usize {
         // Allocated before `seq` left 0 (and the load above acquired that store).
         let Some(entries) = self.entries.get() else {

@@ -19,7 +19,10 @@ use crate::core::sync::{
     AtomicU32, AtomicU64, AtomicUsize,
     Ordering::{self, Acquire, Relaxed, Release},
 };
-use std::sync::OnceLock;
+use once_cell::race::OnceBox;
+
+use crate::core::breaker::{Breaker, Counts};
+use crate::model::breaker::BreakerSettings;
 
 const SUB_BITS: u32 = 5;
 const SUB_COUNT: u64 = 1 << SUB_BITS;
@@ -77,7 +80,7 @@ pub(crate) fn bucket_value(index: usize) -> f64 {
 }
 
 type Chunk = [AtomicU64; CHUNK];
-type Page = [OnceLock<Box<Chunk>>; PAGE];
+type Page = [OnceBox<Chunk>; PAGE];
 
 /// Histogram buckets allocated on first touch, a chunk of 16 at a time. The first page
 /// (values below about 4 µs, where fast operations fall) is inline, so those values take
@@ -85,7 +88,7 @@ type Page = [OnceLock<Box<Chunk>>; PAGE];
 #[derive(Default)]
 pub(crate) struct LazyBuckets {
     first: Page,
-    pages: [OnceLock<Box<Page>>; PAGES - 1],
+    pages: [OnceBox<Page>; PAGES - 1],
 }
 
 impl LazyBuckets {
@@ -113,8 +116,7 @@ impl LazyBuckets {
 
     /// Calls `f(bucket, count)` for every non-zero bucket, in bucket order.
     fn for_each_nonzero(&self, mut f: impl FnMut(usize, u64)) {
-        let pages = std::iter::once(Some(&self.first))
-            .chain(self.pages.iter().map(|p| p.get().map(|b| &**b)));
+        let pages = std::iter::once(Some(&self.first)).chain(self.pages.iter().map(|p| p.get()));
         for (p, page) in pages.enumerate() {
             let Some(page) = page else { continue };
             for (c, chunk) in page.iter().enumerate() {
@@ -137,7 +139,7 @@ impl LazyBuckets {
             + self
                 .pages
                 .iter()
-                .filter_map(OnceLock::get)
+                .filter_map(OnceBox::get)
                 .map(|page| size_of::<Page>() + chunks(page) * size_of::<Chunk>())
                 .sum::<usize>()
     }
@@ -145,7 +147,7 @@ impl LazyBuckets {
 
 #[cold]
 #[inline(never)]
-fn claim<T: Default>(slot: &OnceLock<Box<T>>) -> &T {
+fn claim<T: Default>(slot: &OnceBox<T>) -> &T {
     // plugobs' memory, not the running plugin's.
     crate::core::running::outside(|| slot.get_or_init(Box::default))
 }
@@ -455,10 +457,12 @@ pub(crate) struct Shard {
     finished: AtomicU64,
     panicked: AtomicU64,
     cancelled: AtomicU64,
+    /// Calls its breaker rejected (they never started).
+    rejected: AtomicU64,
     sum_nanos: AtomicU64,
     /// Sampled timing: the calls still to go untimed before the next timed one.
     countdown: AtomicU32,
-    errors: OnceLock<Box<ErrorCells>>,
+    errors: OnceBox<ErrorCells>,
     buckets: LazyBuckets,
 }
 
@@ -489,7 +493,28 @@ pub(crate) struct ShardRef<'a> {
     exclusive: usize,
 }
 
-impl ShardRef<'_> {
+impl<'a> ShardRef<'a> {
+    /// The shard `shard`, whose only writer this thread is if `exclusive`.
+    #[inline(always)]
+    pub(crate) fn new(shard: &'a Shard, exclusive: bool) -> Self {
+        ShardRef {
+            shard,
+            exclusive: exclusive as usize,
+        }
+    }
+
+    /// The shard.
+    #[inline(always)]
+    pub(crate) fn shard(self) -> &'a Shard {
+        self.shard
+    }
+
+    /// Whether this thread is the shard's only writer.
+    #[inline(always)]
+    pub(crate) fn is_exclusive(self) -> bool {
+        self.exclusive != 0
+    }
+
     #[inline(always)]
     fn add(self, cell: &AtomicU64, n: u64, order: Ordering) {
         if self.exclusive != 0 {
@@ -526,6 +551,12 @@ impl ShardRef<'_> {
     #[inline]
     pub(crate) fn cancelled(self) {
         self.add(&self.shard.cancelled, 1, Relaxed);
+    }
+
+    /// One call was rejected by the operation's breaker.
+    #[inline]
+    pub(crate) fn rejected(self) {
+        self.add(&self.shard.rejected, 1, Release);
     }
 
     /// One call finished after `nanos`; `finished` is written last, with Release, so
@@ -634,6 +665,8 @@ pub(crate) struct OperationTotals {
     pub(crate) panicked: u64,
     /// Futures dropped before they finished.
     pub(crate) cancelled: u64,
+    /// Calls the breaker rejected.
+    pub(crate) rejected: u64,
     /// Latency histogram over every finished call.
     pub(crate) latency: HistogramSnapshot,
 }
@@ -646,18 +679,24 @@ pub(crate) struct OperationCells {
     /// [`ShardRef::tick`]. Set from the operation's and its plugin's settings
     /// ([`crate::core::sampling`]).
     pub(crate) sample: AtomicU32,
-    /// Exclusive shard slots in groups of [`SLOT_GROUP`], each group allocated when one of
-    /// its threads first calls.
-    exclusive: [OnceLock<Box<SlotGroup>>; EXCLUSIVE_SHARDS / SLOT_GROUP],
-    shared: Box<[OnceLock<Box<Shard>>]>,
+    /// The exclusive shard slots of the first [`SLOT_GROUP`] thread indices, inline: most
+    /// processes' calling threads, found in one load.
+    first: SlotGroup,
+    /// The exclusive shard slots of the other indices, in groups of [`SLOT_GROUP`], each
+    /// group allocated when one of its threads first calls.
+    exclusive: [OnceBox<SlotGroup>; EXCLUSIVE_SHARDS / SLOT_GROUP - 1],
+    shared: Box<[OnceBox<Shard>]>,
     mask: usize,
     /// One past the highest exclusive slot ever claimed: readers scan only below it.
     high_water: AtomicUsize,
+    /// The circuit breaker of an operation that declares one (see
+    /// [`crate::model::breaker`]).
+    pub(crate) breaker: Option<Box<Breaker>>,
 }
 
 /// Exclusive shard slots are allocated this many at a time.
 const SLOT_GROUP: usize = 8;
-type SlotGroup = [OnceLock<Box<Shard>>; SLOT_GROUP];
+type SlotGroup = [OnceBox<Shard>; SLOT_GROUP];
 
 impl std::fmt::Debug for OperationCells {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -676,6 +715,13 @@ impl OperationCells {
         cells
     }
 
+    /// These cells with a breaker of `settings` (`Some(None)`: declared, turned off by the
+    /// host; `None`: none declared).
+    pub(crate) fn with_breaker(mut self, settings: Option<Option<BreakerSettings>>) -> Self {
+        self.breaker = settings.map(|s| Box::new(Breaker::new(s)));
+        self
+    }
+
     /// Times one call in `every` from now on.
     pub(crate) fn set_sample(&self, every: u32) {
         if every > 1 {
@@ -689,22 +735,33 @@ impl OperationCells {
         let n = shared.max(1).next_power_of_two();
         OperationCells {
             sample: AtomicU32::new(1),
+            first: Default::default(),
             exclusive: Default::default(),
-            shared: (0..n).map(|_| OnceLock::new()).collect(),
+            shared: (0..n).map(|_| OnceBox::new()).collect(),
             mask: n - 1,
             high_water: AtomicUsize::new(0),
+            breaker: None,
         }
     }
 
     /// The shard of the thread with index `thread_index` (see `crate::core::threads`).
     #[inline(always)]
     pub(crate) fn shard(&self, thread_index: usize) -> ShardRef<'_> {
-        match self.exclusive.get(thread_index / SLOT_GROUP) {
+        if let Some(slot) = self.first.get(thread_index) {
+            return ShardRef {
+                shard: match slot.get() {
+                    Some(shard) => shard,
+                    None => self.claim_exclusive(thread_index),
+                },
+                exclusive: 1,
+            };
+        }
+        match self.exclusive.get(thread_index / SLOT_GROUP - 1) {
             Some(group) => {
                 let shard = group
                     .get()
                     .and_then(|g| g[thread_index % SLOT_GROUP].get())
-                    .map_or_else(|| self.claim_exclusive(thread_index), |s| &**s);
+                    .unwrap_or_else(|| self.claim_exclusive(thread_index));
                 ShardRef {
                     shard,
                     exclusive: 1,
@@ -726,7 +783,10 @@ impl OperationCells {
     #[cold]
     #[inline(never)]
     fn claim_exclusive(&self, index: usize) -> &Shard {
-        let group = claim(&self.exclusive[index / SLOT_GROUP]);
+        let group = match index / SLOT_GROUP {
+            0 => &self.first,
+            g => claim(&self.exclusive[g - 1]),
+        };
         let shard = claim(&group[index % SLOT_GROUP]);
         self.high_water.fetch_max(index + 1, Release);
         shard
@@ -734,12 +794,17 @@ impl OperationCells {
 
     fn shards(&self) -> impl Iterator<Item = &Shard> {
         let high = self.high_water.load(Acquire).min(EXCLUSIVE_SHARDS);
-        self.exclusive[..high.div_ceil(SLOT_GROUP)]
-            .iter()
-            .filter_map(OnceLock::get)
+        let groups = high.div_ceil(SLOT_GROUP);
+        std::iter::once(&self.first)
+            .take(groups)
+            .chain(
+                self.exclusive[..groups.saturating_sub(1)]
+                    .iter()
+                    .filter_map(OnceBox::get),
+            )
             .flat_map(|group| group.iter())
             .chain(self.shared.iter())
-            .filter_map(|s| s.get().map(|b| &**b))
+            .filter_map(|s| s.get())
     }
 
     /// A number that changes whenever a call starts or finishes: compare two readings to
@@ -751,6 +816,11 @@ impl OperationCells {
         })
     }
 
+    /// Calls rejected by the breaker, summed over shards.
+    pub(crate) fn rejected(&self) -> u64 {
+        self.shards().map(|s| s.rejected.load(Acquire)).sum()
+    }
+
     /// Sums every shard.
     pub(crate) fn totals(&self) -> OperationTotals {
         sum_shards(|| self.shards())
@@ -759,9 +829,28 @@ impl OperationCells {
     /// Bytes allocated for this operation's cells.
     pub(crate) fn allocated_bytes(&self) -> usize {
         size_of::<Self>()
-            + self.shared.len() * size_of::<OnceLock<Box<Shard>>>()
+            + self.shared.len() * size_of::<OnceBox<Shard>>()
             + self.exclusive.iter().filter(|g| g.get().is_some()).count() * size_of::<SlotGroup>()
             + self.shards().map(Shard::allocated_bytes).sum::<usize>()
+    }
+}
+
+impl Counts for OperationCells {
+    /// Calls that ended and were not cancelled, and failures among them: the counters
+    /// only, no histogram.
+    fn decided(&self) -> (u64, u64) {
+        let (mut ended, mut failed) = (0u64, 0u64);
+        for shard in self.shards() {
+            let finished = shard.finished.load(Acquire);
+            let errors: u64 = shard
+                .errors
+                .get()
+                .map_or(0, |e| e.iter().map(|c| c.load(Relaxed)).sum());
+            let panicked = shard.panicked.load(Relaxed);
+            ended += finished.saturating_sub(shard.cancelled.load(Relaxed));
+            failed += errors + panicked;
+        }
+        (ended, failed)
     }
 }
 
@@ -783,6 +872,7 @@ pub(crate) fn sum_shards<'a, I: Iterator<Item = &'a Shard>>(
         }
         t.panicked += shard.panicked.load(Relaxed);
         t.cancelled += shard.cancelled.load(Relaxed);
+        t.rejected += shard.rejected.load(Acquire);
         let mut buckets = Vec::new();
         shard
             .buckets
@@ -914,13 +1004,20 @@ mod tests {
             shard.finished(v);
         }
         let used = cells.allocated_bytes() - empty;
-        // One slot group, one shard (its first page inline), three chunks (20..=31,
-        // 32..=47, 48..=63).
-        assert_eq!(
-            used,
-            size_of::<SlotGroup>() + size_of::<Shard>() + 3 * size_of::<Chunk>()
-        );
+        // One shard (the first slot group and the shard's first page inline), three
+        // chunks (20..=31, 32..=47, 48..=63).
+        assert_eq!(used, size_of::<Shard>() + 3 * size_of::<Chunk>());
         assert!(used < 1024, "{used} bytes for one (operation, thread)");
+        // A thread past the first group allocates its group, then its shard.
+        let before = cells.allocated_bytes();
+        let late = cells.shard(SLOT_GROUP + 1);
+        late.started();
+        late.finished(20);
+        assert_eq!(
+            cells.allocated_bytes() - before,
+            size_of::<SlotGroup>() + size_of::<Shard>() + size_of::<Chunk>()
+        );
+        assert_eq!(cells.totals().finished, 41);
     }
 
     #[test]

@@ -107,22 +107,12 @@ pub(crate) fn mark_installed() {
     }
 }
 
-/// What [`enter`] returns, to give to [`leave`].
+/// What [`enter_with`] returns, to give to [`leave`].
 pub(crate) type Previous = Option<&'static Running>;
 
-/// Marks `running` as the instance running on this thread; returns what to restore with
-/// [`leave`]. One relaxed load while nothing needs it.
-#[inline(always)]
-pub(crate) fn enter(running: &'static Running) -> Previous {
-    if !ACTIVE.load(Relaxed) {
-        return None;
-    }
-    CURRENT
-        .try_with(|c| c.replace(Some(running)))
-        .unwrap_or(None)
-}
-
-/// As [`enter`], finding the instance only when it is needed.
+/// Marks the instance `running` gives as the one running on this thread; returns what to
+/// restore with [`leave`]. One relaxed load, and `running` is not called, while nothing
+/// needs it.
 #[inline(always)]
 pub(crate) fn enter_with(running: impl FnOnce() -> &'static Running) -> Previous {
     if !ACTIVE.load(Relaxed) {
@@ -143,7 +133,7 @@ pub(crate) fn enter_always(running: &'static Running) -> Previous {
         .unwrap_or(None)
 }
 
-/// Restores what [`enter`] returned.
+/// Restores what [`enter_with`] returned.
 #[inline(always)]
 pub(crate) fn leave(previous: Previous) {
     if previous.is_some() || ACTIVE.load(Relaxed) {

@@ -25,12 +25,14 @@ use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use crate::core::bindings::InstanceTable;
+use crate::core::breaker::{Admit, Breaker};
 use crate::core::cells::{
-    ERROR_KIND_SLOTS, OVERFLOW_KIND, OperationCells, OperationTotals, ShardRef, shard_count,
+    ERROR_KIND_SLOTS, OVERFLOW_KIND, OperationCells, OperationTotals, Shard, ShardRef, shard_count,
 };
 use crate::core::per_instance::PerInstance;
-use crate::core::running::{self, Running};
+use crate::core::running;
 use crate::core::threads;
+use crate::model::breaker::{BreakerOpen, BreakerSettings, BreakerSnapshot, BreakerState};
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::location::SourceLocation;
 use crate::model::objective::Objective;
@@ -60,6 +62,11 @@ pub struct OperationSite {
     objective: Objective,
     /// `#[instrumented(sample = N)]`: time one call in N (0: not declared).
     sample: u32,
+    /// `#[instrumented(breaker(...))]`: the operation's circuit breaker.
+    breaker: Option<BreakerSettings>,
+    /// The resolved site, read by every call: one load.
+    fast: once_cell::race::OnceRef<'static, ResolvedSite>,
+    /// Resolves it once (`fast` is set from it).
     resolved: OnceLock<&'static ResolvedSite>,
 }
 
@@ -72,6 +79,8 @@ pub struct ResolvedSite {
     objective: Objective,
     /// Its `sample = N` (0: not declared); see [`crate::core::sampling`].
     sample: u32,
+    /// Its breaker's settings as declared (see [`crate::model::breaker`]).
+    breaker: Option<BreakerSettings>,
     /// The cells of the plugin's default instance (slot 0).
     cells: OperationCells,
     /// Which instance a receiver is.
@@ -112,7 +121,24 @@ impl OperationSite {
             location,
             objective,
             sample,
+            breaker: None,
+            fast: once_cell::race::OnceRef::new(),
             resolved: OnceLock::new(),
+        }
+    }
+
+    /// This site, with a circuit breaker of `settings` (`#[instrumented(breaker)]`).
+    pub const fn with_breaker(mut self, settings: BreakerSettings) -> Self {
+        self.breaker = Some(settings);
+        self
+    }
+
+    /// The resolved site (resolving it on the first call).
+    #[inline(always)]
+    fn site(&'static self, descriptor: &'static PluginDescriptor) -> &'static ResolvedSite {
+        match self.fast.get() {
+            Some(site) => site,
+            None => self.resolve(descriptor),
         }
     }
 
@@ -120,33 +146,39 @@ impl OperationSite {
     /// ([`key_of`](crate::core::bindings::key_of); 0 without one).
     #[inline(always)]
     pub fn enter(&'static self, descriptor: &'static PluginDescriptor, key: usize) -> CallGuard {
-        let site = match self.resolved.get() {
-            Some(site) => *site,
-            None => self.resolve(descriptor),
-        };
+        let site = self.site(descriptor);
         let slot = site.instances.slot_of(key);
         let cells = site.cells_of_slot(slot);
         let shard = cells.shard(threads::index());
-        shard.started();
-        let timed = shard.tick(cells.sample.load(Relaxed));
-        CallGuard {
-            site,
-            shard,
-            start: if timed { site.clock.raw() } else { UNTIMED },
-            previous: running::enter_with(|| site.instances.running(slot)),
-            _thread: std::marker::PhantomData,
-        }
+        site.begin(slot, cells, shard)
+    }
+
+    /// Starts a call of an operation with a circuit breaker: the call and what to tell the
+    /// breaker when it ends, or the [`BreakerOpen`] error when the breaker rejects it (the
+    /// plugin is not called; the rejection is counted).
+    #[inline(always)]
+    pub fn enter_breaker(
+        &'static self,
+        descriptor: &'static PluginDescriptor,
+        key: usize,
+    ) -> Result<(BreakerCall, CallGuard), BreakerOpen> {
+        let site = self.site(descriptor);
+        let slot = site.instances.slot_of(key);
+        let cells = site.cells_of_slot(slot);
+        let shard = cells.shard(threads::index());
+        let hook = site.admit(slot, cells, shard)?;
+        Ok((BreakerCall(hook), site.begin(slot, cells, shard)))
     }
 
     /// Starts a call whose body is the future `fut`; the returned future ends the call
     /// with a panic outcome if `fut` panics, and with `cancelled` if it is dropped first.
-    #[inline(always)]
     ///
     /// Each poll runs inside `span` (the call's span, entered by the returned future
     /// itself: no second wrapper around it).
     ///
     /// When `fut` completes, `classify` tells the call's outcome from its output (and
     /// emits the `err` event), and the call ends there.
+    #[inline(always)]
     pub fn enter_async<T, F, C>(
         &'static self,
         descriptor: &'static PluginDescriptor,
@@ -159,30 +191,36 @@ impl OperationSite {
         F: Future<Output = T>,
         C: Fn(&tracing::Span, &T) -> Outcome,
     {
-        let site = match self.resolved.get() {
-            Some(site) => *site,
-            None => self.resolve(descriptor),
-        };
+        let site = self.site(descriptor);
         let slot = site.instances.slot_of(key);
         let cells = site.cells_of_slot(slot);
         let index = threads::index();
         let shard = cells.shard(index);
-        shard.started();
-        let timed = shard.tick(cells.sample.load(Relaxed));
-        WatchedCall {
-            call: Some(AsyncCall {
-                site,
-                cells,
-                running: site.instances.running(slot),
-                index,
-                shard,
-                unmoved: true,
-                start: if timed { site.clock.raw() } else { UNTIMED },
-            }),
-            span,
-            classify,
-            fut,
-        }
+        site.begin_async(slot, cells, index, shard, span, fut, classify, ())
+    }
+
+    /// [`enter_async`](Self::enter_async) for an operation with a circuit breaker: the
+    /// [`BreakerOpen`] error when its breaker rejects the call (`fut` is dropped unpolled).
+    #[inline(always)]
+    pub fn enter_async_breaker<T, F, C>(
+        &'static self,
+        descriptor: &'static PluginDescriptor,
+        key: usize,
+        span: tracing::Span,
+        fut: F,
+        classify: C,
+    ) -> Result<WatchedCall<F, C, BreakerHook>, BreakerOpen>
+    where
+        F: Future<Output = T>,
+        C: Fn(&tracing::Span, &T) -> Outcome,
+    {
+        let site = self.site(descriptor);
+        let slot = site.instances.slot_of(key);
+        let cells = site.cells_of_slot(slot);
+        let index = threads::index();
+        let shard = cells.shard(index);
+        let hook = site.admit(slot, cells, shard)?;
+        Ok(site.begin_async(slot, cells, index, shard, span, fut, classify, hook))
     }
 
     /// The name of the instance the receiver `key` is (the plugin's name for its default
@@ -192,8 +230,8 @@ impl OperationSite {
         descriptor: &'static PluginDescriptor,
         key: usize,
     ) -> &'static str {
-        let site = match self.resolved.get() {
-            Some(site) => *site,
+        let site = match self.fast.get() {
+            Some(site) => site,
             None => self.resolve(descriptor),
         };
         site.instances.running(site.instances.slot_of(key)).name
@@ -204,8 +242,8 @@ impl OperationSite {
     fn resolve(&'static self, descriptor: &'static PluginDescriptor) -> &'static ResolvedSite {
         // Made outside any plugin's scope: a site's memory is plugobs', not the plugin's
         // whose code made the first call.
-        running::outside(|| {
-            self.resolved.get_or_init(|| {
+        let site = running::outside(|| {
+            *self.resolved.get_or_init(|| {
                 let plugin = crate::core::plugin_cells::of(descriptor);
                 let site: &'static ResolvedSite = Box::leak(Box::new(ResolvedSite {
                     descriptor,
@@ -213,10 +251,12 @@ impl OperationSite {
                     location: self.location,
                     objective: self.objective.or(descriptor.objective),
                     sample: self.sample,
+                    breaker: self.breaker,
                     cells: OperationCells::with_sample(
                         shard_count(),
                         plugin.sampling.effective(0, self.sample),
-                    ),
+                    )
+                    .with_breaker(plugin.breakers.effective(0, self.breaker)),
                     instances: &plugin.instances,
                     others: PerInstance::default(),
                     kinds: Default::default(),
@@ -226,11 +266,117 @@ impl OperationSite {
                 (descriptor.upcalls.first_call)();
                 site
             })
-        })
+        });
+        // Any thread that gets here stores the one resolved site.
+        let _ = self.fast.set(site);
+        site
     }
 }
 
 impl ResolvedSite {
+    /// Counts a call as started on `shard` of instance `slot`'s `cells`, and times it
+    /// unless sampling skips it.
+    #[inline(always)]
+    fn begin(
+        &'static self,
+        slot: usize,
+        cells: &'static OperationCells,
+        shard: ShardRef<'static>,
+    ) -> CallGuard {
+        shard.started();
+        let timed = shard.tick(cells.sample.load(Relaxed));
+        CallGuard {
+            site: self,
+            shard,
+            start: if timed { self.clock.raw() } else { UNTIMED },
+            previous: running::enter_with(|| self.instances.running(slot)),
+            _thread: std::marker::PhantomData,
+        }
+    }
+
+    /// [`begin`](Self::begin) for a call whose body is the future `fut`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn begin_async<T, F, C, H>(
+        &'static self,
+        slot: usize,
+        cells: &'static OperationCells,
+        index: usize,
+        shard: ShardRef<'static>,
+        span: tracing::Span,
+        fut: F,
+        classify: C,
+        hook: H,
+    ) -> WatchedCall<F, C, H>
+    where
+        F: Future<Output = T>,
+        C: Fn(&tracing::Span, &T) -> Outcome,
+        H: CallEnd,
+    {
+        shard.started();
+        let timed = shard.tick(cells.sample.load(Relaxed));
+        WatchedCall {
+            call: AsyncCall::new(
+                self,
+                shard,
+                if timed { self.clock.raw() } else { UNTIMED },
+                index,
+                slot,
+                true,
+            ),
+            span,
+            classify,
+            hook,
+            fut,
+        }
+    }
+
+    /// Asks instance `slot`'s breaker to let a call through; a rejection is counted on
+    /// `shard`.
+    #[inline(always)]
+    fn admit(
+        &'static self,
+        slot: usize,
+        cells: &'static OperationCells,
+        shard: ShardRef<'static>,
+    ) -> Result<BreakerHook, BreakerOpen> {
+        let probe = match cells.breaker.as_deref().map(Breaker::admit) {
+            None | Some(Admit::Pass) => false,
+            Some(Admit::Probe) => true,
+            Some(Admit::Reject(state)) => return Err(self.reject(slot, shard, state)),
+        };
+        Ok(BreakerHook { cells, probe })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn reject(
+        &'static self,
+        slot: usize,
+        shard: ShardRef<'static>,
+        state: BreakerState,
+    ) -> BreakerOpen {
+        shard.rejected();
+        BreakerOpen {
+            plugin: self.descriptor.name,
+            instance: self.instances.running(slot).name,
+            operation: self.operation,
+            state,
+        }
+    }
+
+    /// Instance `slot`'s breaker, if the operation declares one: its state, trips and
+    /// rejections (`None` too when the host turned it off).
+    pub(crate) fn breaker_of(&self, slot: usize) -> Option<BreakerSnapshot> {
+        let cells = self.cells_of(slot)?;
+        let breaker = cells.breaker.as_deref().filter(|b| !b.is_off())?;
+        Some(BreakerSnapshot {
+            state: breaker.state(),
+            trips: breaker.trips(),
+            rejected: cells.rejected(),
+        })
+    }
+
     /// The plugin this operation belongs to.
     pub(crate) fn descriptor(&self) -> &'static PluginDescriptor {
         self.descriptor
@@ -270,20 +416,15 @@ impl ResolvedSite {
     fn instance_cells(&self, slot: usize) -> &OperationCells {
         self.others
             .get_or_init(slot, || {
-                let every = crate::core::plugin_cells::of(self.descriptor)
-                    .sampling
-                    .effective(slot, self.sample);
-                Box::new(OperationCells::with_sample(shard_count(), every))
+                let plugin = crate::core::plugin_cells::of(self.descriptor);
+                let every = plugin.sampling.effective(slot, self.sample);
+                Box::new(
+                    OperationCells::with_sample(shard_count(), every)
+                        .with_breaker(plugin.breakers.effective(slot, self.breaker)),
+                )
             })
             // Slots are below MAX_INSTANCE_NAMES (`InstanceTable::slot_for`).
             .map_or(&self.cells, |c| &**c)
-    }
-
-    /// The instance the receiver `key` is, and its cells.
-    #[inline(always)]
-    fn instance_of(&self, key: usize) -> (&'static Running, &OperationCells) {
-        let slot = self.instances.slot_of(key);
-        (self.instances.running(slot), self.cells_of_slot(slot))
     }
 
     /// The cells of instance `slot`, if it ever called this site (slot 0 always has
@@ -303,8 +444,18 @@ impl ResolvedSite {
     }
 
     /// Changes whenever a call of instance `slot` on this site starts or finishes.
+    /// (Its breaker's state, trips and rejections too: a call it rejects changes no other
+    /// count.)
     pub(crate) fn fingerprint(&self, slot: usize) -> u64 {
-        self.cells_of(slot).map_or(0, OperationCells::fingerprint)
+        let Some(cells) = self.cells_of(slot) else {
+            return 0;
+        };
+        let breaker = self.breaker_of(slot).map_or(0, |b| {
+            (b.state as u64 + 1)
+                .wrapping_add(b.trips.rotate_left(8))
+                .wrapping_add(b.rejected.rotate_left(24))
+        });
+        cells.fingerprint().wrapping_add(breaker.rotate_left(48))
     }
 
     /// Bytes allocated for this site's cells, every instance's.
@@ -440,6 +591,27 @@ pub(crate) fn apply_sampling(descriptor: Option<&'static PluginDescriptor>) {
     });
 }
 
+/// Applies the breaker settings to the cells of every site resolved so far of
+/// `descriptor`: after the host changed them.
+pub(crate) fn apply_breakers(descriptor: &'static PluginDescriptor) {
+    sites_since(0, |site| {
+        if !std::ptr::eq(descriptor, site.descriptor) {
+            return;
+        }
+        let breakers = &crate::core::plugin_cells::of(site.descriptor).breakers;
+        let slots = std::iter::once((0, &site.cells))
+            .chain(site.others.iter().map(|(slot, cells)| (slot, &**cells)));
+        for (slot, cells) in slots {
+            if let (Some(breaker), Some(settings)) = (
+                cells.breaker.as_deref(),
+                breakers.effective(slot, site.breaker),
+            ) {
+                breaker.configure(settings);
+            }
+        }
+    });
+}
+
 impl CallGuard {
     /// Ends the call with `outcome`.
     #[inline(always)]
@@ -472,22 +644,22 @@ impl CallGuard {
         classify: C,
     ) -> WatchedCall<F, C> {
         running::leave(self.previous);
-        let (running, cells) = self.site.instance_of(key);
-        let call = AsyncCall {
-            site: self.site,
-            cells,
-            running,
-            index: threads::index(),
-            shard: self.shard,
-            // The boxed future may be polled anywhere, later.
-            unmoved: false,
-            start: self.start,
-        };
+        let slot = self.site.instances.slot_of(key);
+        // The boxed future may be polled anywhere, later.
+        let call = AsyncCall::new(
+            self.site,
+            self.shard,
+            self.start,
+            threads::index(),
+            slot,
+            false,
+        );
         std::mem::forget(self);
         WatchedCall {
-            call: Some(call),
+            call,
             span,
             classify,
+            hook: (),
             fut,
         }
     }
@@ -506,23 +678,28 @@ impl Drop for CallGuard {
 }
 
 /// One async call in progress: it may finish on another thread than it started, so it
-/// finds the finishing thread's shard when it ends.
+/// finds the finishing thread's shard when it ends. Four words: the future that holds it
+/// is built and moved on every call.
 pub struct AsyncCall {
     site: &'static ResolvedSite,
-    /// The cells of the instance it was called on.
-    cells: &'static OperationCells,
-    /// That instance, as its polls run.
-    running: &'static Running,
-    /// The index of the thread that started it, and that thread's shard: a call that
-    /// ends on the thread it started on (most do) records there without a second lookup.
-    index: usize,
-    shard: ShardRef<'static>,
-    /// Still on the thread that started it, for sure: entered by [`OperationSite::enter_async`]
-    /// (whose future generated code awaits at once) and never pending since. Such a call
-    /// ends without reading the thread's index.
-    unmoved: bool,
+    /// The shard of the thread that started it: a call that ends on the thread it
+    /// started on (most do) records there without a second lookup.
+    shard: &'static Shard,
     start: u64,
+    /// The starting thread's index (low 32 bits), the instance's slot (the next 29) and
+    /// the flags [`EXCLUSIVE`], [`UNMOVED`] and [`ENDED`].
+    bits: u64,
 }
+
+/// [`AsyncCall::bits`]: the starting thread is its shard's only writer.
+const EXCLUSIVE: u64 = 1 << 61;
+/// [`AsyncCall::bits`]: still on the thread that started it, for sure — entered by
+/// [`OperationSite::enter_async`] (whose future generated code awaits at once) and never
+/// pending since. Such a call ends without reading the thread's index.
+const UNMOVED: u64 = 1 << 62;
+/// [`AsyncCall::bits`]: the call has ended (recorded); nothing more to do.
+const ENDED: u64 = 1 << 63;
+const SLOT_MASK: u64 = (1 << 29) - 1;
 
 impl std::fmt::Debug for AsyncCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -533,75 +710,200 @@ impl std::fmt::Debug for AsyncCall {
 }
 
 impl AsyncCall {
+    #[inline(always)]
+    fn new(
+        site: &'static ResolvedSite,
+        shard: ShardRef<'static>,
+        start: u64,
+        index: usize,
+        slot: usize,
+        unmoved: bool,
+    ) -> Self {
+        // Slots are below MAX_INSTANCE_NAMES and indices below 2^32 (`threads`).
+        let bits = (index as u64 & u32::MAX as u64)
+            | ((slot as u64 & SLOT_MASK) << 32)
+            | if shard.is_exclusive() { EXCLUSIVE } else { 0 }
+            | if unmoved { UNMOVED } else { 0 };
+        AsyncCall {
+            site,
+            shard: shard.shard(),
+            start,
+            bits,
+        }
+    }
+
+    #[inline(always)]
+    fn ended(&self) -> bool {
+        self.bits & ENDED != 0
+    }
+
+    #[inline(always)]
+    fn slot(&self) -> usize {
+        ((self.bits >> 32) & SLOT_MASK) as usize
+    }
+
+    /// Marks the instance it was called on as running on this thread (for a poll).
+    #[inline(always)]
+    fn enter(&self) -> running::Previous {
+        running::enter_with(|| self.site.instances.running(self.slot()))
+    }
+
+    /// Ends the call with `outcome`, once.
     #[inline]
-    fn end(self, outcome: Outcome) {
-        let shard = if self.unmoved {
-            self.shard
+    fn end(&mut self, outcome: Outcome) {
+        if self.ended() {
+            return;
+        }
+        self.bits |= ENDED;
+        let own = ShardRef::new(self.shard, self.bits & EXCLUSIVE != 0);
+        let shard = if self.bits & UNMOVED != 0 {
+            own
         } else {
             // The same index is the same thread, or one that took over the index (and
             // the shard, single writer) after the starting thread exited.
             let index = threads::index();
-            if index == self.index {
-                self.shard
+            if index as u64 == self.bits & u32::MAX as u64 {
+                own
             } else {
-                self.cells.shard(index)
+                self.site.cells_of_slot(self.slot()).shard(index)
             }
         };
         record(self.site, shard, self.start, outcome);
     }
 }
 
+/// What else a call does when it ends: nothing (`()`), or tell its breaker
+/// ([`BreakerHook`]). Called exactly once per call.
+pub trait CallEnd {
+    /// The call ended with `outcome` (already recorded in its cells).
+    fn call_ended(&mut self, outcome: Outcome);
+}
+
+impl CallEnd for () {
+    #[inline(always)]
+    fn call_ended(&mut self, _: Outcome) {}
+}
+
+/// A call its breaker let through: tells the breaker how it ended.
+#[derive(Clone, Copy)]
+pub struct BreakerHook {
+    cells: &'static OperationCells,
+    /// Let through as a probe of a half-open breaker.
+    probe: bool,
+}
+
+impl std::fmt::Debug for BreakerHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BreakerHook")
+            .field("probe", &self.probe)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallEnd for BreakerHook {
+    #[inline(always)]
+    fn call_ended(&mut self, outcome: Outcome) {
+        if let Some(breaker) = self.cells.breaker.as_deref() {
+            breaker.ended(outcome, self.probe, self.cells);
+        }
+    }
+}
+
+/// A sync call its breaker let through ([`OperationSite::enter_breaker`]): end it with
+/// [`BreakerCall::end`] after the call's guard; dropped without it (a panic unwinding),
+/// it tells the breaker the call panicked (or was cancelled, when not unwinding).
+#[must_use = "a breaker call tells the breaker how the call ended"]
+#[derive(Debug)]
+pub struct BreakerCall(BreakerHook);
+
+impl BreakerCall {
+    /// The call ended with `outcome`.
+    #[inline(always)]
+    pub fn end(mut self, outcome: Outcome) {
+        self.0.call_ended(outcome);
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for BreakerCall {
+    fn drop(&mut self) {
+        self.0.call_ended(if std::thread::panicking() {
+            Outcome::Panic
+        } else {
+            Outcome::Cancelled
+        });
+    }
+}
+
 pin_project_lite::pin_project! {
     /// The future of an instrumented async call: resolves to the body's output, having
     /// ended the call with the outcome `classify` gives it. Dropped before it completes,
-    /// the call counts as cancelled; a panic in a poll counts as a panic.
+    /// the call counts as cancelled; a panic in a poll counts as a panic. `H` is told how
+    /// the call ended ([`CallEnd`]).
     #[must_use = "futures do nothing unless polled"]
-    pub struct WatchedCall<F, C> {
-        call: Option<AsyncCall>,
+    pub struct WatchedCall<F, C, H = ()>
+    where
+        H: CallEnd,
+    {
+        call: AsyncCall,
         // The call's span, entered around each poll.
         span: tracing::Span,
         classify: C,
+        hook: H,
         #[pin]
         fut: F,
     }
 
-    impl<F, C> PinnedDrop for WatchedCall<F, C> {
+    impl<F, C, H> PinnedDrop for WatchedCall<F, C, H>
+    where
+        H: CallEnd,
+    {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(call) = this.project().call.take() {
-                call.end(if std::thread::panicking() {
+            let this = this.project();
+            if !this.call.ended() {
+                let outcome = if std::thread::panicking() {
                     Outcome::Panic
                 } else {
                     Outcome::Cancelled
-                });
+                };
+                this.call.end(outcome);
+                this.hook.call_ended(outcome);
             }
         }
     }
 }
 
 /// Records a panic if dropped while a poll unwinds; restores the instance that ran.
-struct PollBomb<'a>(&'a mut Option<AsyncCall>, running::Previous);
+struct PollBomb<'a, H: CallEnd>(&'a mut AsyncCall, &'a mut H, running::Previous);
 
-impl Drop for PollBomb<'_> {
+impl<H: CallEnd> Drop for PollBomb<'_, H> {
     fn drop(&mut self) {
-        running::leave(self.1);
-        if let Some(call) = self.0.take() {
-            call.end(Outcome::Panic);
+        running::leave(self.2);
+        if !self.0.ended() {
+            self.0.end(Outcome::Panic);
+            self.1.call_ended(Outcome::Panic);
         }
     }
 }
 
-impl<F: Future, C: Fn(&tracing::Span, &F::Output) -> Outcome> Future for WatchedCall<F, C> {
+impl<F, C, H> Future for WatchedCall<F, C, H>
+where
+    F: Future,
+    C: Fn(&tracing::Span, &F::Output) -> Outcome,
+    H: CallEnd,
+{
     type Output = F::Output;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
-        let previous = match this.call.as_ref() {
-            Some(call) => running::enter(call.running),
-            None => None,
+        let previous = if this.call.ended() {
+            None
+        } else {
+            this.call.enter()
         };
-        let bomb = PollBomb(&mut *this.call, previous);
+        let bomb = PollBomb(&mut *this.call, &mut *this.hook, previous);
         let poll = this.fut.poll(cx);
         std::mem::forget(bomb);
         running::leave(previous);
@@ -610,17 +912,16 @@ impl<F: Future, C: Fn(&tracing::Span, &F::Output) -> Outcome> Future for Watched
                 // Classified first: should it panic (a `Display` of the error, for the
                 // `err` event), the call is still here and ends as a panic.
                 let outcome = (this.classify)(this.span, &out);
-                if let Some(call) = this.call.take() {
-                    call.end(outcome);
+                if !this.call.ended() {
+                    this.call.end(outcome);
+                    this.hook.call_ended(outcome);
                     mark_span(this.span, outcome);
                 }
                 Poll::Ready(out)
             }
             Poll::Pending => {
                 // Woken later, perhaps on another thread.
-                if let Some(call) = this.call.as_mut() {
-                    call.unmoved = false;
-                }
+                this.call.bits &= !UNMOVED;
                 Poll::Pending
             }
         }
