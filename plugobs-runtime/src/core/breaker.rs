@@ -473,9 +473,16 @@ pub(crate) fn now() -> u64 {
     if MANUAL.load(std::sync::atomic::Ordering::Relaxed) {
         return MANUAL_NANOS.load(std::sync::atomic::Ordering::Acquire);
     }
-    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    // The TSC through quanta (a few ns, where `Instant::now` is a system call's worth):
+    // read on a failure and by a rejected call, never by a call that goes through fine.
+    static EPOCH: std::sync::OnceLock<(quanta::Clock, u64)> = std::sync::OnceLock::new();
+    let (clock, start) = EPOCH.get_or_init(|| {
+        let clock = quanta::Clock::new();
+        let start = clock.raw();
+        (clock, start)
+    });
     // Starts at one hour, so that "opened at 0" is long ago.
-    nanos(EPOCH.get_or_init(std::time::Instant::now).elapsed()) + 3_600_000_000_000
+    clock.delta_as_nanos(*start, clock.raw()) + 3_600_000_000_000
 }
 
 /// The breakers' clock, moved by hand: every breaker in the process reads it from
