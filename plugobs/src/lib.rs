@@ -476,8 +476,9 @@ pub use plugobs_runtime::{
     InstanceFailure, InstanceReport, LifecycleError, LoadError, LoadReport, Loaded, NamespaceError,
     NotReady, OperationStats, Plugin, PluginCheck, PluginDescriptor, PluginHealth, PluginRecord,
     PluginState, PluginStats, Readiness, Registry, RegistryError, RegistryStats, RoundStats,
-    SourceLocation, Stage, alloc, block_on, bridge, busy, config, cpu, custom, exposition, flush,
-    health, history, instance, names, objective, registry, sampling, set_namespace,
+    SourceLocation, Stage, alloc, block_on, bridge, busy, config, cpu, custom, exemplars,
+    exposition, flush, health, history, instance, names, objective, registry, sampling,
+    set_namespace,
 };
 
 #[cfg(feature = "otel")]

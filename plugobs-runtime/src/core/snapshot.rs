@@ -45,6 +45,10 @@ pub struct OperationSnapshot {
     /// One call in how many is timed (see [`crate::model::sampling`]); 0 or 1: every
     /// call. `latency` holds the timed calls only.
     pub sample: u32,
+    /// The exemplars kept for its latency buckets (feature `exemplars`), as (position of
+    /// the bucket among the operation histogram's bounds, `+Inf` last; exemplar), in
+    /// bucket order, whatever their age. Read afresh with every snapshot.
+    pub exemplars: Vec<(usize, crate::model::exemplar::Exemplar)>,
 }
 
 impl OperationSnapshot {
@@ -118,6 +122,17 @@ impl OperationSnapshot {
             }
         }
         self.latency.merge(&t.latency);
+    }
+
+    /// The exemplars of every site, per bucket the newest.
+    fn read_exemplars(&mut self, sites: &[&'static ResolvedSite], slot: usize) {
+        self.exemplars.clear();
+        #[cfg(feature = "exemplars")]
+        for site in sites {
+            crate::core::exemplar::merge(&mut self.exemplars, site.exemplars(slot));
+        }
+        #[cfg(not(feature = "exemplars"))]
+        let _ = (sites, slot);
     }
 }
 
@@ -195,6 +210,8 @@ impl Operation {
                 .map(|s| s.sample_of(slot))
                 .max()
                 .unwrap_or(1);
+            // Exemplars are kept beside the counts: read now too.
+            snapshot.read_exemplars(&self.sites, slot);
             return snapshot;
         }
         let mut snapshot = OperationSnapshot {
@@ -204,6 +221,7 @@ impl Operation {
         for site in &self.sites {
             snapshot.add_site(site, slot);
         }
+        snapshot.read_exemplars(&self.sites, slot);
         match cached {
             Some(i) => cache[i] = (slot, fingerprint, snapshot.clone()),
             None => cache.push((slot, fingerprint, snapshot.clone())),

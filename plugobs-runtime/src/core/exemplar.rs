@@ -1,0 +1,406 @@
+//! Exemplars on the hot path (feature `exemplars`): a timed call that ends inside a span
+//! with an OpenTelemetry context may leave its trace id and span id as the exemplar of
+//! the Prometheus bucket of `plugobs_plugin_operation_duration_seconds` it landed in.
+//!
+//! Each operation site has a small table, allocated on its first exemplar: one slot per
+//! bucket of [`OPERATION_BUCKETS`](crate::model::names::OPERATION_BUCKETS) and one for
+//! `+Inf`, a cache line each, holding when it was last claimed (a TSC reading), the trace
+//! id, span id, value, wall-clock time and instance of its exemplar, all atomics written
+//! under a per-slot sequence number (a seqlock whose writer never waits: it skips).
+//!
+//! What a timed call pays at its end, after its bucket and sum are counted:
+//!
+//! - feature off: nothing (the call is not compiled in);
+//! - feature on, exemplars not enabled ([`enable`] never called, or [`disable`]d): one
+//!   relaxed load of a global flag and a branch;
+//! - enabled, the bucket's slot claimed less than [`interval`] ago (almost every call):
+//!   the flag, a search of the value among the 16 bucket bounds, one load of the table's
+//!   pointer, one load of the slot's claim time, a multiply and shift (TSC ticks to
+//!   nanoseconds) and a compare;
+//! - enabled, the slot due (at most once per bucket per interval, per operation site): a
+//!   compare-and-swap that claims it (a thread that loses the race does nothing more),
+//!   then a look for the current span context: first OpenTelemetry's current `Context` (a
+//!   thread-local read, no lock: `tracing-opentelemetry` attaches a span's context to it
+//!   while the span is entered, its default "context activation"), else the current
+//!   `tracing` span's context through `tracing-opentelemetry`'s `OpenTelemetrySpanExt`,
+//!   which takes the subscriber's lock on that span's extensions (a `RwLock` write in
+//!   `tracing-subscriber`'s registry) and, if the OpenTelemetry span was not built yet,
+//!   builds it. Then, only with a valid and sampled context: a wall-clock read and seven
+//!   relaxed stores between two sequence stores. The first exemplar of a site allocates
+//!   its table (about 1 KiB), once in the process's life. No lock is ever waited on by
+//!   plugobs itself, and nothing is allocated per call.
+//!
+//! A slot is claimed before the context is looked for, so a bucket whose calls run
+//! without a span context costs that look at most once per interval too, and keeps no
+//! exemplar. A call whose trace is not sampled keeps none either (its trace would not be
+//! found). The span id is that of the span current when the call ends: the operation's
+//! own span for an async call (its poll runs inside it), the caller's span for a sync
+//! call (the body's span is exited just before the call is counted); the trace id is the
+//! same either way.
+//!
+//! Readers ([`read`]) copy each slot under its sequence number and retry a slot being
+//! written; exemplars older than [`max_age`] are left out when rendered.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use once_cell::race::OnceBox;
+
+use crate::core::sync::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
+use crate::model::exemplar::Exemplar;
+use crate::model::names::OPERATION_BUCKETS;
+
+/// Slots of a table: one per bucket bound of the operation histogram, and `+Inf`.
+pub(crate) const SLOTS: usize = OPERATION_BUCKETS.len() + 1;
+
+/// The operation histogram's bounds in nanoseconds.
+const BOUNDS_NANOS: [u64; SLOTS - 1] = {
+    let mut out = [0u64; SLOTS - 1];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = (OPERATION_BUCKETS[i] * 1e9 + 0.5) as u64;
+        i += 1;
+    }
+    out
+};
+
+/// The default of [`interval`]: 10 s.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+/// The default of [`max_age`]: 5 minutes.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
+
+static ON: AtomicBool = AtomicBool::new(false);
+static INTERVAL_NANOS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(DEFAULT_INTERVAL.as_nanos() as u64);
+static MAX_AGE_NANOS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(DEFAULT_MAX_AGE.as_nanos() as u64);
+
+/// Turns exemplars on: from now on, timed calls that end inside a span with a sampled
+/// OpenTelemetry context leave exemplars (at most one per bucket per [`interval`]). Off
+/// by default: until then a timed call pays one load of a flag for them.
+///
+/// Install a `tracing-opentelemetry` layer too, or no call has a context to keep.
+///
+/// ```
+/// plugobs_runtime::exemplars::enable();
+/// assert!(plugobs_runtime::exemplars::is_enabled());
+/// plugobs_runtime::exemplars::disable();
+/// assert!(!plugobs_runtime::exemplars::is_enabled());
+/// ```
+pub fn enable() {
+    ON.store(true, Relaxed);
+}
+
+/// Turns exemplars off: calls keep none, those kept stay until they age out.
+pub fn disable() {
+    ON.store(false, Relaxed);
+}
+
+/// Whether [`enable`] was called (and [`disable`] not since).
+pub fn is_enabled() -> bool {
+    ON.load(Relaxed)
+}
+
+/// Each bucket of each operation keeps at most one new exemplar per `interval`
+/// ([`DEFAULT_INTERVAL`] unless set). `Duration::ZERO` lets every due call replace the
+/// last one (tests).
+///
+/// ```
+/// use std::time::Duration;
+/// plugobs_runtime::exemplars::set_interval(Duration::from_secs(30));
+/// assert_eq!(plugobs_runtime::exemplars::interval(), Duration::from_secs(30));
+/// # plugobs_runtime::exemplars::set_interval(plugobs_runtime::exemplars::DEFAULT_INTERVAL);
+/// ```
+pub fn set_interval(interval: Duration) {
+    INTERVAL_NANOS.store(saturating_nanos(interval), Relaxed);
+}
+
+/// The interval set by [`set_interval`].
+pub fn interval() -> Duration {
+    Duration::from_nanos(INTERVAL_NANOS.load(Relaxed))
+}
+
+/// Exemplars older than `max_age` ([`DEFAULT_MAX_AGE`] unless set) are no longer
+/// exposed: a bucket no call landed in lately shows none.
+pub fn set_max_age(max_age: Duration) {
+    MAX_AGE_NANOS.store(saturating_nanos(max_age), Relaxed);
+}
+
+/// The age set by [`set_max_age`].
+pub fn max_age() -> Duration {
+    Duration::from_nanos(MAX_AGE_NANOS.load(Relaxed))
+}
+
+fn saturating_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The position of the bucket a value (ns) is exposed in: the first bound at or above
+/// it, or [`SLOTS`]` - 1` for `+Inf`.
+#[inline(always)]
+pub(crate) fn slot_of(nanos: u64) -> usize {
+    let mut i = 0;
+    while i < BOUNDS_NANOS.len() && nanos > BOUNDS_NANOS[i] {
+        i += 1;
+    }
+    i
+}
+
+/// One bucket's exemplar. A cache line: two slots are never written by one store.
+#[derive(Default)]
+#[repr(align(64))]
+struct Slot {
+    /// Odd while a writer writes.
+    seq: AtomicU64,
+    /// The TSC reading of the last claim; 0: never claimed.
+    claimed: AtomicU64,
+    trace_hi: AtomicU64,
+    trace_lo: AtomicU64,
+    span: AtomicU64,
+    value: AtomicU64,
+    unix: AtomicU64,
+    /// The instance slot of the call.
+    instance: AtomicU64,
+}
+
+/// The exemplar slots of one operation site.
+#[derive(Default)]
+pub(crate) struct ExemplarTable {
+    slots: [Slot; SLOTS],
+}
+
+/// The table of one site: allocated on its first exemplar.
+pub(crate) type Table = OnceBox<ExemplarTable>;
+
+/// A timed call of `nanos` ended at the TSC reading `end`: keeps its span context as the
+/// exemplar of its bucket if exemplars are on, the bucket is due and a context exists.
+/// `instance` tells which instance slot the call ran on (asked only when keeping one).
+#[inline(always)]
+pub(crate) fn offer(
+    table: &Table,
+    clock: &quanta::Clock,
+    nanos: u64,
+    end: u64,
+    instance: impl FnOnce() -> usize,
+) {
+    if !ON.load(Relaxed) {
+        return;
+    }
+    let at = slot_of(nanos);
+    if let Some(t) = table.get() {
+        let last = t.slots[at].claimed.load(Relaxed);
+        if last != 0 && clock.delta_as_nanos(last, end) < INTERVAL_NANOS.load(Relaxed) {
+            return;
+        }
+    }
+    capture(table, clock, at, nanos, end, instance());
+}
+
+/// The due path: claims the slot, looks for a context, writes the exemplar.
+#[cold]
+#[inline(never)]
+fn capture(table: &Table, clock: &quanta::Clock, at: usize, nanos: u64, end: u64, instance: usize) {
+    let t = match table.get() {
+        Some(t) => t,
+        None => crate::core::running::outside(|| table.get_or_init(Box::default)),
+    };
+    let slot = &t.slots[at];
+    let last = slot.claimed.load(Relaxed);
+    if last != 0 && clock.delta_as_nanos(last, end) < INTERVAL_NANOS.load(Relaxed) {
+        return;
+    }
+    // One caller per bucket per interval goes on; a TSC reading is never 0.
+    if slot
+        .claimed
+        .compare_exchange(last, end.max(1), Relaxed, Relaxed)
+        .is_err()
+    {
+        return;
+    }
+    let Some((trace_id, span_id)) = context::current() else {
+        return;
+    };
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| saturating_nanos(d));
+    write(slot, trace_id, span_id, nanos, unix, instance);
+}
+
+/// Writes an exemplar under the slot's sequence number; skips if another writer is in.
+fn write(slot: &Slot, trace_id: u128, span_id: u64, nanos: u64, unix: u64, instance: usize) {
+    let seq = slot.seq.load(Relaxed);
+    if seq & 1 == 1
+        || slot
+            .seq
+            .compare_exchange(seq, seq.wrapping_add(1), Relaxed, Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    std::sync::atomic::fence(Release);
+    slot.trace_hi.store((trace_id >> 64) as u64, Relaxed);
+    slot.trace_lo.store(trace_id as u64, Relaxed);
+    slot.span.store(span_id, Relaxed);
+    slot.value.store(nanos, Relaxed);
+    slot.unix.store(unix, Relaxed);
+    slot.instance.store(instance as u64, Relaxed);
+    slot.seq.store(seq.wrapping_add(2), Release);
+}
+
+/// A consistent copy of a slot's exemplar, if it has one.
+fn read_slot(slot: &Slot) -> Option<(Exemplar, usize)> {
+    for _ in 0..64 {
+        let before = slot.seq.load(Acquire);
+        if before == 0 {
+            return None;
+        }
+        if before & 1 == 1 {
+            std::hint::spin_loop();
+            continue;
+        }
+        let trace_id = (u128::from(slot.trace_hi.load(Relaxed)) << 64)
+            | u128::from(slot.trace_lo.load(Relaxed));
+        let exemplar = Exemplar {
+            trace_id,
+            span_id: slot.span.load(Relaxed),
+            value_nanos: slot.value.load(Relaxed),
+            unix_nanos: slot.unix.load(Relaxed),
+        };
+        let instance = slot.instance.load(Relaxed) as usize;
+        std::sync::atomic::fence(Acquire);
+        if slot.seq.load(Relaxed) == before {
+            return Some((exemplar, instance));
+        }
+    }
+    None
+}
+
+/// The exemplars a site keeps for instance `instance`: (bucket position, exemplar), in
+/// bucket order, whatever their age.
+pub(crate) fn read(table: &Table, instance: usize) -> Vec<(usize, Exemplar)> {
+    let Some(t) = table.get() else {
+        return Vec::new();
+    };
+    t.slots
+        .iter()
+        .enumerate()
+        .filter_map(|(at, slot)| {
+            let (e, i) = read_slot(slot)?;
+            (i == instance).then_some((at, e))
+        })
+        .collect()
+}
+
+/// Merges `more` into `into` (both in bucket order): per bucket, the newer exemplar.
+pub(crate) fn merge(into: &mut Vec<(usize, Exemplar)>, more: Vec<(usize, Exemplar)>) {
+    for (at, e) in more {
+        match into.binary_search_by_key(&at, |(a, _)| *a) {
+            Ok(i) if into[i].1.unix_nanos < e.unix_nanos => into[i].1 = e,
+            Ok(_) => {}
+            Err(i) => into.insert(i, (at, e)),
+        }
+    }
+}
+
+/// Whether an exemplar is recent enough to expose, at `now` (Unix nanoseconds).
+pub(crate) fn is_fresh(e: &Exemplar, now_unix_nanos: u64) -> bool {
+    !e.is_older_than(max_age(), now_unix_nanos)
+}
+
+/// Now, in nanoseconds since the Unix epoch.
+pub(crate) fn now_unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| saturating_nanos(d))
+}
+
+/// The current span context's ids, if sampled.
+mod context {
+    use opentelemetry::trace::{SpanContext, TraceContextExt};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    /// The (trace id, span id) of the span current on this thread, if it has a valid and
+    /// sampled OpenTelemetry context.
+    pub(super) fn current() -> Option<(u128, u64)> {
+        // Attached by `tracing-opentelemetry` while a span is entered: a thread-local read.
+        let attached = opentelemetry::Context::map_current(|cx| ids(cx.span().span_context()));
+        if attached.is_some() {
+            return attached;
+        }
+        // A layer without context activation: ask it for the current span's context.
+        let span = tracing::Span::current();
+        if span.is_none() {
+            return None;
+        }
+        ids(span.context().span().span_context())
+    }
+
+    fn ids(sc: &SpanContext) -> Option<(u128, u64)> {
+        (sc.is_valid() && sc.is_sampled()).then(|| {
+            (
+                u128::from_be_bytes(sc.trace_id().to_bytes()),
+                u64::from_be_bytes(sc.span_id().to_bytes()),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_go_to_the_first_bound_at_or_above_them() {
+        // (nanoseconds, bucket position): bounds 10 µs, 25 µs, … 1 s, then +Inf.
+        let cases: &[(u64, usize)] = &[
+            (0, 0),
+            (10_000, 0),
+            (10_001, 1),
+            (25_000, 1),
+            (4_300_000, 8),
+            (1_000_000_000, 15),
+            (1_000_000_001, 16),
+            (u64::MAX, 16),
+        ];
+        for (nanos, expected) in cases {
+            assert_eq!(slot_of(*nanos), *expected, "{nanos}");
+        }
+        assert_eq!(BOUNDS_NANOS[0], 10_000);
+        assert_eq!(BOUNDS_NANOS[SLOTS - 2], 1_000_000_000);
+    }
+
+    #[test]
+    fn a_written_slot_reads_back_and_a_busy_writer_is_skipped() {
+        let slot = Slot::default();
+        assert_eq!(read_slot(&slot), None);
+        write(&slot, u128::MAX - 1, 7, 42, 1_000, 3);
+        let e = Exemplar {
+            trace_id: u128::MAX - 1,
+            span_id: 7,
+            value_nanos: 42,
+            unix_nanos: 1_000,
+        };
+        assert_eq!(read_slot(&slot), Some((e, 3)));
+        // A writer in the middle (odd sequence): another one skips, readers give up.
+        slot.seq.store(3, Relaxed);
+        write(&slot, 1, 1, 1, 1, 1);
+        assert_eq!(slot.trace_lo.load(Relaxed), u64::MAX - 1);
+        assert_eq!(read_slot(&slot), None);
+    }
+
+    #[test]
+    fn merging_keeps_the_newer_per_bucket() {
+        let e = |unix_nanos| Exemplar {
+            trace_id: 1,
+            span_id: 1,
+            value_nanos: 1,
+            unix_nanos,
+        };
+        let mut into = vec![(1, e(5)), (4, e(5))];
+        merge(&mut into, vec![(0, e(1)), (1, e(9)), (4, e(2))]);
+        assert_eq!(into, vec![(0, e(1)), (1, e(9)), (4, e(5))]);
+    }
+}
