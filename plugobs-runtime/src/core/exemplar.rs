@@ -17,26 +17,30 @@
 //!   the flag, a search of the value among the 16 bucket bounds, one load of the table's
 //!   pointer, one load of the slot's claim time, a multiply and shift (TSC ticks to
 //!   nanoseconds) and a compare;
-//! - enabled, the slot due (at most once per bucket per interval, per operation site): a
-//!   compare-and-swap that claims it (a thread that loses the race does nothing more),
-//!   then a look for the current span context: first OpenTelemetry's current `Context` (a
-//!   thread-local read, no lock: `tracing-opentelemetry` attaches a span's context to it
-//!   while the span is entered, its default "context activation"), else the current
-//!   `tracing` span's context through `tracing-opentelemetry`'s `OpenTelemetrySpanExt`,
-//!   which takes the subscriber's lock on that span's extensions (a `RwLock` write in
-//!   `tracing-subscriber`'s registry) and, if the OpenTelemetry span was not built yet,
-//!   builds it. Then, only with a valid and sampled context: a wall-clock read and seven
-//!   relaxed stores between two sequence stores. The first exemplar of a site allocates
-//!   its table (about 1 KiB), once in the process's life. No lock is ever waited on by
-//!   plugobs itself, and nothing is allocated per call.
+//! - enabled, the slot due: a look for the span context. First OpenTelemetry's current
+//!   `Context` (a thread-local read, no lock: `tracing-opentelemetry` attaches a span's
+//!   context to it while the span is entered, its default "context activation"). With a
+//!   valid, sampled context: a compare-and-swap that claims the slot for the interval (a
+//!   thread that loses the race does nothing more), a wall-clock read and seven relaxed
+//!   stores between two sequence stores — at most once per bucket per interval. Without
+//!   one, and no `tracing` span current either (a second thread-local read): nothing,
+//!   and the slot stays due (so a later call inside a span can still be kept). Without
+//!   one but inside a `tracing` span (a layer without context activation, or no
+//!   OpenTelemetry layer at all): the slot is claimed first, then the span's context is
+//!   asked of `tracing-opentelemetry`'s `OpenTelemetrySpanExt::context`, which takes
+//!   `tracing-subscriber`'s lock on that span's extensions (a `RwLock` write) and builds
+//!   the OpenTelemetry span if it was not built yet — so that lock is taken at most once
+//!   per bucket per interval.
 //!
-//! A slot is claimed before the context is looked for, so a bucket whose calls run
-//! without a span context costs that look at most once per interval too, and keeps no
-//! exemplar. A call whose trace is not sampled keeps none either (its trace would not be
-//! found). The span id is that of the span current when the call ends: the operation's
-//! own span for an async call (its poll runs inside it), the caller's span for a sync
-//! call (the body's span is exited just before the call is counted); the trace id is the
-//! same either way.
+//! The first exemplar of a site allocates its table (about 1 KiB), once in the process's
+//! life. plugobs itself never waits on a lock here, and allocates nothing per call.
+//!
+//! A call whose trace is not sampled keeps nothing (its trace would not be found). The
+//! span id is that of the span current when the call ends: the operation's own span for
+//! an async call (its polls run inside it), the caller's span for a sync call (the body's
+//! span is exited just before the call is counted); the trace id is the same either way.
+//! So an async call outside any host span, whose own span the OpenTelemetry layer
+//! records as a root, keeps that root's trace.
 //!
 //! Readers ([`read`]) copy each slot under its sequence number and retry a slot being
 //! written; exemplars older than [`max_age`] are left out when rendered.
@@ -212,21 +216,31 @@ fn capture(table: &Table, clock: &quanta::Clock, at: usize, nanos: u64, end: u64
     if last != 0 && clock.delta_as_nanos(last, end) < INTERVAL_NANOS.load(Relaxed) {
         return;
     }
-    // One caller per bucket per interval goes on; a TSC reading is never 0.
-    if slot
-        .claimed
-        .compare_exchange(last, end.max(1), Relaxed, Relaxed)
-        .is_err()
-    {
-        return;
-    }
-    let Some((trace_id, span_id)) = context::current() else {
+    let ids = match context::attached() {
+        Some(ids) => claim(slot, last, end).then_some(ids),
+        // No span current: nothing to keep, and nothing claimed (a call inside a span may
+        // come next). Two thread-local reads.
+        None if !context::in_span() => None,
+        // A span but no context attached: asked of the layer below once the slot is
+        // claimed, so its lock is taken at most once per bucket per interval.
+        None if claim(slot, last, end) => context::of_current_span(),
+        None => None,
+    };
+    let Some((trace_id, span_id)) = ids else {
         return;
     };
     let unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| saturating_nanos(d));
     write(slot, trace_id, span_id, nanos, unix, instance);
+}
+
+/// Claims `slot` for this interval: one caller per bucket per interval goes on. A TSC
+/// reading is never 0.
+fn claim(slot: &Slot, last: u64, end: u64) -> bool {
+    slot.claimed
+        .compare_exchange(last, end.max(1), Relaxed, Relaxed)
+        .is_ok()
 }
 
 /// Writes an exemplar under the slot's sequence number; skips if another writer is in.
@@ -322,20 +336,22 @@ mod context {
     use opentelemetry::trace::{SpanContext, TraceContextExt};
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-    /// The (trace id, span id) of the span current on this thread, if it has a valid and
-    /// sampled OpenTelemetry context.
-    pub(super) fn current() -> Option<(u128, u64)> {
-        // Attached by `tracing-opentelemetry` while a span is entered: a thread-local read.
-        let attached = opentelemetry::Context::map_current(|cx| ids(cx.span().span_context()));
-        if attached.is_some() {
-            return attached;
-        }
-        // A layer without context activation: ask it for the current span's context.
-        let span = tracing::Span::current();
-        if span.is_none() {
-            return None;
-        }
-        ids(span.context().span().span_context())
+    /// The (trace id, span id) of the OpenTelemetry context attached to this thread, if
+    /// valid and sampled: `tracing-opentelemetry` attaches a span's context while the span
+    /// is entered (its default "context activation"). A thread-local read, no lock.
+    pub(super) fn attached() -> Option<(u128, u64)> {
+        opentelemetry::Context::map_current(|cx| ids(cx.span().span_context()))
+    }
+
+    /// Whether a `tracing` span is current on this thread.
+    pub(super) fn in_span() -> bool {
+        !tracing::Span::current().is_none()
+    }
+
+    /// The ids of the current `tracing` span's OpenTelemetry context, asked of the layer
+    /// (without context activation): `tracing-subscriber` locks the span's extensions.
+    pub(super) fn of_current_span() -> Option<(u128, u64)> {
+        ids(tracing::Span::current().context().span().span_context())
     }
 
     fn ids(sc: &SpanContext) -> Option<(u128, u64)> {
