@@ -50,6 +50,7 @@ macro_rules! store {
 store!(TracedStore);
 store!(SwitchedStore);
 store!(CheckedStore);
+store!(LinkedStore);
 
 #[async_trait::async_trait]
 pub trait Lookup: Send + Sync {
@@ -270,6 +271,82 @@ fn the_openmetrics_text_is_valid_and_the_prometheus_text_has_no_exemplar() {
 
     promtool::check_openmetrics(&text);
     promtool::check_metrics(&prometheus);
+}
+
+/// `GET path` on a server on loopback: (head, body).
+fn http_get(server: &plugobs::http::ServerHandle, path: &str, accept: &str) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    (head.to_owned(), body.to_owned())
+}
+
+#[test]
+fn plugins_the_page_and_metrics_show_the_exemplar_with_its_link() {
+    let _settings = settings();
+    exemplars::set_interval(Duration::ZERO);
+    let (exporter, provider, subscriber) = in_memory();
+    let registry =
+        std::sync::Arc::new(Registry::from_descriptors([LinkedStore::DESCRIPTOR]).unwrap());
+    tracing::subscriber::with_default(subscriber, || {
+        let store = registry.load::<dyn Store>("linked_store").unwrap();
+        tracing::info_span!("request").in_scope(|| store.put("k").unwrap());
+    });
+    let spans = finished(&exporter, &provider);
+    let trace = format!("{:032x}", trace_id(span_named(&spans, "request")));
+    let server = plugobs::http::Endpoints::new()
+        .registry(registry.clone())
+        .process_metrics(false)
+        .trace_link("http://tempo.example/trace/{trace_id}")
+        .serve(0)
+        .unwrap();
+
+    // Chunked or not, the JSON is in the body: find the operation's exemplar in it.
+    let (_, body) = http_get(&server, "/plugins", "application/json");
+    let start = body.find('{').unwrap();
+    let end = body.rfind('}').unwrap();
+    let json: serde_json::Value = serde_json::from_str(&body[start..=end]).unwrap();
+    let exemplar = &json["plugins"][0]["operations"][0]["exemplar"];
+    assert_eq!(exemplar["trace_id"], serde_json::json!(trace), "{json}");
+    assert_eq!(
+        exemplar["link"],
+        serde_json::json!(format!("http://tempo.example/trace/{trace}"))
+    );
+    assert!(exemplar["latency"].as_f64().unwrap() > 0.0);
+
+    let (_, page) = http_get(&server, "/", "text/html");
+    assert!(
+        page.contains(&format!(
+            "<a class=\"exemplar\" data-trace-id=\"{trace}\" href=\"http://tempo.example/trace/{trace}\""
+        )),
+        "{page}"
+    );
+
+    let (head, metrics) = http_get(
+        &server,
+        "/metrics",
+        "application/openmetrics-text; version=1.0.0",
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("application/openmetrics-text"),
+        "{head}"
+    );
+    assert!(
+        metrics.contains(&format!("# {{trace_id=\"{trace}\",span_id=\"")),
+        "{metrics}"
+    );
+    let (_, text) = http_get(&server, "/metrics", "text/plain");
+    assert!(text.contains("plugobs_plugin_operation_duration_seconds_bucket"));
+    assert!(!text.contains("trace_id"), "{text}");
+    server.shutdown().unwrap();
 }
 
 #[test]

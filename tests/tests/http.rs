@@ -1546,6 +1546,8 @@ fn feed_eu() -> Value {
             "objective": 0.5, "latency_objective": 1.0, "error_budget_left": 0.5,
             // Every call timed.
             "sampled": null, "timed_calls": 4,
+            // No span context in this test: no exemplar.
+            "exemplar": null,
         }],
         "busy_ratio": "T", "custom": [], "background_cpu": null, "allocated_bytes": null, "freed_bytes": null,
     })

@@ -59,6 +59,7 @@ svg .axis{stroke:var(--line);stroke-width:1}
 svg .line{fill:none;stroke:#1565c0;stroke-width:1.5}
 svg.error_ratio .line{stroke:var(--bad)}
 svg.p99 .line{stroke:#6a1b9a}
+.exemplar{font-size:.8em;font-family:monospace}
 .objective{font-size:.8em;color:#555}
 .objective .spent{color:#b71c1c;font-weight:600}
 svg.hist rect{fill:#5c6bc0}
@@ -358,6 +359,39 @@ fn own(out: &mut String, p: &PluginStats) {
     );
 }
 
+/// The slowest recent exemplar of an operation (feature `exemplars`), under its p99: its
+/// trace id, linked when a link template is set.
+fn exemplar(out: &mut String, o: &crate::OperationStats) {
+    let Some(e) = &o.exemplar else { return };
+    let title = format!(
+        "slowest recent call: {} in trace {}",
+        duration(Some(e.latency)),
+        e.trace_id
+    );
+    let short = e.trace_id.get(..8).unwrap_or(&e.trace_id);
+    match &e.link {
+        Some(link) => {
+            let _ = write!(
+                out,
+                "<br><a class=\"exemplar\" data-trace-id=\"{}\" href=\"{}\" title=\"{}\">trace {}…</a>",
+                Escape(&e.trace_id),
+                Escape(link),
+                Escape(&title),
+                Escape(short)
+            );
+        }
+        None => {
+            let _ = write!(
+                out,
+                "<br><span class=\"exemplar\" data-trace-id=\"{}\" title=\"{}\">trace {}…</span>",
+                Escape(&e.trace_id),
+                Escape(&title),
+                Escape(short)
+            );
+        }
+    }
+}
+
 fn operations(out: &mut String, p: &PluginStats) {
     if p.operations.is_empty() {
         out.push_str("<span class=\"none\">none called</span>");
@@ -402,11 +436,12 @@ fn operations(out: &mut String, p: &PluginStats) {
         }
         let _ = write!(
             out,
-            "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "</td><td class=\"num\">{}</td><td class=\"num\">{}",
             duration(o.p50),
             duration(o.p99),
-            o.in_flight
         );
+        exemplar(out, o);
+        let _ = write!(out, "</td><td class=\"num\">{}</td></tr>", o.in_flight);
         // Its last 15 minutes and its latency so far, on a line of their own.
         let points = p
             .history
