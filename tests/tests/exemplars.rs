@@ -498,7 +498,7 @@ mod openmetrics {
     #[derive(Debug)]
     pub(super) struct Sample {
         pub(super) name: String,
-        pub(super) labels: Vec<(String, String)>,
+        pub(super) labels: Labels,
         pub(super) value: f64,
         pub(super) exemplar: Option<Exemplar>,
     }
@@ -531,7 +531,9 @@ mod openmetrics {
     }
 
     /// `{a="x",b="y"}` at the start of `s`: the pairs and the rest of `s`.
-    fn label_set(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+    type Labels = Vec<(String, String)>;
+
+    fn label_set(s: &str) -> Result<(Labels, &str), String> {
         let mut rest = s.strip_prefix('{').ok_or("expected {")?;
         let mut out = Vec::new();
         if let Some(r) = rest.strip_prefix('}') {
@@ -701,7 +703,8 @@ mod openmetrics {
 
     /// Cumulative buckets, `+Inf` = `_count`, exemplars inside their bucket.
     fn check_histograms(samples: &[Sample]) -> Result<(), String> {
-        let mut previous: Option<(String, Vec<(String, String)>, f64, f64)> = None;
+        // The last bucket seen: (family, labels but `le`, its le, its count).
+        let mut previous: Option<(String, Labels, f64, f64)> = None;
         for s in samples {
             let Some(family) = s.name.strip_suffix("_bucket") else {
                 if let Some(family) = s.name.strip_suffix("_count")

@@ -229,9 +229,7 @@ fn capture(table: &Table, clock: &quanta::Clock, at: usize, nanos: u64, end: u64
     let Some((trace_id, span_id)) = ids else {
         return;
     };
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| saturating_nanos(d));
+    let unix = now_unix_nanos();
     write(slot, trace_id, span_id, nanos, unix, instance);
 }
 
@@ -328,7 +326,7 @@ pub(crate) fn is_fresh(e: &Exemplar, now_unix_nanos: u64) -> bool {
 pub(crate) fn now_unix_nanos() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| saturating_nanos(d))
+        .map_or(0, saturating_nanos)
 }
 
 /// The current span context's ids, if sampled.
