@@ -104,7 +104,7 @@ pub mod cpu {
 /// and no allocation on the caller. The OpenMetrics exposition carries them on the
 /// `_bucket` lines, until they are older than [`max_age`](exemplars::max_age) (5
 /// minutes); the Prometheus text format carries none. `stats()` shows each operation's
-/// slowest recent one. See `core::exemplar`'s notes in the README for what a call pays.
+/// slowest recent one. What a call pays, case by case, is in the README's "Exemplars".
 ///
 /// Without the feature, only the data types are here, and calls keep nothing.
 pub mod exemplars {
