@@ -23,10 +23,11 @@
 //!   valid, sampled context: a compare-and-swap that claims the slot for the interval (a
 //!   thread that loses the race does nothing more), a wall-clock read and seven relaxed
 //!   stores between two sequence stores — at most once per bucket per interval. Without
-//!   one, and no `tracing` span current either (a second thread-local read): nothing,
-//!   and the slot stays due (so a later call inside a span can still be kept). Without
-//!   one but inside a `tracing` span (a layer without context activation, or no
-//!   OpenTelemetry layer at all): the slot is claimed first, then the span's context is
+//!   one, once any call in the process found one attached (the layer attaches them):
+//!   nothing more, and the slot stays due (so a later call inside a span can still be
+//!   kept). Until then, a second thread-local read asks whether a `tracing` span is
+//!   current: if not, nothing more; if so (a layer without context activation, or no
+//!   OpenTelemetry layer at all), the slot is claimed first, then the span's context is
 //!   asked of `tracing-opentelemetry`'s `OpenTelemetrySpanExt::context`, which takes
 //!   `tracing-subscriber`'s lock on that span's extensions (a `RwLock` write) and builds
 //!   the OpenTelemetry span if it was not built yet — so that lock is taken at most once
@@ -218,8 +219,12 @@ fn capture(table: &Table, clock: &quanta::Clock, at: usize, nanos: u64, end: u64
     }
     let ids = match context::attached() {
         Some(ids) => claim(slot, last, end).then_some(ids),
-        // No span current: nothing to keep, and nothing claimed (a call inside a span may
-        // come next). Two thread-local reads.
+        // No context attached, in a process where the layer attaches them (some call
+        // found one): nothing to keep, nothing claimed (a call inside a span may come
+        // next). One thread-local read.
+        None if context::activation_seen() => None,
+        // Not yet seen: the layer may not attach contexts. No span current (a second
+        // thread-local read): nothing, nothing claimed.
         None if !context::in_span() => None,
         // A span but no context attached: asked of the layer below once the slot is
         // claimed, so its lock is taken at most once per bucket per interval.
@@ -331,6 +336,8 @@ pub(crate) fn now_unix_nanos() -> u64 {
 
 /// The current span context's ids, if sampled.
 mod context {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
     use opentelemetry::trace::{SpanContext, TraceContextExt};
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -338,12 +345,27 @@ mod context {
     /// valid and sampled: `tracing-opentelemetry` attaches a span's context while the span
     /// is entered (its default "context activation"). A thread-local read, no lock.
     pub(super) fn attached() -> Option<(u128, u64)> {
-        opentelemetry::Context::map_current(|cx| ids(cx.span().span_context()))
+        let ids = opentelemetry::Context::map_current(|cx| ids(cx.span().span_context()));
+        if ids.is_some() && !ACTIVATION_SEEN.load(Relaxed) {
+            ACTIVATION_SEEN.store(true, Relaxed);
+        }
+        ids
+    }
+
+    /// Set once a context was found attached: the layer attaches them, so a call with
+    /// none attached has none, and the layer need not be asked.
+    static ACTIVATION_SEEN: AtomicBool = AtomicBool::new(false);
+
+    /// Whether some call found a context attached to its thread.
+    pub(super) fn activation_seen() -> bool {
+        ACTIVATION_SEEN.load(Relaxed)
     }
 
     /// Whether a `tracing` span is current on this thread.
     pub(super) fn in_span() -> bool {
-        !tracing::Span::current().is_none()
+        // The dispatcher's current span, not `Span::current()`: no handle is cloned.
+        tracing::dispatcher::has_been_set()
+            && tracing::dispatcher::get_default(|d| d.current_span().id().is_some())
     }
 
     /// The ids of the current `tracing` span's OpenTelemetry context, asked of the layer
