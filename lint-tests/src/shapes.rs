@@ -18,6 +18,14 @@ pub enum ShapeError {
     TooBig,
     /// Not a number.
     Parse(String),
+    /// Its circuit breaker is open.
+    Unavailable,
+}
+
+impl From<plugobs::BreakerOpen> for ShapeError {
+    fn from(_: plugobs::BreakerOpen) -> Self {
+        Self::Unavailable
+    }
 }
 
 impl std::fmt::Display for ShapeError {
@@ -30,6 +38,40 @@ impl std::error::Error for ShapeError {}
 
 fn parse(s: &str) -> Result<u32, ShapeError> {
     s.parse().map_err(|_| ShapeError::Parse(s.to_owned()))
+}
+
+/// A plugin whose operations have circuit breakers, on every shape a breaker takes.
+#[plugobs::plugin(kind = "shapes")]
+#[derive(Debug, Default)]
+pub struct Guarded(pub u32);
+
+#[plugobs::instrumented(breaker(consecutive = 3, open_for = "10s"), err)]
+impl Guarded {
+    /// Sync, with an early return.
+    pub fn write(&self, s: &str) -> Result<u32, ShapeError> {
+        if s.is_empty() {
+            return Err(ShapeError::TooBig);
+        }
+        parse(s).map(|n| n + self.0)
+    }
+
+    /// `async fn` that cannot suspend.
+    pub async fn ready(&self, s: &str) -> Result<u32, ShapeError> {
+        let n = parse(s)?;
+        Ok(n + self.0)
+    }
+
+    /// `async fn` that awaits.
+    #[instrumented(breaker(failure_ratio = "50%", window = "30s", min_calls = 10, probes = 2))]
+    pub async fn awaiting(&self, s: String) -> Result<u32, ShapeError> {
+        std::future::ready(()).await;
+        parse(&s)
+    }
+
+    /// A tail `async move` block.
+    pub fn tail(&self, s: String) -> impl Future<Output = Result<u32, ShapeError>> + '_ {
+        async move { parse(&s).map(|n| n + self.0) }
+    }
 }
 
 /// A plugin whose methods take every shape.

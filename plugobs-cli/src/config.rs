@@ -76,6 +76,9 @@ pub struct Config {
     pub flapping_transitions: u32,
     /// `for:` of the unhealthy alert (`1m`).
     pub unhealthy_for: String,
+    /// A circuit breaker not closed (open, or half-open probing) for this long alerts
+    /// (`5m`).
+    pub breaker_open_for: String,
     /// A running plugin whose last health check is older than this many seconds alerts
     /// (`300`).
     pub stale_check_seconds: u64,
@@ -107,6 +110,7 @@ impl Default for Config {
             lifecycle_window: "15m".to_owned(),
             flapping_transitions: 6,
             unhealthy_for: "1m".to_owned(),
+            breaker_open_for: "5m".to_owned(),
             stale_check_seconds: 300,
             objective: 0.999,
             burn_window_scale: 1.0,
@@ -179,6 +183,10 @@ pub const SETTINGS: &[Setting] = &[
         "more state changes than this in lifecycle_window is flapping",
     ),
     s("unhealthy_for", "for: of PlugobsPluginUnhealthy"),
+    s(
+        "breaker_open_for",
+        "for: of PlugobsCircuitBreakerOpen (a breaker not closed this long)",
+    ),
     s(
         "stale_check_seconds",
         "a running plugin not checked for this long (s) alerts",
@@ -418,6 +426,7 @@ impl Config {
             "lifecycle_window" => next.lifecycle_window = duration(key, value)?,
             "flapping_transitions" => next.flapping_transitions = number(key, value)?,
             "unhealthy_for" => next.unhealthy_for = duration(key, value)?,
+            "breaker_open_for" => next.breaker_open_for = duration(key, value)?,
             "stale_check_seconds" => next.stale_check_seconds = number(key, value)?,
             "objective" => next.objective = number(key, value)?,
             "burn_window_scale" => next.burn_window_scale = number(key, value)?,
@@ -452,6 +461,7 @@ impl Config {
             "lifecycle_window" => self.lifecycle_window.clone(),
             "flapping_transitions" => self.flapping_transitions.to_string(),
             "unhealthy_for" => self.unhealthy_for.clone(),
+            "breaker_open_for" => self.breaker_open_for.clone(),
             "stale_check_seconds" => self.stale_check_seconds.to_string(),
             "objective" => self.objective.to_string(),
             "burn_window_scale" => self.burn_window_scale.to_string(),
@@ -543,6 +553,7 @@ impl Config {
             "slow_for",
             "lifecycle_window",
             "unhealthy_for",
+            "breaker_open_for",
         ] {
             if !is_duration(&self.get(key).unwrap_or_default()) {
                 return Err(err(key, "a Prometheus duration such as 30s, 5m or 1h"));

@@ -21,6 +21,8 @@ use crate::scope::Scope;
 enum Kind {
     Stat,
     StateTimeline,
+    /// A state timeline of circuit breakers: closed, half-open, open.
+    BreakerTimeline,
     Table,
     TimeSeries,
 }
@@ -70,6 +72,7 @@ fn panels(config: &Config) -> Result<Vec<Panel>, OpsError> {
     let by_op = sc.keys(&["plugin", "instance", "operation"]);
     let w = &config.rate_window;
     let ops = n.metric("plugin_operations_total")?;
+    let breaker = n.metric("plugin_circuit_breaker_state")?;
     let load = n.metric("plugin_load_duration_seconds")?;
     let start = n.metric("plugin_start_duration_seconds")?;
     let health = n.metric("plugin_health")?;
@@ -254,11 +257,53 @@ fn panels(config: &Config) -> Result<Vec<Panel>, OpsError> {
         },
         Panel {
             title: "Calls per second by instance and operation",
-            description: format!("Finished calls per second, whatever their outcome ({ops})."),
+            description: format!(
+                "Finished calls per second, whatever their outcome ({ops}); calls a circuit \
+                 breaker rejected are not among them (see Circuit breakers)."
+            ),
             kind: Kind::TimeSeries,
             unit: "reqps",
             queries: vec![(
-                format!("sum by ({by_op}) (rate({}[$__rate_interval]))", p(&ops, "")),
+                format!(
+                    "sum by ({by_op}) (rate({}[$__rate_interval]))",
+                    p(&ops, r#"outcome!="rejected""#)
+                ),
+                l(op),
+            )],
+        },
+        Panel {
+            title: "Circuit breakers",
+            description: format!(
+                "The circuit breaker of each operation that has one, over time: closed, \
+                 half-open (probing) or open (calls fail fast without reaching the plugin), \
+                 from the state set {breaker}. Alert: PlugobsCircuitBreakerOpen."
+            ),
+            kind: Kind::BreakerTimeline,
+            unit: "none",
+            queries: vec![(
+                format!(
+                    "max by ({by_op}) (({} == 1) * 0 or ({} == 1) * 1 or ({} == 1) * 2)",
+                    p(&breaker, r#"state="closed""#),
+                    p(&breaker, r#"state="half_open""#),
+                    p(&breaker, r#"state="open""#),
+                ),
+                l(op),
+            )],
+        },
+        Panel {
+            title: "Calls rejected by circuit breakers",
+            description: format!(
+                "Calls per second an open circuit breaker rejected, per operation \
+                 ({ops}{{outcome=\"rejected\"}}), and its trips ({})",
+                n.metric("plugin_circuit_breaker_trips_total")?
+            ),
+            kind: Kind::TimeSeries,
+            unit: "reqps",
+            queries: vec![(
+                format!(
+                    "sum by ({by_op}) (rate({}[$__rate_interval]))",
+                    p(&ops, r#"outcome="rejected""#)
+                ),
                 l(op),
             )],
         },
@@ -420,6 +465,26 @@ fn panel_json(id: usize, p: &Panel, grid: Value, ds: &Value) -> Value {
                 "legend": { "displayMode": "list", "placement": "bottom", "showLegend": true },
             }),
         ),
+        Kind::BreakerTimeline => (
+            "state-timeline",
+            json!({
+                "unit": p.unit,
+                "color": { "mode": "thresholds" },
+                "mappings": [{ "type": "value", "options": {
+                    "0": { "text": "closed", "color": "green", "index": 0 },
+                    "1": { "text": "half-open", "color": "orange", "index": 1 },
+                    "2": { "text": "open", "color": "red", "index": 2 },
+                }}],
+                "thresholds": { "mode": "absolute", "steps": [
+                    { "color": "green", "value": null },
+                ]},
+            }),
+            json!({
+                "mergeValues": true,
+                "showValue": "never",
+                "legend": { "displayMode": "list", "placement": "bottom", "showLegend": true },
+            }),
+        ),
         Kind::Table => (
             "table",
             json!({ "unit": p.unit }),
@@ -507,7 +572,7 @@ pub fn json(config: &Config) -> Result<Value, OpsError> {
     for (i, p) in panels(config)?.iter().enumerate() {
         let (w, h) = match p.kind {
             Kind::Stat => (6, 4),
-            Kind::StateTimeline | Kind::Table => (24, 8),
+            Kind::StateTimeline | Kind::BreakerTimeline | Kind::Table => (24, 8),
             Kind::TimeSeries => (12, 8),
         };
         if x + w > 24 {

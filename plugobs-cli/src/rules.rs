@@ -25,6 +25,7 @@
 //! | `PlugobsPluginStartSlow` | a start of an instance took longer than `slow_start_seconds` in the last `lifecycle_window` |
 //! | `PlugobsPluginFlapping` | an instance changed state more than `flapping_transitions` times in `lifecycle_window` |
 //! | `PlugobsPluginUnhealthy` | an instance's health is `unhealthy` |
+//! | `PlugobsCircuitBreakerOpen` | an operation's circuit breaker has not been closed (open, or half-open probing) for `breaker_open_for` |
 //! | `PlugobsHealthCheckTimeouts` | an instance's health checks time out |
 //! | `PlugobsHealthCheckStale` | a running instance was not checked for `stale_check_seconds` |
 //! | `PlugobsHealthRoundsOverrun` | the health monitor's rounds took longer than its interval in the last `lifecycle_window` |
@@ -91,6 +92,7 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
     let overruns = n.metric("health_round_overruns_total")?;
     let errors = n.metric("plugin_errors_total")?;
     let objective = n.metric(OBJECTIVE)?;
+    let breaker = n.metric("plugin_circuit_breaker_state")?;
     // Every per-plugin series is per host and instance: group and join on all of them.
     let host = sc.keys(&[]);
     let pki = sc.keys(&["plugin", "kind", "instance"]);
@@ -98,20 +100,25 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
     let sel = |metric: &str, matchers: &str| sc.series(metric, matchers);
     let w = &config.rate_window;
     let bad = r#"outcome=~"error|panic""#;
+    // Calls a breaker rejected never reached the plugin: not calls of its own.
+    let reached = r#"outcome!="rejected""#;
     let min_calls = config.min_calls;
 
     let calls = |window: &str| n.record("operation_calls", &format!("increase{window}"));
     let ratio = |window: &str| n.record("operation_error_ratio", &format!("rate{window}"));
     let record_calls = |window: &str| Rule::Record {
         name: calls(window),
-        expr: format!("sum by ({by_op}) (increase({}[{window}]))", sel(&ops, "")),
+        expr: format!(
+            "sum by ({by_op}) (increase({}[{window}]))",
+            sel(&ops, reached)
+        ),
     };
     let record_ratio = |window: &str| Rule::Record {
         name: ratio(window),
         expr: format!(
             "sum by ({by_op}) (rate({}[{window}])) / sum by ({by_op}) (rate({}[{window}]))",
             sel(&ops, bad),
-            sel(&ops, "")
+            sel(&ops, reached)
         ),
     };
     let mut recording = vec![record_calls(w), record_ratio(w)];
@@ -344,6 +351,21 @@ pub fn groups(config: &Config) -> Result<Vec<Group>, OpsError> {
                 "{of_cap} reports unhealthy (its health hook, a failed or timed-out \
                  check, or the policy over its own operations). The message says which: see \
                  the entry of instance {instance} in /plugins, or the status page."
+            ),
+        ),
+        alert(
+            config,
+            "PlugobsCircuitBreakerOpen",
+            format!("{} == 0", sel(&breaker, r#"state="closed""#)),
+            &config.breaker_open_for,
+            "warning",
+            format!("Circuit breaker of {op_who} is open"),
+            format!(
+                "The circuit breaker of {operation} in {of} has not been closed for {}: \
+                 its calls fail fast without reaching the plugin (outcome=\"rejected\"), \
+                 and its probes keep failing. The instance's health says which operation; \
+                 the errors that tripped it are in {errors} by error_kind.",
+                config.breaker_open_for
             ),
         ),
         alert(

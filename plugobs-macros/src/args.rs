@@ -262,6 +262,170 @@ fn parse_latency(text: &str) -> Result<u64, String> {
     Ok(nanos as u64)
 }
 
+/// `breaker(...)`: a circuit breaker's settings, each `None` when not given (the
+/// runtime's defaults apply: 50 % over 10 s with 20 calls, open 30 s, one probe).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Breaker {
+    /// `failure_ratio = "50%"`, in millionths.
+    pub failure_ppm: Option<u32>,
+    /// `window = "10s"`, in nanoseconds.
+    pub window_nanos: Option<u64>,
+    /// `min_calls = 20`.
+    pub min_calls: Option<u32>,
+    /// `consecutive = 5`: the consecutive-failures rule instead of the ratio.
+    pub consecutive: Option<u32>,
+    /// `open_for = "30s"`, in nanoseconds.
+    pub open_nanos: Option<u64>,
+    /// `probes = 1`.
+    pub probes: Option<u32>,
+}
+
+/// The most probes a half-open breaker lets through (the runtime's
+/// `BreakerSettings::MAX_PROBES`).
+const MAX_PROBES: u32 = 1_000;
+
+impl Breaker {
+    const KEYS: &'static [&'static str] = &[
+        "failure_ratio",
+        "window",
+        "min_calls",
+        "consecutive",
+        "open_for",
+        "probes",
+    ];
+
+    /// `breaker` alone, or `breaker(key = value, ...)`.
+    fn parse(meta: &ParseNestedMeta<'_>) -> syn::Result<Breaker> {
+        let mut out = Breaker::default();
+        if meta.input.peek(Token![=]) {
+            return Err(meta
+                .error("write `breaker` alone or `breaker(consecutive = 5, open_for = \"30s\")`"));
+        }
+        if !meta.input.peek(syn::token::Paren) {
+            return Ok(out);
+        }
+        let mut seen = Seen::default();
+        let mut ratio_key = None;
+        let mut consecutive_key = None;
+        let mut found = Errors::default();
+        meta.parse_nested_meta(|inner| {
+            let entry = seen
+                .check(&inner, "instrumented(breaker(...))", Self::KEYS)
+                .and_then(|key| {
+                    match key.as_str() {
+                        "failure_ratio" => {
+                            let lit = string_value(&inner, "failure_ratio")?;
+                            out.failure_ppm = Some(
+                                parse_ratio(&lit.value())
+                                    .map_err(|m| syn::Error::new(lit.span(), m))?,
+                            );
+                            ratio_key = Some(inner.path.clone());
+                        }
+                        "window" | "open_for" => {
+                            let lit = string_value(&inner, &key)?;
+                            let nanos = parse_duration(&lit.value(), &key)
+                                .map_err(|m| syn::Error::new(lit.span(), m))?;
+                            if key == "window" {
+                                out.window_nanos = Some(nanos);
+                                ratio_key = Some(inner.path.clone());
+                            } else {
+                                out.open_nanos = Some(nanos);
+                            }
+                        }
+                        "min_calls" => {
+                            out.min_calls = Some(int_value(&inner, "min_calls", 0, u32::MAX)?);
+                            ratio_key = Some(inner.path.clone());
+                        }
+                        "consecutive" => {
+                            out.consecutive = Some(int_value(&inner, "consecutive", 1, u32::MAX)?);
+                            consecutive_key = Some(inner.path.clone());
+                        }
+                        _ => out.probes = Some(int_value(&inner, "probes", 1, MAX_PROBES)?),
+                    }
+                    Ok(())
+                });
+            if let Err(e) = entry {
+                found.push(e);
+                skip_entry(&inner)?;
+            }
+            Ok(())
+        })?;
+        if let Some(e) = found.into_error() {
+            return Err(e);
+        }
+        if let (Some(ratio), Some(_)) = (ratio_key, consecutive_key) {
+            return Err(syn::Error::new_spanned(
+                ratio,
+                "`consecutive` trips the breaker after N failures in a row and replaces the \
+                 ratio rule: drop `failure_ratio`, `window` and `min_calls`, or `consecutive`",
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Parses `failure_ratio = "50%"` into millionths: above 0 and at most 100 %.
+fn parse_ratio(text: &str) -> Result<u32, String> {
+    let wrong = || {
+        format!(
+            "`failure_ratio` is a percentage above 0 and at most 100, with at most 4 \
+             decimals, like \"50%\"; found {text:?}"
+        )
+    };
+    if text.trim() == "100%" {
+        return Ok(1_000_000);
+    }
+    parse_percent(text).map_err(|_| wrong())
+}
+
+/// Parses a breaker duration (`window`, `open_for`): like a latency objective, up to a day.
+fn parse_duration(text: &str, key: &str) -> Result<u64, String> {
+    let wrong = || {
+        format!(
+            "`{key}` is a positive duration with its unit (ms, s, m, h) of at most a day, \
+             like \"30s\"; found {text:?}"
+        )
+    };
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(wrong)?;
+    let (number, unit) = text.split_at(split);
+    let nanos_per = match unit.trim() {
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3_600e9,
+        _ => return Err(wrong()),
+    };
+    if number.is_empty() || number.matches('.').count() > 1 || number.ends_with('.') {
+        return Err(wrong());
+    }
+    let value: f64 = number.parse().map_err(|_| wrong())?;
+    let nanos = (value * nanos_per).round();
+    if !(1.0..=86_400e9).contains(&nanos) {
+        return Err(wrong());
+    }
+    Ok(nanos as u64)
+}
+
+/// `key = N`: an integer from `min` to `max`.
+fn int_value(meta: &ParseNestedMeta<'_>, key: &str, min: u32, max: u32) -> syn::Result<u32> {
+    let input = meta.value().map_err(|_| {
+        syn::Error::new_spanned(&meta.path, format!("`{key}` needs a value: `{key} = 5`"))
+    })?;
+    let lit: syn::LitInt = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), format!("`{key}` takes an integer: `{key} = 5`")))?;
+    match lit.base10_parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            format!("`{key}` is an integer from {min} to {max}; found {lit}"),
+        )),
+    }
+}
+
 /// The largest `sample = N` (the runtime's `sampling::MAX_SAMPLE`).
 const MAX_SAMPLE: u32 = 1 << 20;
 
@@ -414,6 +578,7 @@ impl Place {
                 "objective",
                 "latency",
                 "sample",
+                "breaker",
                 "plugin",
                 "crate",
             ],
@@ -426,6 +591,7 @@ impl Place {
                 "objective",
                 "latency",
                 "sample",
+                "breaker",
                 "skip",
                 "value",
             ],
@@ -438,6 +604,7 @@ impl Place {
                 "objective",
                 "latency",
                 "sample",
+                "breaker",
                 "skip",
                 "value",
                 "plugin",
@@ -465,6 +632,8 @@ pub struct InstrumentedArgs {
     pub objective: Objective,
     /// `sample = N`: time one call in N.
     pub sample: Option<u32>,
+    /// `breaker` or `breaker(...)`: a circuit breaker (its settings, and the key's span).
+    pub breaker: Option<(Breaker, Span)>,
 }
 
 impl InstrumentedArgs {
@@ -479,6 +648,9 @@ impl InstrumentedArgs {
                 "cpu" => out.cpu = Some(flag(meta, "cpu")?),
                 "objective" | "latency" => out.objective.parse(key, meta)?,
                 "sample" => out.sample = Some(sample_value(meta)?),
+                "breaker" => {
+                    out.breaker = Some((Breaker::parse(meta)?, meta.path.segments[0].ident.span()));
+                }
                 "skip" => out.skip = Some(flag(meta, "skip")?),
                 "value" => out.value = Some(flag(meta, "value")?),
                 "plugin" => {

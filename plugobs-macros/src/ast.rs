@@ -93,6 +93,8 @@ pub struct Function<'a> {
     pub objective: Objective,
     /// `sample = N` of the function, else of its impl.
     pub sample: Option<u32>,
+    /// `breaker(...)` of the function, else of its impl, with the key's span.
+    pub breaker: Option<(crate::args::Breaker, proc_macro2::Span)>,
     pub fields: Vec<Field>,
     pub skip: Option<Ident>,
     /// `value`: what the function returns is measured as a value even when it is a future
@@ -240,6 +242,7 @@ fn function<'a>(
             .objective
             .or(outer.map(|o| o.objective).unwrap_or_default()),
         sample: own.sample.or(outer.and_then(|o| o.sample)),
+        breaker: own.breaker.or(outer.and_then(|o| o.breaker)),
         fields: own.fields.clone(),
         skip: own.skip.clone(),
         value: own.value.clone(),

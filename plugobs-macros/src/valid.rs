@@ -148,6 +148,28 @@ fn function(f: &Function<'_>, target: &Target<'_>, errors: &mut Errors) {
             ));
         }
     }
+    if let Some((_, at)) = &f.breaker {
+        if matches!(f.shape, Shape::ReturnedFuture { .. }) || f.value.is_some() {
+            errors.push(syn::Error::new(
+                *at,
+                format!(
+                    "`breaker` rejects a call before the plugin's code runs, but `{}` builds \
+                     the future it returns in its own code first; put the breaker on the \
+                     function that does the work, or make this one `async fn`",
+                    sig.ident
+                ),
+            ));
+        } else if matches!(sig.output, syn::ReturnType::Default) {
+            errors.push(syn::Error::new(
+                *at,
+                format!(
+                    "`breaker` needs `{}` to return `Result<_, E>` with \
+                     `E: From<plugobs::BreakerOpen>`: a rejected call returns that error",
+                    sig.ident
+                ),
+            ));
+        }
+    }
     let arg_names: Vec<String> = sig
         .inputs
         .iter()

@@ -50,6 +50,17 @@ pub use crate::telemetry::scope::{
 };
 pub use crate::telemetry::{alloc, busy};
 
+#[doc = include_str!("model/breaker.md")]
+///
+/// [`ManualClock`](breaker::ManualClock) moves every breaker's clock by hand, for tests.
+pub mod breaker {
+    pub use crate::core::breaker::ManualClock;
+    pub use crate::model::breaker::{
+        BreakerOpen, BreakerSettings, BreakerSnapshot, BreakerState, Trip,
+    };
+}
+pub use crate::model::breaker::BreakerOpen;
+
 /// Publishing plugobs' aggregates through the `metrics` facade: the namespace, the flush
 /// interval, the histogram mode and the background [`Flusher`](bridge::Flusher); see
 /// [`flush`] for what is sent.
@@ -180,14 +191,18 @@ pub mod __private {
         OPERATION_FIELDS, call_once, enter, finish, finish_in_place, mark_span, operation_metadata,
         operation_span,
     };
+    pub use crate::core::call::{Rejectable, reject};
     pub use crate::core::cpu::{CpuFuture, CpuSite, CpuTimer};
     pub use crate::core::custom::{Counter, CustomKind, Gauge, Histogram};
     pub use crate::core::custom_site::CustomSite;
     pub use crate::core::returned::{
         Cpu, Returned, UnwrappableFuture, ViaBoxedFuture, ViaFuture, ViaValue, returned,
     };
-    pub use crate::core::site::{AsyncCall, CallGuard, OperationSite, WatchedCall};
+    pub use crate::core::site::{
+        AsyncCall, BreakerCall, BreakerHook, CallEnd, CallGuard, OperationSite, WatchedCall,
+    };
     pub use crate::export::bridge::{full_name, render_global_recorder_directly};
+    pub use crate::model::breaker::{BreakerSettings, Trip};
     pub use crate::model::config::InstanceConfig;
     pub use crate::model::descriptor::{PluginDescriptor, Provided, Registration, SourceLocation};
     pub use crate::model::error::HookError;
@@ -203,6 +218,7 @@ pub mod __private {
     pub use crate::plugin::hook::{HookCall, construct, default_instance, into_instance};
     pub use crate::plugin::traits::{Factory, Instance, Plugin, Provides, factory};
     pub use crate::plugin::unregistered::UNREGISTERED;
+    pub use core::time::Duration;
     pub use inventory;
     pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{self, Err, Ok};

@@ -185,3 +185,101 @@ fn loom_a_lookup_never_misses_while_other_keys_are_bound() {
         assert_eq!((map.get(keys[1]), map.get(keys[2])), (6, 7));
     });
 }
+
+/// A half-open breaker lets exactly its probes through, whatever the interleaving of the
+/// callers, and closes once every probe succeeded.
+#[test]
+fn loom_breaker_half_open_lets_exactly_the_probes_through() {
+    use crate::core::breaker::{Admit, Breaker, Counts, ManualClock};
+    use crate::model::breaker::{BreakerSettings, BreakerState, Trip};
+    use crate::model::outcome::Outcome;
+
+    struct NoCounts;
+    impl Counts for NoCounts {
+        fn decided(&self) -> (u64, u64) {
+            (0, 0)
+        }
+    }
+    let clock = ManualClock::install();
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound.get_or_insert(3);
+    builder.check(move || {
+        let breaker = Arc::new(Breaker::new(Some(BreakerSettings {
+            trip: Trip::Consecutive(1),
+            open_for: std::time::Duration::from_secs(1),
+            probes: 2,
+        })));
+        // Closed → open.
+        assert_eq!(breaker.admit(), Admit::Pass);
+        breaker.ended(Outcome::Error("x"), false, &NoCounts);
+        assert_eq!(breaker.state(), BreakerState::Open);
+        clock.advance(std::time::Duration::from_secs(1));
+        // Open → half-open: three callers race for two probes.
+        let callers: Vec<_> = (0..3)
+            .map(|_| {
+                let breaker = breaker.clone();
+                thread::spawn(move || {
+                    let admitted = breaker.admit();
+                    if admitted == Admit::Probe {
+                        breaker.ended(Outcome::Ok, true, &NoCounts);
+                    }
+                    admitted
+                })
+            })
+            .collect();
+        let admitted: Vec<Admit> = callers.into_iter().map(|c| c.join().unwrap()).collect();
+        let probes = admitted.iter().filter(|a| **a == Admit::Probe).count();
+        // Two probes when the third caller came while they were out; a third when it came
+        // after both closed the breaker (then it is a plain pass, not a probe).
+        let passes = admitted.iter().filter(|a| **a == Admit::Pass).count();
+        assert_eq!(probes, 2, "{admitted:?}");
+        assert!(passes <= 1, "{admitted:?}");
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(breaker.trips(), 1);
+    });
+}
+
+/// Two probes, one fails while the other succeeds: the breaker opens again, once, and
+/// does not probe again before the other probe has ended.
+#[test]
+fn loom_breaker_a_failed_probe_opens_it_again_once() {
+    use crate::core::breaker::{Admit, Breaker, Counts, ManualClock};
+    use crate::model::breaker::{BreakerSettings, BreakerState, Trip};
+    use crate::model::outcome::Outcome;
+
+    struct NoCounts;
+    impl Counts for NoCounts {
+        fn decided(&self) -> (u64, u64) {
+            (0, 0)
+        }
+    }
+    let clock = ManualClock::install();
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound.get_or_insert(3);
+    builder.check(move || {
+        let breaker = Arc::new(Breaker::new(Some(BreakerSettings {
+            trip: Trip::Consecutive(1),
+            open_for: std::time::Duration::from_secs(1),
+            probes: 2,
+        })));
+        breaker.ended(Outcome::Panic, false, &NoCounts);
+        clock.advance(std::time::Duration::from_secs(1));
+        assert_eq!(breaker.admit(), Admit::Probe);
+        assert_eq!(breaker.admit(), Admit::Probe);
+        let ends: Vec<_> = [Outcome::Error("x"), Outcome::Ok]
+            .into_iter()
+            .map(|outcome| {
+                let breaker = breaker.clone();
+                thread::spawn(move || breaker.ended(outcome, true, &NoCounts))
+            })
+            .collect();
+        for end in ends {
+            end.join().unwrap();
+        }
+        assert_eq!(breaker.state(), BreakerState::Open);
+        assert_eq!(breaker.trips(), 2);
+        // Its probes all ended: after `open_for` it probes again.
+        clock.advance(std::time::Duration::from_secs(1));
+        assert_eq!(breaker.admit(), Admit::Probe);
+    });
+}

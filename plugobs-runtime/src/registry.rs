@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::core::cells::Histogram;
 use crate::core::site;
+use crate::model::breaker::BreakerSettings;
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::error::RegistryError;
 use crate::model::instance::InstanceName;
@@ -367,6 +368,74 @@ impl Registry {
         Ok(())
     }
 
+    /// Changes the circuit breakers of every operation of `plugin` that declares one
+    /// (`#[instrumented(breaker)]`), on all its instances but those with a setting of
+    /// their own: `Some(settings)` replaces the declared settings, `None` turns them off
+    /// (calls always go through; the breaker series end). A breaker keeps its state;
+    /// one turned back on starts closed. See [`breaker`](crate::breaker).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use plugobs_runtime::breaker::{BreakerSettings, Trip};
+    /// # let registry = plugobs_runtime::registry();
+    /// # let Some(plugin) = registry.plugins().next().map(|p| p.descriptor().name) else { return Ok(()) };
+    /// registry.set_breaker(plugin, Some(BreakerSettings {
+    ///     trip: Trip::Consecutive(5),
+    ///     open_for: Duration::from_secs(10),
+    ///     probes: 2,
+    /// }))?;
+    /// registry.set_breaker(plugin, None)?; // off
+    /// # Ok::<(), plugobs_runtime::RegistryError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RegistryError::InvalidBreaker`] for settings out of range; what
+    /// [`Registry::lookup`] returns for an unknown plugin.
+    pub fn set_breaker(
+        &self,
+        plugin: &str,
+        settings: Option<BreakerSettings>,
+    ) -> Result<(), RegistryError> {
+        check_breaker(settings)?;
+        let d = self.lookup(plugin)?.descriptor();
+        crate::core::plugin_cells::of(d)
+            .breakers
+            .set_plugin(settings);
+        site::apply_breakers(d);
+        Ok(())
+    }
+
+    /// As [`Registry::set_breaker`], for the instance `instance` of `plugin` alone (loaded
+    /// or not yet: the setting waits for it).
+    ///
+    /// # Errors
+    /// As [`Registry::set_breaker`], and [`RegistryError::InvalidInstanceName`] for a name
+    /// no instance can have, [`RegistryError::TooManyInstances`] when the plugin has used
+    /// up its instance names.
+    pub fn set_instance_breaker(
+        &self,
+        plugin: &str,
+        instance: &str,
+        settings: Option<BreakerSettings>,
+    ) -> Result<(), RegistryError> {
+        check_breaker(settings)?;
+        let d = self.lookup(plugin)?.descriptor();
+        let valid =
+            InstanceName::new(instance).map_err(|error| RegistryError::InvalidInstanceName {
+                name: instance.to_owned(),
+                error,
+            })?;
+        let cells = crate::core::plugin_cells::of(d);
+        let slot = if valid.as_str() == d.name {
+            0
+        } else {
+            cells.instances.slot_for(valid.as_str())?
+        };
+        cells.breakers.set_instance(slot, settings);
+        site::apply_breakers(d);
+        Ok(())
+    }
+
     /// Checks `name` and claims the record of the instance `name` of `plugin` for a
     /// load: created on first use, reused when that instance was loaded before and has
     /// ended (its series go on).
@@ -528,6 +597,14 @@ pub(crate) fn default_in_use(record: &PluginRecord) -> bool {
     record.state() != crate::model::state::PluginState::Registered
         || record.total_failures() > 0
         || record.with_operations(|ops| ops.iter().any(|o| o.called_by(0)))
+}
+
+/// Checks breaker settings.
+fn check_breaker(settings: Option<BreakerSettings>) -> Result<(), RegistryError> {
+    match settings.map(|s| s.validate()) {
+        Some(Err(message)) => Err(RegistryError::InvalidBreaker { message }),
+        _ => Ok(()),
+    }
 }
 
 /// A sampling rate, checked: 1 ..= [`MAX_SAMPLE`](crate::sampling::MAX_SAMPLE).

@@ -146,6 +146,27 @@ impl SampledBench {
     }
 }
 
+/// The same body behind a closed circuit breaker, either rule: the body fails one call in
+/// 64, which never trips either (a million failures in a row; 50 % of the calls).
+#[plugobs::plugin(kind = "bench")]
+#[derive(Default)]
+pub struct GuardedBench;
+
+#[plugobs::instrumented]
+impl GuardedBench {
+    #[instrumented(breaker(consecutive = 1000000))]
+    #[inline(never)]
+    pub fn consecutive(&self, x: u64) -> Result<u64, BenchError> {
+        body(x)
+    }
+
+    #[instrumented(breaker)]
+    #[inline(never)]
+    pub fn ratio(&self, x: u64) -> Result<u64, BenchError> {
+        body(x)
+    }
+}
+
 /// Polls a future that completes at once, with a no-op waker.
 #[inline(always)]
 fn poll_once<F: Future>(fut: F) -> F::Output {
@@ -166,6 +187,12 @@ fn variants() -> Vec<Variant> {
         ("bare", "bare", |x| ok(bare(black_box(x)))),
         ("floor (hand-written)", "bare", |x| ok(floor(black_box(x)))),
         ("plugobs", "bare", |x| ok(BenchPlugin.parse(black_box(x)))),
+        ("plugobs, closed breaker (consecutive)", "bare", |x| {
+            ok(GuardedBench.consecutive(black_box(x)))
+        }),
+        ("plugobs, closed breaker (ratio)", "bare", |x| {
+            ok(GuardedBench.ratio(black_box(x)))
+        }),
         ("plugobs sample = 4", "bare", |x| {
             ok(SampledBench.parse4(black_box(x)))
         }),
@@ -234,10 +261,10 @@ fn main() {
             .expect("a variant")
     };
     println!("median ns per call over {rounds} rounds of {n}, one thread:");
-    println!("  {:<30} {:>9} {:>10}", "variant", "ns/call", "overhead");
+    println!("  {:<38} {:>9} {:>10}", "variant", "ns/call", "overhead");
     for ((name, base, _), m) in variants.iter().zip(&medians) {
         let overhead = m - median_of(base);
-        println!("  {name:<30} {m:>9.2} {overhead:>+10.2}");
+        println!("  {name:<38} {m:>9.2} {overhead:>+10.2}");
     }
     let bare = median_of("bare");
     let floor = median_of("floor (hand-written)") - bare;
@@ -259,6 +286,12 @@ fn main() {
             - median_of("bare async fn, .await ready")
             - unsampled
     );
+    for rule in ["consecutive", "ratio"] {
+        println!(
+            "  closed breaker ({rule:<11}) - plugobs  {:>+8.2} ns target <= 2 ns",
+            median_of(&format!("plugobs, closed breaker ({rule})")) - median_of("plugobs")
+        );
+    }
     println!(
         "  sample = 16 overhead                   {:>8.2} ns target <= 8 ns",
         median_of("plugobs sample = 16") - bare
@@ -271,7 +304,7 @@ fn main() {
         let one = best_of(5, || throughput(*f, n, 1));
         let two = best_of(5, || throughput(*f, n, 2));
         println!(
-            "  {name:<30} {:>8.1} M/s {:>8.1} M/s  x{:.2}",
+            "  {name:<38} {:>8.1} M/s {:>8.1} M/s  x{:.2}",
             one / 1e6,
             two / 1e6,
             two / one
@@ -282,6 +315,7 @@ fn main() {
     let registry = Registry::from_descriptors([
         SampledBench::DESCRIPTOR,
         BenchPlugin::DESCRIPTOR,
+        GuardedBench::DESCRIPTOR,
         AsyncBench::DESCRIPTOR,
     ])
     .expect("bench plugins");
@@ -301,7 +335,11 @@ fn main() {
                 o.timed_calls,
                 o.sampled.map_or(String::new(), |s| format!(", 1 in {s}"))
             );
-            if o.calls != per_variant || o.ok + o.errors != o.calls || o.in_flight != 0 {
+            if o.calls != per_variant
+                || o.ok + o.errors != o.calls
+                || o.in_flight != 0
+                || o.breaker.is_some_and(|b| b.trips != 0 || b.rejected != 0)
+            {
                 wrong = true;
             }
         }

@@ -469,7 +469,8 @@
 pub use plugobs_macros::{ErrorKind, counter, gauge, histogram, instrumented, plugin};
 
 pub use plugobs_runtime::{
-    AttributeExt, AttributedFuture, Entered, Objective, PluginExt, Scope, attribute,
+    AttributeExt, AttributedFuture, BreakerOpen, Entered, Objective, PluginExt, Scope, attribute,
+    breaker,
 };
 pub use plugobs_runtime::{
     CheckOptions, CheckReason, ErrorKind, Failure, FailureReason, Health, HealthChange,

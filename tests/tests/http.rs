@@ -390,7 +390,7 @@ fn call_mix() {
     }
 }
 
-const MIXED_OPERATION: &str = r#"# HELP plugobs_plugin_operations_total Finished plugin operation calls, by outcome (ok, error, panic, cancelled).
+const MIXED_OPERATION: &str = r#"# HELP plugobs_plugin_operations_total Finished plugin operation calls, by outcome (ok, error, panic, cancelled), and calls a circuit breaker rejected without calling the plugin (rejected: operations with a breaker only).
 # TYPE plugobs_plugin_operations_total counter
 plugobs_plugin_operations_total{plugin="mixed_source",kind="source",instance="mixed_source",operation="pull",outcome="ok"} 5
 plugobs_plugin_operations_total{plugin="mixed_source",kind="source",instance="mixed_source",operation="pull",outcome="error"} 5
@@ -1546,6 +1546,8 @@ fn feed_eu() -> Value {
             "objective": 0.5, "latency_objective": 1.0, "error_budget_left": 0.5,
             // Every call timed.
             "sampled": null, "timed_calls": 4,
+            // No `#[instrumented(breaker)]`.
+            "breaker": null,
             // No span context in this test: no exemplar.
             "exemplar": null,
         }],

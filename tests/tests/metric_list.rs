@@ -20,6 +20,13 @@ pub trait Worker: Send + Sync {
 #[derive(Debug, plugobs::ErrorKind)]
 pub enum WorkError {
     Odd,
+    Unavailable,
+}
+
+impl From<plugobs::BreakerOpen> for WorkError {
+    fn from(_: plugobs::BreakerOpen) -> Self {
+        WorkError::Unavailable
+    }
 }
 
 #[plugobs::plugin(kind = "worker", provides = dyn Worker, start = Self::fail)]
@@ -44,7 +51,7 @@ impl GoodWorker {
         plugobs::Health::healthy()
     }
 }
-#[plugobs::instrumented(cpu, objective = "99.9%", latency = "10ms")]
+#[plugobs::instrumented(cpu, objective = "99.9%", latency = "10ms", breaker(consecutive = 100))]
 impl Worker for GoodWorker {
     fn work(&self, n: u32) -> Result<u32, WorkError> {
         if n % 2 == 1 {

@@ -309,6 +309,13 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
         let sample = f.sample.unwrap_or(0);
         quote!(#p::OperationSite::with_options(#name, #location, #objective, #sample))
     };
+    let site_new = match f.breaker {
+        Some((breaker, _)) => {
+            let settings = super::breaker(p, breaker);
+            quote!(#site_new.with_breaker(#settings))
+        }
+        None => site_new,
+    };
     let cpu_static = f.cpu.then(|| {
         let cpu = hygienic("__PLUGOBS_CPU");
         quote!(static #cpu: #p::CpuSite = #p::CpuSite::new(#name);)
@@ -323,6 +330,37 @@ fn parts(f: &Function<'_>, ctx: &Ctx, locals: &Locals) -> Parts {
         finish: finish_with(quote!(&#span), quote!(&#ret)),
         classify,
     }
+}
+
+/// The pattern and the expression of a rejected call: `Err(open)` and
+/// `plugobs::__private::reject(open)`, spanned at the function's return type, so an
+/// operation whose return type cannot carry the rejection gets its compile error there.
+fn rejection(sig: &syn::Signature, p: &TokenStream) -> (TokenStream, TokenStream) {
+    let at = output_span(sig).resolved_at(Span::mixed_site());
+    let open = syn::Ident::new("__plugobs_open", at);
+    // The path to plugobs too, so that the whole call is at the return type.
+    let p = respan(p.clone(), at);
+    (
+        quote_spanned!(at=> #p::Err(#open)),
+        quote_spanned!(at=> #p::reject(#open)),
+    )
+}
+
+/// `tokens`, every token at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }
 
 /// The new body of an instrumented function. The user's body runs unchanged: as a block
@@ -341,6 +379,7 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         entered,
         future,
         key,
+        outcome,
         ..
     } = &locals;
     let Parts {
@@ -378,6 +417,22 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
         } else {
             fut
         };
+        if f.breaker.is_some() {
+            // Rejected: the error, at once; the body's future is dropped unpolled.
+            let (rejected, reject) = rejection(sig, p);
+            return quote! {
+                match #site.enter_async_breaker::<#hint, _, _>(
+                    #d,
+                    #key,
+                    #span,
+                    #fut,
+                    #classify,
+                ) {
+                    #p::Ok(__plugobs_call) => __plugobs_call.await,
+                    #rejected => #reject,
+                }
+            };
+        }
         quote! {
             #site
                 .enter_async::<#hint, _, _>(
@@ -419,6 +474,31 @@ fn instrument_block(f: &Function<'_>, ctx: &Ctx) -> TokenStream {
             }}
         }
     };
+    // A breaker: the call is let through or rejected before the body runs; a sync body
+    // (or an `async fn` that cannot suspend) then ends like a value.
+    if f.breaker.is_some()
+        && (matches!(f.shape, Shape::Sync)
+            || matches!(f.shape, Shape::AsyncFn if !asyncness::may_await(block)))
+    {
+        let hint = asyncness::output_hint(&sig.output);
+        let run = run(&hint);
+        let (rejected, reject) = rejection(sig, p);
+        let breaker_call = hygienic("__plugobs_breaker");
+        return quote! {{
+            #statics
+            #make_span
+            // The guard is declared last, so on a panic it records first and the breaker
+            // then reads counts that hold this call.
+            let (#breaker_call, #guard) = match #p::OperationSite::enter_breaker(&#site, #d, #key) {
+                #p::Ok(__plugobs_call) => __plugobs_call,
+                #rejected => return #reject,
+            };
+            let #ret: #hint = #run;
+            #finish
+            #breaker_call.end(#outcome);
+            #ret
+        }};
+    }
     match f.shape {
         // It never returns: the call ends in a panic, which the guard records as it drops
         // (or the process ends).

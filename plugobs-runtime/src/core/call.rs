@@ -15,6 +15,7 @@ use tracing::{Level, Metadata, Span};
 
 pub use crate::core::site::mark_span;
 use crate::core::site::{CallGuard, OperationSite};
+use crate::model::breaker::BreakerOpen;
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::outcome::Outcome;
 
@@ -160,4 +161,30 @@ pub fn finish(guard: CallGuard, span: &Span, outcome: Outcome) {
 #[inline(always)]
 pub fn call_once<R, F: FnOnce() -> R>(body: F) -> R {
     body()
+}
+
+/// What an operation with a circuit breaker returns when its breaker rejects a call:
+/// `Result<T, E>` with `E: From<BreakerOpen>`.
+#[diagnostic::on_unimplemented(
+    message = "`#[instrumented(breaker)]` needs the operation to return `Result<_, E>` with `E: From<plugobs::BreakerOpen>`; it returns `{Self}`",
+    label = "a rejected call must return an error here",
+    note = "while the breaker is open, calls return `Err(E::from(plugobs::BreakerOpen))` without calling the plugin"
+)]
+pub trait Rejectable {
+    /// The rejected call's return value.
+    fn rejected(open: BreakerOpen) -> Self;
+}
+
+impl<T, E: From<BreakerOpen>> Rejectable for Result<T, E> {
+    #[cold]
+    #[inline(never)]
+    fn rejected(open: BreakerOpen) -> Self {
+        Err(E::from(open))
+    }
+}
+
+/// The return value of a call its breaker rejected.
+#[inline(always)]
+pub fn reject<R: Rejectable>(open: BreakerOpen) -> R {
+    R::rejected(open)
 }

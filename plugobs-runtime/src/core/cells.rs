@@ -21,6 +21,9 @@ use crate::core::sync::{
 };
 use once_cell::race::OnceBox;
 
+use crate::core::breaker::{Breaker, Counts};
+use crate::model::breaker::BreakerSettings;
+
 const SUB_BITS: u32 = 5;
 const SUB_COUNT: u64 = 1 << SUB_BITS;
 /// The largest exponent with its own group of sub-buckets.
@@ -454,6 +457,8 @@ pub(crate) struct Shard {
     finished: AtomicU64,
     panicked: AtomicU64,
     cancelled: AtomicU64,
+    /// Calls its breaker rejected (they never started).
+    rejected: AtomicU64,
     sum_nanos: AtomicU64,
     /// Sampled timing: the calls still to go untimed before the next timed one.
     countdown: AtomicU32,
@@ -546,6 +551,12 @@ impl<'a> ShardRef<'a> {
     #[inline]
     pub(crate) fn cancelled(self) {
         self.add(&self.shard.cancelled, 1, Relaxed);
+    }
+
+    /// One call was rejected by the operation's breaker.
+    #[inline]
+    pub(crate) fn rejected(self) {
+        self.add(&self.shard.rejected, 1, Release);
     }
 
     /// One call finished after `nanos`; `finished` is written last, with Release, so
@@ -654,6 +665,8 @@ pub(crate) struct OperationTotals {
     pub(crate) panicked: u64,
     /// Futures dropped before they finished.
     pub(crate) cancelled: u64,
+    /// Calls the breaker rejected.
+    pub(crate) rejected: u64,
     /// Latency histogram over every finished call.
     pub(crate) latency: HistogramSnapshot,
 }
@@ -676,6 +689,9 @@ pub(crate) struct OperationCells {
     mask: usize,
     /// One past the highest exclusive slot ever claimed: readers scan only below it.
     high_water: AtomicUsize,
+    /// The circuit breaker of an operation that declares one (see
+    /// [`crate::model::breaker`]).
+    pub(crate) breaker: Option<Box<Breaker>>,
 }
 
 /// Exclusive shard slots are allocated this many at a time.
@@ -699,6 +715,13 @@ impl OperationCells {
         cells
     }
 
+    /// These cells with a breaker of `settings` (`Some(None)`: declared, turned off by the
+    /// host; `None`: none declared).
+    pub(crate) fn with_breaker(mut self, settings: Option<Option<BreakerSettings>>) -> Self {
+        self.breaker = settings.map(|s| Box::new(Breaker::new(s)));
+        self
+    }
+
     /// Times one call in `every` from now on.
     pub(crate) fn set_sample(&self, every: u32) {
         if every > 1 {
@@ -717,6 +740,7 @@ impl OperationCells {
             shared: (0..n).map(|_| OnceBox::new()).collect(),
             mask: n - 1,
             high_water: AtomicUsize::new(0),
+            breaker: None,
         }
     }
 
@@ -799,6 +823,11 @@ impl OperationCells {
         })
     }
 
+    /// Calls rejected by the breaker, summed over shards.
+    pub(crate) fn rejected(&self) -> u64 {
+        self.shards().map(|s| s.rejected.load(Acquire)).sum()
+    }
+
     /// Sums every shard.
     pub(crate) fn totals(&self) -> OperationTotals {
         sum_shards(|| self.shards())
@@ -810,6 +839,25 @@ impl OperationCells {
             + self.shared.len() * size_of::<OnceBox<Shard>>()
             + self.exclusive.iter().filter(|g| g.get().is_some()).count() * size_of::<SlotGroup>()
             + self.shards().map(Shard::allocated_bytes).sum::<usize>()
+    }
+}
+
+impl Counts for OperationCells {
+    /// Calls that ended and were not cancelled, and failures among them: the counters
+    /// only, no histogram.
+    fn decided(&self) -> (u64, u64) {
+        let (mut ended, mut failed) = (0u64, 0u64);
+        for shard in self.shards() {
+            let finished = shard.finished.load(Acquire);
+            let errors: u64 = shard
+                .errors
+                .get()
+                .map_or(0, |e| e.iter().map(|c| c.load(Relaxed)).sum());
+            let panicked = shard.panicked.load(Relaxed);
+            ended += finished.saturating_sub(shard.cancelled.load(Relaxed));
+            failed += errors + panicked;
+        }
+        (ended, failed)
     }
 }
 
@@ -831,6 +879,7 @@ pub(crate) fn sum_shards<'a, I: Iterator<Item = &'a Shard>>(
         }
         t.panicked += shard.panicked.load(Relaxed);
         t.cancelled += shard.cancelled.load(Relaxed);
+        t.rejected += shard.rejected.load(Acquire);
         let mut buckets = Vec::new();
         shard
             .buckets

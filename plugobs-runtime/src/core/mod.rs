@@ -4,6 +4,7 @@
 
 pub(crate) mod address_map;
 pub mod bindings;
+pub mod breaker;
 pub mod call;
 pub mod cells;
 pub mod cpu;

@@ -26,6 +26,8 @@ pub(crate) struct PluginCells {
     custom: Mutex<Vec<&'static CustomMetric>>,
     /// The host's sampling settings for it.
     pub(crate) sampling: crate::core::sampling::PluginSampling,
+    /// The host's breaker settings for it.
+    pub(crate) breakers: crate::core::breaker::PluginBreakers,
 }
 
 static CELLS: Mutex<Option<HashMap<usize, &'static PluginCells>>> = Mutex::new(None);
@@ -43,6 +45,7 @@ pub(crate) fn of(descriptor: &'static PluginDescriptor) -> &'static PluginCells 
                     cpu: Mutex::new(Vec::new()),
                     custom: Mutex::new(Vec::new()),
                     sampling: Default::default(),
+                    breakers: Default::default(),
                 }))
             })
     })

@@ -25,12 +25,14 @@ use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use crate::core::bindings::InstanceTable;
+use crate::core::breaker::{Admit, Breaker};
 use crate::core::cells::{
     ERROR_KIND_SLOTS, OVERFLOW_KIND, OperationCells, OperationTotals, Shard, ShardRef, shard_count,
 };
 use crate::core::per_instance::PerInstance;
 use crate::core::running;
 use crate::core::threads;
+use crate::model::breaker::{BreakerOpen, BreakerSettings, BreakerSnapshot, BreakerState};
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::location::SourceLocation;
 use crate::model::objective::Objective;
@@ -60,6 +62,8 @@ pub struct OperationSite {
     objective: Objective,
     /// `#[instrumented(sample = N)]`: time one call in N (0: not declared).
     sample: u32,
+    /// `#[instrumented(breaker(...))]`: the operation's circuit breaker.
+    breaker: Option<BreakerSettings>,
     /// The resolved site, read by every call: one load.
     fast: once_cell::race::OnceRef<'static, ResolvedSite>,
     /// Resolves it once (`fast` is set from it).
@@ -75,6 +79,8 @@ pub struct ResolvedSite {
     objective: Objective,
     /// Its `sample = N` (0: not declared); see [`crate::core::sampling`].
     sample: u32,
+    /// Its breaker's settings as declared (see [`crate::model::breaker`]).
+    breaker: Option<BreakerSettings>,
     /// The cells of the plugin's default instance (slot 0).
     cells: OperationCells,
     /// Which instance a receiver is.
@@ -118,8 +124,24 @@ impl OperationSite {
             location,
             objective,
             sample,
+            breaker: None,
             fast: once_cell::race::OnceRef::new(),
             resolved: OnceLock::new(),
+        }
+    }
+
+    /// This site, with a circuit breaker of `settings` (`#[instrumented(breaker)]`).
+    pub const fn with_breaker(mut self, settings: BreakerSettings) -> Self {
+        self.breaker = Some(settings);
+        self
+    }
+
+    /// The resolved site (resolving it on the first call).
+    #[inline(always)]
+    fn site(&'static self, descriptor: &'static PluginDescriptor) -> &'static ResolvedSite {
+        match self.fast.get() {
+            Some(site) => site,
+            None => self.resolve(descriptor),
         }
     }
 
@@ -127,33 +149,39 @@ impl OperationSite {
     /// ([`key_of`](crate::core::bindings::key_of); 0 without one).
     #[inline(always)]
     pub fn enter(&'static self, descriptor: &'static PluginDescriptor, key: usize) -> CallGuard {
-        let site = match self.fast.get() {
-            Some(site) => site,
-            None => self.resolve(descriptor),
-        };
+        let site = self.site(descriptor);
         let slot = site.instances.slot_of(key);
         let cells = site.cells_of_slot(slot);
         let shard = cells.shard(threads::index());
-        shard.started();
-        let timed = shard.tick(cells.sample.load(Relaxed));
-        CallGuard {
-            site,
-            shard,
-            start: if timed { site.clock.raw() } else { UNTIMED },
-            previous: running::enter_with(|| site.instances.running(slot)),
-            _thread: std::marker::PhantomData,
-        }
+        site.begin(slot, cells, shard)
+    }
+
+    /// Starts a call of an operation with a circuit breaker: the call and what to tell the
+    /// breaker when it ends, or the [`BreakerOpen`] error when the breaker rejects it (the
+    /// plugin is not called; the rejection is counted).
+    #[inline(always)]
+    pub fn enter_breaker(
+        &'static self,
+        descriptor: &'static PluginDescriptor,
+        key: usize,
+    ) -> Result<(BreakerCall, CallGuard), BreakerOpen> {
+        let site = self.site(descriptor);
+        let slot = site.instances.slot_of(key);
+        let cells = site.cells_of_slot(slot);
+        let shard = cells.shard(threads::index());
+        let hook = site.admit(slot, cells, shard)?;
+        Ok((BreakerCall(hook), site.begin(slot, cells, shard)))
     }
 
     /// Starts a call whose body is the future `fut`; the returned future ends the call
     /// with a panic outcome if `fut` panics, and with `cancelled` if it is dropped first.
-    #[inline(always)]
     ///
     /// Each poll runs inside `span` (the call's span, entered by the returned future
     /// itself: no second wrapper around it).
     ///
     /// When `fut` completes, `classify` tells the call's outcome from its output (and
     /// emits the `err` event), and the call ends there.
+    #[inline(always)]
     pub fn enter_async<T, F, C>(
         &'static self,
         descriptor: &'static PluginDescriptor,
@@ -166,29 +194,36 @@ impl OperationSite {
         F: Future<Output = T>,
         C: Fn(&tracing::Span, &T) -> Outcome,
     {
-        let site = match self.fast.get() {
-            Some(site) => site,
-            None => self.resolve(descriptor),
-        };
+        let site = self.site(descriptor);
         let slot = site.instances.slot_of(key);
         let cells = site.cells_of_slot(slot);
         let index = threads::index();
         let shard = cells.shard(index);
-        shard.started();
-        let timed = shard.tick(cells.sample.load(Relaxed));
-        WatchedCall {
-            call: AsyncCall::new(
-                site,
-                shard,
-                if timed { site.clock.raw() } else { UNTIMED },
-                index,
-                slot,
-                true,
-            ),
-            span,
-            classify,
-            fut,
-        }
+        site.begin_async(slot, cells, index, shard, span, fut, classify, ())
+    }
+
+    /// [`enter_async`](Self::enter_async) for an operation with a circuit breaker: the
+    /// [`BreakerOpen`] error when its breaker rejects the call (`fut` is dropped unpolled).
+    #[inline(always)]
+    pub fn enter_async_breaker<T, F, C>(
+        &'static self,
+        descriptor: &'static PluginDescriptor,
+        key: usize,
+        span: tracing::Span,
+        fut: F,
+        classify: C,
+    ) -> Result<WatchedCall<F, C, BreakerHook>, BreakerOpen>
+    where
+        F: Future<Output = T>,
+        C: Fn(&tracing::Span, &T) -> Outcome,
+    {
+        let site = self.site(descriptor);
+        let slot = site.instances.slot_of(key);
+        let cells = site.cells_of_slot(slot);
+        let index = threads::index();
+        let shard = cells.shard(index);
+        let hook = site.admit(slot, cells, shard)?;
+        Ok(site.begin_async(slot, cells, index, shard, span, fut, classify, hook))
     }
 
     /// The name of the instance the receiver `key` is (the plugin's name for its default
@@ -219,10 +254,12 @@ impl OperationSite {
                     location: self.location,
                     objective: self.objective.or(descriptor.objective),
                     sample: self.sample,
+                    breaker: self.breaker,
                     cells: OperationCells::with_sample(
                         shard_count(),
                         plugin.sampling.effective(0, self.sample),
-                    ),
+                    )
+                    .with_breaker(plugin.breakers.effective(0, self.breaker)),
                     instances: &plugin.instances,
                     others: PerInstance::default(),
                     kinds: Default::default(),
@@ -242,6 +279,109 @@ impl OperationSite {
 }
 
 impl ResolvedSite {
+    /// Counts a call as started on `shard` of instance `slot`'s `cells`, and times it
+    /// unless sampling skips it.
+    #[inline(always)]
+    fn begin(
+        &'static self,
+        slot: usize,
+        cells: &'static OperationCells,
+        shard: ShardRef<'static>,
+    ) -> CallGuard {
+        shard.started();
+        let timed = shard.tick(cells.sample.load(Relaxed));
+        CallGuard {
+            site: self,
+            shard,
+            start: if timed { self.clock.raw() } else { UNTIMED },
+            previous: running::enter_with(|| self.instances.running(slot)),
+            _thread: std::marker::PhantomData,
+        }
+    }
+
+    /// [`begin`](Self::begin) for a call whose body is the future `fut`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn begin_async<T, F, C, H>(
+        &'static self,
+        slot: usize,
+        cells: &'static OperationCells,
+        index: usize,
+        shard: ShardRef<'static>,
+        span: tracing::Span,
+        fut: F,
+        classify: C,
+        hook: H,
+    ) -> WatchedCall<F, C, H>
+    where
+        F: Future<Output = T>,
+        C: Fn(&tracing::Span, &T) -> Outcome,
+        H: CallEnd,
+    {
+        shard.started();
+        let timed = shard.tick(cells.sample.load(Relaxed));
+        WatchedCall {
+            call: AsyncCall::new(
+                self,
+                shard,
+                if timed { self.clock.raw() } else { UNTIMED },
+                index,
+                slot,
+                true,
+            ),
+            span,
+            classify,
+            hook,
+            fut,
+        }
+    }
+
+    /// Asks instance `slot`'s breaker to let a call through; a rejection is counted on
+    /// `shard`.
+    #[inline(always)]
+    fn admit(
+        &'static self,
+        slot: usize,
+        cells: &'static OperationCells,
+        shard: ShardRef<'static>,
+    ) -> Result<BreakerHook, BreakerOpen> {
+        let probe = match cells.breaker.as_deref().map(Breaker::admit) {
+            None | Some(Admit::Pass) => false,
+            Some(Admit::Probe) => true,
+            Some(Admit::Reject(state)) => return Err(self.reject(slot, shard, state)),
+        };
+        Ok(BreakerHook { cells, probe })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn reject(
+        &'static self,
+        slot: usize,
+        shard: ShardRef<'static>,
+        state: BreakerState,
+    ) -> BreakerOpen {
+        shard.rejected();
+        BreakerOpen {
+            plugin: self.descriptor.name,
+            instance: self.instances.running(slot).name,
+            operation: self.operation,
+            state,
+        }
+    }
+
+    /// Instance `slot`'s breaker, if the operation declares one: its state, trips and
+    /// rejections (`None` too when the host turned it off).
+    pub(crate) fn breaker_of(&self, slot: usize) -> Option<BreakerSnapshot> {
+        let cells = self.cells_of(slot)?;
+        let breaker = cells.breaker.as_deref().filter(|b| !b.is_off())?;
+        Some(BreakerSnapshot {
+            state: breaker.state(),
+            trips: breaker.trips(),
+            rejected: cells.rejected(),
+        })
+    }
+
     /// The plugin this operation belongs to.
     pub(crate) fn descriptor(&self) -> &'static PluginDescriptor {
         self.descriptor
@@ -281,10 +421,12 @@ impl ResolvedSite {
     fn instance_cells(&self, slot: usize) -> &OperationCells {
         self.others
             .get_or_init(slot, || {
-                let every = crate::core::plugin_cells::of(self.descriptor)
-                    .sampling
-                    .effective(slot, self.sample);
-                Box::new(OperationCells::with_sample(shard_count(), every))
+                let plugin = crate::core::plugin_cells::of(self.descriptor);
+                let every = plugin.sampling.effective(slot, self.sample);
+                Box::new(
+                    OperationCells::with_sample(shard_count(), every)
+                        .with_breaker(plugin.breakers.effective(slot, self.breaker)),
+                )
             })
             // Slots are below MAX_INSTANCE_NAMES (`InstanceTable::slot_for`).
             .map_or(&self.cells, |c| &**c)
@@ -323,8 +465,18 @@ impl ResolvedSite {
     }
 
     /// Changes whenever a call of instance `slot` on this site starts or finishes.
+    /// (Its breaker's state, trips and rejections too: a call it rejects changes no other
+    /// count.)
     pub(crate) fn fingerprint(&self, slot: usize) -> u64 {
-        self.cells_of(slot).map_or(0, OperationCells::fingerprint)
+        let Some(cells) = self.cells_of(slot) else {
+            return 0;
+        };
+        let breaker = self.breaker_of(slot).map_or(0, |b| {
+            (b.state as u64 + 1)
+                .wrapping_add(b.trips.rotate_left(8))
+                .wrapping_add(b.rejected.rotate_left(24))
+        });
+        cells.fingerprint().wrapping_add(breaker.rotate_left(48))
     }
 
     /// Bytes allocated for this site's cells, every instance's.
@@ -466,6 +618,27 @@ pub(crate) fn apply_sampling(descriptor: Option<&'static PluginDescriptor>) {
     });
 }
 
+/// Applies the breaker settings to the cells of every site resolved so far of
+/// `descriptor`: after the host changed them.
+pub(crate) fn apply_breakers(descriptor: &'static PluginDescriptor) {
+    sites_since(0, |site| {
+        if !std::ptr::eq(descriptor, site.descriptor) {
+            return;
+        }
+        let breakers = &crate::core::plugin_cells::of(site.descriptor).breakers;
+        let slots = std::iter::once((0, &site.cells))
+            .chain(site.others.iter().map(|(slot, cells)| (slot, &**cells)));
+        for (slot, cells) in slots {
+            if let (Some(breaker), Some(settings)) = (
+                cells.breaker.as_deref(),
+                breakers.effective(slot, site.breaker),
+            ) {
+                breaker.configure(settings);
+            }
+        }
+    });
+}
+
 impl CallGuard {
     /// Ends the call with `outcome`.
     #[inline(always)]
@@ -513,6 +686,7 @@ impl CallGuard {
             call,
             span,
             classify,
+            hook: (),
             fut,
         }
     }
@@ -625,42 +799,126 @@ impl AsyncCall {
     }
 }
 
+/// What else a call does when it ends: nothing (`()`), or tell its breaker
+/// ([`BreakerHook`]). Called exactly once per call.
+pub trait CallEnd {
+    /// The call ended with `outcome` (already recorded in its cells).
+    fn call_ended(&mut self, outcome: Outcome);
+}
+
+impl CallEnd for () {
+    #[inline(always)]
+    fn call_ended(&mut self, _: Outcome) {}
+}
+
+/// A call its breaker let through: tells the breaker how it ended.
+#[derive(Clone, Copy)]
+pub struct BreakerHook {
+    cells: &'static OperationCells,
+    /// Let through as a probe of a half-open breaker.
+    probe: bool,
+}
+
+impl std::fmt::Debug for BreakerHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BreakerHook")
+            .field("probe", &self.probe)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallEnd for BreakerHook {
+    #[inline(always)]
+    fn call_ended(&mut self, outcome: Outcome) {
+        if let Some(breaker) = self.cells.breaker.as_deref() {
+            breaker.ended(outcome, self.probe, self.cells);
+        }
+    }
+}
+
+/// A sync call its breaker let through ([`OperationSite::enter_breaker`]): end it with
+/// [`BreakerCall::end`] after the call's guard; dropped without it (a panic unwinding),
+/// it tells the breaker the call panicked (or was cancelled, when not unwinding).
+#[must_use = "a breaker call tells the breaker how the call ended"]
+#[derive(Debug)]
+pub struct BreakerCall(BreakerHook);
+
+impl BreakerCall {
+    /// The call ended with `outcome`.
+    #[inline(always)]
+    pub fn end(mut self, outcome: Outcome) {
+        self.0.call_ended(outcome);
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for BreakerCall {
+    fn drop(&mut self) {
+        self.0.call_ended(if std::thread::panicking() {
+            Outcome::Panic
+        } else {
+            Outcome::Cancelled
+        });
+    }
+}
+
 pin_project_lite::pin_project! {
     /// The future of an instrumented async call: resolves to the body's output, having
     /// ended the call with the outcome `classify` gives it. Dropped before it completes,
-    /// the call counts as cancelled; a panic in a poll counts as a panic.
+    /// the call counts as cancelled; a panic in a poll counts as a panic. `H` is told how
+    /// the call ended ([`CallEnd`]).
     #[must_use = "futures do nothing unless polled"]
-    pub struct WatchedCall<F, C> {
+    pub struct WatchedCall<F, C, H = ()>
+    where
+        H: CallEnd,
+    {
         call: AsyncCall,
         // The call's span, entered around each poll.
         span: tracing::Span,
         classify: C,
+        hook: H,
         #[pin]
         fut: F,
     }
 
-    impl<F, C> PinnedDrop for WatchedCall<F, C> {
+    impl<F, C, H> PinnedDrop for WatchedCall<F, C, H>
+    where
+        H: CallEnd,
+    {
         fn drop(this: Pin<&mut Self>) {
-            this.project().call.end(if std::thread::panicking() {
-                Outcome::Panic
-            } else {
-                Outcome::Cancelled
-            });
+            let this = this.project();
+            if !this.call.ended() {
+                let outcome = if std::thread::panicking() {
+                    Outcome::Panic
+                } else {
+                    Outcome::Cancelled
+                };
+                this.call.end(outcome);
+                this.hook.call_ended(outcome);
+            }
         }
     }
 }
 
 /// Records a panic if dropped while a poll unwinds; restores the instance that ran.
-struct PollBomb<'a>(&'a mut AsyncCall, running::Previous);
+struct PollBomb<'a, H: CallEnd>(&'a mut AsyncCall, &'a mut H, running::Previous);
 
-impl Drop for PollBomb<'_> {
+impl<H: CallEnd> Drop for PollBomb<'_, H> {
     fn drop(&mut self) {
-        running::leave(self.1);
-        self.0.end(Outcome::Panic);
+        running::leave(self.2);
+        if !self.0.ended() {
+            self.0.end(Outcome::Panic);
+            self.1.call_ended(Outcome::Panic);
+        }
     }
 }
 
-impl<F: Future, C: Fn(&tracing::Span, &F::Output) -> Outcome> Future for WatchedCall<F, C> {
+impl<F, C, H> Future for WatchedCall<F, C, H>
+where
+    F: Future,
+    C: Fn(&tracing::Span, &F::Output) -> Outcome,
+    H: CallEnd,
+{
     type Output = F::Output;
 
     #[inline]
@@ -672,7 +930,7 @@ impl<F: Future, C: Fn(&tracing::Span, &F::Output) -> Outcome> Future for Watched
         } else {
             this.call.enter()
         };
-        let bomb = PollBomb(&mut *this.call, previous);
+        let bomb = PollBomb(&mut *this.call, &mut *this.hook, previous);
         let poll = this.fut.poll(cx);
         std::mem::forget(bomb);
         running::leave(previous);
@@ -683,6 +941,7 @@ impl<F: Future, C: Fn(&tracing::Span, &F::Output) -> Outcome> Future for Watched
                 let outcome = (this.classify)(this.span, &out);
                 if !this.call.ended() {
                     this.call.end(outcome);
+                    this.hook.call_ended(outcome);
                     mark_span(this.span, outcome);
                 }
                 Poll::Ready(out)

@@ -12,7 +12,11 @@ use std::sync::Mutex;
 pub use crate::core::cells::HistogramSnapshot;
 use crate::core::cells::OVERFLOW_KIND;
 use crate::core::site::ResolvedSite;
+use crate::model::breaker::BreakerSnapshot;
 use crate::model::objective::Objective;
+
+/// The `outcome` label of calls a breaker rejected.
+pub const REJECTED: &str = "rejected";
 use crate::model::outcome::Outcome;
 
 /// The totals of one operation of one plugin at one moment.
@@ -45,6 +49,9 @@ pub struct OperationSnapshot {
     /// One call in how many is timed (see [`crate::model::sampling`]); 0 or 1: every
     /// call. `latency` holds the timed calls only.
     pub sample: u32,
+    /// Its circuit breaker, if it declares one (see [`crate::model::breaker`]): state,
+    /// trips, and the calls it rejected (not counted in `calls`).
+    pub breaker: Option<BreakerSnapshot>,
     /// The exemplars kept for its latency buckets (feature `exemplars`), as (position of
     /// the bucket among the operation histogram's bounds, `+Inf` last; exemplar), in
     /// bucket order, whatever their age. Read afresh with every snapshot.
@@ -81,21 +88,28 @@ impl OperationSnapshot {
             .unwrap_or(u64::MAX)
     }
 
-    /// The count of each `outcome` label value: ok, error, panic, cancelled.
-    pub fn outcomes(&self) -> [(&'static str, u64); 4] {
+    /// The count of each `outcome` label value: ok, error, panic, cancelled, and
+    /// `rejected` (calls its breaker rejected) for an operation with a breaker.
+    pub fn outcomes(&self) -> Vec<(&'static str, u64)> {
         let count = |o: Outcome| match o {
             Outcome::Ok => self.ok,
             Outcome::Error(_) => self.errors,
             Outcome::Panic => self.panics,
             Outcome::Cancelled => self.cancelled,
         };
-        [
+        let mut out: Vec<_> = [
             Outcome::Ok,
             Outcome::Error(""),
             Outcome::Panic,
             Outcome::Cancelled,
         ]
+        .into_iter()
         .map(|o| (o.as_str(), count(o)))
+        .collect();
+        if let Some(b) = &self.breaker {
+            out.push((REJECTED, b.rejected));
+        }
+        out
     }
 
     fn add_site(&mut self, site: &ResolvedSite, slot: usize) {
@@ -202,7 +216,7 @@ impl Operation {
         if let Some(i) = cached
             && cache[i].1 == fingerprint
         {
-            // The sampling rate is a setting, not a count: read now.
+            // The sampling rate is a setting, not a count: read now; so is the breaker.
             let mut snapshot = cache[i].2.clone();
             snapshot.sample = self
                 .sites
@@ -210,6 +224,7 @@ impl Operation {
                 .map(|s| s.sample_of(slot))
                 .max()
                 .unwrap_or(1);
+            snapshot.breaker = self.breaker(slot);
             // Exemplars are kept beside the counts: read now too.
             snapshot.read_exemplars(&self.sites, slot);
             return snapshot;
@@ -221,12 +236,26 @@ impl Operation {
         for site in &self.sites {
             snapshot.add_site(site, slot);
         }
+        snapshot.breaker = self.breaker(slot);
         snapshot.read_exemplars(&self.sites, slot);
         match cached {
             Some(i) => cache[i] = (slot, fingerprint, snapshot.clone()),
             None => cache.push((slot, fingerprint, snapshot.clone())),
         }
         snapshot
+    }
+
+    /// The breakers of instance `slot` of this operation's sites, summed (usually one): the
+    /// least closed state, every trip and rejection.
+    fn breaker(&self, slot: usize) -> Option<BreakerSnapshot> {
+        self.sites
+            .iter()
+            .filter_map(|s| s.breaker_of(slot))
+            .reduce(|a, b| BreakerSnapshot {
+                state: a.state.max(b.state),
+                trips: a.trips + b.trips,
+                rejected: a.rejected + b.rejected,
+            })
     }
 
     /// Bytes allocated for this operation's cells.
@@ -249,6 +278,24 @@ mod tests {
         assert_eq!(
             s.outcomes(),
             [("ok", 3), ("error", 1), ("panic", 0), ("cancelled", 0)]
+        );
+        let with_breaker = OperationSnapshot {
+            breaker: Some(BreakerSnapshot {
+                state: crate::model::breaker::BreakerState::Open,
+                trips: 1,
+                rejected: 7,
+            }),
+            ..s
+        };
+        assert_eq!(
+            with_breaker.outcomes(),
+            [
+                ("ok", 3),
+                ("error", 1),
+                ("panic", 0),
+                ("cancelled", 0),
+                ("rejected", 7)
+            ]
         );
     }
 }

@@ -40,6 +40,7 @@ impl From<&OperationSnapshot> for OperationStats {
             objective: s.objective.success(),
             latency_objective: s.objective.latency,
             error_budget_left: s.budget_left(),
+            breaker: s.breaker,
             latency_by_decade: by_decade(&s.latency),
             exemplar: slowest_recent(s),
         }
@@ -372,6 +373,14 @@ impl fmt::Display for RegistryStats {
             .map(String::from)
             .to_vec(),
         ];
+        // A breaker column only when an operation has a breaker.
+        let breakers = self
+            .plugins
+            .iter()
+            .any(|p| p.operations.iter().any(|o| o.breaker.is_some()));
+        if breakers {
+            ops[0].push("BREAKER".to_owned());
+        }
         for p in &self.plugins {
             for o in &p.operations {
                 let errors = if o.errors_by_kind.is_empty() {
@@ -399,6 +408,22 @@ impl fmt::Display for RegistryStats {
                     opt(o.p99),
                     opt(o.max),
                 ]);
+                if breakers {
+                    let breaker = o.breaker.map_or_else(
+                        || "-".to_owned(),
+                        |b| match (b.trips, b.rejected) {
+                            (0, 0) => b.state.to_string(),
+                            (trips, rejected) => format!(
+                                "{} ({trips} trip{}, {rejected} rejected)",
+                                b.state,
+                                if trips == 1 { "" } else { "s" }
+                            ),
+                        },
+                    );
+                    if let Some(row) = ops.last_mut() {
+                        row.push(breaker);
+                    }
+                }
             }
         }
         if ops.len() > 1 {

@@ -6,6 +6,7 @@
 use crate::core::custom::CustomKind;
 use crate::core::snapshot::{HistogramSnapshot, OperationSnapshot};
 use crate::health::{CheckReason, HealthStatus};
+use crate::model::breaker::BreakerState;
 use crate::model::error::FailureReason;
 use crate::model::names::{self, MetricDef};
 use crate::model::state::{PluginState, Stage};
@@ -341,6 +342,28 @@ fn operation(record: &PluginRecord, s: &OperationSnapshot, emit: &mut dyn FnMut(
         value: Value::Gauge(s.in_flight() as f64),
         exemplars: &[],
     });
+    if let Some(b) = &s.breaker {
+        for state in BreakerState::ALL {
+            emit(Series {
+                def: &names::BREAKER_STATE,
+                labels: &[
+                    base[0],
+                    base[1],
+                    base[2],
+                    base[3],
+                    ("state", state.as_str()),
+                ],
+                value: Value::Gauge(if state == b.state { 1.0 } else { 0.0 }),
+                exemplars: &[],
+            });
+        }
+        emit(Series {
+            def: &names::BREAKER_TRIPS,
+            labels: &base,
+            value: Value::Counter(b.trips),
+            exemplars: &[],
+        });
+    }
     let objectives = [
         ("success", s.objective.success()),
         ("latency", s.objective.latency.map(|d| d.as_secs_f64())),

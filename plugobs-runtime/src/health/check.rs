@@ -247,7 +247,9 @@ impl Registry {
             } else {
                 let (hook, failure, duration) = judge_hook(seen, timeout, began);
                 let policy = policies.for_plugin(d.name);
-                let from_policy = policy.evaluate(record, now);
+                let from_policy = policy
+                    .evaluate(record, now)
+                    .combine(crate::health::policy::breakers(record));
                 let mut inner = record.health_state().lock();
                 let result = hook.combine(from_policy);
                 let failure = failure

@@ -9,6 +9,7 @@
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
+use crate::model::breaker::BreakerState;
 use crate::model::error::RegistryError;
 use crate::registry::Registry;
 
@@ -92,6 +93,37 @@ impl HealthPolicy {
         }
         health
     }
+}
+
+/// Degraded while a circuit breaker of one of `record`'s operations is not closed, the
+/// message naming each such operation and its state.
+pub(crate) fn breakers(record: &PluginRecord) -> Health {
+    let slot = record.slot();
+    let mut not_closed = Vec::new();
+    record.with_operations(|ops| {
+        for op in ops {
+            if let Some(b) = op.snapshot(slot).breaker
+                && b.state != BreakerState::Closed
+            {
+                not_closed.push((op.name(), b.state));
+            }
+        }
+    });
+    if not_closed.is_empty() {
+        return Health::healthy();
+    }
+    let named: Vec<String> = not_closed
+        .iter()
+        .map(|(op, state)| format!("`{op}` is {}", state.as_str().replace('_', "-")))
+        .collect();
+    let mut health = Health::new(
+        HealthStatus::Degraded,
+        format!("circuit breaker of {}", named.join(", ")),
+    );
+    for (op, state) in not_closed {
+        health = health.with_detail(format!("breaker.{op}"), state.as_str());
+    }
+    health
 }
 
 impl Registry {

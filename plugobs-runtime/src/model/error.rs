@@ -313,6 +313,12 @@ pub enum RegistryError {
         /// The rate given.
         every: u32,
     },
+    /// Circuit breaker settings out of range (see
+    /// [`BreakerSettings::validate`](crate::breaker::BreakerSettings::validate)).
+    InvalidBreaker {
+        /// What is out of range.
+        message: String,
+    },
     /// Two different functions record under one (plugin, operation) pair, so their calls
     /// would be summed into one series: the same method name on two types under one
     /// plugin, say. Name one apart with `#[instrumented(name = "...")]`. Found once both
@@ -400,6 +406,9 @@ impl fmt::Display for RegistryError {
                 "sampling rate {every} is out of range: time one call in 1 to {} calls",
                 crate::model::sampling::MAX_SAMPLE
             ),
+            RegistryError::InvalidBreaker { message } => {
+                write!(f, "invalid circuit breaker settings: {message}")
+            }
             RegistryError::MergedOperation {
                 plugin,
                 operation,

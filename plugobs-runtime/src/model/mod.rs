@@ -2,6 +2,7 @@
 //! metric names, instance names, health values, a descriptor's static data, one formatter
 //! for durations and timestamps. Nothing here imports another layer.
 
+pub mod breaker;
 pub mod config;
 pub mod descriptor;
 pub mod error;

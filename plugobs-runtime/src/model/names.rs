@@ -139,7 +139,7 @@ pub const OPERATIONS: MetricDef = MetricDef {
     kind: MetricType::Counter,
     labels: &["plugin", "kind", "instance", "operation", "outcome"],
     unit: None,
-    help: "Finished plugin operation calls, by outcome (ok, error, panic, cancelled).",
+    help: "Finished plugin operation calls, by outcome (ok, error, panic, cancelled), and calls a circuit breaker rejected without calling the plugin (rejected: operations with a breaker only).",
     buckets: &[],
 };
 /// `plugobs_plugin_operation_duration_seconds`: call latency, every outcome.
@@ -282,6 +282,24 @@ pub const OPERATION_OBJECTIVE: MetricDef = MetricDef {
     help: "Objectives declared in code, per operation: objective=\"success\" is the share of calls that should succeed (0 to 1), objective=\"latency\" the seconds its p99 should stay under.",
     buckets: &[],
 };
+/// `plugobs_plugin_circuit_breaker_state`: each breaker's state, as a state set.
+pub const BREAKER_STATE: MetricDef = MetricDef {
+    name: "plugin_circuit_breaker_state",
+    kind: MetricType::Gauge,
+    labels: &["plugin", "kind", "instance", "operation", "state"],
+    unit: None,
+    help: "Circuit breaker of an operation with #[instrumented(breaker)], as a state set: 1 for its state (closed, open, half_open), 0 for the others.",
+    buckets: &[],
+};
+/// `plugobs_plugin_circuit_breaker_trips_total`: times each breaker opened.
+pub const BREAKER_TRIPS: MetricDef = MetricDef {
+    name: "plugin_circuit_breaker_trips_total",
+    kind: MetricType::Counter,
+    labels: &["plugin", "kind", "instance", "operation"],
+    unit: None,
+    help: "Times the circuit breaker of an operation opened: tripped while closed, or opened again by a failed probe. Its rejected calls are plugin_operations_total{outcome=\"rejected\"}.",
+    buckets: &[],
+};
 
 /// Every metric plugobs emits. A test asserts each one reaches the exporter.
 pub const ALL: &[MetricDef] = &[
@@ -309,6 +327,8 @@ pub const ALL: &[MetricDef] = &[
     ALLOCATED_BYTES,
     FREED_BYTES,
     OPERATION_OBJECTIVE,
+    BREAKER_STATE,
+    BREAKER_TRIPS,
 ];
 
 /// Looks a metric up by its name without namespace.

@@ -130,6 +130,10 @@ pub struct OperationStats {
     /// 0 when errors and panics reached what `objective` allows (0.1 % of the calls for
     /// 99.9 %), below 0 past it. `None` without an objective or before the first call.
     pub error_budget_left: Option<f64>,
+    /// Its circuit breaker, when it declares one (`#[instrumented(breaker)]`) and the
+    /// host did not turn it off: state, trips, and the calls it rejected (which are not
+    /// in `calls`). See [`breaker`](crate::breaker).
+    pub breaker: Option<crate::model::breaker::BreakerSnapshot>,
     /// Calls by latency decade: below 10 µs, below 100 µs, 1 ms, 10 ms, 100 ms, 1 s,
     /// 10 s, and 10 s or more (each call counted by its bucket's midpoint, within 1.6 %):
     /// the status page draws it. Not serialized (the percentiles above say it in brief).

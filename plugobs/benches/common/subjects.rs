@@ -19,6 +19,12 @@ impl std::fmt::Display for BenchError {
 
 impl std::error::Error for BenchError {}
 
+impl From<plugobs::BreakerOpen> for BenchError {
+    fn from(_: plugobs::BreakerOpen) -> Self {
+        BenchError::Divisible
+    }
+}
+
 /// The tiny fallible body: an error for one input in 64.
 #[inline(always)]
 pub fn body(x: u64) -> Result<u64, BenchError> {

@@ -62,6 +62,7 @@ svg.p99 .line{stroke:#6a1b9a}
 .exemplar{font-size:.8em;font-family:monospace}
 .objective{font-size:.8em;color:#555}
 .objective .spent{color:#b71c1c;font-weight:600}
+.breaker{font-size:.8em;color:#555}.breaker .b-open,.breaker .b-half_open{color:var(--bad);font-weight:600}
 svg.hist rect{fill:#5c6bc0}
 svg.strip rect{fill:var(--dim)}
 svg.strip .h-healthy{fill:var(--ok)}svg.strip .h-degraded{fill:var(--warn)}svg.strip .h-unhealthy{fill:var(--bad)}
@@ -409,6 +410,7 @@ fn operations(out: &mut String, p: &PluginStats) {
             Escape(o.name),
         );
         objective(out, o);
+        breaker(out, o);
         let _ = write!(out, "</td><td class=\"num\">{}</td><td>", o.calls);
         let failed = o.errors + o.panics + o.cancelled;
         if failed == 0 {
@@ -499,6 +501,29 @@ fn objective(out: &mut String, o: &OperationStats) {
         },
         Escape(&parts.join(" · "))
     );
+}
+
+/// Under an operation's name, its circuit breaker: state, trips, calls rejected.
+fn breaker(out: &mut String, o: &OperationStats) {
+    let Some(b) = o.breaker else { return };
+    let state = b.state.as_str();
+    let _ = write!(
+        out,
+        "<div class=\"breaker\" data-breaker=\"{state}\" title=\"circuit breaker: calls it rejected did not reach the plugin and are not in the calls\">breaker <span class=\"b-{state}\">{}</span>",
+        state.replace('_', "-")
+    );
+    if b.trips > 0 {
+        let _ = write!(
+            out,
+            " · {} trip{}",
+            b.trips,
+            if b.trips == 1 { "" } else { "s" }
+        );
+    }
+    if b.rejected > 0 {
+        let _ = write!(out, " · {} rejected", b.rejected);
+    }
+    out.push_str("</div>");
 }
 
 /// `share` (1 = 100 %) as a percentage, with the decimals it needs (99.9 %, 62 %).
