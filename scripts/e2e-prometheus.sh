@@ -86,7 +86,7 @@ grep -q ' - 3 inhibit rules' <(amtool check-config "$work/alertmanager.yml") ||
 
 # Shortened so alerts fire within seconds; thresholds stay the defaults.
 settings=(--set rate_window=20s --set lifecycle_window=1m --set down_for=5s
-    --set error_ratio_for=5s --set unhealthy_for=5s --set slow_for=5s
+    --set error_ratio_for=5s --set unhealthy_for=5s --set slow_for=5s --set breaker_open_for=5s
     --set burn_window_scale=0.01 --set 'selector=job="plugobs"')
 "$cli" rules "${settings[@]}" >"$work/plugobs.rules.yml"
 "$cli" dashboard "${settings[@]}" >"$work/dashboard.json"

@@ -160,6 +160,7 @@ for host in sorted(HOSTS):
         ("PlugobsPluginLoadFailed", host, "broken_sink", "broken_sink"),
         ("PlugobsPluginUnhealthy", host, "sick_sink", "sick_sink"),
         ("PlugobsPluginLoadFailed", host, "kafka_sink", "eu"),
+        ("PlugobsCircuitBreakerOpen", host, "tripped_sink", "tripped_sink"),
     }
 expected.add(("PlugobsOperationErrorRatioHigh", HOST_A, "flaky_sink", "flaky_sink"))
 quiet = {(h, "steady_sink", "steady_sink") for h in HOSTS}

@@ -15,6 +15,7 @@ const ALERTS: &[&str] = &[
     "PlugobsPluginStartSlow",
     "PlugobsPluginFlapping",
     "PlugobsPluginUnhealthy",
+    "PlugobsCircuitBreakerOpen",
     "PlugobsHealthCheckTimeouts",
     "PlugobsHealthCheckStale",
     "PlugobsHealthRoundsOverrun",
@@ -155,6 +156,10 @@ fn every_aggregation_and_join_keeps_the_host_labels_and_the_instance() {
         r#"plugobs_plugin_health{status="unhealthy"} == 1"#
     );
     assert_eq!(
+        alert_expr("PlugobsCircuitBreakerOpen"),
+        r#"plugobs_plugin_circuit_breaker_state{state="closed"} == 0"#
+    );
+    assert_eq!(
         alert_expr("PlugobsHealthCheckTimeouts"),
         r#"sum by (job, host, plugin, kind, instance) (increase(plugobs_plugin_health_check_failures_total{reason="timeout"}[15m])) > 0"#
     );
@@ -169,11 +174,11 @@ fn every_aggregation_and_join_keeps_the_host_labels_and_the_instance() {
     let c = Config::default();
     assert_eq!(
         record_expr(&c, "plugobs:operation_error_ratio:rate5m"),
-        r#"sum by (job, host, plugin, kind, instance, operation) (rate(plugobs_plugin_operations_total{outcome=~"error|panic"}[5m])) / sum by (job, host, plugin, kind, instance, operation) (rate(plugobs_plugin_operations_total[5m]))"#
+        r#"sum by (job, host, plugin, kind, instance, operation) (rate(plugobs_plugin_operations_total{outcome=~"error|panic"}[5m])) / sum by (job, host, plugin, kind, instance, operation) (rate(plugobs_plugin_operations_total{outcome!="rejected"}[5m]))"#
     );
     assert_eq!(
         record_expr(&c, "plugobs:operation_calls:increase5m"),
-        "sum by (job, host, plugin, kind, instance, operation) (increase(plugobs_plugin_operations_total[5m]))"
+        r#"sum by (job, host, plugin, kind, instance, operation) (increase(plugobs_plugin_operations_total{outcome!="rejected"}[5m]))"#
     );
     assert_eq!(
         record_expr(&c, "plugobs:operation_latency_seconds:p99_5m"),
@@ -181,7 +186,7 @@ fn every_aggregation_and_join_keeps_the_host_labels_and_the_instance() {
     );
     assert_eq!(
         record_expr(&c, "plugobs:operation_error_ratio:rate3600s"),
-        r#"sum by (job, host, plugin, kind, instance, operation) (rate(plugobs_plugin_operations_total{outcome=~"error|panic"}[3600s])) / sum by (job, host, plugin, kind, instance, operation) (rate(plugobs_plugin_operations_total[3600s]))"#
+        r#"sum by (job, host, plugin, kind, instance, operation) (rate(plugobs_plugin_operations_total{outcome=~"error|panic"}[3600s])) / sum by (job, host, plugin, kind, instance, operation) (rate(plugobs_plugin_operations_total{outcome!="rejected"}[3600s]))"#
     );
     // No aggregation or join anywhere drops the host labels; per-plugin ones keep the
     // instance.
@@ -581,6 +586,8 @@ fn dashboard_has_host_variables_a_stat_row_a_state_timeline_and_a_worst_table() 
             ("timeseries", "Plugin instances by lifecycle state"),
             ("timeseries", "Mean load and start time by instance"),
             ("timeseries", "Calls per second by instance and operation"),
+            ("state-timeline", "Circuit breakers"),
+            ("timeseries", "Calls rejected by circuit breakers"),
             ("timeseries", "Error ratio by instance and operation"),
             ("timeseries", "Latency quantiles by operation"),
             ("timeseries", "Calls in flight"),
@@ -665,7 +672,15 @@ fn every_panel_is_filtered_by_the_host_variables_and_names_the_host_in_its_legen
             "{{job}} {{host}} {{plugin}}/{{instance}} start",
         ),
         (
-            "sum by (job, host, plugin, instance, operation) (rate(plugobs_plugin_operations_total{P}[$__rate_interval]))",
+            r#"sum by (job, host, plugin, instance, operation) (rate(plugobs_plugin_operations_total{outcome!="rejected",P}[$__rate_interval]))"#,
+            "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}}",
+        ),
+        (
+            r#"max by (job, host, plugin, instance, operation) ((plugobs_plugin_circuit_breaker_state{state="closed",P} == 1) * 0 or (plugobs_plugin_circuit_breaker_state{state="half_open",P} == 1) * 1 or (plugobs_plugin_circuit_breaker_state{state="open",P} == 1) * 2)"#,
+            "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}}",
+        ),
+        (
+            r#"sum by (job, host, plugin, instance, operation) (rate(plugobs_plugin_operations_total{outcome="rejected",P}[$__rate_interval]))"#,
             "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}}",
         ),
         (

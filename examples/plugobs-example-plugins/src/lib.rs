@@ -70,6 +70,8 @@ pub enum SinkError {
     },
     /// Local I/O failed.
     Io(std::io::Error),
+    /// The operation's circuit breaker is open: the call was not made.
+    BreakerOpen(plugobs::BreakerOpen),
 }
 
 impl fmt::Display for SinkError {
@@ -83,6 +85,7 @@ impl fmt::Display for SinkError {
                 write!(f, "{request}: no answer after {after:?}")
             }
             SinkError::Io(e) => write!(f, "i/o error: {e}"),
+            SinkError::BreakerOpen(e) => e.fmt(f),
         }
     }
 }
@@ -99,6 +102,13 @@ impl std::error::Error for SinkError {
 impl From<std::io::Error> for SinkError {
     fn from(e: std::io::Error) -> Self {
         SinkError::Io(e)
+    }
+}
+
+/// What an operation with `#[instrumented(breaker)]` returns while its breaker is open.
+impl From<plugobs::BreakerOpen> for SinkError {
+    fn from(e: plugobs::BreakerOpen) -> Self {
+        SinkError::BreakerOpen(e)
     }
 }
 

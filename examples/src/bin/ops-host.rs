@@ -6,6 +6,9 @@
 //! - `sick_sink`'s health hook says unhealthy: `PlugobsPluginUnhealthy`;
 //! - `flaky_sink` fails every other write: `PlugobsOperationErrorRatioHigh`;
 //! - `steady_sink` is fine: no alert names it;
+//! - `tripped_sink`'s destination is down: three failed writes in a row open the circuit
+//!   breaker of `write` for an hour, and every later write is rejected at once:
+//!   `PlugobsCircuitBreakerOpen`;
 //! - `kafka_sink` has two configured instances (two clusters): `us` runs, `eu` is given a
 //!   configuration its constructor refuses (reason `config`): `PlugobsPluginLoadFailed`
 //!   for instance `eu` only.
@@ -30,6 +33,13 @@ pub trait Sink: Send + Sync {
 #[derive(Debug, plugobs::ErrorKind)]
 pub enum SinkError {
     Rejected,
+    Unavailable,
+}
+
+impl From<plugobs::BreakerOpen> for SinkError {
+    fn from(_: plugobs::BreakerOpen) -> Self {
+        SinkError::Unavailable
+    }
 }
 
 #[plugobs::plugin(kind = "sink", provides = dyn Sink, start = Self::connect)]
@@ -89,6 +99,17 @@ impl Sink for FlakySink {
 #[plugobs::plugin(kind = "sink", provides = dyn Sink)]
 #[derive(Default)]
 pub struct SteadySink;
+
+#[plugobs::plugin(kind = "sink", provides = dyn Sink)]
+#[derive(Default)]
+pub struct TrippedSink;
+
+#[plugobs::instrumented(breaker(consecutive = 3, open_for = "1h"))]
+impl Sink for TrippedSink {
+    fn write(&self, _: u64) -> Result<(), SinkError> {
+        Err(SinkError::Rejected)
+    }
+}
 
 /// One configured instance per cluster.
 #[plugobs::plugin(kind = "sink", provides = dyn Sink, new = Self::from_config)]
@@ -156,7 +177,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The default instances of the plugins loaded without a name (not `load_all`: it
     // would load kafka_sink's default instance too, with no configuration).
     let mut sinks = Vec::new();
-    for plugin in ["broken_sink", "flaky_sink", "sick_sink", "steady_sink"] {
+    for plugin in [
+        "broken_sink",
+        "flaky_sink",
+        "sick_sink",
+        "steady_sink",
+        "tripped_sink",
+    ] {
         match registry.load::<dyn Sink>(plugin) {
             Ok(sink) => sinks.push(sink),
             Err(e) => eprintln!("{e}"),

@@ -30,6 +30,40 @@ impl Sink for StdoutSink {
     }
 }
 
+/// Pages the on-call for server errors (`status=5xx`) through a paging API, which is down
+/// for the whole quick start.
+///
+/// Its `page` operation has a circuit breaker, `#[instrumented(breaker(consecutive = 2))]`:
+/// after two failed pages in a row it opens, and the next pages fail at once with
+/// [`SinkError::BreakerOpen`] instead of waiting on a dead API. Those calls are counted
+/// as `outcome="rejected"`, not as errors of the plugin; the breaker's state and trips are
+/// series of their own, and the instance is `degraded` while the breaker is open.
+#[plugobs::plugin(kind = "sink", provides = dyn Sink)]
+#[derive(Debug, Default)]
+pub struct PagerSink;
+
+#[plugobs::instrumented]
+impl Sink for PagerSink {
+    fn write(&self, line: &str) -> Result<(), SinkError> {
+        if line.contains(" status=5") {
+            self.page(line)?;
+        }
+        Ok(())
+    }
+}
+
+#[plugobs::instrumented(breaker(consecutive = 2, open_for = "1m"))]
+impl PagerSink {
+    fn page(&self, line: &str) -> Result<(), SinkError> {
+        std::hint::black_box(line);
+        // Simulated, so the quick start behaves the same on every machine.
+        Err(SinkError::Unavailable {
+            endpoint: "https://pager.example/v2/enqueue".to_owned(),
+            reason: "503 Service Unavailable".to_owned(),
+        })
+    }
+}
+
 /// The largest body the webhook accepts, in bytes.
 const WEBHOOK_MAX_BODY: usize = 1024;
 
