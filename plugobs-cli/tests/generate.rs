@@ -609,7 +609,12 @@ fn dashboard_has_host_variables_a_stat_row_a_state_timeline_and_a_worst_table() 
     assert_eq!(timeline["1"]["text"], "healthy");
     // The latency panel: its last target reads the buckets and asks for their exemplars;
     // no other target of the dashboard does.
-    let latency = panels[10]["targets"].as_array().unwrap();
+    let latency = panels
+        .iter()
+        .find(|p| p["title"] == "Latency quantiles by operation")
+        .unwrap()["targets"]
+        .as_array()
+        .unwrap();
     assert_eq!(latency.last().unwrap()["exemplar"], true);
     let with_exemplars = panels
         .iter()
