@@ -46,15 +46,15 @@
 //! Readers ([`read`]) copy each slot under its sequence number and retry a slot being
 //! written; exemplars older than [`max_age`] are left out when rendered.
 
-use std::sync::atomic::AtomicBool;
+// std's atomics, not `core::sync`'s: the seqlock is not among the loom models.
+use std::sync::atomic::{
+    AtomicBool, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::time::Duration;
 
 use once_cell::race::OnceBox;
 
-use crate::core::sync::{
-    AtomicU64,
-    Ordering::{Acquire, Relaxed, Release},
-};
 use crate::model::exemplar::Exemplar;
 use crate::model::names::OPERATION_BUCKETS;
 
@@ -78,10 +78,8 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
 
 static ON: AtomicBool = AtomicBool::new(false);
-static INTERVAL_NANOS: std::sync::atomic::AtomicU64 =
-    std::sync::atomic::AtomicU64::new(DEFAULT_INTERVAL.as_nanos() as u64);
-static MAX_AGE_NANOS: std::sync::atomic::AtomicU64 =
-    std::sync::atomic::AtomicU64::new(DEFAULT_MAX_AGE.as_nanos() as u64);
+static INTERVAL_NANOS: AtomicU64 = AtomicU64::new(DEFAULT_INTERVAL.as_nanos() as u64);
+static MAX_AGE_NANOS: AtomicU64 = AtomicU64::new(DEFAULT_MAX_AGE.as_nanos() as u64);
 
 /// Turns exemplars on: from now on, timed calls that end inside a span with a sampled
 /// OpenTelemetry context leave exemplars (at most one per bucket per [`interval`]). Off
