@@ -21,8 +21,9 @@
 //!   `Context` (a thread-local read, no lock: `tracing-opentelemetry` attaches a span's
 //!   context to it while the span is entered, its default "context activation"). With a
 //!   valid, sampled context: a compare-and-swap that claims the slot for the interval (a
-//!   thread that loses the race does nothing more), a wall-clock read and seven relaxed
-//!   stores between two sequence stores — at most once per bucket per interval. Without
+//!   thread that loses the race does nothing more), a wall-clock read and six relaxed
+//!   stores between a compare-and-swap and a store of the slot's sequence number — at
+//!   most once per bucket per interval. Without
 //!   one, once any call in the process found one attached (the layer attaches them):
 //!   nothing more, and the slot stays due (so a later call inside a span can still be
 //!   kept). Until then, a second thread-local read asks whether a `tracing` span is
