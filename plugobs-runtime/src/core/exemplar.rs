@@ -23,10 +23,9 @@
 //!   valid, sampled context: a compare-and-swap that claims the slot for the interval (a
 //!   thread that loses the race does nothing more), a wall-clock read and six relaxed
 //!   stores between a compare-and-swap and a store of the slot's sequence number — at
-//!   most once per bucket per interval. Without
-//!   one, once any call in the process found one attached (the layer attaches them):
-//!   nothing more, and the slot stays due (so a later call inside a span can still be
-//!   kept). Until then, a second thread-local read asks whether a `tracing` span is
+//!   most once per bucket per interval. Without one, once any call in the process found
+//!   one attached (the layer attaches them): nothing more, and the slot stays due (so a
+//!   later call inside a span can still be kept). Until then, a second thread-local read asks whether a `tracing` span is
 //!   current: if not, nothing more; if so (a layer without context activation, or no
 //!   OpenTelemetry layer at all), the slot is claimed first, then the span's context is
 //!   asked of `tracing-opentelemetry`'s `OpenTelemetrySpanExt::context`, which takes
