@@ -25,10 +25,10 @@
 //!   stores between a compare-and-swap and a store of the slot's sequence number — at
 //!   most once per bucket per interval. Without one, once any call in the process found
 //!   one attached (the layer attaches them): nothing more, and the slot stays due (so a
-//!   later call inside a span can still be kept). Until then, a second thread-local read asks whether a `tracing` span is
-//!   current: if not, nothing more; if so (a layer without context activation, or no
-//!   OpenTelemetry layer at all), the slot is claimed first, then the span's context is
-//!   asked of `tracing-opentelemetry`'s `OpenTelemetrySpanExt::context`, which takes
+//!   later call inside a span can still be kept). Until then, a second thread-local read
+//!   asks whether a `tracing` span is current: if not, nothing more; if so (a layer
+//!   without context activation, or no OpenTelemetry layer at all), the slot is claimed
+//!   first, then the span's context is asked of `tracing-opentelemetry`'s `OpenTelemetrySpanExt::context`, which takes
 //!   `tracing-subscriber`'s lock on that span's extensions (a `RwLock` write) and builds
 //!   the OpenTelemetry span if it was not built yet — so that lock is taken at most once
 //!   per bucket per interval.
