@@ -28,10 +28,10 @@
 //!   later call inside a span can still be kept). Until then, a second thread-local read
 //!   asks whether a `tracing` span is current: if not, nothing more; if so (a layer
 //!   without context activation, or no OpenTelemetry layer at all), the slot is claimed
-//!   first, then the span's context is asked of `tracing-opentelemetry`'s `OpenTelemetrySpanExt::context`, which takes
-//!   `tracing-subscriber`'s lock on that span's extensions (a `RwLock` write) and builds
-//!   the OpenTelemetry span if it was not built yet — so that lock is taken at most once
-//!   per bucket per interval.
+//!   first, then the span's context is asked of `tracing-opentelemetry`'s
+//!   `OpenTelemetrySpanExt::context`, which takes `tracing-subscriber`'s lock on that
+//!   span's extensions (a `RwLock` write) and builds the OpenTelemetry span if it was not
+//!   built yet — so that lock is taken at most once per bucket per interval.
 //!
 //! The first exemplar of a site allocates its table (about 1 KiB), once in the process's
 //! life. plugobs itself never waits on a lock here, and allocates nothing per call.
