@@ -56,7 +56,7 @@ pub use crate::telemetry::{alloc, busy};
 pub mod breaker {
     pub use crate::core::breaker::ManualClock;
     pub use crate::model::breaker::{
-        BreakerOpen, BreakerSettings, BreakerSnapshot, BreakerState, Trip,
+        BreakerOpen, BreakerOverride, BreakerSettings, BreakerSnapshot, BreakerState, Trip,
     };
 }
 pub use crate::model::breaker::BreakerOpen;

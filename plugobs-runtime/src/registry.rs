@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::core::cells::Histogram;
 use crate::core::site;
-use crate::model::breaker::BreakerSettings;
+use crate::model::breaker::{BreakerOverride, BreakerSettings};
 use crate::model::descriptor::PluginDescriptor;
 use crate::model::error::RegistryError;
 use crate::model::instance::InstanceName;
@@ -400,7 +400,7 @@ impl Registry {
         let d = self.lookup(plugin)?.descriptor();
         crate::core::plugin_cells::of(d)
             .breakers
-            .set_plugin(settings);
+            .set_plugin(BreakerOverride::replace(settings));
         site::apply_breakers(d);
         Ok(())
     }
@@ -430,6 +430,35 @@ impl Registry {
             0
         } else {
             cells.instances.slot_for(valid.as_str())?
+        };
+        cells
+            .breakers
+            .set_instance(slot, BreakerOverride::replace(settings));
+        site::apply_breakers(d);
+        Ok(())
+    }
+
+    /// Applies an instance's configured breaker settings (its section's `breaker` value).
+    #[cfg(feature = "serde")]
+    pub(crate) fn configure_instance_breaker(
+        &self,
+        plugin: &str,
+        instance: &str,
+        settings: BreakerOverride,
+    ) -> Result<(), RegistryError> {
+        let d = self.lookup(plugin)?.descriptor();
+        // Checked on the defaults: the override's own values must be in range.
+        if let Some(Err(message)) = settings
+            .apply(BreakerSettings::DEFAULT)
+            .map(|s| s.validate())
+        {
+            return Err(RegistryError::InvalidBreaker { message });
+        }
+        let cells = crate::core::plugin_cells::of(d);
+        let slot = if instance == d.name {
+            0
+        } else {
+            cells.instances.slot_for(instance)?
         };
         cells.breakers.set_instance(slot, settings);
         site::apply_breakers(d);

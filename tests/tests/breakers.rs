@@ -380,3 +380,101 @@ fn an_open_breaker_degrades_its_instance_and_the_host_can_change_or_turn_it_off(
     assert_eq!(sink.write(false), Ok(1));
     assert_eq!(breaker(registry).state, BreakerState::Closed);
 }
+
+/// Configured instances, each with its own `breaker` table.
+#[plugobs::plugin(kind = "sink", provides = dyn Sink)]
+#[derive(Default)]
+pub struct Configured;
+
+#[plugobs::instrumented(breaker(consecutive = 3, open_for = "1m"))]
+impl Sink for Configured {
+    fn write(&self, fail: bool) -> Result<u32, SinkError> {
+        if fail { Err(SinkError::Refused) } else { Ok(1) }
+    }
+}
+
+#[test]
+fn each_configured_instance_takes_its_breaker_settings_from_its_section() {
+    let (_serial, clock) = serial();
+    let registry = Box::leak(Box::new(
+        Registry::from_descriptors([Configured::DESCRIPTOR]).unwrap(),
+    ));
+    let file: toml::Table = toml::from_str(
+        r#"
+        [declared]
+        type = "configured"
+
+        [eager]
+        type = "configured"
+        breaker = { consecutive = 1, open_for = "5s" }
+
+        [off]
+        type = "configured"
+        breaker = false
+
+        [bad]
+        type = "configured"
+        breaker = { probes = 0 }
+
+        [typo]
+        type = "configured"
+        breaker = { consecutive = 2, timeout = "1s" }
+        "#,
+    )
+    .unwrap();
+    let report = registry.load_instances::<dyn Sink>(&file);
+    let failures: Vec<(&str, String)> = report
+        .failures
+        .iter()
+        .map(|f| (f.instance.as_str(), f.error.to_string()))
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            (
+                "bad",
+                "invalid instance `bad`: `breaker`: `probes` is an integer from 1 to 1000; found 0"
+                    .to_owned()
+            ),
+            (
+                "typo",
+                "invalid instance `typo`: `breaker`: unknown key `timeout` in `breaker`; expected one \
+                 of: consecutive, failure_ratio, window, min_calls, open_for, probes"
+                    .to_owned()
+            ),
+        ]
+    );
+    let by_name = |name: &str| report.loaded.iter().find(|l| l.instance() == name).unwrap();
+    // One failure trips `eager`; `declared` needs three; `off` never trips.
+    for name in ["declared", "eager", "off"] {
+        assert_eq!(by_name(name).write(true), Err(SinkError::Refused));
+    }
+    let state = |name: &str| {
+        let stats = registry.stats();
+        let p = stats.plugins.iter().find(|p| p.instance == name).unwrap();
+        p.operations[0].breaker.map(|b| b.state)
+    };
+    assert_eq!(state("eager"), Some(BreakerState::Open));
+    assert_eq!(state("declared"), Some(BreakerState::Closed));
+    assert_eq!(state("off"), None);
+    for _ in 0..5 {
+        assert_eq!(by_name("off").write(true), Err(SinkError::Refused));
+    }
+    // `eager` probes after its own 5 s.
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(by_name("eager").write(false), Ok(1));
+    assert_eq!(state("eager"), Some(BreakerState::Closed));
+
+    // `/plugins` serializes each breaker.
+    let json = serde_json::to_value(registry.stats()).unwrap();
+    let eager = json["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["instance"] == "eager")
+        .unwrap();
+    assert_eq!(
+        eager["operations"][0]["breaker"],
+        serde_json::json!({ "state": "closed", "trips": 1, "rejected": 0 })
+    );
+}

@@ -19,7 +19,7 @@ use crate::core::sync::{
     AtomicU32, AtomicU64,
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
-use crate::model::breaker::{BreakerSettings, BreakerState, Trip};
+use crate::model::breaker::{BreakerOverride, BreakerSettings, BreakerState, Trip};
 use crate::model::outcome::Outcome;
 
 const STATE_SHIFT: u32 = 62;
@@ -404,14 +404,14 @@ impl Word {
 
 /// The host's breaker settings for one plugin (in its
 /// [`PluginCells`](crate::core::plugin_cells::PluginCells)): for the plugin, and per
-/// instance slot; `None` inside turns breakers off.
+/// instance slot.
 #[derive(Debug, Default)]
 pub(crate) struct PluginBreakers(Mutex<HostSettings>);
 
 #[derive(Debug, Default)]
 struct HostSettings {
-    plugin: Option<Option<BreakerSettings>>,
-    instances: Vec<(usize, Option<BreakerSettings>)>,
+    plugin: Option<BreakerOverride>,
+    instances: Vec<(usize, BreakerOverride)>,
 }
 
 impl PluginBreakers {
@@ -419,13 +419,13 @@ impl PluginBreakers {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sets the plugin's breakers (`None`: off).
-    pub(crate) fn set_plugin(&self, settings: Option<BreakerSettings>) {
+    /// Sets the plugin's breakers.
+    pub(crate) fn set_plugin(&self, settings: BreakerOverride) {
         self.lock().plugin = Some(settings);
     }
 
-    /// Sets instance `slot`'s breakers (`None`: off).
-    pub(crate) fn set_instance(&self, slot: usize, settings: Option<BreakerSettings>) {
+    /// Sets instance `slot`'s breakers.
+    pub(crate) fn set_instance(&self, slot: usize, settings: BreakerOverride) {
         crate::core::running::outside(|| {
             let mut host = self.lock();
             host.instances.retain(|(s, _)| *s != slot);
@@ -433,9 +433,10 @@ impl PluginBreakers {
         });
     }
 
-    /// The settings of an operation declaring `code` on instance `slot`: the instance's,
-    /// else the plugin's, else the code's (`None` when the code declares no breaker: the
-    /// host cannot add one, since a rejection must convert to the operation's error).
+    /// The settings of an operation declaring `code` on instance `slot`: the code's, with
+    /// the plugin's override then the instance's applied (`None` when the code declares no
+    /// breaker: the host cannot add one, since a rejection must convert to the
+    /// operation's error; `Some(None)` when the host turned it off).
     pub(crate) fn effective(
         &self,
         slot: usize,
@@ -443,14 +444,20 @@ impl PluginBreakers {
     ) -> Option<Option<BreakerSettings>> {
         let code = code?;
         let host = self.lock();
-        Some(
+        let mut settings = Some(code);
+        for o in host.plugin.iter().chain(
             host.instances
                 .iter()
-                .find(|(s, _)| *s == slot)
-                .map(|(_, settings)| *settings)
-                .or(host.plugin)
-                .unwrap_or(Some(code)),
-        )
+                .filter(|(s, _)| *s == slot)
+                .map(|(_, o)| o),
+        ) {
+            settings = if o.off {
+                None
+            } else {
+                o.apply(settings.unwrap_or(code))
+            };
+        }
+        Some(settings)
     }
 }
 

@@ -595,6 +595,17 @@ impl Registry {
                 Some(Err(())) => Err(invalid("`type` must be a string: the name of a plugin")),
                 None => Err(invalid("no `type`: the name of the plugin to load")),
             };
+            // `breaker`: the instance's circuit breaker settings, not the plugin's.
+            let plugin = plugin.and_then(|plugin| match config.take("breaker") {
+                None => Ok(plugin),
+                Some(value) => crate::model::breaker::BreakerOverride::from_json(&value)
+                    .map_err(|m| invalid(&format!("`breaker`: {m}")))
+                    .and_then(|o| {
+                        self.configure_instance_breaker(&plugin, &instance, o)
+                            .map_err(|e| invalid(&format!("`breaker`: {e}")))
+                    })
+                    .map(|()| plugin),
+            });
             let loaded = match plugin {
                 Ok(plugin) => {
                     self.load_instance_with(&plugin, &instance, Ok(Some(config)), drive)
@@ -713,7 +724,9 @@ impl Registry {
 
     /// Loads and starts every instance of a configuration section as `S`, in name
     /// order: the shape of Vector's `[sinks.<id>]`, one table per instance name, the
-    /// plugin in its `type` field and the rest its configuration. Feature `serde`.
+    /// plugin in its `type` field, its circuit breaker settings in an optional `breaker`
+    /// field (see [`BreakerOverride`](crate::breaker::BreakerOverride)), and the rest its
+    /// configuration. Feature `serde`.
     ///
     /// ```
     /// # fn host(registry: &plugobs_runtime::Registry) {

@@ -20,7 +20,8 @@ pub enum Trip {
 }
 
 /// A breaker's settings: what trips it, how long it stays open, how many probes its
-/// half-open state lets through. See the [module docs](self) for the defaults.
+/// half-open state lets through. See [`breaker`](crate::breaker) for what each does;
+/// [`BreakerSettings::DEFAULT`] for the defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BreakerSettings {
     /// What trips it.
@@ -96,6 +97,232 @@ impl Default for BreakerSettings {
     fn default() -> Self {
         Self::DEFAULT
     }
+}
+
+/// The host's breaker settings for one instance, from its configuration section's
+/// `breaker` table (see [`Registry::load_instances`](crate::Registry::load_instances)):
+/// what it gives replaces the operation's declared settings, the rest stays as declared.
+/// `breaker = false` turns the instance's breakers off.
+///
+/// ```text
+/// [sinks.kafka-us]
+/// type = "kafka_sink"
+/// brokers = ["us-1:9092"]
+/// breaker = { consecutive = 3, open_for = "10s" }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BreakerOverride {
+    /// Turned off (`breaker = false`).
+    pub off: bool,
+    /// `consecutive = N`.
+    pub consecutive: Option<u32>,
+    /// `failure_ratio = "50%"`, in millionths.
+    pub failure_ppm: Option<u32>,
+    /// `window = "10s"`.
+    pub window: Option<Duration>,
+    /// `min_calls = N`.
+    pub min_calls: Option<u32>,
+    /// `open_for = "30s"`.
+    pub open_for: Option<Duration>,
+    /// `probes = N`.
+    pub probes: Option<u32>,
+}
+
+impl BreakerOverride {
+    /// Every setting replaced by `settings`; `None`: off.
+    pub fn replace(settings: Option<BreakerSettings>) -> BreakerOverride {
+        let Some(s) = settings else {
+            return BreakerOverride {
+                off: true,
+                ..Default::default()
+            };
+        };
+        let mut o = BreakerOverride {
+            open_for: Some(s.open_for),
+            probes: Some(s.probes),
+            ..Default::default()
+        };
+        match s.trip {
+            Trip::Consecutive(n) => o.consecutive = Some(n),
+            Trip::Ratio {
+                failure_ppm,
+                window,
+                min_calls,
+            } => {
+                o.failure_ppm = Some(failure_ppm);
+                o.window = Some(window);
+                o.min_calls = Some(min_calls);
+            }
+        }
+        o
+    }
+
+    /// `declared` with this override applied (`None`: off). A `consecutive` here selects
+    /// the consecutive rule; a ratio setting here selects the ratio rule, its other parts
+    /// from `declared` when it uses that rule, else from the defaults.
+    pub fn apply(&self, declared: BreakerSettings) -> Option<BreakerSettings> {
+        if self.off {
+            return None;
+        }
+        let mut s = declared;
+        if let Some(n) = self.consecutive {
+            s.trip = Trip::Consecutive(n);
+        } else if self.failure_ppm.is_some() || self.window.is_some() || self.min_calls.is_some() {
+            let (ppm, window, min) = match (declared.trip, BreakerSettings::DEFAULT.trip) {
+                (
+                    Trip::Ratio {
+                        failure_ppm,
+                        window,
+                        min_calls,
+                    },
+                    _,
+                )
+                | (
+                    Trip::Consecutive(_),
+                    Trip::Ratio {
+                        failure_ppm,
+                        window,
+                        min_calls,
+                    },
+                ) => (failure_ppm, window, min_calls),
+                (Trip::Consecutive(_), Trip::Consecutive(_)) => {
+                    (500_000, Duration::from_secs(10), 20)
+                }
+            };
+            s.trip = Trip::Ratio {
+                failure_ppm: self.failure_ppm.unwrap_or(ppm),
+                window: self.window.unwrap_or(window),
+                min_calls: self.min_calls.unwrap_or(min),
+            };
+        }
+        if let Some(d) = self.open_for {
+            s.open_for = d;
+        }
+        if let Some(n) = self.probes {
+            s.probes = n;
+        }
+        Some(s)
+    }
+
+    /// Reads a configuration's `breaker` value: `false` (off), `true` (as declared), or a
+    /// table of `consecutive`, `failure_ratio` (`"50%"`), `window` (`"10s"`),
+    /// `min_calls`, `open_for` (`"30s"`) and `probes`.
+    ///
+    /// # Errors
+    /// A message naming the key that is unknown or out of range.
+    #[cfg(feature = "serde")]
+    pub fn from_json(value: &serde_json::Value) -> Result<BreakerOverride, String> {
+        use serde_json::Value;
+        let table = match value {
+            Value::Bool(false) => {
+                return Ok(BreakerOverride {
+                    off: true,
+                    ..Default::default()
+                });
+            }
+            Value::Bool(true) => return Ok(BreakerOverride::default()),
+            Value::Object(table) => table,
+            _ => return Err("`breaker` is `false`, `true` or a table of settings".to_owned()),
+        };
+        let mut o = BreakerOverride::default();
+        let int = |key: &str, v: &Value, min: u64, max: u64| -> Result<u32, String> {
+            v.as_u64()
+                .filter(|n| (min..=max).contains(n))
+                .map(|n| n as u32)
+                .ok_or_else(|| format!("`{key}` is an integer from {min} to {max}; found {v}"))
+        };
+        let text = |key: &str, v: &Value| -> Result<String, String> {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("`{key}` is a string; found {v}"))
+        };
+        for (key, v) in table {
+            match key.as_str() {
+                "consecutive" => o.consecutive = Some(int(key, v, 1, u64::from(u32::MAX))?),
+                "min_calls" => o.min_calls = Some(int(key, v, 0, u64::from(u32::MAX))?),
+                "probes" => {
+                    o.probes = Some(int(key, v, 1, u64::from(BreakerSettings::MAX_PROBES))?);
+                }
+                "failure_ratio" => o.failure_ppm = Some(parse_ratio(&text(key, v)?)?),
+                "window" => o.window = Some(parse_duration(key, &text(key, v)?)?),
+                "open_for" => o.open_for = Some(parse_duration(key, &text(key, v)?)?),
+                other => {
+                    return Err(format!(
+                        "unknown key `{other}` in `breaker`; expected one of: consecutive, \
+                         failure_ratio, window, min_calls, open_for, probes"
+                    ));
+                }
+            }
+        }
+        if o.consecutive.is_some()
+            && (o.failure_ppm.is_some() || o.window.is_some() || o.min_calls.is_some())
+        {
+            return Err(
+                "`consecutive` replaces the ratio rule: give it or `failure_ratio`, \
+                        `window` and `min_calls`, not both"
+                    .to_owned(),
+            );
+        }
+        Ok(o)
+    }
+}
+
+/// `"50%"` in millionths: above 0 and at most 100, at most 4 decimals.
+#[cfg(feature = "serde")]
+fn parse_ratio(text: &str) -> Result<u32, String> {
+    let wrong = || {
+        format!(
+            "`failure_ratio` is a percentage above 0 and at most 100, like \"50%\"; found {text:?}"
+        )
+    };
+    let number = text.trim().strip_suffix('%').ok_or_else(wrong)?.trim_end();
+    let (whole, decimals) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty()
+        || whole.len() > 3
+        || decimals.len() > 4
+        || !whole
+            .bytes()
+            .chain(decimals.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return Err(wrong());
+    }
+    let mut ppm: u32 = whole.parse::<u32>().map_err(|_| wrong())? * 10_000;
+    for (i, b) in decimals.bytes().enumerate() {
+        ppm += u32::from(b - b'0') * 10u32.pow(3 - i as u32);
+    }
+    if ppm == 0 || ppm > 1_000_000 {
+        return Err(wrong());
+    }
+    Ok(ppm)
+}
+
+/// `"30s"`, `"500ms"`, `"5m"`, `"1h"`: above 0 and at most a day.
+#[cfg(feature = "serde")]
+fn parse_duration(key: &str, text: &str) -> Result<Duration, String> {
+    let wrong = || {
+        format!(
+            "`{key}` is a duration with its unit (ms, s, m, h) of at most a day, like \"30s\"; found {text:?}"
+        )
+    };
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(wrong)?;
+    let (number, unit) = t.split_at(split);
+    let per = match unit.trim() {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3_600.0,
+        _ => return Err(wrong()),
+    };
+    let value: f64 = number.parse().map_err(|_| wrong())?;
+    let seconds = value * per;
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(wrong());
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// A breaker's state.

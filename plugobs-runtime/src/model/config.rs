@@ -69,6 +69,14 @@ impl InstanceConfig {
         }
     }
 
+    /// Removes the field `key` (a section entry's `breaker`), if it is a map.
+    pub(crate) fn take(&mut self, key: &str) -> Option<serde_json::Value> {
+        let serde_json::Value::Object(map) = &mut self.value else {
+            return None;
+        };
+        map.remove(key)
+    }
+
     /// The entries of a map, in the order the format gave them (`None` when it is not a
     /// map).
     pub(crate) fn into_entries(self) -> Option<Vec<(String, InstanceConfig)>> {

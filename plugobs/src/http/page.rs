@@ -643,4 +643,51 @@ mod tests {
         assert_eq!(ratio(1, 3), "33.3%");
         assert_eq!(ratio(0, 0), "-");
     }
+
+    #[test]
+    fn a_breaker_shows_under_its_operation() {
+        use plugobs_runtime::breaker::{BreakerSnapshot, BreakerState};
+        let stats = OperationStats {
+            name: "page",
+            calls: 2,
+            ok: 0,
+            errors: 2,
+            errors_by_kind: Default::default(),
+            panics: 0,
+            cancelled: 0,
+            in_flight: 0,
+            mean: None,
+            p50: None,
+            p90: None,
+            p99: None,
+            max: None,
+            cpu: None,
+            sampled: None,
+            timed_calls: 2,
+            objective: None,
+            latency_objective: None,
+            error_budget_left: None,
+            breaker: Some(BreakerSnapshot {
+                state: BreakerState::HalfOpen,
+                trips: 2,
+                rejected: 7,
+            }),
+            latency_by_decade: [0; 8],
+        };
+        let mut out = String::new();
+        breaker(&mut out, &stats);
+        assert_eq!(
+            out,
+            "<div class=\"breaker\" data-breaker=\"half_open\" title=\"circuit breaker: calls it rejected did not reach the plugin and are not in the calls\">breaker <span class=\"b-half_open\">half-open</span> · 2 trips · 7 rejected</div>"
+        );
+        let mut none = String::new();
+        breaker(
+            &mut none,
+            &OperationStats {
+                breaker: None,
+                ..stats
+            },
+        );
+        assert_eq!(none, "");
+    }
 }
