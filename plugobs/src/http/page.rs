@@ -673,6 +673,7 @@ mod tests {
                 rejected: 7,
             }),
             latency_by_decade: [0; 8],
+            exemplar: None,
         };
         let mut out = String::new();
         breaker(&mut out, &stats);
@@ -688,6 +689,66 @@ mod tests {
                 ..stats
             },
         );
+        assert_eq!(none, "");
+    }
+
+    #[test]
+    fn an_exemplar_shows_under_p99_linked_when_a_template_is_set() {
+        use plugobs_runtime::exemplars::SlowExemplar;
+        let mut stats = OperationStats {
+            name: "write",
+            calls: 1,
+            ok: 1,
+            errors: 0,
+            errors_by_kind: Default::default(),
+            panics: 0,
+            cancelled: 0,
+            in_flight: 0,
+            mean: None,
+            p50: None,
+            p90: None,
+            p99: None,
+            max: None,
+            cpu: None,
+            sampled: None,
+            timed_calls: 1,
+            objective: None,
+            latency_objective: None,
+            error_budget_left: None,
+            breaker: None,
+            latency_by_decade: [0; 8],
+            exemplar: Some(SlowExemplar {
+                trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".to_owned(),
+                span_id: "00f067aa0ba902b7".to_owned(),
+                latency: Duration::from_micros(4300),
+                at: std::time::UNIX_EPOCH,
+                link: None,
+            }),
+        };
+        let cases = [
+            (
+                None,
+                "<br><span class=\"exemplar\" data-trace-id=\"4bf92f3577b34da6a3ce929d0e0e4736\" \
+                 title=\"slowest recent call: 4.30ms in trace 4bf92f3577b34da6a3ce929d0e0e4736\">\
+                 trace 4bf92f35…</span>",
+            ),
+            (
+                Some("http://j/trace/4bf92f3577b34da6a3ce929d0e0e4736?a=1&b=2"),
+                "<br><a class=\"exemplar\" data-trace-id=\"4bf92f3577b34da6a3ce929d0e0e4736\" \
+                 href=\"http://j/trace/4bf92f3577b34da6a3ce929d0e0e4736?a=1&amp;b=2\" \
+                 title=\"slowest recent call: 4.30ms in trace 4bf92f3577b34da6a3ce929d0e0e4736\">\
+                 trace 4bf92f35…</a>",
+            ),
+        ];
+        for (link, expected) in cases {
+            stats.exemplar.as_mut().unwrap().link = link.map(str::to_owned);
+            let mut out = String::new();
+            exemplar(&mut out, &stats);
+            assert_eq!(out, expected);
+        }
+        let mut none = String::new();
+        stats.exemplar = None;
+        exemplar(&mut none, &stats);
         assert_eq!(none, "");
     }
 }
