@@ -51,6 +51,7 @@ store!(TracedStore);
 store!(SwitchedStore);
 store!(CheckedStore);
 store!(LinkedStore);
+store!(ShardedStore);
 
 #[async_trait::async_trait]
 pub trait Lookup: Send + Sync {
@@ -292,6 +293,41 @@ fn the_openmetrics_text_is_valid_and_the_prometheus_text_has_no_exemplar() {
 
     promtool::check_openmetrics(&text);
     promtool::check_metrics(&prometheus);
+}
+
+#[test]
+fn each_instance_shows_its_own_calls_exemplars() {
+    let _settings = settings();
+    exemplars::set_interval(Duration::ZERO);
+    let (exporter, provider, subscriber) = in_memory();
+    let registry = Registry::from_descriptors([ShardedStore::DESCRIPTOR]).unwrap();
+    // Loaded (and kept running) outside the subscriber's scope: only the calls need it.
+    let eu = registry
+        .load_instance_without_config::<dyn Store>("sharded_store", "eu")
+        .unwrap();
+    let us = registry
+        .load_instance_without_config::<dyn Store>("sharded_store", "us")
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("eu_request").in_scope(|| eu.put("k").unwrap());
+        tracing::info_span!("us_request").in_scope(|| us.put("k").unwrap());
+    });
+    let spans = finished(&exporter, &provider);
+    let text = exposition::render(&registry, Format::OpenMetrics);
+    let samples = openmetrics::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    for (instance, request) in [("eu", "eu_request"), ("us", "us_request")] {
+        let trace = format!("{:032x}", trace_id(span_named(&spans, request)));
+        let kept: Vec<&str> = samples
+            .iter()
+            .filter(|s| {
+                s.labels
+                    .iter()
+                    .any(|(n, v)| n == "instance" && v == instance)
+            })
+            .filter_map(|s| Some(s.exemplar.as_ref()?.labels["trace_id"].as_str()))
+            .collect();
+        assert_eq!(kept, [trace.as_str()], "instance {instance}:\n{text}");
+    }
 }
 
 /// `GET path` on a server on loopback: (head, body).

@@ -2,11 +2,14 @@
 //! with an OpenTelemetry context may leave its trace id and span id as the exemplar of
 //! the Prometheus bucket of `plugobs_plugin_operation_duration_seconds` it landed in.
 //!
-//! Each operation site has a small table, allocated on its first exemplar: one slot per
-//! bucket of [`OPERATION_BUCKETS`](crate::model::names::OPERATION_BUCKETS) and one for
-//! `+Inf`, a cache line each, holding when it was last claimed (a TSC reading), the trace
-//! id, span id, value, wall-clock time and instance of its exemplar, all atomics written
-//! under a per-slot sequence number (a seqlock whose writer never waits: it skips).
+//! Each operation site has a small table, allocated on its first exemplar: per bucket of
+//! [`OPERATION_BUCKETS`](crate::model::names::OPERATION_BUCKETS) and `+Inf`, when it was
+//! last claimed (a TSC reading, shared by the site's instances), and per instance that
+//! kept one, a lane of one slot per bucket, a cache line each, holding the trace id, span
+//! id, value and wall-clock time of its exemplar, all atomics written under the slot's
+//! sequence number (a seqlock whose writer never waits: it skips). One instance's calls
+//! never replace another's exemplars; the instances of a site share its budget of one
+//! new exemplar per bucket per interval.
 //!
 //! What a timed call pays at its end, after its bucket and sum are counted:
 //!
@@ -33,8 +36,9 @@
 //!   span's extensions (a `RwLock` write) and builds the OpenTelemetry span if it was not
 //!   built yet — so that lock is taken at most once per bucket per interval.
 //!
-//! The first exemplar of a site allocates its table (about 1 KiB), once in the process's
-//! life. plugobs itself never waits on a lock here, and allocates nothing per call.
+//! The first exemplar of a site allocates its table (about 200 bytes), and the first of
+//! each instance its lane (about 1 KiB), once in the process's life. plugobs itself never
+//! waits on a lock here, and allocates nothing per call.
 //!
 //! A call whose trace is not sampled keeps nothing (its trace would not be found). The
 //! span id is that of the span current when the call ends: the operation's own span for
@@ -55,6 +59,7 @@ use std::time::Duration;
 
 use once_cell::race::OnceBox;
 
+use crate::core::per_instance::PerInstance;
 use crate::model::exemplar::Exemplar;
 use crate::model::names::OPERATION_BUCKETS;
 
@@ -152,27 +157,29 @@ pub(crate) fn slot_of(nanos: u64) -> usize {
     i
 }
 
-/// One bucket's exemplar. A cache line: two slots are never written by one store.
+/// One bucket's exemplar of one instance. A cache line: two are never written by one
+/// store.
 #[derive(Default)]
 #[repr(align(64))]
 struct Slot {
-    /// Odd while a writer writes.
+    /// Odd while a writer writes; 0: never written.
     seq: AtomicU64,
-    /// The TSC reading of the last claim; 0: never claimed.
-    claimed: AtomicU64,
     trace_hi: AtomicU64,
     trace_lo: AtomicU64,
     span: AtomicU64,
     value: AtomicU64,
     unix: AtomicU64,
-    /// The instance slot of the call.
-    instance: AtomicU64,
 }
 
-/// The exemplar slots of one operation site.
+/// The exemplar slots of one operation site: when each bucket was last claimed (shared
+/// by the site's instances: at most one exemplar per bucket per interval per site), and
+/// each instance's own exemplars, so that one instance's calls never replace another's.
 #[derive(Default)]
 pub(crate) struct ExemplarTable {
-    slots: [Slot; SLOTS],
+    /// Per bucket, the TSC reading of its last claim; 0: never claimed.
+    claimed: [AtomicU64; SLOTS],
+    /// Per instance slot, its exemplars by bucket; allocated on its first.
+    lanes: PerInstance<Box<[Slot; SLOTS]>>,
 }
 
 /// The table of one site: allocated on its first exemplar.
@@ -194,29 +201,36 @@ pub(crate) fn offer(
     }
     let at = slot_of(nanos);
     if let Some(t) = table.get() {
-        let last = t.slots[at].claimed.load(Relaxed);
+        let last = t.claimed[at].load(Relaxed);
         if last != 0 && clock.delta_as_nanos(last, end) < INTERVAL_NANOS.load(Relaxed) {
             return;
         }
     }
-    capture(table, clock, at, nanos, end, instance());
+    capture(table, clock, at, nanos, end, instance);
 }
 
 /// The due path: claims the slot, looks for a context, writes the exemplar.
 #[cold]
 #[inline(never)]
-fn capture(table: &Table, clock: &quanta::Clock, at: usize, nanos: u64, end: u64, instance: usize) {
+fn capture(
+    table: &Table,
+    clock: &quanta::Clock,
+    at: usize,
+    nanos: u64,
+    end: u64,
+    instance: impl FnOnce() -> usize,
+) {
     let t = match table.get() {
         Some(t) => t,
         None => crate::core::running::outside(|| table.get_or_init(Box::default)),
     };
-    let slot = &t.slots[at];
-    let last = slot.claimed.load(Relaxed);
+    let claimed = &t.claimed[at];
+    let last = claimed.load(Relaxed);
     if last != 0 && clock.delta_as_nanos(last, end) < INTERVAL_NANOS.load(Relaxed) {
         return;
     }
     let ids = match context::attached() {
-        Some(ids) => claim(slot, last, end).then_some(ids),
+        Some(ids) => claim(claimed, last, end).then_some(ids),
         // No context attached, in a process where the layer attaches them (some call
         // found one): nothing to keep, nothing claimed (a call inside a span may come
         // next). One thread-local read.
@@ -226,26 +240,29 @@ fn capture(table: &Table, clock: &quanta::Clock, at: usize, nanos: u64, end: u64
         None if !context::in_span() => None,
         // A span but no context attached: asked of the layer below once the slot is
         // claimed, so its lock is taken at most once per bucket per interval.
-        None if claim(slot, last, end) => context::of_current_span(),
+        None if claim(claimed, last, end) => context::of_current_span(),
         None => None,
     };
     let Some((trace_id, span_id)) = ids else {
         return;
     };
-    let unix = now_unix_nanos();
-    write(slot, trace_id, span_id, nanos, unix, instance);
+    // Slots are below MAX_INSTANCE_NAMES: a lane is always found.
+    let Some(lane) = t.lanes.get_or_init(instance(), Box::default) else {
+        return;
+    };
+    write(&lane[at], trace_id, span_id, nanos, now_unix_nanos());
 }
 
 /// Claims `slot` for this interval: one caller per bucket per interval goes on. A TSC
 /// reading is never 0.
-fn claim(slot: &Slot, last: u64, end: u64) -> bool {
-    slot.claimed
+fn claim(claimed: &AtomicU64, last: u64, end: u64) -> bool {
+    claimed
         .compare_exchange(last, end.max(1), Relaxed, Relaxed)
         .is_ok()
 }
 
 /// Writes an exemplar under the slot's sequence number; skips if another writer is in.
-fn write(slot: &Slot, trace_id: u128, span_id: u64, nanos: u64, unix: u64, instance: usize) {
+fn write(slot: &Slot, trace_id: u128, span_id: u64, nanos: u64, unix: u64) {
     let seq = slot.seq.load(Relaxed);
     if seq & 1 == 1
         || slot
@@ -261,12 +278,11 @@ fn write(slot: &Slot, trace_id: u128, span_id: u64, nanos: u64, unix: u64, insta
     slot.span.store(span_id, Relaxed);
     slot.value.store(nanos, Relaxed);
     slot.unix.store(unix, Relaxed);
-    slot.instance.store(instance as u64, Relaxed);
     slot.seq.store(seq.wrapping_add(2), Release);
 }
 
 /// A consistent copy of a slot's exemplar, if it has one.
-fn read_slot(slot: &Slot) -> Option<(Exemplar, usize)> {
+fn read_slot(slot: &Slot) -> Option<Exemplar> {
     for _ in 0..64 {
         let before = slot.seq.load(Acquire);
         if before == 0 {
@@ -284,10 +300,9 @@ fn read_slot(slot: &Slot) -> Option<(Exemplar, usize)> {
             value_nanos: slot.value.load(Relaxed),
             unix_nanos: slot.unix.load(Relaxed),
         };
-        let instance = slot.instance.load(Relaxed) as usize;
         std::sync::atomic::fence(Acquire);
         if slot.seq.load(Relaxed) == before {
-            return Some((exemplar, instance));
+            return Some(exemplar);
         }
     }
     None
@@ -296,16 +311,12 @@ fn read_slot(slot: &Slot) -> Option<(Exemplar, usize)> {
 /// The exemplars a site keeps for instance `instance`: (bucket position, exemplar), in
 /// bucket order, whatever their age.
 pub(crate) fn read(table: &Table, instance: usize) -> Vec<(usize, Exemplar)> {
-    let Some(t) = table.get() else {
+    let Some(lane) = table.get().and_then(|t| t.lanes.get(instance)) else {
         return Vec::new();
     };
-    t.slots
-        .iter()
+    lane.iter()
         .enumerate()
-        .filter_map(|(at, slot)| {
-            let (e, i) = read_slot(slot)?;
-            (i == instance).then_some((at, e))
-        })
+        .filter_map(|(at, slot)| Some((at, read_slot(slot)?)))
         .collect()
 }
 
@@ -410,17 +421,17 @@ mod tests {
     fn a_written_slot_reads_back_and_a_busy_writer_is_skipped() {
         let slot = Slot::default();
         assert_eq!(read_slot(&slot), None);
-        write(&slot, u128::MAX - 1, 7, 42, 1_000, 3);
+        write(&slot, u128::MAX - 1, 7, 42, 1_000);
         let e = Exemplar {
             trace_id: u128::MAX - 1,
             span_id: 7,
             value_nanos: 42,
             unix_nanos: 1_000,
         };
-        assert_eq!(read_slot(&slot), Some((e, 3)));
+        assert_eq!(read_slot(&slot), Some(e));
         // A writer in the middle (odd sequence): another one skips, readers give up.
         slot.seq.store(3, Relaxed);
-        write(&slot, 1, 1, 1, 1, 1);
+        write(&slot, 1, 1, 1, 1);
         assert_eq!(slot.trace_lo.load(Relaxed), u64::MAX - 1);
         assert_eq!(read_slot(&slot), None);
     }
