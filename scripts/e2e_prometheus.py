@@ -86,13 +86,21 @@ for cells in rows:
     def all_series():
         return api("series", **{"match[]": match})
 
-    # Errors are counted where calls fail: flaky_sink on HOST_A only.
-    hosts = {HOST_A} if name == "plugobs_plugin_errors_total" else HOSTS
+    # Errors are counted where calls fail: flaky_sink on HOST_A, tripped_sink (until its
+    # breaker opens) on both.
+    hosts = HOSTS
     series = until(
         f"series of {match} from {', '.join(sorted(hosts))}",
         lambda: (s := all_series()) and {x["host"] for x in s} == hosts and s,
         60,
     )
+    # The discovery of the plugins linked in has no `source` (only a directory discovered
+    # at run time has one): both shapes are expected, each at least once.
+    if name == "plugobs_discovery_duration_seconds":
+        shapes = {frozenset(s) for s in series}
+        if shapes != {frozenset(want), frozenset(want - {"source"})}:
+            sys.exit(f"FAIL: {match} has label names {sorted(map(sorted, shapes))}, expected {sorted(want)} and the same without source")
+        series = [s for s in series if "source" in s]
     wrong = [s for s in series if set(s) != want]
     if wrong:
         sys.exit(f"FAIL: {match} has label names {sorted(wrong[0])}, expected {sorted(want)}")
@@ -164,6 +172,7 @@ for host in sorted(HOSTS):
     }
 expected.add(("PlugobsOperationErrorRatioHigh", HOST_A, "flaky_sink", "flaky_sink"))
 quiet = {(h, "steady_sink", "steady_sink") for h in HOSTS}
+quiet |= {(h, "echo_sink", "echo_sink") for h in HOSTS}  # found at run time, fine
 quiet |= {(h, "kafka_sink", "us") for h in HOSTS}
 quiet.add((HOST_B, "flaky_sink", "flaky_sink"))
 
@@ -201,6 +210,24 @@ until(
     60,
 )
 print("  ok  kafka_sink/us: its writes are counted under instance us")
+# The plugin found at run time (ops-host's examples/ops-plugins) is scraped as the others,
+# and its directory's failed file (notes.plugin: no manifest) is counted by reason.
+until(
+    "echo_sink's writes (a plugin found at run time) on both hosts",
+    lambda: {
+        r["metric"]["host"]
+        for r in query(
+            'plugobs_plugin_operations_total{plugin="echo_sink",instance="echo_sink",'
+            'operation="write",outcome="ok"} > 0'
+        )
+    }
+    == HOSTS,
+    60,
+)
+failed = query('plugobs_discovery_failures_total{reason="invalid",source=~".*/ops-plugins"} == 1')
+if {r["metric"]["host"] for r in failed} != HOSTS:
+    sys.exit(f"FAIL: the failed file of ops-plugins is not counted once per host: {failed}")
+print("  ok  echo_sink (found at run time): its writes counted; ops-plugins: 1 invalid file")
 for alert, host, plugin, instance in sorted(expected):
     until(
         f"{alert} firing for {plugin}/{instance} on {host}",

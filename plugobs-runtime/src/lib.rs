@@ -17,8 +17,8 @@
 //! | `plugin/` | what generated code implements and calls: [`Plugin`], factories, `provides`, the hook adapters |
 //! | `record/` | one instance's live record, its health state and its history |
 //! | `telemetry/` | reading a plugin's own telemetry: its custom metrics for stats and export, the attributing allocator, utilization |
-//! | `registry.rs` | discovery and queries |
-//! | `lifecycle/`, `health/` | load, start, stop; checks, workers, the policy, the monitor, readiness |
+//! | `registry.rs` | discovery (link time; the records of plugins registered at run time, append-only) and queries |
+//! | `lifecycle/`, `health/` | load, start, stop, and the run-time front end (`register`, `discover`, operation handles); checks, workers, the policy, the monitor, readiness |
 //! | `export/` | the one walk of every series, the bridge, the Prometheus/OpenMetrics text, `stats()` and its tables |
 //! | `lib.rs` | these docs, the public re-exports, and `__private` for generated code |
 //!
@@ -127,12 +127,23 @@ pub mod exemplars {
     pub use crate::model::exemplar::{Exemplar, SlowExemplar};
 }
 
+pub use crate::core::runtime_site::{OperationHandle, RuntimeCall};
 pub use crate::export::bridge::{flush, set_namespace};
 pub use crate::health::{
     CheckOptions, CheckReason, Health, HealthChange, HealthMonitor, HealthPolicy, HealthReport,
     HealthStatus, NotReady, PluginCheck, Readiness,
 };
+pub use crate::lifecycle::runtime::{MAX_RUNTIME_OPERATIONS, RuntimePlugin};
 pub use crate::lifecycle::{InstanceFailure, InstanceReport, LoadReport, Loaded};
+pub use crate::model::outcome::Outcome;
+pub use crate::plugin::runtime::{PluginSpec, RuntimeValue};
+
+/// Discovery of a directory of plugins at run time ([`Registry::discover`]): what it
+/// reports, and why a file did not become a plugin.
+pub mod discovery {
+    pub use crate::lifecycle::runtime::DiscoveryReport;
+    pub use crate::model::discovery::{DiscoveryFailure, DiscoveryReason, FileError};
+}
 pub use crate::model::descriptor::{PluginDescriptor, SourceLocation};
 pub use crate::model::error::{
     Failure, FailureReason, HookError, LifecycleError, LoadError, NamespaceError, RegistryError,
@@ -140,7 +151,8 @@ pub use crate::model::error::{
 pub use crate::model::outcome::ErrorKind;
 pub use crate::model::state::{PluginState, Stage};
 pub use crate::model::stats::{
-    HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats, RoundStats,
+    DirectoryStats, HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats,
+    RoundStats,
 };
 pub use crate::plugin::hook::block_on;
 pub use crate::plugin::traits::Plugin;
@@ -166,6 +178,7 @@ pub use crate::registry::Registry;
 /// ```
 pub fn registry() -> &'static Registry {
     let registry = crate::registry::global();
+    crate::model::descriptor::set_runtime_upcalls(&__private::UPCALLS);
     crate::export::bridge::ensure_flusher();
     registry
 }

@@ -1,13 +1,15 @@
 //! Discovery and queries: the set of registered plugins and their records.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::core::cells::Histogram;
 use crate::core::site;
 use crate::model::breaker::{BreakerOverride, BreakerSettings};
 use crate::model::descriptor::PluginDescriptor;
+use crate::model::discovery::DiscoveryReason;
 use crate::model::error::RegistryError;
 use crate::model::instance::InstanceName;
 use crate::model::policy::HealthPolicies;
@@ -19,8 +21,15 @@ use crate::record::plugin_record::PluginRecord;
 /// registered in the binary. Tests can build an isolated one from an explicit list with
 /// [`Registry::from_descriptors`].
 pub struct Registry {
+    /// The plugins linked in, ordered by name; fixed once discovered.
     records: Vec<Arc<PluginRecord>>,
     by_name: BTreeMap<&'static str, usize>,
+    /// The plugins registered at run time: an append-only list of leaked records (one
+    /// per registration, so bounded by registrations), and the names of those still
+    /// registered. Read by queries, never by a call.
+    runtime: RwLock<RuntimeRecords>,
+    /// Each directory discovered at run time, as configured, in the order first seen.
+    sources: Mutex<Vec<&'static DirectorySource>>,
     problems: Vec<RegistryError>,
     discovery_time: Duration,
     pub(crate) discovery: Histogram,
@@ -42,7 +51,13 @@ pub struct Registry {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
-            .field("plugins", &self.by_name.keys().collect::<Vec<_>>())
+            .field(
+                "plugins",
+                &self
+                    .records_arc()
+                    .map(|r| r.descriptor().name)
+                    .collect::<Vec<_>>(),
+            )
             .field("problems", &self.problems)
             .finish()
     }
@@ -50,9 +65,39 @@ impl std::fmt::Debug for Registry {
 
 static GLOBAL: OnceLock<Registry> = OnceLock::new();
 
+/// The plugins registered at run time.
+#[derive(Default)]
+struct RuntimeRecords {
+    /// Every registration, in order; an unregistered record stays (its record says so).
+    all: Vec<&'static Arc<PluginRecord>>,
+    /// The registered ones, by name.
+    by_name: BTreeMap<&'static str, &'static Arc<PluginRecord>>,
+}
+
+/// What one directory of plugins found at run time records: how long each discovery of
+/// it took and its files that failed, by reason.
+#[derive(Debug)]
+pub(crate) struct DirectorySource {
+    /// The directory as the host configured it: the `source` label.
+    pub(crate) source: &'static str,
+    pub(crate) durations: Histogram,
+    pub(crate) failures: [AtomicU64; DiscoveryReason::ALL.len()],
+    /// How many plugins its last discovery registered.
+    pub(crate) plugins: AtomicU64,
+    /// Its last discovery's duration, in nanoseconds.
+    pub(crate) last_nanos: AtomicU64,
+}
+
+impl DirectorySource {
+    /// How many files failed for `reason`.
+    pub(crate) fn failures(&self, reason: DiscoveryReason) -> u64 {
+        self.failures[reason.index()].load(Relaxed)
+    }
+}
+
 /// The global registry, built on first use; see `crate::registry`.
 pub(crate) fn global() -> &'static Registry {
-    GLOBAL.get_or_init(|| Registry::discover(linked_descriptors()))
+    GLOBAL.get_or_init(|| Registry::discover_linked(linked_descriptors()))
 }
 
 impl Registry {
@@ -65,14 +110,16 @@ impl Registry {
     pub fn from_descriptors(
         descriptors: impl IntoIterator<Item = &'static PluginDescriptor>,
     ) -> Result<Registry, RegistryError> {
-        let registry = Registry::discover(descriptors);
+        let registry = Registry::discover_linked(descriptors);
         match registry.check() {
             Ok(()) => Ok(registry),
             Err(e) => Err(e),
         }
     }
 
-    fn discover(descriptors: impl IntoIterator<Item = &'static PluginDescriptor>) -> Registry {
+    fn discover_linked(
+        descriptors: impl IntoIterator<Item = &'static PluginDescriptor>,
+    ) -> Registry {
         let span = tracing::info_span!("plugin.discover");
         let _entered = span.enter();
         let began = Instant::now();
@@ -117,6 +164,8 @@ impl Registry {
         Registry {
             records,
             by_name,
+            runtime: RwLock::new(RuntimeRecords::default()),
+            sources: Mutex::new(Vec::new()),
             problems,
             discovery_time,
             discovery,
@@ -129,18 +178,49 @@ impl Registry {
         }
     }
 
-    /// Every registered plugin, ordered by name.
+    /// Every registered plugin, ordered by name: those linked in and those registered at
+    /// run time (not those unregistered since; see [`Registry::unregistered`]).
     pub fn plugins(&self) -> impl ExactSizeIterator<Item = &PluginRecord> + '_ {
-        self.records.iter().map(|r| &**r)
+        self.records_arc().map(|r| &**r)
     }
 
-    pub(crate) fn records_arc(&self) -> impl Iterator<Item = &Arc<PluginRecord>> + '_ {
-        self.records.iter()
+    /// The records of every registered plugin, ordered by name.
+    pub(crate) fn records_arc(&self) -> std::vec::IntoIter<&Arc<PluginRecord>> {
+        let runtime = self.runtime.read().unwrap_or_else(|e| e.into_inner());
+        if runtime.by_name.is_empty() {
+            return self.records.iter().collect::<Vec<_>>().into_iter();
+        }
+        let mut all: Vec<&Arc<PluginRecord>> = self.records.iter().collect();
+        all.extend(runtime.by_name.values().copied());
+        all.sort_by_key(|r| r.descriptor().name);
+        all.into_iter()
+    }
+
+    /// The plugins registered at run time and unregistered since, in the order they were
+    /// registered: each record is kept, with its final figures, and says so
+    /// ([`PluginRecord::is_unregistered`]). Their series are no longer exported.
+    pub fn unregistered(&self) -> Vec<Arc<PluginRecord>> {
+        let runtime = self.runtime.read().unwrap_or_else(|e| e.into_inner());
+        runtime
+            .all
+            .iter()
+            .filter(|r| r.is_unregistered())
+            .map(|r| Arc::clone(r))
+            .collect()
+    }
+
+    /// The registered plugin named `name`, linked in or registered at run time.
+    fn find(&self, name: &str) -> Option<&Arc<PluginRecord>> {
+        if let Some(&i) = self.by_name.get(name) {
+            return Some(&self.records[i]);
+        }
+        let runtime = self.runtime.read().unwrap_or_else(|e| e.into_inner());
+        runtime.by_name.get(name).copied()
     }
 
     pub(crate) fn lookup_arc(&self, name: &str) -> Result<&Arc<PluginRecord>, RegistryError> {
-        match self.by_name.get(name) {
-            Some(&i) => Ok(&self.records[i]),
+        match self.find(name) {
+            Some(record) => Ok(record),
             None => Err(self
                 .duplicated(name)
                 .unwrap_or_else(|| RegistryError::UnknownPlugin {
@@ -175,6 +255,17 @@ impl Registry {
                 && std::ptr::eq(self.records[i].descriptor(), d)
             {
                 self.records[i].attach(site);
+                return;
+            }
+            // A run-time plugin's site, also once it was unregistered (its final counts).
+            let runtime = self.runtime.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(record) = runtime
+                .all
+                .iter()
+                .rev()
+                .find(|r| std::ptr::eq(r.descriptor(), d))
+            {
+                record.attach(site);
             }
         });
     }
@@ -194,7 +285,7 @@ impl Registry {
     /// The plugin with this name; `None` when no plugin, or more than one, has it (see
     /// [`Registry::lookup`] to tell those apart).
     pub fn get(&self, name: &str) -> Option<&PluginRecord> {
-        self.by_name.get(name).map(|&i| &*self.records[i])
+        self.find(name).map(|r| &**r)
     }
 
     /// The plugin with this name, or why there is none.
@@ -229,7 +320,7 @@ impl Registry {
         keep: impl Fn(&PluginRecord) -> bool,
     ) -> Vec<Arc<PluginRecord>> {
         let mut all = Vec::with_capacity(self.records.len());
-        for record in &self.records {
+        for record in self.records_arc() {
             let configured = record.configured_instances();
             if configured.is_empty() || keep(record) {
                 all.push(Arc::clone(record));
@@ -289,10 +380,10 @@ impl Registry {
     /// assert!(plugobs_runtime::registry().instance("no_such_instance").is_none());
     /// ```
     pub fn instance(&self, name: &str) -> Option<Arc<PluginRecord>> {
-        if let Some(&i) = self.by_name.get(name) {
-            return Some(Arc::clone(&self.records[i]));
+        if let Some(record) = self.find(name) {
+            return Some(Arc::clone(record));
         }
-        self.records.iter().find_map(|r| {
+        self.records_arc().find_map(|r| {
             r.configured_instances()
                 .into_iter()
                 .find(|c| c.instance() == name)
@@ -481,16 +572,12 @@ impl Registry {
         let name = valid.as_str();
         let _naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
         // Every plugin's default instance holds the plugin's name (also one taken twice).
-        let plugin_named = self
-            .by_name
-            .get_key_value(name)
-            .map(|(k, _)| *k)
-            .or_else(|| {
-                self.problems.iter().find_map(|p| match p {
-                    RegistryError::DuplicateName { name: n, .. } if *n == name => Some(*n),
-                    _ => None,
-                })
-            });
+        let plugin_named = self.find(name).map(|r| r.descriptor().name).or_else(|| {
+            self.problems.iter().find_map(|p| match p {
+                RegistryError::DuplicateName { name: n, .. } if *n == name => Some(*n),
+                _ => None,
+            })
+        });
         if let Some(by) = plugin_named {
             return Err(RegistryError::InstanceTaken {
                 instance: name.to_owned(),
@@ -498,7 +585,7 @@ impl Registry {
                 live: false,
             });
         }
-        for other in &self.records {
+        for other in self.records_arc() {
             if Arc::ptr_eq(other, plugin) {
                 continue;
             }
@@ -534,19 +621,130 @@ impl Registry {
         self.plugins().filter(move |r| r.descriptor().kind == kind)
     }
 
-    /// How many plugins are registered.
+    /// How many plugins are registered: linked in, and registered at run time (not
+    /// those unregistered since).
     pub fn len(&self) -> usize {
-        self.records.len()
+        let runtime = self.runtime.read().unwrap_or_else(|e| e.into_inner());
+        self.records.len() + runtime.by_name.len()
     }
 
     /// Whether no plugin is registered.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len() == 0
     }
 
-    /// How long discovery took.
+    /// How long the discovery of the plugins linked in took.
     pub fn discovery_duration(&self) -> Duration {
         self.discovery_time
+    }
+
+    /// Registers the run-time plugin `descriptor` (leaked by the caller, once per
+    /// registration) with a record of its own. Its name must be free: no plugin linked in
+    /// nor registered at run time has it, and no configured instance is named so.
+    pub(crate) fn add_runtime(
+        &self,
+        descriptor: &'static PluginDescriptor,
+    ) -> Result<&'static Arc<PluginRecord>, RegistryError> {
+        let name = descriptor.name;
+        let _naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = self
+            .find(name)
+            .map(|r| r.descriptor().location)
+            .or_else(|| {
+                self.problems.iter().find_map(|p| match p {
+                    RegistryError::DuplicateName { name: n, first, .. } if *n == name => {
+                        Some(*first)
+                    }
+                    _ => None,
+                })
+            });
+        if let Some(first) = taken {
+            return Err(RegistryError::DuplicateName {
+                name,
+                first,
+                second: descriptor.location,
+            });
+        }
+        for other in self.records_arc() {
+            if other
+                .configured_instances()
+                .iter()
+                .any(|c| c.instance() == name)
+            {
+                return Err(RegistryError::InstanceTaken {
+                    instance: name.to_owned(),
+                    by: other.descriptor().name,
+                    live: false,
+                });
+            }
+        }
+        let record: &'static Arc<PluginRecord> =
+            Box::leak(Box::new(Arc::new(PluginRecord::new(descriptor))));
+        let mut runtime = self.runtime.write().unwrap_or_else(|e| e.into_inner());
+        runtime.all.push(record);
+        runtime.by_name.insert(name, record);
+        Ok(record)
+    }
+
+    /// Unregisters the run-time plugin of `record`: its name is free again, its series
+    /// are no longer exported, and its record says so. Refused while an instance of it is
+    /// live.
+    pub(crate) fn remove_runtime(&self, record: &Arc<PluginRecord>) -> Result<(), RegistryError> {
+        let d = record.descriptor();
+        let _naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
+        if record.is_unregistered() {
+            return Err(RegistryError::Unregistered { plugin: d.name });
+        }
+        let live = record.live_instances()
+            + record
+                .configured_instances()
+                .iter()
+                .map(|c| c.live_instances())
+                .sum::<usize>();
+        if live > 0 {
+            return Err(RegistryError::PluginInUse {
+                plugin: d.name,
+                live,
+            });
+        }
+        let mut runtime = self.runtime.write().unwrap_or_else(|e| e.into_inner());
+        if runtime
+            .by_name
+            .get(d.name)
+            .is_some_and(|r| Arc::ptr_eq(r, record))
+        {
+            runtime.by_name.remove(d.name);
+        }
+        record.mark_unregistered();
+        for instance in record.configured_instances() {
+            instance.mark_unregistered();
+        }
+        Ok(())
+    }
+
+    /// The record of the directory `source` (as configured), created on first use.
+    pub(crate) fn directory(&self, source: &str) -> &'static DirectorySource {
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = sources.iter().find(|s| s.source == source) {
+            return found;
+        }
+        let created: &'static DirectorySource = Box::leak(Box::new(DirectorySource {
+            source: Box::leak(source.to_owned().into_boxed_str()),
+            durations: Histogram::default(),
+            failures: Default::default(),
+            plugins: AtomicU64::new(0),
+            last_nanos: AtomicU64::new(0),
+        }));
+        sources.push(created);
+        created
+    }
+
+    /// Every directory discovered at run time, in the order first seen.
+    pub(crate) fn directories(&self) -> Vec<&'static DirectorySource> {
+        self.sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The problems found: at discovery, two plugins with one name

@@ -295,6 +295,43 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Plugins found at run time
+//!
+//! A plugin the host was not built with — a WebAssembly module, a subprocess — is
+//! registered at run time with a [`PluginSpec`] (its hooks as closures), and its
+//! operations declared at run time; from then on it is observed as a `#[plugin]` is.
+//! [`Registry::discover`] does this for every file of a directory, timed per directory
+//! (`plugobs_discovery_duration_seconds{source}`), each file that fails counted by
+//! reason (`plugobs_discovery_failures_total{source,reason}`).
+//!
+//! ```
+//! use plugobs::{Health, PluginSpec, Registry};
+//!
+//! #[derive(Debug, plugobs::ErrorKind)]
+//! enum CallError { Trap }
+//!
+//! let registry = Registry::from_descriptors([]).unwrap(); // or plugobs::registry()
+//! let geoip = registry.register(
+//!     PluginSpec::new("geoip", "enricher")
+//!         .version("1.2.0")
+//!         .source("/plugins/geoip.wasm")
+//!         .load(|| Ok::<_, std::io::Error>(vec![1u8, 2, 3])) // an instance's value
+//!         .health(Health::healthy),
+//! )?;
+//! let enrich = geoip.operation("enrich")?;
+//! let instance = geoip.load()?;                       // timed, counted, spanned
+//! let bytes = instance.value::<Vec<u8>>().unwrap();
+//! let n = enrich.call(|| bytes.first().copied().ok_or(CallError::Trap)).unwrap();
+//! assert_eq!(n, 1);
+//! assert!(enrich.call(|| Err::<u8, _>(CallError::Trap)).is_err()); // error_kind="trap"
+//!
+//! let stats = registry.stats();
+//! let op = &stats.plugins[0].operations[0];
+//! assert_eq!((op.calls, op.errors), (2, 1));
+//! instance.stop()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # The linker pitfall
 //!
 //! Registration happens at link time through `inventory`. A crate that only defines
@@ -481,6 +518,12 @@ pub use plugobs_runtime::{
     SourceLocation, Stage, alloc, block_on, bridge, busy, config, cpu, custom, exemplars,
     exposition, flush, health, history, instance, names, objective, registry, sampling,
     set_namespace,
+};
+/// Plugins found at run time: registered with a [`PluginSpec`], found in a directory
+/// ([`Registry::discover`]), their operations recorded through [`OperationHandle`]s.
+pub use plugobs_runtime::{
+    DirectoryStats, MAX_RUNTIME_OPERATIONS, OperationHandle, Outcome, PluginSpec, RuntimeCall,
+    RuntimePlugin, RuntimeValue, discovery,
 };
 
 #[cfg(feature = "otel")]

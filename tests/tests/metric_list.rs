@@ -125,6 +125,13 @@ fn names_follow_prometheus_conventions() {
 fn every_listed_metric_is_published_with_its_labels() {
     let registry =
         Registry::from_descriptors([FailingWorker::DESCRIPTOR, GoodWorker::DESCRIPTOR]).unwrap();
+    // A directory discovered at run time: the discovery series with `source`, and its
+    // failed files by reason (an empty directory has none, but every reason is published).
+    let dir = std::env::temp_dir().join(format!("plugobs-metric-list-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let discovered = registry.discover(&dir, |_, _| Ok(None));
+    assert!(discovered.failures.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
     let published = common::capture(|| {
         let report = registry.load_all::<dyn Worker>();
         assert_eq!(report.failures.len(), 1);

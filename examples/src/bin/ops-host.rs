@@ -13,6 +13,11 @@
 //!   configuration its constructor refuses (reason `config`): `PlugobsPluginLoadFailed`
 //!   for instance `eu` only.
 //!
+//! - `echo_sink` is found at run time in `examples/ops-plugins` (a manifest naming its
+//!   kind, version and operation), loaded and called like the others: fine, no alert
+//!   names it; `notes.plugin` there is no manifest, a failed file of the discovery
+//!   (`plugobs_discovery_failures_total{source,reason="invalid"}`).
+//!
 //! The first four are loaded the old way, without an instance name: their `instance`
 //! label is their plugin name.
 //!
@@ -202,6 +207,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => eprintln!("{e}"),
         }
     }
+    // A plugin found at run time: a manifest of `key: value` lines.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ops-plugins");
+    let found = registry.discover(&dir, |path, bytes| {
+        let text = String::from_utf8_lossy(bytes);
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+                .map(str::trim)
+        };
+        let (Some(kind), Some(operation)) = (field("kind"), field("operation")) else {
+            return Err(plugobs::discovery::FileError::invalid(
+                "no `kind:` and `operation:` lines",
+            ));
+        };
+        let name = path.file_stem().unwrap_or_default().to_string_lossy();
+        Ok(Some(
+            plugobs::PluginSpec::new(name, kind)
+                .version(field("version").unwrap_or("0.0.0"))
+                .source(path)
+                .operation(operation),
+        ))
+    });
+    for failure in &found.failures {
+        eprintln!("{failure}");
+    }
+    let mut found_writes = Vec::new();
+    for plugin in &found.plugins {
+        let loaded = plugin.load()?;
+        for operation in plugin.operations() {
+            found_writes.push(plugin.operation(operation)?);
+        }
+        std::mem::forget(loaded); // runs until the process is killed
+    }
     let _monitor = plugobs::HealthMonitor::builder()
         .interval(Duration::from_millis(500))
         .timeout(Duration::from_millis(250))
@@ -216,6 +254,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         for sink in &sinks {
             let _ = sink.write(n);
+        }
+        for write in &found_writes {
+            let _ = write.call(|| Ok::<_, SinkError>(()));
         }
         n += 1;
         std::thread::sleep(Duration::from_millis(2));

@@ -16,6 +16,7 @@ pub(crate) mod per_instance;
 pub(crate) mod plugin_cells;
 pub mod returned;
 pub(crate) mod running;
+pub mod runtime_site;
 pub(crate) mod sampling;
 pub mod site;
 pub mod snapshot;

@@ -6,10 +6,12 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::core::snapshot::OperationSnapshot;
+use crate::model::discovery::DiscoveryReason;
 use crate::model::health::HealthStatus;
 use crate::model::state::PluginState;
 use crate::model::stats::{
-    CustomStats, HealthCounts, OperationStats, PluginHealth, PluginStats, RegistryStats, RoundStats,
+    CustomStats, DirectoryStats, HealthCounts, OperationStats, PluginHealth, PluginStats,
+    RegistryStats, RoundStats,
 };
 use crate::record::plugin_record::PluginRecord;
 use crate::registry::Registry;
@@ -137,6 +139,7 @@ impl PluginStats {
             allocated_bytes: bytes.map(|(a, _)| a),
             freed_bytes: bytes.map(|(_, f)| f),
             history: record.history(),
+            unregistered: record.is_unregistered(),
         }
     }
 }
@@ -160,6 +163,18 @@ impl Registry {
             .iter()
             .map(|r| PluginStats::of(r))
             .collect();
+        // Then the plugins unregistered since they were registered at run time: their
+        // final figures, each saying so (not in the totals, as not in the exposition).
+        let mut gone = Vec::new();
+        for record in self.unregistered() {
+            gone.push(PluginStats::of(&record));
+            gone.extend(
+                record
+                    .configured_instances()
+                    .iter()
+                    .map(|r| PluginStats::of(r)),
+            );
+        }
         let mut by_kind = BTreeMap::new();
         for record in self.plugins() {
             *by_kind.entry(record.descriptor().kind).or_insert(0) += 1;
@@ -207,7 +222,24 @@ impl Registry {
                     max: rounds.max_nanos().map(|n| Duration::from_nanos(n as u64)),
                 }
             },
-            plugins,
+            plugins: plugins.into_iter().chain(gone).collect(),
+            directories: self
+                .directories()
+                .into_iter()
+                .map(|d| DirectoryStats {
+                    source: d.source,
+                    discoveries: d.durations.snapshot().count(),
+                    last_duration: Duration::from_nanos(
+                        d.last_nanos.load(std::sync::atomic::Ordering::Relaxed),
+                    ),
+                    plugins: d.plugins.load(std::sync::atomic::Ordering::Relaxed),
+                    failures: DiscoveryReason::ALL
+                        .iter()
+                        .map(|r| (r.as_str(), d.failures(*r)))
+                        .filter(|(_, n)| *n > 0)
+                        .collect(),
+                })
+                .collect(),
         }
     }
 }
@@ -311,6 +343,22 @@ impl fmt::Display for RegistryStats {
             )?;
         }
         writeln!(f)?;
+        for d in &self.directories {
+            let failures: Vec<String> =
+                d.failures.iter().map(|(r, n)| format!("{r}={n}")).collect();
+            writeln!(
+                f,
+                "directory {}: {} plugins in {} | failed files: {}",
+                d.source,
+                d.plugins,
+                crate::model::fmt::duration(d.last_duration),
+                if failures.is_empty() {
+                    "0".to_owned()
+                } else {
+                    failures.join(" ")
+                }
+            )?;
+        }
         let now = SystemTime::now();
         let mut rows = vec![
             [
@@ -334,7 +382,11 @@ impl fmt::Display for RegistryStats {
                 p.instance.to_owned(),
                 p.kind.to_owned(),
                 p.version.to_owned(),
-                p.state.as_str().to_owned(),
+                if p.unregistered {
+                    format!("{} (unregistered)", p.state.as_str())
+                } else {
+                    p.state.as_str().to_owned()
+                },
                 p.health.status.as_str().to_owned(),
                 opt(p.load_duration),
                 opt(p.start_duration),

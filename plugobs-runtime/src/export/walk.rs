@@ -7,6 +7,7 @@ use crate::core::custom::CustomKind;
 use crate::core::snapshot::{HistogramSnapshot, OperationSnapshot};
 use crate::health::{CheckReason, HealthStatus};
 use crate::model::breaker::BreakerState;
+use crate::model::discovery::DiscoveryReason;
 use crate::model::error::FailureReason;
 use crate::model::names::{self, MetricDef};
 use crate::model::state::{PluginState, Stage};
@@ -58,6 +59,25 @@ impl Registry {
             value: Value::Histogram(&discovery),
             exemplars: &[],
         });
+        // Each directory discovered at run time: its own discovery series, by `source`.
+        for dir in self.directories() {
+            let source = [("source", dir.source)];
+            let durations = dir.durations.snapshot();
+            emit(Series {
+                def: &names::DISCOVERY_DURATION,
+                labels: &source,
+                value: Value::Histogram(&durations),
+                exemplars: &[],
+            });
+            for reason in DiscoveryReason::ALL {
+                emit(Series {
+                    def: &names::DISCOVERY_FAILURES,
+                    labels: &[("source", dir.source), ("reason", reason.as_str())],
+                    value: Value::Counter(dir.failures(reason)),
+                    exemplars: &[],
+                });
+            }
+        }
         let rounds = self.health_rounds.snapshot();
         emit(Series {
             def: &names::HEALTH_ROUND_DURATION,

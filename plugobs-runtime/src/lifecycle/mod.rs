@@ -29,6 +29,8 @@ use crate::plugin::traits::{Factory, Instance, Plugin};
 use crate::record::plugin_record::{Identity, Live, PluginRecord};
 use crate::registry::Registry;
 
+pub mod runtime;
+
 /// One running lifecycle step. Dropping it unfinished (a cancelled future) records the
 /// step as failed with reason `cancelled`.
 struct Step<'r> {
@@ -232,6 +234,12 @@ impl<S: ?Sized + 'static> Loaded<S> {
     /// The instance's live record.
     pub fn record(&self) -> &PluginRecord {
         &self.record
+    }
+
+    /// The key that finds this instance for a call of an operation declared at run time
+    /// ([`OperationHandle::on`](crate::OperationHandle::on)): its value's address.
+    pub fn key(&self) -> usize {
+        Arc::as_ptr(&self.instance).cast::<()>() as usize
     }
 
     /// The instance as its concrete plugin type `T`, to reach what the trait object `S`
@@ -449,14 +457,14 @@ type Built<S> = (
 /// name is bound to it at its final address, before its start hook runs.
 fn construct<S: ?Sized + 'static>(
     record: &PluginRecord,
-    factory: &Factory<S>,
+    make: impl FnOnce(Option<InstanceConfig>) -> Result<Box<dyn Instance<S>>, HookError>,
     config: Result<Option<InstanceConfig>, HookError>,
 ) -> Result<Built<S>, LifecycleError> {
     let step = Step::begin(record, Stage::Load);
     let built = step.span.in_scope(|| {
         let config = config?;
         let instance = crate::core::plugin_cells::within(record.running(), || {
-            std::panic::catch_unwind(AssertUnwindSafe(|| (factory.0)(config)))
+            std::panic::catch_unwind(AssertUnwindSafe(|| make(config)))
                 .unwrap_or_else(|p| Err(HookError::from_panic(&*p)))
         })?;
         let instance: Arc<dyn Instance<S>> = Arc::from(instance);
@@ -503,11 +511,11 @@ impl Registry {
     /// The one load of one instance: construct, then start.
     async fn load_one<S: ?Sized + 'static>(
         record: Arc<PluginRecord>,
-        factory: &'static Factory<S>,
+        make: impl FnOnce(Option<InstanceConfig>) -> Result<Box<dyn Instance<S>>, HookError>,
         config: Result<Option<InstanceConfig>, HookError>,
         drive: Drive,
     ) -> Result<Loaded<S>, LifecycleError> {
-        let (mut instance, binding) = construct(&record, factory, config)?;
+        let (mut instance, binding) = construct(&record, make, config)?;
         // Unbinds the value if the start fails, panics or is cancelled.
         let mut binding = Unbind(binding);
         let step = Step::begin(&record, Stage::Start);
@@ -541,7 +549,7 @@ impl Registry {
         drive: Drive,
     ) -> Result<Loaded<S>, LoadError> {
         let (record, factory) = self.provider::<S>(name)?;
-        Ok(Self::load_one(record, factory, Ok(None), drive).await?)
+        Ok(Self::load_one(record, factory.0, Ok(None), drive).await?)
     }
 
     /// The one load of an instance by name: claim the name, then construct from the
@@ -555,7 +563,7 @@ impl Registry {
     ) -> Result<Loaded<S>, LoadError> {
         let (plugin, factory) = self.provider::<S>(plugin)?;
         let record = self.claim_instance(&plugin, instance)?;
-        Ok(Self::load_one(record, factory, config, drive).await?)
+        Ok(Self::load_one(record, factory.0, config, drive).await?)
     }
 
     #[cfg(feature = "serde")]
@@ -776,7 +784,7 @@ impl Registry {
             failures: Vec::new(),
         };
         for (record, factory) in self.providers::<S>() {
-            match Self::load_one(record, factory, Ok(None), drive).await {
+            match Self::load_one(record, factory.0, Ok(None), drive).await {
                 Ok(loaded) => report.loaded.push(loaded),
                 Err(e) => report.failures.push(e),
             }

@@ -78,3 +78,27 @@ impl fmt::Debug for Provided {
 pub struct Registration(pub &'static PluginDescriptor);
 
 inventory::collect!(Registration);
+
+/// The upcalls of descriptors made at run time (plugins registered by
+/// `Registry::register`), which no generated code points anywhere: the crate root's,
+/// once it has been reached, else ones that do nothing.
+static RUNTIME_UPCALLS: std::sync::OnceLock<&'static Upcalls> = std::sync::OnceLock::new();
+
+static NO_UPCALLS: Upcalls = Upcalls {
+    stats: |descriptor| {
+        Err(RegistryError::UnknownPlugin {
+            name: descriptor.name.to_owned(),
+        })
+    },
+    first_call: || {},
+};
+
+/// Sets the upcalls of descriptors made at run time; the crate root does, once.
+pub(crate) fn set_runtime_upcalls(upcalls: &'static Upcalls) {
+    let _ = RUNTIME_UPCALLS.set(upcalls);
+}
+
+/// The upcalls of a descriptor made at run time.
+pub(crate) fn runtime_upcalls() -> &'static Upcalls {
+    RUNTIME_UPCALLS.get().copied().unwrap_or(&NO_UPCALLS)
+}

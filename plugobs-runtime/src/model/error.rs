@@ -341,6 +341,40 @@ pub enum RegistryError {
         /// What is wrong.
         message: String,
     },
+    /// A name given at run time ([`PluginSpec`](crate::PluginSpec),
+    /// [`RuntimePlugin::operation`](crate::RuntimePlugin::operation)) that `#[plugin]` or
+    /// `#[instrumented]` would refuse: a plugin or operation name that breaks the rules of
+    /// [`name_rules`](crate::__private::name_rules), or an empty kind or version.
+    InvalidName {
+        /// What the name is: `"plugin"`, `"kind"`, `"version"` or `"operation"`.
+        what: &'static str,
+        /// The name as given.
+        name: String,
+        /// The rule it breaks.
+        error: crate::model::name_rules::NameError,
+    },
+    /// A plugin registered at run time declared more operations than plugobs keeps for
+    /// one plugin ([`MAX_RUNTIME_OPERATIONS`](crate::MAX_RUNTIME_OPERATIONS)).
+    TooManyOperations {
+        /// The plugin.
+        plugin: &'static str,
+        /// The limit reached.
+        limit: usize,
+    },
+    /// A plugin registered at run time cannot be unregistered while instances of it are
+    /// live: stop them first.
+    PluginInUse {
+        /// The plugin.
+        plugin: &'static str,
+        /// How many of its instances are live.
+        live: usize,
+    },
+    /// The plugin registered at run time was unregistered: it can no longer be loaded nor
+    /// given operations.
+    Unregistered {
+        /// The plugin.
+        plugin: &'static str,
+    },
 }
 
 impl fmt::Display for RegistryError {
@@ -433,6 +467,30 @@ impl fmt::Display for RegistryError {
             }
             RegistryError::InvalidSection { instance, message } => {
                 write!(f, "invalid instance `{instance}`: {message}")
+            }
+            RegistryError::InvalidName { what, name, error } => {
+                let rule = match error {
+                    crate::model::name_rules::NameError::Empty => "it is empty".to_owned(),
+                    crate::model::name_rules::NameError::TooLong { len } => format!(
+                        "it is {len} bytes long, more than {}",
+                        crate::model::name_rules::MAX_LEN
+                    ),
+                    crate::model::name_rules::NameError::InvalidCharacter { index } => format!(
+                        "the character at byte {index} is not an ASCII letter, digit, `_`, `-` or `.`"
+                    ),
+                };
+                write!(f, "invalid {what} name {name:?}: {rule}")
+            }
+            RegistryError::TooManyOperations { plugin, limit } => write!(
+                f,
+                "plugin `{plugin}` reached the limit of {limit} operations"
+            ),
+            RegistryError::PluginInUse { plugin, live } => write!(
+                f,
+                "plugin `{plugin}` has {live} live instance(s): stop them before unregistering it"
+            ),
+            RegistryError::Unregistered { plugin } => {
+                write!(f, "plugin `{plugin}` was unregistered")
             }
             RegistryError::Many(errors) => {
                 for (i, e) in errors.iter().enumerate() {

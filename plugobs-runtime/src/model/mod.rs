@@ -5,6 +5,7 @@
 pub mod breaker;
 pub mod config;
 pub mod descriptor;
+pub mod discovery;
 pub mod error;
 pub mod exemplar;
 pub mod fmt;

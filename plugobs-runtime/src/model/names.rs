@@ -78,14 +78,25 @@ pub const PLUGINS: MetricDef = MetricDef {
     help: "Number of plugin instances in each lifecycle state.",
     buckets: &[],
 };
-/// `plugobs_discovery_duration_seconds`: how long building the registry took.
+/// `plugobs_discovery_duration_seconds`: how long building the registry took (no
+/// label), and each discovery of a directory (`source`: the directory as configured).
 pub const DISCOVERY_DURATION: MetricDef = MetricDef {
     name: "discovery_duration_seconds",
     kind: MetricType::Histogram,
-    labels: &[],
+    labels: &["source"],
     unit: Some(Unit::Seconds),
-    help: "Time to discover the registered plugins and build the registry.",
+    help: "Time to discover plugins: the plugins linked in at build time (no source label), or one directory of plugins found at run time (source: the directory as configured).",
     buckets: LOAD_BUCKETS,
+};
+/// `plugobs_discovery_failures_total`: files of a discovered directory that did not
+/// become plugins.
+pub const DISCOVERY_FAILURES: MetricDef = MetricDef {
+    name: "discovery_failures_total",
+    kind: MetricType::Counter,
+    labels: &["source", "reason"],
+    unit: None,
+    help: "Files of a discovered directory that did not become plugins, by reason (io, invalid, error, panic, refused).",
+    buckets: &[],
 };
 /// `plugobs_plugin_load_duration_seconds`: constructor time.
 pub const LOAD_DURATION: MetricDef = MetricDef {
@@ -306,6 +317,7 @@ pub const ALL: &[MetricDef] = &[
     PLUGIN_INFO,
     PLUGINS,
     DISCOVERY_DURATION,
+    DISCOVERY_FAILURES,
     LOAD_DURATION,
     START_DURATION,
     STOP_DURATION,
@@ -400,7 +412,10 @@ pub fn reference_markdown() -> String {
          CPU seconds, allocated and freed bytes — carry the instance whose work recorded \
          them: inside a call on an instance loaded by name, its hooks, or work attributed to \
          it with `plugobs::Scope`, that instance; anywhere else the default instance. Freed \
-         bytes are those the instance's code freed, whoever allocated them.\n\n",
+         bytes are those the instance's code freed, whoever allocated them. \
+         `source` is a directory of plugins found at run time, as the host configured it \
+         (`Registry::discover`: one value per configured directory, never per file); the \
+         discovery of the plugins linked in at build time has no `source` label.\n\n",
     );
     out.push_str("| metric | type | unit | labels | help |\n|---|---|---|---|---|\n");
     for def in ALL {

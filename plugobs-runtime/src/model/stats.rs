@@ -214,6 +214,28 @@ pub struct PluginStats {
     /// Not serialized with the stats: `/plugins/{name}/history` serves it.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub history: crate::model::history::InstanceHistory,
+    /// A plugin registered at run time and unregistered since: these are its final
+    /// figures, and its series are no longer exported. Serialized only when true.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "std::ops::Not::not"))]
+    pub unregistered: bool,
+}
+
+/// One directory of plugins discovered at run time, in [`RegistryStats`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DirectoryStats {
+    /// The directory as configured: the `source` label.
+    pub source: &'static str,
+    /// How many times it was discovered.
+    pub discoveries: u64,
+    /// How long its last discovery took.
+    #[cfg_attr(feature = "serde", serde(with = "crate::model::fmt::serde::seconds"))]
+    pub last_duration: Duration,
+    /// How many plugins its last discovery registered.
+    pub plugins: u64,
+    /// Its files that did not become plugins, over every discovery, by reason (those
+    /// with at least one).
+    pub failures: BTreeMap<&'static str, u64>,
 }
 
 /// The health monitor's rounds over a registry, in [`RegistryStats`]: what
@@ -260,6 +282,10 @@ pub struct RegistryStats {
     /// One entry per instance ([`Registry::instances`](crate::Registry::instances)), grouped by plugin (ordered by
     /// name): a plugin's default instance first, then its instances loaded by name.
     pub plugins: Vec<PluginStats>,
+    /// The directories discovered at run time, in the order first discovered; not
+    /// serialized while there is none.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
+    pub directories: Vec<DirectoryStats>,
 }
 
 /// A custom metric's value in [`stats()`](crate::Registry::stats).

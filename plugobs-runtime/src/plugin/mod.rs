@@ -7,5 +7,6 @@
 
 pub mod adapters;
 pub mod hook;
+pub mod runtime;
 pub mod traits;
 pub mod unregistered;

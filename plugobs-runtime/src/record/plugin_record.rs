@@ -136,6 +136,8 @@ pub struct PluginRecord {
     /// A named instance is being loaded or is live: its name cannot be loaded again
     /// until it ends.
     claimed: AtomicBool,
+    /// A plugin registered at run time, unregistered since: its series end.
+    unregistered: AtomicBool,
     state: AtomicU8,
     instances: Mutex<Instances>,
     transitions: [[AtomicU64; STATES]; STATES],
@@ -198,6 +200,7 @@ impl PluginRecord {
             slot,
             configured: Mutex::new(Vec::new()),
             claimed: AtomicBool::new(false),
+            unregistered: AtomicBool::new(false),
             state: AtomicU8::new(PluginState::Registered.index() as u8),
             instances: Mutex::new(Instances {
                 loaded: 0,
@@ -226,6 +229,19 @@ impl PluginRecord {
     /// instance.
     pub fn instance(&self) -> &'static str {
         self.instance
+    }
+
+    /// Whether this plugin was registered at run time and unregistered since
+    /// ([`RuntimePlugin::unregister`](crate::RuntimePlugin::unregister)): its record is
+    /// kept with its final figures, its series are no longer exported.
+    pub fn is_unregistered(&self) -> bool {
+        self.unregistered.load(Relaxed)
+    }
+
+    /// Marks the record unregistered.
+    pub(crate) fn mark_unregistered(&self) {
+        self.unregistered.store(true, Relaxed);
+        self.generation.fetch_add(1, Relaxed);
     }
 
     /// Whether this is the plugin's default instance (see [`crate::model::instance`]).
