@@ -21,6 +21,11 @@
 #    fire for the right (host, plugin, instance), each within a bounded time, the
 #    error-ratio one for the first host only, and none for an instance that does not
 #    fail; then the second host is stopped and PlugobsTargetDown names it.
+# 4. Exemplars: `exemplar-host` (examples/src/bin/exemplar-host.rs: writes inside sampled
+#    OpenTelemetry spans, exemplars enabled) and a second Prometheus, started with
+#    --enable-feature=exemplar-storage, scraping it every second (it asks for OpenMetrics);
+#    `promtool check metrics` on its text-format exposition, then scripts/e2e_exemplars.py
+#    finds the host's exemplars through /api/v1/query_exemplars.
 #
 # Bounded in time, free ports, and everything it started is killed on exit, failed or not.
 # Skipped with a loud message (exit 0) only when Debian's prometheus package cannot be
@@ -57,10 +62,11 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-cargo build -q -p plugobs-cli -p plugobs-examples --bin plugobs-cli --bin ops-host
+cargo build -q -p plugobs-cli -p plugobs-examples --bin plugobs-cli --bin ops-host --bin exemplar-host
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 cli="$target_dir/debug/plugobs-cli"
 host="$target_dir/debug/ops-host"
+exemplar_host="$target_dir/debug/exemplar-host"
 
 echo "e2e: promtool check rules / test rules (default settings)"
 mkdir "$work/unit"
@@ -117,6 +123,37 @@ if ! python3 scripts/e2e_prometheus.py "http://127.0.0.1:$prom_port" "$work/dash
     "127.0.0.1:$host_a" "127.0.0.1:$host_b" "$host_b_pid"; then
     echo "--- ops-host logs"; tail -n 20 "$work"/host-*.log
     echo "--- prometheus log"; tail -n 20 "$work/prometheus.log"
+    exit 1
+fi
+echo "e2e: rules and dashboard passed in $((SECONDS - started)) s against Prometheus"
+
+echo "e2e: exemplars, through a Prometheus with --enable-feature=exemplar-storage"
+exemplar_port="$(free_port)"
+exemplar_prom_port="$(free_port)"
+"$exemplar_host" "$exemplar_port" >"$work/exemplar-host.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:$exemplar_port/healthz" >/dev/null 2>&1; then break; fi
+    sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$exemplar_port/healthz" >/dev/null || { cat "$work/exemplar-host.log"; exit 1; }
+curl -fsS "http://127.0.0.1:$exemplar_port/metrics" | promtool check metrics
+cat >"$work/prometheus-exemplars.yml" <<YAML
+global:
+  scrape_interval: "1s"
+scrape_configs:
+  - job_name: "plugobs-exemplars"
+    honor_labels: true
+    static_configs:
+      - targets: ["127.0.0.1:$exemplar_port"]
+YAML
+prometheus --config.file="$work/prometheus-exemplars.yml" --storage.tsdb.path="$work/data-exemplars" \
+    --enable-feature=exemplar-storage \
+    --web.listen-address="127.0.0.1:$exemplar_prom_port" --log.level=warn >"$work/prometheus-exemplars.log" 2>&1 &
+pids+=($!)
+if ! python3 scripts/e2e_exemplars.py "http://127.0.0.1:$exemplar_prom_port" "127.0.0.1:$exemplar_port"; then
+    echo "--- exemplar-host log"; tail -n 20 "$work/exemplar-host.log"
+    echo "--- prometheus log"; tail -n 20 "$work/prometheus-exemplars.log"
     exit 1
 fi
 echo "e2e: passed in $((SECONDS - started)) s against Prometheus"

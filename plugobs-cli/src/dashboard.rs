@@ -95,6 +95,21 @@ fn panels(config: &Config) -> Result<Vec<Panel>, OpsError> {
         let label = quantile_label(quantile);
         latency.push((p(&q(&label), ""), l(&format!("{op} {label}"))));
     }
+    // The judged quantile once more, from the raw buckets: exemplars are kept on bucket
+    // series (OpenMetrics, Prometheus' exemplar storage), not on recorded ones, so this
+    // target is the one Grafana asks for the exemplars that lead to a slow trace.
+    let buckets = format!("{}_bucket", n.metric("plugin_operation_duration_seconds")?);
+    latency.push((
+        format!(
+            "histogram_quantile({}, sum by ({by_op}, le) (rate({}[$__rate_interval])))",
+            config.latency_quantile,
+            p(&buckets, "")
+        ),
+        l(&format!(
+            "{op} {} (exemplars)",
+            quantile_label(config.latency_quantile)
+        )),
+    ));
     Ok(vec![
         Panel {
             title: "Instances failed",
@@ -305,7 +320,8 @@ fn panels(config: &Config) -> Result<Vec<Panel>, OpsError> {
             title: "Latency quantiles by operation",
             description: format!(
                 "Latency quantiles over {w} from the operation histogram (recording rules \
-                 {}).",
+                 {}), and the judged quantile from its buckets with their exemplars: each \
+                 point a call that landed in a bucket, linking to its trace.",
                 q("pNN")
             ),
             kind: Kind::TimeSeries,
@@ -397,6 +413,10 @@ fn panel_json(id: usize, p: &Panel, grid: Value, ds: &Value) -> Value {
                 "legendFormat": legend,
                 "refId": ((b'A' + j as u8) as char).to_string(),
             });
+            // Only bucket series carry exemplars: their targets ask for them.
+            if expr.contains("_operation_duration_seconds_bucket") {
+                t["exemplar"] = json!(true);
+            }
             if instant {
                 t["instant"] = json!(true);
                 t["range"] = json!(false);

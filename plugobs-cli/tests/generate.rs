@@ -607,6 +607,21 @@ fn dashboard_has_host_variables_a_stat_row_a_state_timeline_and_a_worst_table() 
     let timeline = &panels[4]["fieldConfig"]["defaults"]["mappings"][0]["options"];
     assert_eq!(timeline["3"]["text"], "unhealthy");
     assert_eq!(timeline["1"]["text"], "healthy");
+    // The latency panel: its last target reads the buckets and asks for their exemplars;
+    // no other target of the dashboard does.
+    let latency = panels
+        .iter()
+        .find(|p| p["title"] == "Latency quantiles by operation")
+        .unwrap()["targets"]
+        .as_array()
+        .unwrap();
+    assert_eq!(latency.last().unwrap()["exemplar"], true);
+    let with_exemplars = panels
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .filter(|t| t.get("exemplar").is_some())
+        .count();
+    assert_eq!(with_exemplars, 1);
     assert_eq!(panels[5]["targets"][0]["format"], "table");
     assert_eq!(panels[5]["targets"][0]["instant"], true);
     assert_eq!(d["schemaVersion"], 39);
@@ -688,6 +703,10 @@ fn every_panel_is_filtered_by_the_host_variables_and_names_the_host_in_its_legen
         (
             "plugobs:operation_latency_seconds:p99_5m{P}",
             "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}} p99",
+        ),
+        (
+            "histogram_quantile(0.99, sum by (job, host, plugin, instance, operation, le) (rate(plugobs_plugin_operation_duration_seconds_bucket{P}[$__rate_interval])))",
+            "{{job}} {{host}} {{plugin}}/{{instance}}.{{operation}} p99 (exemplars)",
         ),
         (
             "sum by (job, host, plugin, instance, operation) (plugobs_plugin_operations_in_flight{P})",

@@ -105,6 +105,28 @@ pub mod cpu {
     pub use crate::core::cpu::{BACKGROUND_OPERATION, thread_cpu_nanos};
 }
 
+/// Exemplars: from a slow latency bucket to the trace that landed in it.
+///
+/// With the feature `exemplars` and [`enable`](exemplars::enable)d, a timed call that
+/// ends inside a `tracing` span with a sampled OpenTelemetry context (a
+/// `tracing-opentelemetry` layer installed) may keep its trace id and span id as the
+/// exemplar of the `plugobs_plugin_operation_duration_seconds` bucket it landed in: at
+/// most one per bucket per [`interval`](exemplars::interval) (10 s), taken with no lock
+/// and no allocation on the caller. The OpenMetrics exposition carries them on the
+/// `_bucket` lines, until they are older than [`max_age`](exemplars::max_age) (5
+/// minutes); the Prometheus text format carries none. `stats()` shows each operation's
+/// slowest recent one. What a call pays, case by case, is in the README's "Exemplars".
+///
+/// Without the feature, only the data types are here, and calls keep nothing.
+pub mod exemplars {
+    #[cfg(feature = "exemplars")]
+    pub use crate::core::exemplar::{
+        DEFAULT_INTERVAL, DEFAULT_MAX_AGE, disable, enable, interval, is_enabled, max_age,
+        set_interval, set_max_age,
+    };
+    pub use crate::model::exemplar::{Exemplar, SlowExemplar};
+}
+
 pub use crate::core::runtime_site::{OperationHandle, RuntimeCall};
 pub use crate::export::bridge::{flush, set_namespace};
 pub use crate::health::{

@@ -497,6 +497,7 @@
 //! | `prometheus` | [`prometheus::install`]: a metrics-exporter-prometheus recorder whose `render()` also renders plugobs' families straight from its aggregates |
 //! | `http` | [`http`]: `/metrics`, `/healthz`, `/readyz`, `/plugins` and a status page, as an axum `Router` to mount or a standalone server ([`http::serve`]); turns on `serde` and `process` |
 //! | `otel` | [`otel::register`]: plugobs' exact counters, gauges and histograms (its own bucket bounds, one histogram per series) reported through an OpenTelemetry `MeterProvider` at collection time |
+//! | `exemplars` | [`exemplars`]: trace ids of `tracing-opentelemetry` spans kept as exemplars of the latency buckets (at most one per bucket per interval, no lock and no allocation on the caller), carried by the OpenMetrics exposition and shown on `/plugins` and the status page |
 //! | `process` | the standard `process_*` families on `/metrics`, read by `metrics-process` at scrape time |
 //! | `tokio` | blocking `load`/`load_all`/`stop` inside a tokio runtime never hang on an async hook: refused with a typed error ([`HookError::is_blocked_runtime`]) in a current-thread runtime, run in `block_in_place` in a multi-thread one |
 #![deny(missing_docs)]
@@ -514,8 +515,9 @@ pub use plugobs_runtime::{
     InstanceFailure, InstanceReport, LifecycleError, LoadError, LoadReport, Loaded, NamespaceError,
     NotReady, OperationStats, Plugin, PluginCheck, PluginDescriptor, PluginHealth, PluginRecord,
     PluginState, PluginStats, Readiness, Registry, RegistryError, RegistryStats, RoundStats,
-    SourceLocation, Stage, alloc, block_on, bridge, busy, config, cpu, custom, exposition, flush,
-    health, history, instance, names, objective, registry, sampling, set_namespace,
+    SourceLocation, Stage, alloc, block_on, bridge, busy, config, cpu, custom, exemplars,
+    exposition, flush, health, history, instance, names, objective, registry, sampling,
+    set_namespace,
 };
 /// Plugins found at run time: registered with a [`PluginSpec`], found in a directory
 /// ([`Registry::discover`]), their operations recorded through [`OperationHandle`]s.

@@ -1548,6 +1548,8 @@ fn feed_eu() -> Value {
             "sampled": null, "timed_calls": 4,
             // No `#[instrumented(breaker)]`.
             "breaker": null,
+            // No span context in this test: no exemplar.
+            "exemplar": null,
         }],
         "busy_ratio": "T", "custom": [], "background_cpu": null, "allocated_bytes": null, "freed_bytes": null,
     })

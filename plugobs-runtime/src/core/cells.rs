@@ -792,6 +792,13 @@ impl OperationCells {
         shard
     }
 
+    /// Whether `shard` is one of these cells' (feature `exemplars`: which instance a
+    /// call that keeps an exemplar ran on).
+    #[cfg(feature = "exemplars")]
+    pub(crate) fn holds(&self, shard: &Shard) -> bool {
+        self.shards().any(|s| std::ptr::eq(s, shard))
+    }
+
     fn shards(&self) -> impl Iterator<Item = &Shard> {
         let high = self.high_water.load(Acquire).min(EXCLUSIVE_SHARDS);
         let groups = high.div_ceil(SLOT_GROUP);

@@ -10,6 +10,8 @@ pub mod cells;
 pub mod cpu;
 pub mod custom;
 pub mod custom_site;
+#[cfg(feature = "exemplars")]
+pub(crate) mod exemplar;
 pub(crate) mod per_instance;
 pub(crate) mod plugin_cells;
 pub mod returned;

@@ -90,6 +90,9 @@ pub struct ResolvedSite {
     /// The error kinds seen, in slot order; allocated at the first error.
     kinds: OnceLock<Box<[OnceLock<&'static str>; ERROR_KIND_SLOTS]>>,
     clock: &'static quanta::Clock,
+    /// Its exemplars (feature `exemplars`), allocated on the first.
+    #[cfg(feature = "exemplars")]
+    exemplars: crate::core::exemplar::Table,
 }
 
 impl std::fmt::Debug for ResolvedSite {
@@ -261,6 +264,8 @@ impl OperationSite {
                     others: PerInstance::default(),
                     kinds: Default::default(),
                     clock: CLOCK.get_or_init(quanta::Clock::new),
+                    #[cfg(feature = "exemplars")]
+                    exemplars: Default::default(),
                 }));
                 SITES.lock().unwrap_or_else(|e| e.into_inner()).push(site);
                 (descriptor.upcalls.first_call)();
@@ -436,6 +441,22 @@ impl ResolvedSite {
         self.others.get(slot).map(|c| &**c)
     }
 
+    /// The instance slot whose cells hold `shard` (0 when no other instance ever called).
+    #[cfg(feature = "exemplars")]
+    fn slot_of_shard(&self, shard: &crate::core::cells::Shard) -> usize {
+        self.others
+            .iter()
+            .find(|(_, cells)| cells.holds(shard))
+            .map_or(0, |(slot, _)| slot)
+    }
+
+    /// The exemplars instance `slot` keeps on this site, by bucket position (feature
+    /// `exemplars`).
+    #[cfg(feature = "exemplars")]
+    pub(crate) fn exemplars(&self, slot: usize) -> Vec<(usize, crate::model::exemplar::Exemplar)> {
+        crate::core::exemplar::read(&self.exemplars, slot)
+    }
+
     /// Sums the cells of instance `slot`.
     pub(crate) fn totals(&self, slot: usize) -> OperationTotals {
         self.cells_of(slot)
@@ -565,7 +586,13 @@ const UNTIMED: u64 = 0;
 #[inline(always)]
 fn record(site: &'static ResolvedSite, shard: ShardRef<'_>, start: u64, outcome: Outcome) {
     if start != UNTIMED {
-        shard.timed(site.clock.delta_as_nanos(start, site.clock.raw()));
+        let end = site.clock.raw();
+        let nanos = site.clock.delta_as_nanos(start, end);
+        shard.timed(nanos);
+        #[cfg(feature = "exemplars")]
+        crate::core::exemplar::offer(&site.exemplars, site.clock, nanos, end, || {
+            site.slot_of_shard(shard.shard())
+        });
     }
     match outcome {
         Outcome::Ok => {}

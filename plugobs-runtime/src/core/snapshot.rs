@@ -52,6 +52,10 @@ pub struct OperationSnapshot {
     /// Its circuit breaker, if it declares one (see [`crate::model::breaker`]): state,
     /// trips, and the calls it rejected (not counted in `calls`).
     pub breaker: Option<BreakerSnapshot>,
+    /// The exemplars kept for its latency buckets (feature `exemplars`), as (position of
+    /// the bucket among the operation histogram's bounds, `+Inf` last; exemplar), in
+    /// bucket order, whatever their age. Read afresh with every snapshot.
+    pub exemplars: Vec<(usize, crate::model::exemplar::Exemplar)>,
 }
 
 impl OperationSnapshot {
@@ -133,6 +137,17 @@ impl OperationSnapshot {
         }
         self.latency.merge(&t.latency);
     }
+
+    /// The exemplars of every site, per bucket the newest.
+    fn read_exemplars(&mut self, sites: &[&'static ResolvedSite], slot: usize) {
+        self.exemplars.clear();
+        #[cfg(feature = "exemplars")]
+        for site in sites {
+            crate::core::exemplar::merge(&mut self.exemplars, site.exemplars(slot));
+        }
+        #[cfg(not(feature = "exemplars"))]
+        let _ = (sites, slot);
+    }
 }
 
 /// One operation of a plugin: its call sites and the last snapshot of each instance.
@@ -210,6 +225,8 @@ impl Operation {
                 .max()
                 .unwrap_or(1);
             snapshot.breaker = self.breaker(slot);
+            // Exemplars are kept beside the counts: read now too.
+            snapshot.read_exemplars(&self.sites, slot);
             return snapshot;
         }
         let mut snapshot = OperationSnapshot {
@@ -220,6 +237,7 @@ impl Operation {
             snapshot.add_site(site, slot);
         }
         snapshot.breaker = self.breaker(slot);
+        snapshot.read_exemplars(&self.sites, slot);
         match cached {
             Some(i) => cache[i] = (slot, fingerprint, snapshot.clone()),
             None => cache.push((slot, fingerprint, snapshot.clone())),

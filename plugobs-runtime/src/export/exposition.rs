@@ -6,6 +6,12 @@
 //! log-linear bucket counts under the first bound at or above its midpoint, so a value is
 //! placed within about 1.6 % of a bound, and `_sum` and `_count` are exact.
 //!
+//! OpenMetrics carries the exemplars of the operation latency buckets (feature
+//! `exemplars`, see [`crate::exemplars`]) after the `_bucket` line of the bucket their
+//! value falls in, each `# {trace_id="…",span_id="…"} <seconds> <unix seconds>`, and
+//! only while younger than [`max_age`](crate::exemplars) (5 minutes by default). The
+//! Prometheus text format carries none.
+//!
 //! ```
 //! use plugobs_runtime::exposition::{self, Format};
 //! let text = exposition::render(plugobs_runtime::registry(), Format::Prometheus);
@@ -17,6 +23,7 @@ use std::fmt::Write as _;
 
 use crate::export::bridge::full_name;
 use crate::export::walk::{Series, Value};
+use crate::model::exemplar::Exemplar;
 use crate::model::names::{self, MetricDef, MetricType};
 use crate::registry::Registry;
 
@@ -58,6 +65,8 @@ pub fn render_into(registry: &Registry, format: Format, out: &mut String) {
     // formatted once per render, not once per sample.
     let mut families: BTreeMap<(usize, &'static str), (&'static MetricDef, Family)> =
         BTreeMap::new();
+    // Exemplars: OpenMetrics only, and only those young enough.
+    let exemplars_at = (format == Format::OpenMetrics).then(exemplar_clock);
     registry.walk_series(&mut |_, _| true, &mut |series| {
         let position = names::ALL
             .iter()
@@ -72,6 +81,7 @@ pub fn render_into(registry: &Registry, format: Format, out: &mut String) {
                         name: full_name(series.def),
                         le: series.def.buckets.iter().map(|b| number(*b)).collect(),
                         samples: String::new(),
+                        exemplars_at,
                     },
                 )
             });
@@ -117,6 +127,20 @@ struct Family {
     /// The `le` label values of its buckets.
     le: Vec<String>,
     samples: String,
+    /// OpenMetrics: now and the oldest exemplar shown (Unix nanoseconds); `None`: no
+    /// exemplars (the Prometheus text format).
+    exemplars_at: Option<u64>,
+}
+
+/// The oldest time (Unix nanoseconds) an exemplar exposed now may have.
+fn exemplar_clock() -> u64 {
+    #[cfg(feature = "exemplars")]
+    {
+        use crate::core::exemplar::{max_age, now_unix_nanos};
+        now_unix_nanos().saturating_sub(u64::try_from(max_age().as_nanos()).unwrap_or(u64::MAX))
+    }
+    #[cfg(not(feature = "exemplars"))]
+    u64::MAX
 }
 
 impl Family {
@@ -131,7 +155,15 @@ impl Family {
             Value::Gauge(v) => line(out, name, "", series.labels, None, &number(v)),
             Value::Histogram(h) => {
                 let counts = h.cumulative(series.def.buckets);
-                for (le, n) in self.le.iter().zip(counts) {
+                let exemplar = |at: usize| {
+                    let oldest = self.exemplars_at?;
+                    series
+                        .exemplars
+                        .iter()
+                        .find(|(a, e)| *a == at && e.unix_nanos >= oldest)
+                        .map(|(_, e)| e)
+                };
+                for (at, (le, n)) in self.le.iter().zip(counts).enumerate() {
                     line(
                         out,
                         name,
@@ -140,9 +172,15 @@ impl Family {
                         Some(le),
                         &n.to_string(),
                     );
+                    if let Some(e) = exemplar(at) {
+                        exemplar_suffix(out, e);
+                    }
                 }
                 let count = h.count().to_string();
                 line(out, name, "_bucket", series.labels, Some("+Inf"), &count);
+                if let Some(e) = exemplar(self.le.len()) {
+                    exemplar_suffix(out, e);
+                }
                 let sum = number(h.sum_nanos() as f64 / 1e9);
                 line(out, name, "_sum", series.labels, None, &sum);
                 line(out, name, "_count", series.labels, None, &count);
@@ -183,6 +221,23 @@ fn line(
     out.push(' ');
     out.push_str(value);
     out.push('\n');
+}
+
+/// Appends an exemplar to the line just written (OpenMetrics):
+/// ` # {trace_id="…",span_id="…"} <value> <timestamp>`. Its labels are 32 + 16 hex digits
+/// and two names, 64 characters, within the spec's 128.
+fn exemplar_suffix(out: &mut String, e: &Exemplar) {
+    if out.ends_with('\n') {
+        out.pop();
+    }
+    let _ = writeln!(
+        out,
+        " # {{trace_id=\"{:032x}\",span_id=\"{:016x}\"}} {} {}",
+        e.trace_id,
+        e.span_id,
+        number(e.seconds()),
+        number(e.timestamp_seconds()),
+    );
 }
 
 fn number(v: f64) -> String {
@@ -259,6 +314,23 @@ mod tests {
             line(&mut out, "plugobs_plugins", suffix, labels, *le, value);
             assert_eq!(out, *expected, "{suffix:?} {labels:?} {le:?}");
         }
+    }
+
+    #[test]
+    fn an_exemplar_follows_its_bucket_line() {
+        let e = Exemplar {
+            trace_id: 0x4bf92f3577b34da6a3ce929d0e0e4736,
+            span_id: 0x00f067aa0ba902b7,
+            value_nanos: 4_300_000,
+            unix_nanos: 1_733_130_000_123_456_789,
+        };
+        let mut out = String::new();
+        line(&mut out, "x", "_bucket", &[], Some("0.005"), "3");
+        exemplar_suffix(&mut out, &e);
+        assert_eq!(
+            out,
+            "x_bucket{le=\"0.005\"} 3 # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\"} 0.0043 1733130000.123\n"
+        );
     }
 
     #[test]

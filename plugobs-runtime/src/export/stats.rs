@@ -44,7 +44,27 @@ impl From<&OperationSnapshot> for OperationStats {
             error_budget_left: s.budget_left(),
             breaker: s.breaker,
             latency_by_decade: by_decade(&s.latency),
+            exemplar: slowest_recent(s),
         }
+    }
+}
+
+/// The slowest exemplar of an operation younger than the exemplars' `max_age`.
+fn slowest_recent(s: &OperationSnapshot) -> Option<crate::model::exemplar::SlowExemplar> {
+    #[cfg(feature = "exemplars")]
+    {
+        let now = crate::core::exemplar::now_unix_nanos();
+        s.exemplars
+            .iter()
+            .map(|(_, e)| e)
+            .filter(|e| crate::core::exemplar::is_fresh(e, now))
+            .max_by_key(|e| (e.value_nanos, e.unix_nanos))
+            .map(Into::into)
+    }
+    #[cfg(not(feature = "exemplars"))]
+    {
+        let _ = s;
+        None
     }
 }
 

@@ -30,6 +30,9 @@ pub(crate) struct Series<'a> {
     pub(crate) def: &'static MetricDef,
     pub(crate) labels: &'a [(&'static str, &'static str)],
     pub(crate) value: Value<'a>,
+    /// A histogram's exemplars (operation latency, feature `exemplars`), by bucket
+    /// position (`+Inf` last); empty for every other series.
+    pub(crate) exemplars: &'a [(usize, crate::model::exemplar::Exemplar)],
 }
 
 /// A group of series that changes together: the registry's own, one plugin's lifecycle,
@@ -54,6 +57,7 @@ impl Registry {
             def: &names::DISCOVERY_DURATION,
             labels: &[],
             value: Value::Histogram(&discovery),
+            exemplars: &[],
         });
         // Each directory discovered at run time: its own discovery series, by `source`.
         for dir in self.directories() {
@@ -63,12 +67,14 @@ impl Registry {
                 def: &names::DISCOVERY_DURATION,
                 labels: &source,
                 value: Value::Histogram(&durations),
+                exemplars: &[],
             });
             for reason in DiscoveryReason::ALL {
                 emit(Series {
                     def: &names::DISCOVERY_FAILURES,
                     labels: &[("source", dir.source), ("reason", reason.as_str())],
                     value: Value::Counter(dir.failures(reason)),
+                    exemplars: &[],
                 });
             }
         }
@@ -77,6 +83,7 @@ impl Registry {
             def: &names::HEALTH_ROUND_DURATION,
             labels: &[],
             value: Value::Histogram(&rounds),
+            exemplars: &[],
         });
         emit(Series {
             def: &names::HEALTH_ROUND_OVERRUNS,
@@ -85,6 +92,7 @@ impl Registry {
                 self.health_overruns
                     .load(std::sync::atomic::Ordering::Relaxed),
             ),
+            exemplars: &[],
         });
         let instances = self.instances();
         let mut by_state = [0usize; PluginState::ALL.len()];
@@ -96,6 +104,7 @@ impl Registry {
                 def: &names::PLUGINS,
                 labels: &[("state", state.as_str())],
                 value: Value::Gauge(n as f64),
+                exemplars: &[],
             });
         }
         for plugin in self.plugins() {
@@ -108,6 +117,7 @@ impl Registry {
                     def: &names::PLUGIN_INFO,
                     labels: &[("plugin", d.name), ("kind", d.kind), ("version", d.version)],
                     value: Value::Gauge(1.0),
+                    exemplars: &[],
                 });
             }
         }
@@ -158,6 +168,7 @@ impl Registry {
                     def: &names::BUSY_RATIO,
                     labels: &identity(record),
                     value: Value::Gauge(busy),
+                    exemplars: &[],
                 });
             }
         }
@@ -211,6 +222,7 @@ fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
                 def,
                 labels: &id,
                 value: Value::Histogram(&snapshot),
+                exemplars: &[],
             });
         }
     }
@@ -233,6 +245,7 @@ fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
                         ("reason", reason.as_str()),
                     ],
                     value: Value::Counter(n),
+                    exemplars: &[],
                 });
             }
         }
@@ -252,6 +265,7 @@ fn lifecycle(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
                         ("to", to.as_str()),
                     ],
                     value: Value::Counter(n),
+                    exemplars: &[],
                 });
             }
         }
@@ -273,6 +287,7 @@ fn health(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
             def: &names::HEALTH,
             labels: &[plugin, kind, instance, ("status", s.as_str())],
             value: Value::Gauge(if s == status { 1.0 } else { 0.0 }),
+            exemplars: &[],
         });
     }
     let up = record.running_instances() > 0 && status != HealthStatus::Unhealthy;
@@ -280,12 +295,14 @@ fn health(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
         def: &names::UP,
         labels: &id,
         value: Value::Gauge(if up { 1.0 } else { 0.0 }),
+        exemplars: &[],
     });
     for reason in CheckReason::ALL {
         emit(Series {
             def: &names::HEALTH_CHECK_FAILURES,
             labels: &[plugin, kind, instance, ("reason", reason.as_str())],
             value: Value::Counter(record.health_check_failures(reason)),
+            exemplars: &[],
         });
     }
     let durations = record.health_state().durations().snapshot();
@@ -294,6 +311,7 @@ fn health(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
             def: &names::HEALTH_CHECK_DURATION,
             labels: &id,
             value: Value::Histogram(&durations),
+            exemplars: &[],
         });
     }
     if let Some(at) = checked_at {
@@ -302,6 +320,7 @@ fn health(record: &PluginRecord, emit: &mut dyn FnMut(Series<'_>)) {
             def: &names::HEALTH_LAST_CHECK,
             labels: &id,
             value: Value::Gauge(seconds),
+            exemplars: &[],
         });
     }
 }
@@ -314,6 +333,7 @@ fn operation(record: &PluginRecord, s: &OperationSnapshot, emit: &mut dyn FnMut(
             def: &names::OPERATIONS,
             labels: &[base[0], base[1], base[2], base[3], ("outcome", outcome)],
             value: Value::Counter(n),
+            exemplars: &[],
         });
     }
     for &(error_kind, n) in &s.errors_by_kind {
@@ -327,17 +347,20 @@ fn operation(record: &PluginRecord, s: &OperationSnapshot, emit: &mut dyn FnMut(
                 ("error_kind", error_kind),
             ],
             value: Value::Counter(n),
+            exemplars: &[],
         });
     }
     emit(Series {
         def: &names::OPERATION_DURATION,
         labels: &base,
         value: Value::Histogram(&s.latency),
+        exemplars: &s.exemplars,
     });
     emit(Series {
         def: &names::OPERATIONS_IN_FLIGHT,
         labels: &base,
         value: Value::Gauge(s.in_flight() as f64),
+        exemplars: &[],
     });
     if let Some(b) = &s.breaker {
         for state in BreakerState::ALL {
@@ -351,12 +374,14 @@ fn operation(record: &PluginRecord, s: &OperationSnapshot, emit: &mut dyn FnMut(
                     ("state", state.as_str()),
                 ],
                 value: Value::Gauge(if state == b.state { 1.0 } else { 0.0 }),
+                exemplars: &[],
             });
         }
         emit(Series {
             def: &names::BREAKER_TRIPS,
             labels: &base,
             value: Value::Counter(b.trips),
+            exemplars: &[],
         });
     }
     let objectives = [
@@ -369,6 +394,7 @@ fn operation(record: &PluginRecord, s: &OperationSnapshot, emit: &mut dyn FnMut(
                 def: &names::OPERATION_OBJECTIVE,
                 labels: &[base[0], base[1], base[2], base[3], ("objective", objective)],
                 value: Value::Gauge(value),
+                exemplars: &[],
             });
         }
     }
@@ -391,6 +417,7 @@ fn custom(metric: &crate::core::custom::CustomMetric, emit: &mut dyn FnMut(Serie
             def,
             labels: series.labels(),
             value,
+            exemplars: &[],
         });
     }
 }
@@ -409,6 +436,7 @@ fn resources(
             def: &names::CPU_SECONDS,
             labels: &[plugin, kind, instance, ("operation", operation)],
             value: Value::CounterSeconds(nanos),
+            exemplars: &[],
         });
     }
     if let Some((allocated, freed)) = bytes {
@@ -416,11 +444,13 @@ fn resources(
             def: &names::ALLOCATED_BYTES,
             labels: &id,
             value: Value::Counter(allocated),
+            exemplars: &[],
         });
         emit(Series {
             def: &names::FREED_BYTES,
             labels: &id,
             value: Value::Counter(freed),
+            exemplars: &[],
         });
     }
 }

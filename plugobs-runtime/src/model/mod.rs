@@ -7,6 +7,7 @@ pub mod config;
 pub mod descriptor;
 pub mod discovery;
 pub mod error;
+pub mod exemplar;
 pub mod fmt;
 pub mod health;
 pub mod history;

@@ -139,6 +139,10 @@ pub struct OperationStats {
     /// the status page draws it. Not serialized (the percentiles above say it in brief).
     #[cfg_attr(feature = "serde", serde(skip))]
     pub latency_by_decade: [u64; 8],
+    /// The slowest exemplar its latency buckets keep that is younger than the exemplars'
+    /// `max_age` (feature `exemplars`, see [`crate::exemplars`]): a trace to open when its
+    /// p99 jumps. `None` without one.
+    pub exemplar: Option<crate::model::exemplar::SlowExemplar>,
 }
 
 /// A point-in-time view of one plugin instance: the plugin's default instance, or one

@@ -59,6 +59,7 @@ svg .axis{stroke:var(--line);stroke-width:1}
 svg .line{fill:none;stroke:#1565c0;stroke-width:1.5}
 svg.error_ratio .line{stroke:var(--bad)}
 svg.p99 .line{stroke:#6a1b9a}
+.exemplar{font-size:.8em;font-family:monospace}
 .objective{font-size:.8em;color:#555}
 .objective .spent{color:#b71c1c;font-weight:600}
 .breaker{font-size:.8em;color:#555}.breaker .b-open,.breaker .b-half_open{color:var(--bad);font-weight:600}
@@ -359,6 +360,39 @@ fn own(out: &mut String, p: &PluginStats) {
     );
 }
 
+/// The slowest recent exemplar of an operation (feature `exemplars`), under its p99: its
+/// trace id, linked when a link template is set.
+fn exemplar(out: &mut String, o: &crate::OperationStats) {
+    let Some(e) = &o.exemplar else { return };
+    let title = format!(
+        "slowest recent call: {} in trace {}",
+        duration(Some(e.latency)),
+        e.trace_id
+    );
+    let short = e.trace_id.get(..8).unwrap_or(&e.trace_id);
+    match &e.link {
+        Some(link) => {
+            let _ = write!(
+                out,
+                "<br><a class=\"exemplar\" data-trace-id=\"{}\" href=\"{}\" title=\"{}\">trace {}…</a>",
+                Escape(&e.trace_id),
+                Escape(link),
+                Escape(&title),
+                Escape(short)
+            );
+        }
+        None => {
+            let _ = write!(
+                out,
+                "<br><span class=\"exemplar\" data-trace-id=\"{}\" title=\"{}\">trace {}…</span>",
+                Escape(&e.trace_id),
+                Escape(&title),
+                Escape(short)
+            );
+        }
+    }
+}
+
 fn operations(out: &mut String, p: &PluginStats) {
     if p.operations.is_empty() {
         out.push_str("<span class=\"none\">none called</span>");
@@ -404,11 +438,12 @@ fn operations(out: &mut String, p: &PluginStats) {
         }
         let _ = write!(
             out,
-            "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "</td><td class=\"num\">{}</td><td class=\"num\">{}",
             duration(o.p50),
             duration(o.p99),
-            o.in_flight
         );
+        exemplar(out, o);
+        let _ = write!(out, "</td><td class=\"num\">{}</td></tr>", o.in_flight);
         // Its last 15 minutes and its latency so far, on a line of their own.
         let points = p
             .history
@@ -638,6 +673,7 @@ mod tests {
                 rejected: 7,
             }),
             latency_by_decade: [0; 8],
+            exemplar: None,
         };
         let mut out = String::new();
         breaker(&mut out, &stats);
@@ -653,6 +689,66 @@ mod tests {
                 ..stats
             },
         );
+        assert_eq!(none, "");
+    }
+
+    #[test]
+    fn an_exemplar_shows_under_p99_linked_when_a_template_is_set() {
+        use plugobs_runtime::exemplars::SlowExemplar;
+        let mut stats = OperationStats {
+            name: "write",
+            calls: 1,
+            ok: 1,
+            errors: 0,
+            errors_by_kind: Default::default(),
+            panics: 0,
+            cancelled: 0,
+            in_flight: 0,
+            mean: None,
+            p50: None,
+            p90: None,
+            p99: None,
+            max: None,
+            cpu: None,
+            sampled: None,
+            timed_calls: 1,
+            objective: None,
+            latency_objective: None,
+            error_budget_left: None,
+            breaker: None,
+            latency_by_decade: [0; 8],
+            exemplar: Some(SlowExemplar {
+                trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".to_owned(),
+                span_id: "00f067aa0ba902b7".to_owned(),
+                latency: Duration::from_micros(4300),
+                at: std::time::UNIX_EPOCH,
+                link: None,
+            }),
+        };
+        let cases = [
+            (
+                None,
+                "<br><span class=\"exemplar\" data-trace-id=\"4bf92f3577b34da6a3ce929d0e0e4736\" \
+                 title=\"slowest recent call: 4.30ms in trace 4bf92f3577b34da6a3ce929d0e0e4736\">\
+                 trace 4bf92f35…</span>",
+            ),
+            (
+                Some("http://j/trace/4bf92f3577b34da6a3ce929d0e0e4736?a=1&b=2"),
+                "<br><a class=\"exemplar\" data-trace-id=\"4bf92f3577b34da6a3ce929d0e0e4736\" \
+                 href=\"http://j/trace/4bf92f3577b34da6a3ce929d0e0e4736?a=1&amp;b=2\" \
+                 title=\"slowest recent call: 4.30ms in trace 4bf92f3577b34da6a3ce929d0e0e4736\">\
+                 trace 4bf92f35…</a>",
+            ),
+        ];
+        for (link, expected) in cases {
+            stats.exemplar.as_mut().unwrap().link = link.map(str::to_owned);
+            let mut out = String::new();
+            exemplar(&mut out, &stats);
+            assert_eq!(out, expected);
+        }
+        let mut none = String::new();
+        stats.exemplar = None;
+        exemplar(&mut none, &stats);
         assert_eq!(none, "");
     }
 }

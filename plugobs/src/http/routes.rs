@@ -49,6 +49,7 @@ pub(crate) struct Routes {
     pub(crate) auth: Option<(BearerToken, AuthScope)>,
     pub(crate) request_timeout: Duration,
     pub(crate) body_limit: usize,
+    pub(crate) trace_link: Option<Arc<str>>,
 }
 
 impl Routes {
@@ -64,6 +65,7 @@ impl Routes {
             auth: None,
             request_timeout: Duration::from_secs(10),
             body_limit: 16 * 1024,
+            trace_link: None,
         }
     }
 
@@ -78,6 +80,7 @@ impl Routes {
             #[cfg(feature = "prometheus")]
             self.exporter.clone(),
             self.process_metrics,
+            self.trace_link.clone(),
         ));
         // The page's sparklines and `/plugins/{name}/history` read the history, which the
         // background thread keeps for the process-wide registry once it is wanted. (A
@@ -147,7 +150,7 @@ async fn readyz(State(scraper): Ctx) -> Response {
 
 /// `GET /plugins`: the registry's stats, one entry per instance, grouped by plugin.
 async fn plugins(State(scraper): Ctx) -> Response {
-    json(StatusCode::OK, &scraper.registry().stats())
+    json(StatusCode::OK, &scraper.stats())
 }
 
 /// The body of `GET /plugins/{name}`: a plugin and the stats of its instances, each the
@@ -192,7 +195,7 @@ async fn plugin(State(scraper): Ctx, name: Result<Path<String>, PathRejection>) 
     let Ok(Path(name)) = name else {
         return HttpError::BadRequest("the plugin name is not valid UTF-8").into_response();
     };
-    let stats = scraper.registry().stats();
+    let stats = scraper.stats();
     match PluginView::find(&stats, &name) {
         Some(view) => json(StatusCode::OK, &view),
         None => HttpError::UnknownPlugin(name).into_response(),
@@ -225,7 +228,7 @@ async fn page(State(scraper): Ctx, RawQuery(query): RawQuery) -> Response {
     body(
         StatusCode::OK,
         HTML,
-        page::render(&registry.stats(), registry, refresh),
+        page::render(&scraper.stats(), registry, refresh),
     )
 }
 

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::Registry;
 use crate::exposition::{self, Format};
+use crate::{Registry, RegistryStats};
 
 /// The registry the endpoints report on: the process-wide one, or one the host owns.
 ///
@@ -66,6 +66,8 @@ pub(crate) struct Scraper {
     exporter: Option<crate::prometheus::PrometheusExporter>,
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     process: bool,
+    /// The link to a trace, `{trace_id}` substituted (see `Endpoints::trace_link`).
+    trace_link: Option<Arc<str>>,
 }
 
 impl Scraper {
@@ -76,17 +78,40 @@ impl Scraper {
         registry: SharedRegistry,
         #[cfg(feature = "prometheus")] exporter: Option<crate::prometheus::PrometheusExporter>,
         process: bool,
+        trace_link: Option<Arc<str>>,
     ) -> Scraper {
         Scraper {
             registry,
             #[cfg(feature = "prometheus")]
             exporter,
             process,
+            trace_link,
         }
     }
 
     pub(crate) fn registry(&self) -> &Registry {
         self.registry.get()
+    }
+
+    /// The registry's stats, each exemplar with its link when a template is set.
+    pub(crate) fn stats(&self) -> RegistryStats {
+        let mut stats = self.registry().stats();
+        if let Some(template) = &self.trace_link {
+            for op in stats
+                .plugins
+                .iter_mut()
+                .flat_map(|p| p.operations.iter_mut())
+            {
+                if let Some(e) = &mut op.exemplar {
+                    e.link = Some(
+                        template
+                            .replace("{trace_id}", &e.trace_id)
+                            .replace("{span_id}", &e.span_id),
+                    );
+                }
+            }
+        }
+        stats
     }
 
     /// The format this scrape is answered in: OpenMetrics when `accept` prefers it to

@@ -71,6 +71,7 @@ impl fmt::Debug for Endpoints {
             .field("auth", &routes.auth)
             .field("request_timeout", &routes.request_timeout)
             .field("body_limit", &routes.body_limit)
+            .field("trace_link", &routes.trace_link)
             .field("limits", &self.limits)
             .finish()
     }
@@ -140,6 +141,21 @@ impl Endpoints {
     /// How long a request may take once its headers are read (default 10 s): `408` after.
     pub fn request_timeout(mut self, timeout: Duration) -> Endpoints {
         self.routes.request_timeout = timeout;
+        self
+    }
+
+    /// A link to a trace, for the exemplars `/plugins` and the status page show (feature
+    /// `exemplars`): `template` with `{trace_id}` (and `{span_id}`) replaced by the
+    /// exemplar's hex ids, e.g. `http://jaeger:16686/trace/{trace_id}` or a Tempo
+    /// explore URL. Without one, exemplars show their trace id alone.
+    ///
+    /// ```
+    /// let endpoints = plugobs::http::Endpoints::new()
+    ///     .trace_link("http://localhost:16686/trace/{trace_id}");
+    /// # let _ = endpoints;
+    /// ```
+    pub fn trace_link(mut self, template: impl Into<String>) -> Endpoints {
+        self.routes.trace_link = Some(template.into().into());
         self
     }
 
