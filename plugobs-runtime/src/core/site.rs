@@ -586,13 +586,17 @@ const UNTIMED: u64 = 0;
 #[inline(always)]
 fn record(site: &'static ResolvedSite, shard: ShardRef<'_>, start: u64, outcome: Outcome) {
     if start != UNTIMED {
-        let end = site.clock.raw();
-        let nanos = site.clock.delta_as_nanos(start, end);
-        shard.timed(nanos);
+        #[cfg(not(feature = "exemplars"))]
+        shard.timed(site.clock.delta_as_nanos(start, site.clock.raw()));
         #[cfg(feature = "exemplars")]
-        crate::core::exemplar::offer(&site.exemplars, site.clock, nanos, end, || {
-            site.slot_of_shard(shard.shard())
-        });
+        {
+            let end = site.clock.raw();
+            let nanos = site.clock.delta_as_nanos(start, end);
+            shard.timed(nanos);
+            crate::core::exemplar::offer(&site.exemplars, site.clock, nanos, end, || {
+                site.slot_of_shard(shard.shard())
+            });
+        }
     }
     match outcome {
         Outcome::Ok => {}
