@@ -239,27 +239,29 @@ fn parse_latency(text: &str) -> Result<u64, String> {
              most an hour, like \"250ms\"; found {text:?}"
         )
     };
+    let units = [
+        ("ns", 1.0),
+        ("us", 1e3),
+        ("µs", 1e3),
+        ("ms", 1e6),
+        ("s", 1e9),
+    ];
+    parse_nanos(text, &units, 3_600e9).ok_or_else(wrong)
+}
+
+/// A positive number with one of `units` (name, nanoseconds per unit) after it, in
+/// nanoseconds, at most `max`: `None` for anything else.
+fn parse_nanos(text: &str, units: &[(&str, f64)], max: f64) -> Option<u64> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(wrong)?;
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
     let (number, unit) = text.split_at(split);
-    let nanos_per = match unit.trim() {
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        _ => return Err(wrong()),
-    };
+    let (_, nanos_per) = units.iter().find(|(u, _)| *u == unit.trim())?;
     if number.is_empty() || number.matches('.').count() > 1 || number.ends_with('.') {
-        return Err(wrong());
+        return None;
     }
-    let value: f64 = number.parse().map_err(|_| wrong())?;
+    let value: f64 = number.parse().ok()?;
     let nanos = (value * nanos_per).round();
-    if !(1.0..=3_600e9).contains(&nanos) {
-        return Err(wrong());
-    }
-    Ok(nanos as u64)
+    (1.0..=max).contains(&nanos).then_some(nanos as u64)
 }
 
 /// `breaker(...)`: a circuit breaker's settings, each `None` when not given (the
@@ -380,33 +382,19 @@ fn parse_ratio(text: &str) -> Result<u32, String> {
 
 /// Parses a breaker duration (`window`, `open_for`): like a latency objective, up to a day.
 fn parse_duration(text: &str, key: &str) -> Result<u64, String> {
-    let wrong = || {
+    let units = [
+        ("ms", 1e6),
+        ("s", 1e9),
+        ("m", 60e9),
+        ("min", 60e9),
+        ("h", 3_600e9),
+    ];
+    parse_nanos(text, &units, 86_400e9).ok_or_else(|| {
         format!(
             "`{key}` is a positive duration with its unit (ms, s, m, h) of at most a day, \
              like \"30s\"; found {text:?}"
         )
-    };
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(wrong)?;
-    let (number, unit) = text.split_at(split);
-    let nanos_per = match unit.trim() {
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" | "min" => 60e9,
-        "h" => 3_600e9,
-        _ => return Err(wrong()),
-    };
-    if number.is_empty() || number.matches('.').count() > 1 || number.ends_with('.') {
-        return Err(wrong());
-    }
-    let value: f64 = number.parse().map_err(|_| wrong())?;
-    let nanos = (value * nanos_per).round();
-    if !(1.0..=86_400e9).contains(&nanos) {
-        return Err(wrong());
-    }
-    Ok(nanos as u64)
+    })
 }
 
 /// `key = N`: an integer from `min` to `max`.

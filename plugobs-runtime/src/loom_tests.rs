@@ -186,20 +186,23 @@ fn loom_a_lookup_never_misses_while_other_keys_are_bound() {
     });
 }
 
+/// Counts for the breaker models: the consecutive rule never reads them.
+struct NoCounts;
+
+impl crate::core::breaker::Counts for NoCounts {
+    fn decided(&self) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
 /// A half-open breaker lets exactly its probes through, whatever the interleaving of the
 /// callers, and closes once every probe succeeded.
 #[test]
 fn loom_breaker_half_open_lets_exactly_the_probes_through() {
-    use crate::core::breaker::{Admit, Breaker, Counts, ManualClock};
+    use crate::core::breaker::{Admit, Breaker, ManualClock};
     use crate::model::breaker::{BreakerSettings, BreakerState, Trip};
     use crate::model::outcome::Outcome;
 
-    struct NoCounts;
-    impl Counts for NoCounts {
-        fn decided(&self) -> (u64, u64) {
-            (0, 0)
-        }
-    }
     let clock = ManualClock::install();
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound.get_or_insert(3);
@@ -243,16 +246,10 @@ fn loom_breaker_half_open_lets_exactly_the_probes_through() {
 /// does not probe again before the other probe has ended.
 #[test]
 fn loom_breaker_a_failed_probe_opens_it_again_once() {
-    use crate::core::breaker::{Admit, Breaker, Counts, ManualClock};
+    use crate::core::breaker::{Admit, Breaker, ManualClock};
     use crate::model::breaker::{BreakerSettings, BreakerState, Trip};
     use crate::model::outcome::Outcome;
 
-    struct NoCounts;
-    impl Counts for NoCounts {
-        fn decided(&self) -> (u64, u64) {
-            (0, 0)
-        }
-    }
     let clock = ManualClock::install();
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound.get_or_insert(3);

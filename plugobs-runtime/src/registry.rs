@@ -429,18 +429,7 @@ impl Registry {
         every: Option<u32>,
     ) -> Result<(), RegistryError> {
         let every = check_sampling(every)?;
-        let d = self.lookup(plugin)?.descriptor();
-        let valid =
-            InstanceName::new(instance).map_err(|error| RegistryError::InvalidInstanceName {
-                name: instance.to_owned(),
-                error,
-            })?;
-        let cells = crate::core::plugin_cells::of(d);
-        let slot = if valid.as_str() == d.name {
-            0
-        } else {
-            cells.instances.slot_for(valid.as_str())?
-        };
+        let (d, cells, slot) = self.instance_slot(plugin, instance)?;
         cells.sampling.set_instance(slot, every);
         site::apply_sampling(Some(d));
         Ok(())
@@ -510,18 +499,7 @@ impl Registry {
         settings: Option<BreakerSettings>,
     ) -> Result<(), RegistryError> {
         check_breaker(settings)?;
-        let d = self.lookup(plugin)?.descriptor();
-        let valid =
-            InstanceName::new(instance).map_err(|error| RegistryError::InvalidInstanceName {
-                name: instance.to_owned(),
-                error,
-            })?;
-        let cells = crate::core::plugin_cells::of(d);
-        let slot = if valid.as_str() == d.name {
-            0
-        } else {
-            cells.instances.slot_for(valid.as_str())?
-        };
+        let (d, cells, slot) = self.instance_slot(plugin, instance)?;
         cells
             .breakers
             .set_instance(slot, BreakerOverride::replace(settings));
@@ -537,7 +515,6 @@ impl Registry {
         instance: &str,
         settings: BreakerOverride,
     ) -> Result<(), RegistryError> {
-        let d = self.lookup(plugin)?.descriptor();
         // Checked on the defaults: the override's own values must be in range.
         if let Some(Err(message)) = settings
             .apply(BreakerSettings::DEFAULT)
@@ -545,15 +522,40 @@ impl Registry {
         {
             return Err(RegistryError::InvalidBreaker { message });
         }
-        let cells = crate::core::plugin_cells::of(d);
-        let slot = if instance == d.name {
-            0
-        } else {
-            cells.instances.slot_for(instance)?
-        };
+        let (d, cells, slot) = self.instance_slot(plugin, instance)?;
         cells.breakers.set_instance(slot, settings);
         site::apply_breakers(d);
         Ok(())
+    }
+
+    /// The plugin `plugin`, its run-time cells, and the slot of its instance `instance`
+    /// (0 for the default instance, named after the plugin), claimed on first use: where
+    /// the host's per-instance settings go.
+    fn instance_slot(
+        &self,
+        plugin: &str,
+        instance: &str,
+    ) -> Result<
+        (
+            &'static PluginDescriptor,
+            &'static crate::core::plugin_cells::PluginCells,
+            usize,
+        ),
+        RegistryError,
+    > {
+        let d = self.lookup(plugin)?.descriptor();
+        let valid =
+            InstanceName::new(instance).map_err(|error| RegistryError::InvalidInstanceName {
+                name: instance.to_owned(),
+                error,
+            })?;
+        let cells = crate::core::plugin_cells::of(d);
+        let slot = if valid.as_str() == d.name {
+            0
+        } else {
+            cells.instances.slot_for(valid.as_str())?
+        };
+        Ok((d, cells, slot))
     }
 
     /// Checks `name` and claims the record of the instance `name` of `plugin` for a
